@@ -1,0 +1,178 @@
+//! Authentication and authorisation.
+//!
+//! - [`principal`]: roles and the principal recorded on every event.
+//! - [`tokens`]: bearer token format, hashing and the stored record.
+//! - [`service`]: the gRPC `TokenService`.
+//! - [`TokenCache`] + [`Authenticator`]: the interceptor that turns an
+//!   `authorization: Bearer …` header into a [`Principal`] in the request's
+//!   extensions (constant-time secret comparison).
+//! - `require_*`: the role checks each command handler makes, in one place.
+
+pub mod principal;
+pub mod service;
+pub mod tokens;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use tonic::{Request, Status};
+
+use crate::error::{Error, Result};
+use crate::incidents::model::Incident;
+use principal::{Principal, Role};
+use tokens::TokenRecord;
+
+/// Every token record, kept in memory for the interceptor. The engine's
+/// flusher updates it once a token change is durable.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    tokens: RwLock<HashMap<String, TokenRecord>>,
+}
+
+impl TokenCache {
+    /// A cache holding `records`.
+    pub fn new(records: impl IntoIterator<Item = TokenRecord>) -> Self {
+        TokenCache {
+            tokens: RwLock::new(records.into_iter().map(|r| (r.id.clone(), r)).collect()),
+        }
+    }
+
+    /// Adds or replaces a record.
+    pub fn upsert(&self, record: TokenRecord) {
+        let mut tokens = self
+            .tokens
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner());
+        tokens.insert(record.id.clone(), record);
+    }
+
+    /// Number of usable (unrevoked) tokens.
+    pub fn active(&self) -> usize {
+        let tokens = self
+            .tokens
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
+        tokens.values().filter(|t| t.revoked_at.is_none()).count()
+    }
+
+    /// The principal for a bearer token, or UNAUTHENTICATED.
+    pub fn authenticate(&self, bearer: &str) -> Result<Principal> {
+        let (id, secret) = tokens::parse(bearer)?;
+        let tokens = self
+            .tokens
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let record = tokens
+            .get(id)
+            .filter(|record| record.matches(secret))
+            .ok_or_else(|| Error::Unauthenticated("unknown token".into()))?;
+        if record.revoked_at.is_some() {
+            return Err(Error::Unauthenticated(format!(
+                "token {id} was revoked; ask an administrator for a new one"
+            )));
+        }
+        Ok(record.principal())
+    }
+}
+
+/// The tonic interceptor: authenticates every call.
+#[derive(Clone)]
+pub struct Authenticator {
+    cache: Arc<TokenCache>,
+}
+
+impl Authenticator {
+    /// Authenticates against `cache`.
+    pub fn new(cache: Arc<TokenCache>) -> Self {
+        Authenticator { cache }
+    }
+}
+
+impl tonic::service::Interceptor for Authenticator {
+    fn call(&mut self, mut request: Request<()>) -> std::result::Result<Request<()>, Status> {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .ok_or_else(|| {
+                Status::unauthenticated(
+                    "no token: send `authorization: Bearer <token>` (duty: --token or DUTY_TOKEN)",
+                )
+            })?
+            .to_str()
+            .map_err(|_| Status::unauthenticated("the authorization header is not text"))?;
+        let bearer = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                Status::unauthenticated("the authorization header must read `Bearer <token>`")
+            })?;
+        let principal = self.cache.authenticate(bearer.trim())?;
+        request.extensions_mut().insert(principal);
+        Ok(request)
+    }
+}
+
+/// The principal the interceptor put on a request.
+pub fn principal_of<T>(request: &Request<T>) -> std::result::Result<Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("request was not authenticated"))
+}
+
+fn role_list(roles: &[&str]) -> String {
+    roles.join(" or ")
+}
+
+fn require(principal: &Principal, allowed: &[&str], action: &str, ok: bool) -> Result<()> {
+    if ok {
+        return Ok(());
+    }
+    Err(Error::denied(format!(
+        "role {} may not {action}; that needs {}",
+        principal.role,
+        role_list(allowed)
+    )))
+}
+
+/// Admin only.
+pub fn require_admin(principal: &Principal, action: &str) -> Result<()> {
+    let ok = matches!(principal.role, Role::Admin | Role::System);
+    require(principal, &["admin"], action, ok)
+}
+
+/// Duty leader (or admin).
+pub fn require_leader(principal: &Principal, action: &str) -> Result<()> {
+    let ok = matches!(principal.role, Role::Leader | Role::Admin | Role::System);
+    require(principal, &["leader", "admin"], action, ok)
+}
+
+/// A centre role: officer, leader or admin.
+pub fn require_centre(principal: &Principal, action: &str) -> Result<()> {
+    require(
+        principal,
+        &["officer", "leader", "admin"],
+        action,
+        principal.role.is_centre(),
+    )
+}
+
+/// May the principal see this incident? Centre roles see all; a post or unit
+/// only incidents it is involved in.
+pub fn can_see(principal: &Principal, incident: &Incident) -> bool {
+    match principal.role.confined_to() {
+        None => true,
+        Some(me) => incident.involves(&me),
+    }
+}
+
+/// NOT_FOUND (as if it did not exist) when the principal may not see it:
+/// a post cannot learn which numbers exist elsewhere.
+pub fn require_visible(principal: &Principal, incident: &Incident) -> Result<()> {
+    if can_see(principal, incident) {
+        Ok(())
+    } else {
+        Err(Error::not_found(format!("incident {}", incident.number)))
+    }
+}

@@ -1,0 +1,536 @@
+//! Conversions between proto messages and domain types, at the service edge.
+//!
+//! Inbound conversions validate: an unknown enum value or a missing field is
+//! INVALID_ARGUMENT naming the field.
+
+use dutyroom_proto::v1 as pb;
+use jiff::Timestamp;
+
+use crate::auth::principal::Principal;
+use crate::auth::tokens::TokenRecord;
+use crate::directory::model::{Category, Person, Place, PlaceKind, Post, PostMode, Unit};
+use crate::error::{Error, Result};
+use crate::incidents::model::{
+    AssigneeKind, AssigneeRef, Assignment, AssignmentRole, AssignmentState, Incident, Intake, Note,
+    Severity, Source, Status, mask_phone,
+};
+use crate::journal::record::{EventBody, Record};
+
+/// A time for the wire.
+pub(crate) fn ts(at: Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.as_second(),
+        nanos: at.subsec_nanosecond(),
+    }
+}
+
+/// An optional time for the wire.
+pub(crate) fn opt_ts(at: Option<Timestamp>) -> Option<prost_types::Timestamp> {
+    at.map(ts)
+}
+
+fn some(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+// --- enums in ----------------------------------------------------------------
+
+pub(crate) fn severity_in(field: &str, value: i32) -> Result<Severity> {
+    match pb::Severity::try_from(value) {
+        Ok(pb::Severity::I) => Ok(Severity::I),
+        Ok(pb::Severity::Ii) => Ok(Severity::II),
+        Ok(pb::Severity::Iii) => Ok(Severity::III),
+        Ok(pb::Severity::Iv) => Ok(Severity::IV),
+        _ => Err(Error::invalid(
+            field,
+            "must be SEVERITY_I, _II, _III or _IV",
+        )),
+    }
+}
+
+pub(crate) fn source_in(field: &str, value: i32) -> Result<Source> {
+    use pb::SourceChannel as S;
+    Ok(match S::try_from(value) {
+        Ok(S::Police110) => Source::Police110,
+        Ok(S::Fire119) => Source::Fire119,
+        Ok(S::Medical120) => Source::Medical120,
+        Ok(S::Traffic122) => Source::Traffic122,
+        Ok(S::Hotline12345) => Source::Hotline12345,
+        Ok(S::GridWorker) => Source::GridWorker,
+        Ok(S::PostReport) => Source::PostReport,
+        Ok(S::Sensor) => Source::Sensor,
+        Ok(S::Other) => Source::Other,
+        _ => {
+            return Err(Error::invalid(
+                field,
+                "must be a source channel (SOURCE_CHANNEL_POLICE_110, ..._OTHER)",
+            ));
+        }
+    })
+}
+
+pub(crate) fn assignee_in(field: &str, value: Option<&pb::Assignee>) -> Result<AssigneeRef> {
+    let value = value.ok_or_else(|| Error::invalid(field, "is required"))?;
+    let kind = match pb::AssigneeKind::try_from(value.kind) {
+        Ok(pb::AssigneeKind::Post) => AssigneeKind::Post,
+        Ok(pb::AssigneeKind::Unit) => AssigneeKind::Unit,
+        _ => {
+            return Err(Error::invalid(
+                &format!("{field}.kind"),
+                "must be ASSIGNEE_KIND_POST or ASSIGNEE_KIND_UNIT",
+            ));
+        }
+    };
+    crate::validate::slug(&format!("{field}.id"), &value.id)?;
+    Ok(AssigneeRef {
+        kind,
+        id: value.id.clone(),
+    })
+}
+
+pub(crate) fn role_in(field: &str, value: i32) -> Result<AssignmentRole> {
+    match pb::AssignmentRole::try_from(value) {
+        Ok(pb::AssignmentRole::Lead) => Ok(AssignmentRole::Lead),
+        Ok(pb::AssignmentRole::Support) => Ok(AssignmentRole::Support),
+        _ => Err(Error::invalid(
+            field,
+            "must be ASSIGNMENT_ROLE_LEAD or ASSIGNMENT_ROLE_SUPPORT",
+        )),
+    }
+}
+
+pub(crate) fn status_in(field: &str, value: i32) -> Result<Status> {
+    use pb::IncidentStatus as S;
+    Ok(match S::try_from(value) {
+        Ok(S::New) => Status::New,
+        Ok(S::Dispatched) => Status::Dispatched,
+        Ok(S::Signed) => Status::Signed,
+        Ok(S::OnScene) => Status::OnScene,
+        Ok(S::Resolved) => Status::Resolved,
+        Ok(S::Closed) => Status::Closed,
+        Ok(S::Cancelled) => Status::Cancelled,
+        Ok(S::Merged) => Status::Merged,
+        _ => return Err(Error::invalid(field, "is not an incident status")),
+    })
+}
+
+pub(crate) fn post_mode_in(field: &str, value: i32) -> Result<PostMode> {
+    match pb::PostMode::try_from(value) {
+        Ok(pb::PostMode::Normal) => Ok(PostMode::Normal),
+        Ok(pb::PostMode::Emergency) => Ok(PostMode::Emergency),
+        _ => Err(Error::invalid(
+            field,
+            "must be POST_MODE_NORMAL or POST_MODE_EMERGENCY",
+        )),
+    }
+}
+
+pub(crate) fn place_kind_in(field: &str, value: i32) -> Result<PlaceKind> {
+    match pb::PlaceKind::try_from(value) {
+        Ok(pb::PlaceKind::District) => Ok(PlaceKind::District),
+        Ok(pb::PlaceKind::Subdistrict) => Ok(PlaceKind::Subdistrict),
+        Ok(pb::PlaceKind::Community) => Ok(PlaceKind::Community),
+        Ok(pb::PlaceKind::Grid) => Ok(PlaceKind::Grid),
+        _ => Err(Error::invalid(
+            field,
+            "must be PLACE_KIND_DISTRICT, _SUBDISTRICT, _COMMUNITY or _GRID",
+        )),
+    }
+}
+
+// --- enums out ---------------------------------------------------------------
+
+fn severity_out(value: Severity) -> pb::Severity {
+    match value {
+        Severity::I => pb::Severity::I,
+        Severity::II => pb::Severity::Ii,
+        Severity::III => pb::Severity::Iii,
+        Severity::IV => pb::Severity::Iv,
+    }
+}
+
+fn source_out(value: Source) -> pb::SourceChannel {
+    use pb::SourceChannel as S;
+    match value {
+        Source::Police110 => S::Police110,
+        Source::Fire119 => S::Fire119,
+        Source::Medical120 => S::Medical120,
+        Source::Traffic122 => S::Traffic122,
+        Source::Hotline12345 => S::Hotline12345,
+        Source::GridWorker => S::GridWorker,
+        Source::PostReport => S::PostReport,
+        Source::Sensor => S::Sensor,
+        Source::Other => S::Other,
+    }
+}
+
+pub(crate) fn status_out(value: Status) -> pb::IncidentStatus {
+    use pb::IncidentStatus as S;
+    match value {
+        Status::New => S::New,
+        Status::Dispatched => S::Dispatched,
+        Status::Signed => S::Signed,
+        Status::OnScene => S::OnScene,
+        Status::Resolved => S::Resolved,
+        Status::Closed => S::Closed,
+        Status::Cancelled => S::Cancelled,
+        Status::Merged => S::Merged,
+    }
+}
+
+fn state_out(value: AssignmentState) -> pb::AssignmentState {
+    use pb::AssignmentState as S;
+    match value {
+        AssignmentState::Dispatched => S::Dispatched,
+        AssignmentState::SignedFor => S::SignedFor,
+        AssignmentState::OnScene => S::OnScene,
+        AssignmentState::Done => S::Done,
+        AssignmentState::Refused => S::Refused,
+        AssignmentState::Withdrawn => S::Withdrawn,
+    }
+}
+
+// --- messages out ------------------------------------------------------------
+
+pub(crate) fn principal_out(principal: &Principal) -> pb::Principal {
+    pb::Principal {
+        token_id: principal.token_id.clone(),
+        name: principal.name.clone(),
+        role: principal.role.to_string(),
+    }
+}
+
+pub(crate) fn assignee_out(assignee: &AssigneeRef) -> pb::Assignee {
+    pb::Assignee {
+        kind: match assignee.kind {
+            AssigneeKind::Post => pb::AssigneeKind::Post,
+            AssigneeKind::Unit => pb::AssigneeKind::Unit,
+        } as i32,
+        id: assignee.id.clone(),
+        name: String::new(),
+    }
+}
+
+pub(crate) fn assignment_out(assignment: &Assignment) -> pb::Assignment {
+    pb::Assignment {
+        id: assignment.id,
+        assignee: Some(assignee_out(&assignment.assignee)),
+        role: match assignment.role {
+            AssignmentRole::Lead => pb::AssignmentRole::Lead,
+            AssignmentRole::Support => pb::AssignmentRole::Support,
+        } as i32,
+        state: state_out(assignment.state) as i32,
+        dispatched_at: Some(ts(assignment.dispatched_at)),
+        signed_at: opt_ts(assignment.signed_at),
+        arrived_at: opt_ts(assignment.arrived_at),
+        done_at: opt_ts(assignment.done_at),
+        ended_at: opt_ts(assignment.ended_at),
+        reason: assignment.reason.clone().unwrap_or_default(),
+        last_step_on_behalf: assignment.last_step_on_behalf,
+    }
+}
+
+fn note_out(note: &Note) -> pb::Note {
+    pb::Note {
+        at: Some(ts(note.at)),
+        author: Some(principal_out(&note.author)),
+        text: note.text.clone(),
+    }
+}
+
+pub(crate) fn intake_out(intake: &Intake) -> pb::IncidentIntake {
+    pb::IncidentIntake {
+        source: source_out(intake.source) as i32,
+        caller_name: intake.caller_name.clone(),
+        caller_phone: intake.caller_phone.clone(),
+        address: intake.address.clone(),
+        place_id: intake.place_id.clone().unwrap_or_default(),
+        category: intake.category.clone(),
+        severity: severity_out(intake.severity) as i32,
+        summary: intake.summary.clone(),
+        tags: intake.tags.clone(),
+    }
+}
+
+/// How much of the caller's phone a reply shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phone {
+    /// In full (detail views).
+    Full,
+    /// Masked (lists).
+    Masked,
+}
+
+pub(crate) fn incident_out(incident: &Incident, phone: Phone) -> pb::Incident {
+    let intake = &incident.intake;
+    pb::Incident {
+        id: incident.id,
+        number: incident.number.clone(),
+        status: status_out(incident.status()) as i32,
+        source: source_out(intake.source) as i32,
+        caller_name: intake.caller_name.clone(),
+        caller_phone: match phone {
+            Phone::Full => intake.caller_phone.clone(),
+            Phone::Masked => mask_phone(&intake.caller_phone),
+        },
+        address: intake.address.clone(),
+        place_id: intake.place_id.clone().unwrap_or_default(),
+        territorial_post_id: incident.territorial_post.clone().unwrap_or_default(),
+        category: intake.category.clone(),
+        severity: severity_out(intake.severity) as i32,
+        summary: intake.summary.clone(),
+        tags: intake.tags.clone(),
+        assignments: incident.assignments.iter().map(assignment_out).collect(),
+        notes: incident.notes.iter().map(note_out).collect(),
+        created_at: Some(ts(incident.created_at)),
+        updated_at: Some(ts(incident.updated_at)),
+        resolved_at: opt_ts(incident.resolved_at),
+        closed_at: opt_ts(incident.closed_at),
+        outcome: incident.outcome.clone().unwrap_or_default(),
+        callback_result: incident.callback_result.clone().unwrap_or_default(),
+        satisfaction: incident.satisfaction.map(u32::from).unwrap_or(0),
+        cancel_reason: incident.cancel_reason.clone().unwrap_or_default(),
+        merged_into: incident.merged_into.clone().unwrap_or_default(),
+        merged_from: incident.merged_from.clone(),
+        last_seq: incident.last_seq,
+        created_by: Some(principal_out(&incident.created_by)),
+    }
+}
+
+pub(crate) fn post_out(post: &Post) -> pb::Post {
+    pb::Post {
+        id: post.id.clone(),
+        name: post.name.clone(),
+        district: post.district.clone(),
+        responsible_leader_id: post.responsible_leader_id.clone().unwrap_or_default(),
+        contact: post.contact.clone(),
+        mode: match post.mode {
+            PostMode::Normal => pb::PostMode::Normal,
+            PostMode::Emergency => pb::PostMode::Emergency,
+        } as i32,
+        mode_reason: post.mode_reason.clone().unwrap_or_default(),
+        mode_since: opt_ts(post.mode_since),
+        retired: post.retired,
+        created_at: Some(ts(post.created_at)),
+        updated_at: Some(ts(post.updated_at)),
+    }
+}
+
+pub(crate) fn unit_out(unit: &Unit) -> pb::Unit {
+    pb::Unit {
+        id: unit.id.clone(),
+        name: unit.name.clone(),
+        tier: u32::from(unit.tier),
+        categories: unit.categories.clone(),
+        contact: unit.contact.clone(),
+        retired: unit.retired,
+        created_at: Some(ts(unit.created_at)),
+        updated_at: Some(ts(unit.updated_at)),
+    }
+}
+
+pub(crate) fn place_out(place: &Place) -> pb::Place {
+    pb::Place {
+        id: place.id.clone(),
+        name: place.name.clone(),
+        kind: match place.kind {
+            PlaceKind::District => pb::PlaceKind::District,
+            PlaceKind::Subdistrict => pb::PlaceKind::Subdistrict,
+            PlaceKind::Community => pb::PlaceKind::Community,
+            PlaceKind::Grid => pb::PlaceKind::Grid,
+        } as i32,
+        parent_id: place.parent_id.clone().unwrap_or_default(),
+        post_id: place.post_id.clone().unwrap_or_default(),
+        retired: place.retired,
+        created_at: Some(ts(place.created_at)),
+        updated_at: Some(ts(place.updated_at)),
+    }
+}
+
+pub(crate) fn person_out(person: &Person) -> pb::Person {
+    pb::Person {
+        id: person.id.clone(),
+        name: person.name.clone(),
+        phone: person.phone.clone(),
+        roles: person.roles.clone(),
+        retired: person.retired,
+        created_at: Some(ts(person.created_at)),
+        updated_at: Some(ts(person.updated_at)),
+    }
+}
+
+pub(crate) fn category_out(category: &Category) -> pb::Category {
+    pb::Category {
+        code: category.code.clone(),
+        name_zh: category.name_zh.clone(),
+        name_en: category.name_en.clone(),
+        default_unit_ids: category.default_unit_ids.clone(),
+        retired: category.retired,
+        created_at: Some(ts(category.created_at)),
+        updated_at: Some(ts(category.updated_at)),
+    }
+}
+
+pub(crate) fn token_out(record: &TokenRecord) -> pb::TokenInfo {
+    pb::TokenInfo {
+        id: record.id.clone(),
+        name: record.name.clone(),
+        role: record.role.to_string(),
+        created_at: Some(ts(record.created_at)),
+        revoked: record.revoked_at.is_some(),
+        revoked_at: opt_ts(record.revoked_at),
+        created_by: Some(principal_out(&record.created_by)),
+    }
+}
+
+// --- messages in -------------------------------------------------------------
+
+/// Directory entries as created: output-only fields are ignored.
+pub(crate) fn post_in(post: Option<pb::Post>) -> Result<Post> {
+    let post = post.ok_or_else(|| Error::invalid("post", "is required"))?;
+    Ok(Post {
+        id: post.id.trim().to_owned(),
+        name: post.name.trim().to_owned(),
+        district: post.district.trim().to_owned(),
+        responsible_leader_id: some(&post.responsible_leader_id),
+        contact: post.contact.trim().to_owned(),
+        mode: PostMode::Normal,
+        mode_reason: None,
+        mode_since: None,
+        retired: false,
+        created_at: Timestamp::UNIX_EPOCH,
+        updated_at: Timestamp::UNIX_EPOCH,
+    })
+}
+
+pub(crate) fn unit_in(unit: Option<pb::Unit>) -> Result<Unit> {
+    let unit = unit.ok_or_else(|| Error::invalid("unit", "is required"))?;
+    Ok(Unit {
+        id: unit.id.trim().to_owned(),
+        name: unit.name.trim().to_owned(),
+        tier: u8::try_from(unit.tier).unwrap_or(u8::MAX),
+        categories: crate::validate::tidy_labels(&unit.categories),
+        contact: unit.contact.trim().to_owned(),
+        retired: false,
+        created_at: Timestamp::UNIX_EPOCH,
+        updated_at: Timestamp::UNIX_EPOCH,
+    })
+}
+
+pub(crate) fn place_in(place: Option<pb::Place>) -> Result<Place> {
+    let place = place.ok_or_else(|| Error::invalid("place", "is required"))?;
+    Ok(Place {
+        id: place.id.trim().to_owned(),
+        name: place.name.trim().to_owned(),
+        kind: place_kind_in("place.kind", place.kind)?,
+        parent_id: some(&place.parent_id),
+        post_id: some(&place.post_id),
+        retired: false,
+        created_at: Timestamp::UNIX_EPOCH,
+        updated_at: Timestamp::UNIX_EPOCH,
+    })
+}
+
+pub(crate) fn person_in(person: Option<pb::Person>) -> Result<Person> {
+    let person = person.ok_or_else(|| Error::invalid("person", "is required"))?;
+    Ok(Person {
+        id: person.id.trim().to_owned(),
+        name: person.name.trim().to_owned(),
+        phone: person.phone.trim().to_owned(),
+        roles: crate::validate::tidy_labels(&person.roles),
+        retired: false,
+        created_at: Timestamp::UNIX_EPOCH,
+        updated_at: Timestamp::UNIX_EPOCH,
+    })
+}
+
+pub(crate) fn category_in(category: Option<pb::Category>) -> Result<Category> {
+    let category = category.ok_or_else(|| Error::invalid("category", "is required"))?;
+    Ok(Category {
+        code: category.code.trim().to_owned(),
+        name_zh: category.name_zh.trim().to_owned(),
+        name_en: category.name_en.trim().to_owned(),
+        default_unit_ids: crate::validate::tidy_labels(&category.default_unit_ids),
+        retired: false,
+        created_at: Timestamp::UNIX_EPOCH,
+        updated_at: Timestamp::UNIX_EPOCH,
+    })
+}
+
+// --- journal -----------------------------------------------------------------
+
+/// A journal record as a wire event.
+pub(crate) fn event_out(record: &Record) -> pb::Event {
+    use crate::incidents::model::IncidentEvent as E;
+    use pb::event::Body;
+    let status = record.status.map(|s| status_out(s) as i32).unwrap_or(0);
+    let body = match &record.body {
+        EventBody::Incident(event) => Some(match event {
+            E::Created { incident } => Body::IncidentCreated(pb::IncidentCreated {
+                incident: Some(incident_out(incident, Phone::Full)),
+            }),
+            E::IntakeUpdated {
+                changed,
+                intake,
+                reason,
+                ..
+            } => Body::IncidentUpdated(pb::IncidentUpdated {
+                changed_fields: changed.clone(),
+                intake: Some(intake_out(intake)),
+                reason: reason.clone(),
+            }),
+            E::Assignment {
+                assignment,
+                on_behalf,
+                note,
+                ..
+            } => Body::AssignmentChanged(pb::AssignmentChanged {
+                assignment: Some(assignment_out(assignment)),
+                on_behalf: *on_behalf,
+                note: note.clone(),
+                incident_status: record.status.map(|s| status_out(s) as i32).unwrap_or(0),
+            }),
+            E::NoteAdded { note } => Body::NoteAdded(pb::NoteAdded {
+                note: Some(note_out(note)),
+            }),
+            E::Resolved { outcome } => phase(status, |p| p.outcome = outcome.clone()),
+            E::Closed {
+                callback_result,
+                satisfaction,
+            } => phase(status, |p| {
+                p.callback_result = callback_result.clone();
+                p.satisfaction = satisfaction.map(u32::from).unwrap_or(0);
+            }),
+            E::Cancelled { reason } => phase(status, |p| p.reason = reason.clone()),
+            E::MergedInto { into } => phase(status, |p| p.other_incident = into.clone()),
+            E::Absorbed { from } => phase(status, |p| p.other_incident = from.clone()),
+            E::Reopened { reason } => phase(status, |p| p.reason = reason.clone()),
+        }),
+        EventBody::Post(e) => Some(Body::PostChanged(post_out(&e.entry))),
+        EventBody::Unit(e) => Some(Body::UnitChanged(unit_out(&e.entry))),
+        EventBody::Place(e) => Some(Body::PlaceChanged(place_out(&e.entry))),
+        EventBody::Person(e) => Some(Body::PersonChanged(person_out(&e.entry))),
+        EventBody::Category(e) => Some(Body::CategoryChanged(category_out(&e.entry))),
+        EventBody::Token(e) => Some(Body::TokenChanged(token_out(e.record()))),
+    };
+    pb::Event {
+        seq: record.seq,
+        at: Some(ts(record.at)),
+        principal: Some(principal_out(&record.principal)),
+        request_id: record.request_id.clone().unwrap_or_default(),
+        kind: record.body.kind(),
+        subject_kind: record.subject.kind_noun().to_owned(),
+        subject_id: record.subject.display_id().to_owned(),
+        body,
+    }
+}
+
+fn phase(status: i32, fill: impl FnOnce(&mut pb::IncidentPhaseChanged)) -> pb::event::Body {
+    let mut changed = pb::IncidentPhaseChanged {
+        status,
+        ..Default::default()
+    };
+    fill(&mut changed);
+    pb::event::Body::IncidentPhaseChanged(changed)
+}

@@ -1,0 +1,233 @@
+//! The write path: one writer, group commit.
+//!
+//! RPC handlers [`Engine::submit`] commands. A single writer thread takes
+//! whatever has queued up, runs each command against the current state
+//! ([`execute`] over a [`scope::Scope`]), and writes the whole batch — state,
+//! indexes, journal records — in **one** sled transaction. A single flusher
+//! thread then makes it durable with **one** flush shared by every command in
+//! every batch that arrived meanwhile, publishes the events to live watchers
+//! and only then answers the callers. While one batch flushes, the writer
+//! already applies the next: CPU and disk work overlap.
+//!
+//! If a commit or flush fails, the engine turns fatal: every caller gets
+//! UNAVAILABLE, [`Engine::fatal`] fires (the server reports NOT_SERVING and
+//! exits non-zero). An acknowledged write is never lost.
+//!
+//! - [`command`]: what callers ask for and what they get.
+//! - `scope`: one command's staged reads and writes.
+//! - `execute`: the command handlers.
+//! - `writer`: the writer and flusher threads.
+
+pub mod command;
+mod execute;
+mod scope;
+mod writer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use jiff::tz::TimeZone;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::TokenCache;
+use crate::auth::principal::Principal;
+use crate::auth::tokens::TokenRecord;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::journal::record::Record;
+use crate::store::{Store, keys};
+use command::{Command, Outcome};
+
+/// Tuning for the write path.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Most commands in one batch (one transaction).
+    pub max_batch: usize,
+    /// Commands waiting for the writer before callers wait to enqueue.
+    pub queue_depth: usize,
+    /// Live events buffered for watchers; a watcher further behind catches up
+    /// from the journal instead.
+    pub broadcast_capacity: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            max_batch: 512,
+            queue_depth: 4096,
+            broadcast_capacity: 4096,
+        }
+    }
+}
+
+/// One queued command and where to send its answer.
+struct Job {
+    principal: Principal,
+    request_id: Option<String>,
+    command: Command,
+    reply: oneshot::Sender<Result<Outcome>>,
+}
+
+/// State shared by the engine's handle, its threads and readers.
+pub(crate) struct Shared {
+    pub(crate) store: Store,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) tz: TimeZone,
+    pub(crate) tokens: Arc<TokenCache>,
+    live: broadcast::Sender<Arc<Record>>,
+    durable_seq: AtomicU64,
+    fatal: CancellationToken,
+    fatal_reason: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn go_fatal(&self, reason: String) {
+        tracing::error!(%reason, "the store failed; refusing writes and shutting down");
+        let mut slot = self
+            .fatal_reason
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        slot.get_or_insert(reason);
+        self.fatal.cancel();
+    }
+
+    fn unavailable(&self) -> Error {
+        Error::Unavailable(
+            "dutyd cannot make writes durable (storage failure) and is shutting down; \
+             nothing was recorded"
+                .into(),
+        )
+    }
+}
+
+/// Handle to the write path. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    jobs: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+    threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
+}
+
+impl Engine {
+    /// Starts the writer and flusher threads over `store`.
+    pub fn start(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        tz: TimeZone,
+        options: EngineOptions,
+    ) -> Result<Engine> {
+        let head = store.head()?;
+        let tokens = store
+            .scan(crate::store::TreeId::State, keys::TOKENS, None, usize::MAX)?
+            .into_iter()
+            .map(|(_, bytes)| crate::store::decode::<TokenRecord>(&bytes))
+            .collect::<Result<Vec<_>>>()?;
+        let (live, _) = broadcast::channel(options.broadcast_capacity.max(16));
+        let shared = Arc::new(Shared {
+            store,
+            clock,
+            tz,
+            tokens: Arc::new(TokenCache::new(tokens)),
+            live,
+            durable_seq: AtomicU64::new(head.seq),
+            fatal: CancellationToken::new(),
+            fatal_reason: Mutex::new(None),
+        });
+        let (jobs, threads) = writer::spawn(shared.clone(), head, &options)?;
+        Ok(Engine {
+            jobs,
+            shared,
+            threads: Arc::new(Mutex::new(threads)),
+        })
+    }
+
+    /// Runs a command; answers once its effects are durable.
+    pub async fn submit(
+        &self,
+        principal: Principal,
+        request_id: Option<String>,
+        command: Command,
+    ) -> Result<Outcome> {
+        if self.shared.fatal.is_cancelled() {
+            return Err(self.shared.unavailable());
+        }
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            principal,
+            request_id,
+            command,
+            reply,
+        };
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| Error::Unavailable("dutyd is shutting down".into()))?;
+        answer
+            .await
+            .map_err(|_| Error::Unavailable("dutyd stopped before answering".into()))?
+    }
+
+    /// The store, for reads.
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The current time by the engine's clock.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.shared.clock.now()
+    }
+
+    /// The centre's time zone.
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.shared.tz
+    }
+
+    /// The token records, as the interceptor sees them.
+    pub fn tokens(&self) -> Arc<TokenCache> {
+        self.shared.tokens.clone()
+    }
+
+    /// The newest seq that is durable (and published to watchers).
+    pub fn durable_seq(&self) -> u64 {
+        self.shared.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// Live durable events. Subscribe *before* reading [`Engine::durable_seq`]
+    /// and replaying the journal up to it, and nothing falls in between.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Record>> {
+        self.shared.live.subscribe()
+    }
+
+    /// Fires when the store failed and the daemon must stop.
+    pub fn fatal(&self) -> CancellationToken {
+        self.shared.fatal.clone()
+    }
+
+    /// Why the engine turned fatal, if it did.
+    pub fn fatal_reason(&self) -> Option<String> {
+        self.shared
+            .fatal_reason
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+    }
+
+    /// Stops taking commands, lets the threads finish what is queued (and
+    /// flush it), and waits for them. Other clones of this handle must be
+    /// dropped first, or the queue stays open.
+    pub async fn shutdown(self) {
+        let Engine { jobs, threads, .. } = self;
+        drop(jobs);
+        let handles = std::mem::take(&mut *threads.lock().unwrap_or_else(|p| p.into_inner()));
+        let joined = tokio::task::spawn_blocking(move || {
+            for handle in handles {
+                let _ = handle.join();
+            }
+        })
+        .await;
+        if joined.is_err() {
+            tracing::error!("engine threads did not stop cleanly");
+        }
+    }
+}

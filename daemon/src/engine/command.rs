@@ -1,0 +1,188 @@
+//! Commands (what a caller asks for) and outcomes (what it got).
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::principal::Role;
+use crate::auth::tokens::TokenRecord;
+use crate::directory::model::{Category, EntryKind, Person, Place, Post, PostMode, Unit};
+use crate::incidents::model::{
+    AssigneeRef, AssignmentAction, AssignmentRole, AssignmentSelector, Incident, Intake,
+    IntakePatch,
+};
+
+/// A dispatch target with its role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchTo {
+    /// The post or unit.
+    pub assignee: AssigneeRef,
+    /// Lead or support.
+    pub role: AssignmentRole,
+}
+
+/// Fields to change on a post; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct PostPatch {
+    pub id: String,
+    pub name: Option<String>,
+    pub district: Option<String>,
+    /// `Some(None)` clears it.
+    pub responsible_leader_id: Option<Option<String>>,
+    pub contact: Option<String>,
+}
+
+/// Fields to change on a unit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct UnitPatch {
+    pub id: String,
+    pub name: Option<String>,
+    pub tier: Option<u8>,
+    pub categories: Option<Vec<String>>,
+    pub contact: Option<String>,
+}
+
+/// Fields to change on a place.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct PlacePatch {
+    pub id: String,
+    pub name: Option<String>,
+    pub post_id: Option<String>,
+}
+
+/// Fields to change on a person.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct PersonPatch {
+    pub id: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub roles: Option<Vec<String>>,
+}
+
+/// Fields to change on a category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct CategoryPatch {
+    pub code: String,
+    pub name_zh: Option<String>,
+    pub name_en: Option<String>,
+    pub default_unit_ids: Option<Vec<String>>,
+}
+
+/// Everything that changes state. Incident references are full numbers
+/// (the service resolves short ones before submitting).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum Command {
+    CreateIncident {
+        intake: Intake,
+        dispatch: Vec<DispatchTo>,
+    },
+    UpdateIncident {
+        incident: String,
+        patch: IntakePatch,
+        reason: String,
+    },
+    Assign {
+        incident: String,
+        to: DispatchTo,
+        replace_lead: bool,
+    },
+    /// Sign for, arrive, finish, refuse or withdraw one assignment. Without
+    /// a selector, a post or unit means its own latest assignment.
+    Step {
+        incident: String,
+        selector: Option<AssignmentSelector>,
+        action: AssignmentAction,
+        note: String,
+    },
+    AddNote {
+        incident: String,
+        text: String,
+    },
+    Resolve {
+        incident: String,
+        outcome: String,
+    },
+    Close {
+        incident: String,
+        callback_result: String,
+        satisfaction: Option<u8>,
+    },
+    Cancel {
+        incident: String,
+        reason: String,
+    },
+    Merge {
+        incident: String,
+        into: String,
+    },
+    Reopen {
+        incident: String,
+        reason: String,
+    },
+    CreatePost(Post),
+    UpdatePost(PostPatch),
+    SetPostMode {
+        id: String,
+        mode: PostMode,
+        reason: String,
+    },
+    CreateUnit(Unit),
+    UpdateUnit(UnitPatch),
+    CreatePlace(Place),
+    UpdatePlace(PlacePatch),
+    CreatePerson(Person),
+    UpdatePerson(PersonPatch),
+    CreateCategory(Category),
+    UpdateCategory(CategoryPatch),
+    Retire {
+        kind: EntryKind,
+        id: String,
+        restore: bool,
+    },
+    CreateToken {
+        name: String,
+        role: Role,
+    },
+    RevokeToken {
+        id: String,
+    },
+}
+
+/// What a successful command produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum Outcome {
+    /// The incident after the change and the seq of the last event it caused
+    /// (its current `last_seq` when nothing changed).
+    Incident {
+        incident: Box<Incident>,
+        seq: u64,
+    },
+    Post(Post),
+    Unit(Unit),
+    Place(Place),
+    Person(Person),
+    Category(Category),
+    /// A token; `bearer` is present only in the first answer.
+    Token {
+        record: TokenRecord,
+        bearer: Option<String>,
+    },
+}
+
+impl Outcome {
+    /// The outcome as remembered for retries: without any secret.
+    pub fn for_retry(&self) -> Outcome {
+        match self {
+            Outcome::Token { record, .. } => Outcome::Token {
+                record: record.clone(),
+                bearer: None,
+            },
+            other => other.clone(),
+        }
+    }
+}

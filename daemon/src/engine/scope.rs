@@ -1,0 +1,253 @@
+//! One command's view of the world while it runs on the writer thread: reads
+//! see this command's own writes, then the earlier commands of the same batch,
+//! then the store. Writes stay here until the command succeeds; a failed
+//! command's scope is simply dropped, so nothing half-done reaches the batch.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::auth::principal::Principal;
+use crate::directory::model::Entry;
+use crate::error::{Error, Result};
+use crate::incidents::model::{Incident, IncidentEvent};
+use crate::journal::record::{EventBody, Record, Subject};
+use crate::store::{self, Head, Store, TreeId, WriteSet, keys};
+
+/// See the module docs.
+pub(crate) struct Scope<'a> {
+    store: &'a Store,
+    batch: &'a WriteSet,
+    /// This command's writes.
+    pub(crate) writes: WriteSet,
+    /// The journal head after this command's events.
+    pub(crate) head: Head,
+    /// This command's journal records, in order.
+    pub(crate) records: Vec<Arc<Record>>,
+    /// The command's time (never earlier than the previous event's).
+    pub(crate) now: Timestamp,
+    /// Who asked.
+    pub(crate) principal: &'a Principal,
+    request_id: Option<&'a str>,
+    /// The centre's time zone.
+    pub(crate) tz: &'a TimeZone,
+}
+
+impl<'a> Scope<'a> {
+    pub(crate) fn new(
+        store: &'a Store,
+        batch: &'a WriteSet,
+        head: Head,
+        now: Timestamp,
+        principal: &'a Principal,
+        request_id: Option<&'a str>,
+        tz: &'a TimeZone,
+    ) -> Self {
+        Scope {
+            store,
+            batch,
+            writes: WriteSet::default(),
+            head,
+            records: Vec::new(),
+            now,
+            principal,
+            request_id,
+            tz,
+        }
+    }
+
+    fn raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(value) = self.writes.lookup(tree, key) {
+            return Ok(value.map(<[u8]>::to_vec));
+        }
+        if let Some(value) = self.batch.lookup(tree, key) {
+            return Ok(value.map(<[u8]>::to_vec));
+        }
+        self.store.get_raw(tree, key)
+    }
+
+    /// The decoded value at `key`.
+    pub(crate) fn get<T: DeserializeOwned>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>> {
+        self.raw(tree, key)?
+            .map(|bytes| store::decode(&bytes))
+            .transpose()
+    }
+
+    /// Stages `value` at `key`.
+    pub(crate) fn put<T: Serialize>(
+        &mut self,
+        tree: TreeId,
+        key: Vec<u8>,
+        value: &T,
+    ) -> Result<()> {
+        let bytes = store::encode(value)?;
+        self.writes.put(tree, key, bytes);
+        Ok(())
+    }
+
+    /// Keys under `prefix` as they would be after this command: the store's,
+    /// with the batch's and this command's writes laid over them.
+    pub(crate) fn keys_with_prefix(&self, tree: TreeId, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut keys: std::collections::BTreeSet<Vec<u8>> = self
+            .store
+            .scan(tree, prefix, None, usize::MAX)?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        for layer in [self.batch, &self.writes] {
+            for (key, value) in layer.prefixed(tree, prefix) {
+                match value {
+                    Some(_) => keys.insert(key.to_vec()),
+                    None => keys.remove(key),
+                };
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+
+    /// Increments and returns the named meta counter (first value 1).
+    pub(crate) fn next_counter(&mut self, name: &str) -> Result<u64> {
+        let key = keys::meta(name);
+        let next = self.get::<u64>(TreeId::State, &key)?.unwrap_or(0) + 1;
+        self.put(TreeId::State, key, &next)?;
+        Ok(next)
+    }
+
+    /// The incident with this internal id.
+    pub(crate) fn incident(&self, id: u64) -> Result<Option<Incident>> {
+        self.get(TreeId::State, &keys::incident(id))
+    }
+
+    /// The incident with this number, or NOT_FOUND.
+    pub(crate) fn incident_by_number(&self, number: &str) -> Result<Incident> {
+        let not_found = || Error::not_found(format!("incident {number}"));
+        let id_bytes = self
+            .raw(TreeId::Index, &keys::number(number))?
+            .ok_or_else(not_found)?;
+        let id = keys::decode_u64(&id_bytes)?;
+        self.incident(id)?.ok_or_else(not_found)
+    }
+
+    /// The directory entry with this id.
+    pub(crate) fn entry<T: Entry>(&self, id: &str) -> Result<Option<T>> {
+        self.get(TreeId::State, &keys::entry(T::KIND, id))
+    }
+
+    /// Stages a directory entry.
+    pub(crate) fn put_entry<T: Entry>(&mut self, entry: &T) -> Result<()> {
+        self.put(TreeId::State, keys::entry(T::KIND, entry.id()), entry)
+    }
+
+    /// Every entry of a kind, as it would be after this command.
+    pub(crate) fn entries<T: Entry>(&self) -> Result<Vec<T>> {
+        let prefix = keys::entry_prefix(T::KIND);
+        let mut entries = Vec::new();
+        for key in self.keys_with_prefix(TreeId::State, &prefix)? {
+            if let Some(entry) = self.get(TreeId::State, &key)? {
+                entries.push(entry);
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Appends an event to the journal: next seq, chained to the previous
+    /// record's hash. Incident events also go on the incident's timeline.
+    pub(crate) fn emit(
+        &mut self,
+        subject: Subject,
+        audience: Vec<String>,
+        body: EventBody,
+    ) -> Result<u64> {
+        self.emit_with_status(subject, audience, body, None)
+    }
+
+    fn emit_with_status(
+        &mut self,
+        subject: Subject,
+        audience: Vec<String>,
+        body: EventBody,
+        status: Option<crate::incidents::model::Status>,
+    ) -> Result<u64> {
+        let record = Record {
+            seq: self.head.seq + 1,
+            at: self.now,
+            principal: self.principal.clone(),
+            request_id: self.request_id.map(str::to_owned),
+            subject,
+            audience,
+            body,
+            status,
+            prev_hash: self.head.hash.clone(),
+        };
+        let bytes = store::encode(&record)?;
+        self.head = Head {
+            seq: record.seq,
+            hash: store::record_hash(&bytes),
+        };
+        if let Some(incident) = record.incident_id() {
+            self.writes.put(
+                TreeId::Index,
+                keys::timeline(incident, record.seq),
+                Vec::new(),
+            );
+        }
+        self.writes
+            .put(TreeId::Journal, keys::seq(record.seq), bytes);
+        self.records.push(Arc::new(record));
+        Ok(self.head.seq)
+    }
+
+    /// Applies `events` to `incident`, journals each one and stages the new
+    /// state with its indexes. `is_new` when the first event creates it.
+    /// Returns the seq of the last event (the incident's `last_seq` when
+    /// there were none).
+    pub(crate) fn record_incident(
+        &mut self,
+        incident: &mut Incident,
+        events: Vec<IncidentEvent>,
+        is_new: bool,
+    ) -> Result<u64> {
+        if events.is_empty() {
+            return Ok(incident.last_seq);
+        }
+        let before = (!is_new).then(|| incident.clone());
+        for event in events {
+            let mut audience: Vec<String> = incident.involved().map(ToString::to_string).collect();
+            incident.apply(&event, self.now);
+            for tag in incident.involved().map(ToString::to_string) {
+                if !audience.contains(&tag) {
+                    audience.push(tag);
+                }
+            }
+            let subject = Subject::Incident {
+                id: incident.id,
+                number: incident.number.clone(),
+            };
+            let status = Some(incident.status());
+            incident.last_seq =
+                self.emit_with_status(subject, audience, EventBody::Incident(event), status)?;
+        }
+        self.save_incident(before.as_ref(), incident)?;
+        Ok(incident.last_seq)
+    }
+
+    /// Stages an incident and moves its index keys from `before` to `after`.
+    fn save_incident(&mut self, before: Option<&Incident>, after: &Incident) -> Result<()> {
+        let old = before.map(keys::incident_index).unwrap_or_default();
+        let new = keys::incident_index(after);
+        for (key, _) in &old {
+            if !new.iter().any(|(k, _)| k == key) {
+                self.writes.remove(TreeId::Index, key.clone());
+            }
+        }
+        for (key, value) in new {
+            if !old.iter().any(|(k, v)| *k == key && *v == value) {
+                self.writes.put(TreeId::Index, key, value);
+            }
+        }
+        self.put(TreeId::State, keys::incident(after.id), after)
+    }
+}

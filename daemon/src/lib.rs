@@ -1,0 +1,36 @@
+//! # dutyroom-daemon
+//!
+//! `dutyd`: the duty-room daemon. It holds incidents, posts, units, places,
+//! people, categories and tokens in sled, journals every change, and serves
+//! the gRPC API v1 (`dutyroom-proto`).
+//!
+//! # Layout
+//!
+//! - [`incidents`], [`directory`], [`auth`]: each domain as `model` (pure
+//!   state and transitions, no I/O, `now` passed in) and `service` (the gRPC
+//!   edge: proto ↔ model, validation).
+//! - [`journal`]: the journal record, Watch, timelines and audit.
+//! - [`engine`]: the write path — commands from every service go through one
+//!   writer thread that batches them into one sled transaction and one shared
+//!   flush (group commit) before anyone is answered.
+//! - [`store`]: the only module that touches sled: trees, keys, transactions.
+//! - [`server`]: builds the tonic server (auth, health, reflection, limits)
+//!   and runs it until shutdown; [`server::Daemon`] is what `dutyd`, the
+//!   tests and `duty demo` start.
+//! - [`config`], [`clock`], [`validate`], [`error`]: shared plumbing.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+mod convert;
+pub mod directory;
+pub mod engine;
+pub mod error;
+pub mod incidents;
+pub mod journal;
+pub mod server;
+pub mod store;
+pub mod validate;
+
+pub use config::Config;
+pub use server::{Daemon, DaemonHandle};

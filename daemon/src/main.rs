@@ -1,0 +1,168 @@
+//! `dutyd`: the duty-room daemon. See `dutyd --help`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dutyroom_daemon::{Config, Daemon};
+
+/// The dutyroom daemon: incidents, posts, units and clocks over gRPC.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// TOML config file (unknown keys are errors).
+    #[arg(long, short, env = "DUTYD_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (overrides the file and DUTYD_DATA).
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:7350 (overrides the file and DUTYD_LISTEN).
+    #[arg(long, global = true)]
+    listen: Option<std::net::SocketAddr>,
+    /// The centre's time zone, e.g. Asia/Shanghai.
+    #[arg(long, global = true)]
+    time_zone: Option<String>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Creates the store and the first admin token, prints the token once, and exits.
+    Init {
+        /// Also write the token to this file (mode 0600) for scripts.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
+    /// Serves (the default).
+    Serve,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DUTYD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("dutyd: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut config = Config::load(args.config.as_deref(), |name| std::env::var(name).ok())?;
+    if let Some(data) = args.data {
+        config.data = data;
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(zone) = args.time_zone {
+        config.time_zone = zone;
+    }
+    config.validate()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        match args.command.unwrap_or(Cmd::Serve) {
+            Cmd::Init { token_file } => init(config, token_file).await,
+            Cmd::Serve => serve(config).await,
+        }
+    })
+}
+
+fn announce(token: &str, token_file: Option<&PathBuf>) -> anyhow::Result<()> {
+    println!("First admin token (shown once; keep it safe):\n{token}");
+    if let Some(path) = token_file {
+        write_private(path, token)
+            .with_context(|| format!("writing the token to {}", path.display()))?;
+        println!("Also written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn write_private(path: &PathBuf, token: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    writeln!(file, "{token}")
+}
+
+async fn init(config: Config, token_file: Option<PathBuf>) -> anyhow::Result<()> {
+    // Bind an ephemeral port: init only needs the store, not the configured address.
+    let mut daemon = Daemon::new(config);
+    daemon.listener = Some(std::net::TcpListener::bind("127.0.0.1:0")?);
+    let handle = daemon.start().await?;
+    match &handle.admin_token {
+        Some(token) => announce(token, token_file.as_ref())?,
+        None => println!("The store already has tokens; nothing to do."),
+    }
+    handle.shutdown().await?;
+    Ok(())
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let data = config.data.clone();
+    let handle = Daemon::new(config)
+        .start()
+        .await
+        .with_context(|| format!("starting on {}", data.display()))?;
+    if let Some(token) = &handle.admin_token {
+        announce(token, None)?;
+    }
+    eprintln!(
+        "dutyd listening on {} (data in {})",
+        handle.addr,
+        data.display()
+    );
+    let stopping = handle.stopping();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received; shutting down");
+        stopping.cancel();
+    });
+    handle.wait().await?;
+    eprintln!("dutyd stopped cleanly");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

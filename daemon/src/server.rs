@@ -1,0 +1,295 @@
+//! Assembles and runs the gRPC server: every service behind the token
+//! interceptor, health and reflection without it, message size limits,
+//! TCP_NODELAY on accepted sockets, and a graceful shutdown.
+//!
+//! [`Daemon::start`] is what `dutyd`, the end-to-end tests and `duty demo`
+//! call: it opens the store, starts the engine, creates the first admin token
+//! on an empty store, binds, and serves until [`DaemonHandle::shutdown`] or a
+//! storage failure.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dutyroom_proto::v1 as pb;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+
+use crate::auth::Authenticator;
+use crate::auth::principal::{Principal, Role};
+use crate::auth::service::Tokens;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::directory::service::Directory;
+use crate::engine::command::{Command, Outcome};
+use crate::engine::{Engine, EngineOptions};
+use crate::error::{Error, Result};
+use crate::incidents::service::Incidents;
+use crate::journal::service::Journal;
+use crate::store::Store;
+
+/// gRPC service names, for health reporting.
+const SERVICES: [&str; 8] = [
+    pb::incident_service_server::SERVICE_NAME,
+    pb::post_service_server::SERVICE_NAME,
+    pb::unit_service_server::SERVICE_NAME,
+    pb::place_service_server::SERVICE_NAME,
+    pb::person_service_server::SERVICE_NAME,
+    pb::category_service_server::SERVICE_NAME,
+    pb::token_service_server::SERVICE_NAME,
+    pb::journal_service_server::SERVICE_NAME,
+];
+
+/// How to start a daemon.
+pub struct Daemon {
+    /// The configuration (listen address, data directory, zone, limits).
+    pub config: Config,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Write-path tuning.
+    pub engine: EngineOptions,
+    /// Serve on this already-bound listener instead of `config.listen`.
+    pub listener: Option<std::net::TcpListener>,
+}
+
+/// A running daemon.
+pub struct DaemonHandle {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The first admin token, when this start created the store's first one.
+    /// Shown once: nothing else ever reveals it.
+    pub admin_token: Option<String>,
+    engine: Engine,
+    shutdown: CancellationToken,
+    serving: JoinHandle<std::result::Result<(), tonic::transport::Error>>,
+    grace: Duration,
+}
+
+impl Daemon {
+    /// A daemon for `config` on the system clock.
+    pub fn new(config: Config) -> Self {
+        Daemon {
+            config,
+            clock: Arc::new(SystemClock),
+            engine: EngineOptions::default(),
+            listener: None,
+        }
+    }
+
+    /// Opens the store, starts the engine and begins serving.
+    pub async fn start(self) -> Result<DaemonHandle> {
+        let config = self.config;
+        config
+            .validate()
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let zone = config
+            .zone()
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        std::fs::create_dir_all(&config.data)
+            .map_err(|e| Error::Storage(format!("cannot create {}: {e}", config.data.display())))?;
+        let data = config.data.clone();
+        let cache = config.cache_mb * 1024 * 1024;
+        let store = tokio::task::spawn_blocking(move || Store::open(&data, cache))
+            .await
+            .map_err(|e| Error::Storage(format!("opening the store: {e}")))??;
+        let engine = Engine::start(store, self.clock, zone, self.engine)?;
+        let admin_token = bootstrap(&engine).await?;
+
+        let listener = match self.listener {
+            Some(listener) => listener,
+            None => std::net::TcpListener::bind(config.listen).map_err(|e| {
+                Error::Unavailable(format!("cannot listen on {}: {e}", config.listen))
+            })?,
+        };
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::Unavailable(format!("listener: {e}")))?;
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| Error::Unavailable(format!("listener: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Unavailable(format!("listener: {e}")))?;
+        // Without TCP_NODELAY every reply waits ~40 ms for Nagle's algorithm.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+
+        let shutdown = CancellationToken::new();
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_service_status("", ServingStatus::Serving).await;
+        for name in SERVICES {
+            health
+                .set_service_status(name, ServingStatus::Serving)
+                .await;
+        }
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(dutyroom_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| Error::Storage(format!("reflection: {e}")))?;
+
+        let auth = Authenticator::new(engine.tokens());
+        let limit = config.max_message_kb * 1024;
+        let incidents = Incidents::new(engine.clone());
+        let directory = Directory::new(engine.clone());
+        let tokens = Tokens::new(engine.clone());
+        let journal = Journal::new(
+            engine.clone(),
+            Duration::from_secs(config.heartbeat_secs),
+            shutdown.clone(),
+        );
+        macro_rules! guarded {
+            ($server:path, $inner:expr) => {
+                InterceptedService::new(
+                    <$server>::new($inner)
+                        .max_decoding_message_size(limit)
+                        .max_encoding_message_size(limit),
+                    auth.clone(),
+                )
+            };
+        }
+        let router = Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(20)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .tcp_keepalive(Some(Duration::from_secs(60)))
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(guarded!(
+                pb::incident_service_server::IncidentServiceServer<Incidents>,
+                incidents
+            ))
+            .add_service(guarded!(
+                pb::post_service_server::PostServiceServer<Directory>,
+                directory.clone()
+            ))
+            .add_service(guarded!(
+                pb::unit_service_server::UnitServiceServer<Directory>,
+                directory.clone()
+            ))
+            .add_service(guarded!(
+                pb::place_service_server::PlaceServiceServer<Directory>,
+                directory.clone()
+            ))
+            .add_service(guarded!(
+                pb::person_service_server::PersonServiceServer<Directory>,
+                directory.clone()
+            ))
+            .add_service(guarded!(
+                pb::category_service_server::CategoryServiceServer<Directory>,
+                directory
+            ))
+            .add_service(guarded!(
+                pb::token_service_server::TokenServiceServer<Tokens>,
+                tokens
+            ))
+            .add_service(guarded!(
+                pb::journal_service_server::JournalServiceServer<Journal>,
+                journal
+            ));
+
+        // A storage failure: say NOT_SERVING and stop.
+        let fatal = engine.fatal();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = fatal.cancelled() => {
+                    health.set_service_status("", ServingStatus::NotServing).await;
+                    for name in SERVICES {
+                        health.set_service_status(name, ServingStatus::NotServing).await;
+                    }
+                    stop.cancel();
+                }
+                () = stop.cancelled() => {
+                    health.set_service_status("", ServingStatus::NotServing).await;
+                }
+            }
+        });
+
+        let until = shutdown.clone();
+        let serving = tokio::spawn(async move {
+            router
+                .serve_with_incoming_shutdown(incoming, until.cancelled_owned())
+                .await
+        });
+        tracing::info!(%addr, store = %engine.store().store_id(), head = engine.durable_seq(), "dutyd serving");
+        Ok(DaemonHandle {
+            addr,
+            admin_token,
+            engine,
+            shutdown,
+            serving,
+            grace: Duration::from_secs(config.shutdown_grace_secs),
+        })
+    }
+}
+
+/// On a store without any usable token, creates the first admin token.
+async fn bootstrap(engine: &Engine) -> Result<Option<String>> {
+    if engine.tokens().active() > 0 {
+        return Ok(None);
+    }
+    let command = Command::CreateToken {
+        name: "first admin".into(),
+        role: Role::Admin,
+    };
+    match engine.submit(Principal::system(), None, command).await? {
+        Outcome::Token { bearer, .. } => Ok(bearer),
+        other => Err(Error::Storage(format!("bootstrap answered {other:?}"))),
+    }
+}
+
+impl DaemonHandle {
+    /// The engine, for in-process callers (the demo, tests).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Fires when shutdown begins (asked for, or after a storage failure).
+    pub fn stopping(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops gracefully: stop accepting, end Watch streams with a resumable
+    /// status, let in-flight calls finish (up to the grace period), then let
+    /// the engine write and flush what is queued. Errors if the daemon
+    /// stopped because the store failed.
+    pub async fn shutdown(self) -> Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the daemon stops (after [`DaemonHandle::shutdown`] from a
+    /// clone of [`DaemonHandle::stopping`], or a storage failure).
+    pub async fn wait(self) -> Result<()> {
+        let DaemonHandle {
+            engine,
+            shutdown,
+            mut serving,
+            grace,
+            ..
+        } = self;
+        shutdown.cancelled().await;
+        let served = match tokio::time::timeout(grace, &mut serving).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                tracing::warn!(
+                    ?grace,
+                    "in-flight calls outlived the grace period; cutting them"
+                );
+                serving.abort();
+                serving.await
+            }
+        };
+        if let Ok(Err(error)) = served {
+            tracing::error!(%error, "server error");
+        }
+        let fatal = engine.fatal_reason();
+        engine.shutdown().await;
+        match fatal {
+            Some(reason) => Err(Error::Unavailable(reason)),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Key layout of the `state` and `index` trees.
+//!
+//! One-byte prefixes keep each kind of key in its own range; integers are
+//! big-endian so that byte order is numeric order.
+
+use crate::directory::model::EntryKind;
+use crate::error::{Error, Result};
+use crate::incidents::model::{AssigneeRef, Incident};
+
+/// `state`: an incident by internal id.
+pub fn incident(id: u64) -> Vec<u8> {
+    tagged(b'i', &id.to_be_bytes())
+}
+
+/// `state`: prefix of all incidents.
+pub const INCIDENTS: &[u8] = b"i";
+
+/// `state`: a directory entry.
+pub fn entry(kind: EntryKind, id: &str) -> Vec<u8> {
+    let mut key = entry_prefix(kind);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// `state`: prefix of all entries of one kind.
+pub fn entry_prefix(kind: EntryKind) -> Vec<u8> {
+    let tag = match kind {
+        EntryKind::Post => b'p',
+        EntryKind::Unit => b'u',
+        EntryKind::Place => b'l',
+        EntryKind::Person => b'h',
+        EntryKind::Category => b'c',
+    };
+    vec![b'e', tag, b'/']
+}
+
+/// `state`: a token record by token id.
+pub fn token(id: &str) -> Vec<u8> {
+    tagged(b't', id.as_bytes())
+}
+
+/// `state`: prefix of all tokens.
+pub const TOKENS: &[u8] = b"t";
+
+/// `state`: a meta value (format, store id, counters, head).
+pub fn meta(name: &str) -> Vec<u8> {
+    tagged(b'm', name.as_bytes())
+}
+
+/// `state`: the idempotency record of one client request.
+pub fn request(token_id: &str, request_id: &str) -> Vec<u8> {
+    let mut key = tagged(b'r', token_id.as_bytes());
+    key.push(0);
+    key.extend_from_slice(request_id.as_bytes());
+    key
+}
+
+/// `index`: incident number → id.
+pub fn number(number: &str) -> Vec<u8> {
+    tagged(b'n', number.as_bytes())
+}
+
+/// `index`: an open incident.
+pub fn open(id: u64) -> Vec<u8> {
+    tagged(b'o', &id.to_be_bytes())
+}
+
+/// `index`: prefix of open incidents.
+pub const OPEN: &[u8] = b"o";
+
+/// `index`: prefix of incidents in one status.
+pub fn status_prefix(code: u8) -> Vec<u8> {
+    vec![b's', code]
+}
+
+/// `index`: prefix of incidents that ever had an assignment for `assignee`.
+pub fn assignee_prefix(assignee: &AssigneeRef) -> Vec<u8> {
+    let mut key = tagged(b'a', assignee.to_string().as_bytes());
+    key.push(0);
+    key
+}
+
+/// `index`: prefix of open incidents `assignee` is involved in.
+pub fn assignee_open_prefix(assignee: &AssigneeRef) -> Vec<u8> {
+    let mut key = tagged(b'A', assignee.to_string().as_bytes());
+    key.push(0);
+    key
+}
+
+/// `index`: prefix of incidents recorded on a local day (`YYYYMMDD`).
+pub fn day_prefix(day: &str) -> Vec<u8> {
+    let mut key = tagged(b'd', day.as_bytes());
+    key.push(b'/');
+    key
+}
+
+/// `index`: one event of an incident's timeline.
+pub fn timeline(incident: u64, seq: u64) -> Vec<u8> {
+    let mut key = timeline_prefix(incident);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// `index`: prefix of an incident's timeline.
+pub fn timeline_prefix(incident: u64) -> Vec<u8> {
+    tagged(b'e', &incident.to_be_bytes())
+}
+
+/// `journal`: the key of a seq.
+pub fn seq(seq: u64) -> Vec<u8> {
+    seq.to_be_bytes().to_vec()
+}
+
+/// The index keys an incident should have, with their values (the number
+/// index maps to the id; the others are keys only). Writing an incident
+/// replaces the old set with this one.
+pub fn incident_index(incident: &Incident) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let id = incident.id.to_be_bytes();
+    let status = incident.status();
+    let mut keys = vec![
+        (number(&incident.number), id.to_vec()),
+        (
+            with_id(status_prefix(status.code()), incident.id),
+            Vec::new(),
+        ),
+        (with_id(day_prefix(incident.day()), incident.id), Vec::new()),
+    ];
+    if status.is_open() {
+        keys.push((open(incident.id), Vec::new()));
+    }
+    let mut seen: Vec<&AssigneeRef> = Vec::new();
+    for assignment in &incident.assignments {
+        if seen.contains(&&assignment.assignee) {
+            continue;
+        }
+        seen.push(&assignment.assignee);
+        keys.push((
+            with_id(assignee_prefix(&assignment.assignee), incident.id),
+            Vec::new(),
+        ));
+        if status.is_open() && incident.involves(&assignment.assignee) {
+            keys.push((
+                with_id(assignee_open_prefix(&assignment.assignee), incident.id),
+                Vec::new(),
+            ));
+        }
+    }
+    keys
+}
+
+/// `prefix` followed by an incident id.
+pub fn with_id(mut prefix: Vec<u8>, id: u64) -> Vec<u8> {
+    prefix.extend_from_slice(&id.to_be_bytes());
+    prefix
+}
+
+/// The big-endian u64 at the end of a key (an incident id or a seq).
+pub fn trailing_u64(key: &[u8]) -> Result<u64> {
+    key.len()
+        .checked_sub(8)
+        .map(|start| &key[start..])
+        .ok_or_else(|| Error::Storage(format!("key too short for an id: {key:?}")))
+        .and_then(decode_u64)
+}
+
+/// A big-endian u64.
+pub fn decode_u64(bytes: &[u8]) -> Result<u64> {
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| Error::Storage(format!("expected 8 bytes, found {}", bytes.len())))?;
+    Ok(u64::from_be_bytes(array))
+}
+
+fn tagged(tag: u8, rest: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + rest.len());
+    key.push(tag);
+    key.extend_from_slice(rest);
+    key
+}

@@ -1,0 +1,161 @@
+//! Input limits and checks shared by every service.
+//!
+//! Each check names the field as the client spells it and the limit, so a
+//! bad request comes back as INVALID_ARGUMENT a person can act on.
+
+use crate::error::{Error, Result};
+
+/// Longest client request id.
+pub const MAX_REQUEST_ID: usize = 128;
+/// Longest id of a post, unit, place, person or category.
+pub const MAX_ID: usize = 64;
+/// Longest display name.
+pub const MAX_NAME: usize = 100;
+/// Longest phone number or contact line.
+pub const MAX_PHONE: usize = 64;
+/// Longest address.
+pub const MAX_ADDRESS: usize = 300;
+/// Longest incident summary.
+pub const MAX_SUMMARY: usize = 2000;
+/// Longest note, outcome or callback result.
+pub const MAX_TEXT: usize = 4000;
+/// Longest reason.
+pub const MAX_REASON: usize = 1000;
+/// Most tags, roles or categories in one list.
+pub const MAX_LIST: usize = 32;
+/// Longest tag or role label.
+pub const MAX_LABEL: usize = 32;
+
+/// `text` has at most `max` characters.
+pub fn max_len(field: &str, text: &str, max: usize) -> Result<()> {
+    let count = text.chars().count();
+    if count > max {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters (got {count})"),
+        ));
+    }
+    Ok(())
+}
+
+/// `text` is not blank and has at most `max` characters.
+pub fn required(field: &str, text: &str, max: usize) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    max_len(field, text, max)
+}
+
+/// A stable id: 1–64 of `a-z 0-9 - _`, starting with a letter or digit.
+pub fn is_slug(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_ID
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && text.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// `text` is a valid id (see [`is_slug`]).
+pub fn slug(field: &str, text: &str) -> Result<()> {
+    if text.is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    if !is_slug(text) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{text:?} is not a valid id: use 1-{MAX_ID} lowercase letters, digits, '-' or '_'"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An optional client request id.
+pub fn request_id(text: &str) -> Result<Option<String>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    max_len("request_id", text, MAX_REQUEST_ID)?;
+    if text.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "request_id",
+            "must not contain control characters",
+        ));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// A phone number: digits with optional `+`, `-`, spaces and an extension.
+pub fn phone(field: &str, text: &str) -> Result<()> {
+    max_len(field, text, MAX_PHONE)?;
+    if !text
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '#' | ','))
+    {
+        return Err(Error::invalid(
+            field,
+            format!("{text:?} is not a phone number (digits, '+', '-', spaces)"),
+        ));
+    }
+    Ok(())
+}
+
+/// A list of short labels: at most [`MAX_LIST`], each 1..=[`MAX_LABEL`] chars.
+pub fn labels(field: &str, values: &[String]) -> Result<()> {
+    if values.len() > MAX_LIST {
+        return Err(Error::invalid(
+            field,
+            format!("at most {MAX_LIST} values (got {})", values.len()),
+        ));
+    }
+    for (index, value) in values.iter().enumerate() {
+        required(&format!("{field}[{index}]"), value, MAX_LABEL)?;
+    }
+    Ok(())
+}
+
+/// Removes surrounding blanks and drops duplicates, keeping first occurrences.
+pub fn tidy_labels(values: &[String]) -> Vec<String> {
+    let mut tidy: Vec<String> = Vec::with_capacity(values.len());
+    for value in values {
+        let value = value.trim();
+        if !tidy.iter().any(|kept| kept == value) {
+            tidy.push(value.to_owned());
+        }
+    }
+    tidy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_count_characters_not_bytes() {
+        let chinese = "新".repeat(MAX_NAME);
+        assert!(max_len("name", &chinese, MAX_NAME).is_ok());
+        let error = max_len("name", &format!("{chinese}新"), MAX_NAME).expect_err("too long");
+        assert_eq!(
+            error.to_string(),
+            "name: must be at most 100 characters (got 101)"
+        );
+    }
+
+    #[test]
+    fn slugs() {
+        assert!(is_slug("xinhua"));
+        assert!(is_slug("fire-1_a"));
+        assert!(!is_slug("Xinhua"));
+        assert!(!is_slug("-x"));
+        assert!(!is_slug("新华"));
+        assert!(!is_slug(""));
+    }
+
+    #[test]
+    fn phones() {
+        assert!(phone("p", "+86 138-0000-0000").is_ok());
+        assert!(phone("p", "abc").is_err());
+    }
+}
