@@ -1,1 +1,16 @@
+//! # dutyroom-console
+//!
+//! `duty`: the one client binary. Administrators script it as a CLI; duty
+//! officers and posts use its terminal console (issue: the console).
+//!
+//! # Layout
+//!
+//! - [`client`]: the typed gRPC client (address, bearer token) that the CLI
+//!   and the console share.
+//! - [`config`]: `~/.config/dutyroom/console.toml` (address, token, ...).
+//! - [`cli`]: the clap command tree, one file per noun, table and JSON
+//!   output, one-line errors with distinct exit codes.
 
+pub mod cli;
+pub mod client;
+pub mod config;

@@ -122,7 +122,11 @@ pub fn principal_of<T>(request: &Request<T>) -> std::result::Result<Principal, S
 }
 
 fn role_list(roles: &[&str]) -> String {
-    roles.join(" or ")
+    match roles {
+        [] => String::new(),
+        [only] => (*only).to_owned(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 fn require(principal: &Principal, allowed: &[&str], action: &str, ok: bool) -> Result<()> {

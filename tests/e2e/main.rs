@@ -1,1 +1,16 @@
-//! End-to-end tests: a real `dutyd` on 127.0.0.1:0 with a temporary store.
+//! End-to-end tests: a real `dutyd` on 127.0.0.1:0 with a temporary store,
+//! driven through the gRPC API and the `duty` CLI.
+//!
+//! - `support`: the [`support::TestDaemon`] fixture and CLI runner.
+//! - one file per scenario: lifecycle, idempotency, watch, isolation,
+//!   validation, restart, races, crash (SIGKILL of a child process).
+
+mod crash;
+mod idempotency;
+mod isolation;
+mod lifecycle;
+mod races;
+mod restart;
+mod support;
+mod validation;
+mod watch;

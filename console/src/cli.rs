@@ -1,0 +1,268 @@
+//! The `duty` command line: one subcommand per noun, `-o table|json`,
+//! one-line errors and exit codes that say what went wrong.
+//!
+//! - `incident`: intake, dispatch and every incident action.
+//! - `directory`: `post`, `unit`, `place`, `person`, `category`.
+//! - `token`: tokens and `whoami`.
+//! - `journal`: `watch`, `audit`, `info`.
+//! - `output`: tables and proto3 JSON.
+
+pub mod directory;
+pub mod incident;
+pub mod journal;
+pub mod output;
+pub mod token;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use jiff::tz::TimeZone;
+use tonic::{Code, Status};
+
+use crate::client::{Client, ConnectError};
+use crate::config::{self, ConsoleConfig};
+use output::Format;
+
+/// Default daemon address.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:7350";
+
+/// The dutyroom console and command-line client.
+#[derive(Debug, Parser)]
+#[command(name = "duty", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// dutyd's address [default: 127.0.0.1:7350, or `addr` in the config file].
+    #[arg(long, env = "DUTY_ADDR", global = true)]
+    pub addr: Option<String>,
+    /// Bearer token [or `token` in the config file].
+    #[arg(long, env = "DUTY_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Config file [default: ~/.config/dutyroom/console.toml].
+    #[arg(long, env = "DUTY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "table", global = true)]
+    pub output: Format,
+    /// Client request id for a change: retrying with the same id returns the
+    /// first result and changes nothing.
+    #[arg(long, global = true)]
+    pub request_id: Option<String>,
+    /// What to do; without one, prints this help.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The nouns.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Incidents: create, dispatch, sign, arrive, resolve, close, ...
+    #[command(subcommand)]
+    Incident(incident::Cmd),
+    /// Sub-district command posts.
+    #[command(subcommand)]
+    Post(directory::PostCmd),
+    /// Linkage units.
+    #[command(subcommand)]
+    Unit(directory::UnitCmd),
+    /// Places: district, sub-district, community, grid.
+    #[command(subcommand)]
+    Place(directory::PlaceCmd),
+    /// People.
+    #[command(subcommand)]
+    Person(directory::PersonCmd),
+    /// Incident categories and their default units.
+    #[command(subcommand)]
+    Category(directory::CategoryCmd),
+    /// Bearer tokens and roles.
+    #[command(subcommand)]
+    Token(token::Cmd),
+    /// Streams journal events live (replaying from a seq first).
+    Watch(journal::WatchArgs),
+    /// The audit journal: list events, verify the hash chain.
+    #[command(subcommand)]
+    Audit(journal::AuditCmd),
+    /// Server version, time zone, journal head and who you are.
+    Info,
+    /// Prints shell completions.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The server said no.
+    #[error("{}", describe_status(.0))]
+    Rpc(Status),
+    /// No connection.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// Bad config file.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// Bad arguments the parser could not catch.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing the output failed.
+    #[error("output: {0}")]
+    Io(#[from] std::io::Error),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<Status> for CliError {
+    fn from(status: Status) -> Self {
+        CliError::Rpc(status)
+    }
+}
+
+fn describe_status(status: &Status) -> String {
+    let message = status.message().replace('\n', " ");
+    match status.code() {
+        Code::Unavailable if message.is_empty() => "dutyd is unavailable".into(),
+        Code::Unavailable => format!("dutyd is unavailable: {message}"),
+        Code::Unauthenticated => format!("not authenticated: {message}"),
+        Code::PermissionDenied => format!("not allowed: {message}"),
+        Code::DeadlineExceeded => format!("timed out: {message}"),
+        _ => message,
+    }
+}
+
+impl CliError {
+    /// The process exit code: 2 usage, 3 invalid argument, 4 not found,
+    /// 5 already exists, 6 failed precondition, 7 not authenticated or not
+    /// allowed, 8 unavailable or unreachable, 1 anything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Config(_) => 2,
+            CliError::Connect(ConnectError::Unreachable { .. }) => 8,
+            CliError::Connect(_) => 2,
+            CliError::Rpc(status) => match status.code() {
+                Code::InvalidArgument | Code::OutOfRange => 3,
+                Code::NotFound => 4,
+                Code::AlreadyExists => 5,
+                Code::FailedPrecondition => 6,
+                Code::Unauthenticated | Code::PermissionDenied => 7,
+                Code::Unavailable | Code::DeadlineExceeded => 8,
+                _ => 1,
+            },
+            CliError::Io(_) | CliError::Other(_) => 1,
+        }
+    }
+}
+
+/// What a subcommand needs: a client, the output, the format.
+pub struct Ctx<'a> {
+    /// The connected client.
+    pub client: Client,
+    /// Where results go.
+    pub out: &'a mut dyn Write,
+    /// Table or JSON.
+    pub format: Format,
+    /// The request id for a change (empty: none).
+    pub request_id: String,
+    zone: Option<TimeZone>,
+}
+
+impl Ctx<'_> {
+    /// The centre's time zone (asked of the server once).
+    pub async fn zone(&mut self) -> Result<TimeZone, CliError> {
+        if let Some(zone) = &self.zone {
+            return Ok(zone.clone());
+        }
+        let info = self
+            .client
+            .journal()
+            .get_server_info(dutyroom_proto::v1::GetServerInfoRequest {})
+            .await?
+            .into_inner();
+        let name = info.time.map(|t| t.time_zone).unwrap_or_default();
+        let zone = TimeZone::get(&name).unwrap_or(TimeZone::UTC);
+        self.zone = Some(zone.clone());
+        Ok(zone)
+    }
+
+    /// True for JSON output.
+    pub fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+}
+
+/// Runs a parsed command line, writing results to `out`.
+pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
+    let Some(command) = cli.command else {
+        writeln!(out, "{}", Cli::command().render_help())?;
+        writeln!(out)?;
+        return Ok(());
+    };
+    if let Command::Completions { shell } = command {
+        let mut command = Cli::command();
+        clap_complete::generate(shell, &mut command, "duty", out);
+        return Ok(());
+    }
+    let (config_path, explicit) = match &cli.config {
+        Some(path) => (Some(path.clone()), true),
+        None => (config::default_path(), false),
+    };
+    let file = match config_path {
+        Some(path) => ConsoleConfig::load(&path, explicit)?,
+        None => ConsoleConfig::default(),
+    };
+    let addr = cli
+        .addr
+        .or(file.addr)
+        .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+    let token = cli.token.or(file.token);
+    let client = Client::connect(&addr, token.as_deref()).await?;
+    let mut ctx = Ctx {
+        client,
+        out,
+        format: cli.output,
+        request_id: cli.request_id.unwrap_or_default(),
+        zone: None,
+    };
+    match command {
+        Command::Incident(cmd) => incident::run(&mut ctx, cmd).await,
+        Command::Post(cmd) => directory::run_post(&mut ctx, cmd).await,
+        Command::Unit(cmd) => directory::run_unit(&mut ctx, cmd).await,
+        Command::Place(cmd) => directory::run_place(&mut ctx, cmd).await,
+        Command::Person(cmd) => directory::run_person(&mut ctx, cmd).await,
+        Command::Category(cmd) => directory::run_category(&mut ctx, cmd).await,
+        Command::Token(cmd) => token::run(&mut ctx, cmd).await,
+        Command::Watch(args) => journal::watch(&mut ctx, args).await,
+        Command::Audit(cmd) => journal::audit(&mut ctx, cmd).await,
+        Command::Info => journal::info(&mut ctx).await,
+        Command::Completions { .. } => Ok(()),
+    }
+}
+
+/// `duty`'s entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("duty: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match runtime.block_on(run(cli, &mut stdout)) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`duty watch | head`) is not an error.
+        Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("duty: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}

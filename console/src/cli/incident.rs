@@ -1,0 +1,692 @@
+//! `duty incident …`: intake, dispatch and every action on an incident.
+//!
+//! Incidents are named by number: `20261123-0042`, or `0042` / `42` for
+//! today's in the centre's time zone.
+
+use clap::{Args, Subcommand};
+use dutyroom_proto::v1 as pb;
+
+use crate::cli::output::{self, fields, table, time};
+use crate::cli::{CliError, Ctx};
+
+/// `post:<id>` or `unit:<id>`.
+pub fn parse_assignee(text: &str) -> Result<pb::Assignee, String> {
+    let (kind, id) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?}: write post:<id> or unit:<id>"))?;
+    let kind = match kind {
+        "post" => pb::AssigneeKind::Post,
+        "unit" => pb::AssigneeKind::Unit,
+        _ => return Err(format!("{text:?}: write post:<id> or unit:<id>")),
+    };
+    Ok(pb::Assignee {
+        kind: kind as i32,
+        id: id.to_owned(),
+        name: String::new(),
+    })
+}
+
+/// `I`..`IV` (or `1`..`4`).
+pub fn parse_severity(text: &str) -> Result<pb::Severity, String> {
+    Ok(match text.to_ascii_uppercase().as_str() {
+        "I" | "1" => pb::Severity::I,
+        "II" | "2" => pb::Severity::Ii,
+        "III" | "3" => pb::Severity::Iii,
+        "IV" | "4" => pb::Severity::Iv,
+        _ => return Err(format!("{text:?}: severity is I, II, III or IV")),
+    })
+}
+
+/// `110`, `119`, `120`, `122`, `12345`, `grid`, `post`, `sensor`, `other`.
+pub fn parse_source(text: &str) -> Result<pb::SourceChannel, String> {
+    use pb::SourceChannel as S;
+    Ok(match text {
+        "110" => S::Police110,
+        "119" => S::Fire119,
+        "120" => S::Medical120,
+        "122" => S::Traffic122,
+        "12345" => S::Hotline12345,
+        "grid" => S::GridWorker,
+        "post" => S::PostReport,
+        "sensor" => S::Sensor,
+        "other" => S::Other,
+        _ => {
+            return Err(format!(
+                "{text:?}: source is 110, 119, 120, 122, 12345, grid, post, sensor or other"
+            ));
+        }
+    })
+}
+
+/// A status word as listed by `duty incident list`.
+pub fn parse_status(text: &str) -> Result<pb::IncidentStatus, String> {
+    use pb::IncidentStatus as S;
+    Ok(match text {
+        "new" => S::New,
+        "dispatched" => S::Dispatched,
+        "signed" => S::Signed,
+        "on-scene" | "on_scene" => S::OnScene,
+        "resolved" => S::Resolved,
+        "closed" => S::Closed,
+        "cancelled" => S::Cancelled,
+        "merged" => S::Merged,
+        _ => {
+            return Err(format!(
+                "{text:?}: status is new, dispatched, signed, on-scene, resolved, closed, \
+                 cancelled or merged"
+            ));
+        }
+    })
+}
+
+/// The incident commands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Records a call (and dispatches it at once with --lead/--support).
+    Create(CreateArgs),
+    /// Changes intake fields.
+    Update(UpdateArgs),
+    /// Shows one incident in full.
+    Get {
+        /// Number (20261123-0042, or 0042 for today's).
+        incident: String,
+    },
+    /// Lists incidents (caller phones masked).
+    List(ListArgs),
+    /// Dispatches to a post or unit.
+    Assign {
+        /// Number.
+        incident: String,
+        /// post:<id> or unit:<id>.
+        #[arg(value_parser = parse_assignee)]
+        assignee: pb::Assignee,
+        /// As a supporting assignee (default: lead).
+        #[arg(long)]
+        support: bool,
+        /// Withdraw the current lead and make this one the lead.
+        #[arg(long)]
+        replace_lead: bool,
+    },
+    /// Withdraws an assignment.
+    Unassign {
+        /// Number.
+        incident: String,
+        /// Assignment id (see `duty incident get`).
+        assignment: u32,
+        /// Why.
+        #[arg(long, short)]
+        reason: String,
+    },
+    /// Signs for a dispatch order (on behalf of the assignee, for the centre).
+    Sign(StepArgs),
+    /// Reports arrival on scene.
+    Arrive(StepArgs),
+    /// Finishes a supporting assignment.
+    Finish(StepArgs),
+    /// Sends a dispatch order back, with a reason.
+    Refuse {
+        /// Which assignment.
+        #[command(flatten)]
+        step: StepArgs,
+        /// Why (required).
+        #[arg(long, short)]
+        reason: String,
+    },
+    /// Adds a note.
+    Note {
+        /// Number.
+        incident: String,
+        /// The note.
+        text: String,
+    },
+    /// Resolves with an outcome.
+    Resolve {
+        /// Number.
+        incident: String,
+        /// What was done.
+        outcome: String,
+    },
+    /// Closes after the callback.
+    Close {
+        /// Number.
+        incident: String,
+        /// What the reporter said (or why there was no callback).
+        #[arg(long)]
+        callback: String,
+        /// 1 (very unsatisfied) to 5 (very satisfied).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=5))]
+        satisfaction: Option<u32>,
+    },
+    /// Cancels (false alarm, invalid call).
+    Cancel {
+        /// Number.
+        incident: String,
+        /// Why.
+        #[arg(long, short)]
+        reason: String,
+    },
+    /// Merges a duplicate into another incident.
+    Merge {
+        /// The duplicate.
+        incident: String,
+        /// The incident it duplicates.
+        #[arg(long)]
+        into: String,
+    },
+    /// Reopens a resolved, closed or cancelled incident.
+    Reopen {
+        /// Number.
+        incident: String,
+        /// Why.
+        #[arg(long, short)]
+        reason: String,
+    },
+    /// The incident's journal events, oldest first.
+    Timeline {
+        /// Number.
+        incident: String,
+    },
+}
+
+/// `duty incident create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Channel: 110, 119, 120, 122, 12345, grid, post, sensor, other.
+    #[arg(long, value_parser = parse_source, default_value = "110")]
+    source: pb::SourceChannel,
+    /// Category code (see `duty category list`).
+    #[arg(long, short)]
+    category: String,
+    /// I, II, III or IV.
+    #[arg(long, short, value_parser = parse_severity)]
+    severity: pb::Severity,
+    /// What happened.
+    #[arg(long)]
+    summary: String,
+    /// The address as given.
+    #[arg(long, default_value = "")]
+    address: String,
+    /// Place id (see `duty place list`); decides the territorial post.
+    #[arg(long, default_value = "")]
+    place: String,
+    /// Caller's name.
+    #[arg(long, default_value = "")]
+    caller_name: String,
+    /// Caller's phone.
+    #[arg(long, default_value = "")]
+    caller_phone: String,
+    /// Tags (repeatable).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Dispatch at once to this lead: post:<id> or unit:<id>.
+    #[arg(long, value_parser = parse_assignee)]
+    lead: Option<pb::Assignee>,
+    /// Dispatch at once to these supporting assignees (repeatable).
+    #[arg(long, value_parser = parse_assignee)]
+    support: Vec<pb::Assignee>,
+}
+
+/// `duty incident update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Number.
+    incident: String,
+    #[arg(long, value_parser = parse_source)]
+    source: Option<pb::SourceChannel>,
+    #[arg(long)]
+    category: Option<String>,
+    #[arg(long, value_parser = parse_severity)]
+    severity: Option<pb::Severity>,
+    #[arg(long)]
+    summary: Option<String>,
+    #[arg(long)]
+    address: Option<String>,
+    /// Place id ("" clears it).
+    #[arg(long)]
+    place: Option<String>,
+    #[arg(long)]
+    caller_name: Option<String>,
+    #[arg(long)]
+    caller_phone: Option<String>,
+    /// Replace the tags (repeatable; --clear-tags to empty them).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Remove every tag.
+    #[arg(long)]
+    clear_tags: bool,
+    /// Why (kept on the timeline).
+    #[arg(long, short, default_value = "")]
+    reason: String,
+}
+
+/// `duty incident list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only open incidents.
+    #[arg(long)]
+    open: bool,
+    /// Only these statuses (repeatable).
+    #[arg(long, value_parser = parse_status)]
+    status: Vec<pb::IncidentStatus>,
+    /// Only incidents assigned to post:<id> or unit:<id>.
+    #[arg(long, value_parser = parse_assignee)]
+    assignee: Option<pb::Assignee>,
+    /// Only incidents of this local day (YYYY-MM-DD or YYYYMMDD).
+    #[arg(long)]
+    day: Option<String>,
+    /// At most this many (the server caps a page at 1000).
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    /// Follow pages until everything is listed.
+    #[arg(long)]
+    all: bool,
+}
+
+/// Names one assignment of an incident.
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    /// Number.
+    incident: String,
+    /// Assignment id (see `duty incident get`).
+    #[arg(long)]
+    assignment: Option<u32>,
+    /// Or the assignee: post:<id> or unit:<id>. A post or unit token may
+    /// name neither (its own assignment).
+    #[arg(long, value_parser = parse_assignee)]
+    assignee: Option<pb::Assignee>,
+    /// A remark recorded with the step.
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+impl StepArgs {
+    fn request(self, request_id: String) -> pb::AssignmentActionRequest {
+        pb::AssignmentActionRequest {
+            request_id,
+            incident: self.incident,
+            assignment_id: self.assignment.unwrap_or(0),
+            assignee: self.assignee,
+            note: self.note,
+        }
+    }
+}
+
+/// Runs an incident command.
+pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
+    let rid = ctx.request_id.clone();
+    let mut incidents = ctx.client.incidents();
+    let reply = match cmd {
+        Cmd::Create(a) => {
+            let mut dispatch = Vec::new();
+            if let Some(lead) = a.lead {
+                dispatch.push(assign_request(lead, pb::AssignmentRole::Lead));
+            }
+            for support in a.support {
+                dispatch.push(assign_request(support, pb::AssignmentRole::Support));
+            }
+            let request = pb::CreateIncidentRequest {
+                request_id: rid,
+                intake: Some(pb::IncidentIntake {
+                    source: a.source as i32,
+                    caller_name: a.caller_name,
+                    caller_phone: a.caller_phone,
+                    address: a.address,
+                    place_id: a.place,
+                    category: a.category,
+                    severity: a.severity as i32,
+                    summary: a.summary,
+                    tags: a.tags,
+                }),
+                dispatch,
+            };
+            incidents.create_incident(request).await?
+        }
+        Cmd::Update(a) => {
+            let tags = if a.clear_tags {
+                Some(pb::StringList { values: Vec::new() })
+            } else if a.tags.is_empty() {
+                None
+            } else {
+                Some(pb::StringList { values: a.tags })
+            };
+            let request = pb::UpdateIncidentRequest {
+                request_id: rid,
+                incident: a.incident,
+                source: a.source.map(|s| s as i32),
+                caller_name: a.caller_name,
+                caller_phone: a.caller_phone,
+                address: a.address,
+                place_id: a.place,
+                category: a.category,
+                severity: a.severity.map(|s| s as i32),
+                summary: a.summary,
+                tags,
+                reason: a.reason,
+            };
+            incidents.update_incident(request).await?
+        }
+        Cmd::Get { incident } => {
+            let found = incidents
+                .get_incident(pb::GetIncidentRequest { incident })
+                .await?
+                .into_inner();
+            return print_incident(ctx, &found).await;
+        }
+        Cmd::List(a) => return list(ctx, a).await,
+        Cmd::Assign {
+            incident,
+            assignee,
+            support,
+            replace_lead,
+        } => {
+            let role = if support {
+                pb::AssignmentRole::Support
+            } else {
+                pb::AssignmentRole::Lead
+            };
+            let mut request = assign_request(assignee, role);
+            request.request_id = rid;
+            request.incident = incident;
+            request.replace_lead = replace_lead;
+            incidents.assign(request).await?
+        }
+        Cmd::Unassign {
+            incident,
+            assignment,
+            reason,
+        } => {
+            incidents
+                .unassign(pb::UnassignRequest {
+                    request_id: rid,
+                    incident,
+                    assignment_id: assignment,
+                    reason,
+                })
+                .await?
+        }
+        Cmd::Sign(step) => incidents.sign_for(step.request(rid)).await?,
+        Cmd::Arrive(step) => incidents.arrive(step.request(rid)).await?,
+        Cmd::Finish(step) => incidents.finish(step.request(rid)).await?,
+        Cmd::Refuse { step, reason } => {
+            let step = step.request(rid);
+            incidents
+                .refuse(pb::RefuseRequest {
+                    request_id: step.request_id,
+                    incident: step.incident,
+                    assignment_id: step.assignment_id,
+                    assignee: step.assignee,
+                    reason,
+                })
+                .await?
+        }
+        Cmd::Note { incident, text } => {
+            incidents
+                .add_note(pb::AddNoteRequest {
+                    request_id: rid,
+                    incident,
+                    text,
+                })
+                .await?
+        }
+        Cmd::Resolve { incident, outcome } => {
+            incidents
+                .resolve(pb::ResolveRequest {
+                    request_id: rid,
+                    incident,
+                    outcome,
+                })
+                .await?
+        }
+        Cmd::Close {
+            incident,
+            callback,
+            satisfaction,
+        } => {
+            incidents
+                .close(pb::CloseRequest {
+                    request_id: rid,
+                    incident,
+                    callback_result: callback,
+                    satisfaction: satisfaction.unwrap_or(0),
+                })
+                .await?
+        }
+        Cmd::Cancel { incident, reason } => {
+            incidents
+                .cancel(pb::CancelRequest {
+                    request_id: rid,
+                    incident,
+                    reason,
+                })
+                .await?
+        }
+        Cmd::Merge { incident, into } => {
+            incidents
+                .merge(pb::MergeRequest {
+                    request_id: rid,
+                    incident,
+                    into,
+                })
+                .await?
+        }
+        Cmd::Reopen { incident, reason } => {
+            incidents
+                .reopen(pb::ReopenRequest {
+                    request_id: rid,
+                    incident,
+                    reason,
+                })
+                .await?
+        }
+        Cmd::Timeline { incident } => {
+            return crate::cli::journal::timeline(ctx, incident).await;
+        }
+    };
+    let reply = reply.into_inner();
+    if ctx.json() {
+        return output::json(ctx.out, &reply, "IncidentReply", true);
+    }
+    match &reply.incident {
+        Some(incident) => print_incident(ctx, incident).await,
+        None => Ok(()),
+    }
+}
+
+fn assign_request(assignee: pb::Assignee, role: pb::AssignmentRole) -> pb::AssignRequest {
+    pb::AssignRequest {
+        request_id: String::new(),
+        incident: String::new(),
+        assignee: Some(assignee),
+        role: role as i32,
+        replace_lead: false,
+    }
+}
+
+async fn list(ctx: &mut Ctx<'_>, a: ListArgs) -> Result<(), CliError> {
+    let mut incidents = ctx.client.incidents();
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let remaining = if a.all {
+            1000
+        } else {
+            a.limit.saturating_sub(all.len() as u32).min(1000)
+        };
+        if remaining == 0 {
+            break;
+        }
+        let reply = incidents
+            .list_incidents(pb::ListIncidentsRequest {
+                open_only: a.open,
+                statuses: a.status.iter().map(|s| *s as i32).collect(),
+                assignee: a.assignee.clone(),
+                day: a.day.clone().unwrap_or_default(),
+                page: Some(pb::Page {
+                    limit: remaining,
+                    page_token: page_token.clone(),
+                }),
+            })
+            .await?
+            .into_inner();
+        all.extend(reply.incidents);
+        page_token = reply.next_page_token;
+        if page_token.is_empty() {
+            break;
+        }
+    }
+    if ctx.json() {
+        let reply = pb::ListIncidentsReply {
+            incidents: all,
+            next_page_token: page_token,
+        };
+        return output::json(ctx.out, &reply, "ListIncidentsReply", true);
+    }
+    let zone = ctx.zone().await?;
+    let rows = all
+        .iter()
+        .map(|i| {
+            let lead = i
+                .assignments
+                .iter()
+                .find(|a| {
+                    a.role == pb::AssignmentRole::Lead as i32
+                        && !matches!(
+                            pb::AssignmentState::try_from(a.state),
+                            Ok(pb::AssignmentState::Refused | pb::AssignmentState::Withdrawn)
+                        )
+                })
+                .map(|a| {
+                    format!(
+                        "{} ({})",
+                        output::assignee(a.assignee.as_ref()),
+                        output::assignment_state(a.state)
+                    )
+                })
+                .unwrap_or_default();
+            vec![
+                i.number.clone(),
+                time(i.created_at.as_ref(), &zone),
+                output::severity(i.severity).to_owned(),
+                output::status(i.status).to_owned(),
+                i.category.clone(),
+                truncate(&i.summary, 24),
+                lead,
+            ]
+        })
+        .collect();
+    table(
+        ctx.out,
+        &[
+            "NUMBER", "CREATED", "SEVERITY", "STATUS", "CATEGORY", "SUMMARY", "LEAD",
+        ],
+        rows,
+    )?;
+    if !page_token.is_empty() && !a.all {
+        writeln!(ctx.out, "(more: --limit or --all)")?;
+    }
+    Ok(())
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+/// Prints one incident in full.
+pub async fn print_incident(ctx: &mut Ctx<'_>, i: &pb::Incident) -> Result<(), CliError> {
+    if ctx.json() {
+        return output::json(ctx.out, i, "Incident", true);
+    }
+    let zone = ctx.zone().await?;
+    let caller = [i.caller_name.as_str(), i.caller_phone.as_str()]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let satisfaction = if i.satisfaction > 0 {
+        format!("{}/5", i.satisfaction)
+    } else {
+        String::new()
+    };
+    fields(
+        ctx.out,
+        &[
+            ("number", i.number.clone()),
+            ("status", output::status(i.status).to_owned()),
+            ("severity", output::severity(i.severity).to_owned()),
+            ("category", i.category.clone()),
+            ("source", output::source(i.source).to_owned()),
+            ("summary", i.summary.clone()),
+            ("address", i.address.clone()),
+            ("place", i.place_id.clone()),
+            ("post", i.territorial_post_id.clone()),
+            ("caller", caller),
+            ("tags", i.tags.join(", ")),
+            ("created", time(i.created_at.as_ref(), &zone)),
+            ("resolved", time(i.resolved_at.as_ref(), &zone)),
+            ("outcome", i.outcome.clone()),
+            ("closed", time(i.closed_at.as_ref(), &zone)),
+            ("callback", i.callback_result.clone()),
+            ("satisfaction", satisfaction),
+            ("cancelled", i.cancel_reason.clone()),
+            ("merged into", i.merged_into.clone()),
+            ("merged from", i.merged_from.join(", ")),
+        ],
+    )?;
+    if !i.assignments.is_empty() {
+        writeln!(ctx.out)?;
+        let rows = i
+            .assignments
+            .iter()
+            .map(|a| {
+                vec![
+                    a.id.to_string(),
+                    output::assignee(a.assignee.as_ref()),
+                    if a.role == pb::AssignmentRole::Lead as i32 {
+                        "lead".into()
+                    } else {
+                        "support".into()
+                    },
+                    output::assignment_state(a.state).to_owned(),
+                    time(a.dispatched_at.as_ref(), &zone),
+                    time(a.signed_at.as_ref(), &zone),
+                    time(a.arrived_at.as_ref(), &zone),
+                    a.reason.clone(),
+                ]
+            })
+            .collect();
+        table(
+            ctx.out,
+            &[
+                "ID",
+                "ASSIGNEE",
+                "ROLE",
+                "STATE",
+                "DISPATCHED",
+                "SIGNED",
+                "ARRIVED",
+                "REASON",
+            ],
+            rows,
+        )?;
+    }
+    if !i.notes.is_empty() {
+        writeln!(ctx.out)?;
+        for note in &i.notes {
+            let author = note.author.as_ref().map(|a| a.name.as_str()).unwrap_or("");
+            writeln!(
+                ctx.out,
+                "{}  {author}: {}",
+                time(note.at.as_ref(), &zone),
+                note.text
+            )?;
+        }
+    }
+    Ok(())
+}

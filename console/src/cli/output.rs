@@ -1,0 +1,176 @@
+//! Output: tables for people, proto3 JSON for scripts.
+//!
+//! JSON is the canonical proto3 JSON mapping of the reply message (field
+//! names as in the .proto files, enums by name, times as RFC 3339, every
+//! field present, 64-bit integers as numbers): stable as long as the API is.
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use comfy_table::{Table, presets};
+use dutyroom_proto::v1 as pb;
+use jiff::tz::TimeZone;
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+
+use crate::cli::CliError;
+
+/// How to print results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned tables and key/value lines, for people.
+    Table,
+    /// Proto3 JSON (one document; `watch` prints one per line).
+    Json,
+}
+
+fn pool() -> Result<&'static DescriptorPool, CliError> {
+    static POOL: OnceLock<Option<DescriptorPool>> = OnceLock::new();
+    POOL.get_or_init(|| DescriptorPool::decode(dutyroom_proto::FILE_DESCRIPTOR_SET).ok())
+        .as_ref()
+        .ok_or_else(|| CliError::Other("the built-in API descriptors do not decode".into()))
+}
+
+/// Writes `message` (of proto type `name`, e.g. `Incident`) as JSON.
+pub fn json<M: prost::Message>(
+    out: &mut dyn Write,
+    message: &M,
+    name: &str,
+    pretty: bool,
+) -> Result<(), CliError> {
+    let full = format!("dutyroom.v1.{name}");
+    let descriptor = pool()?
+        .get_message_by_name(&full)
+        .ok_or_else(|| CliError::Other(format!("no descriptor for {full}")))?;
+    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
+        .map_err(|e| CliError::Other(format!("re-decoding {full}: {e}")))?;
+    let options = SerializeOptions::new()
+        .skip_default_fields(false)
+        .use_proto_field_name(true)
+        .stringify_64_bit_integers(false);
+    let mut buffer = Vec::new();
+    if pretty {
+        let mut serializer = serde_json::Serializer::pretty(&mut buffer);
+        dynamic
+            .serialize_with_options(&mut serializer, &options)
+            .map_err(|e| CliError::Other(e.to_string()))?;
+    } else {
+        let mut serializer = serde_json::Serializer::new(&mut buffer);
+        dynamic
+            .serialize_with_options(&mut serializer, &options)
+            .map_err(|e| CliError::Other(e.to_string()))?;
+    }
+    out.write_all(&buffer)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A table with a header row.
+pub fn table(out: &mut dyn Write, header: &[&str], rows: Vec<Vec<String>>) -> Result<(), CliError> {
+    if rows.is_empty() {
+        writeln!(out, "(none)")?;
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_header(header.to_vec());
+    for row in rows {
+        table.add_row(row);
+    }
+    writeln!(out, "{table}")?;
+    Ok(())
+}
+
+/// Key/value lines, keys aligned.
+pub fn fields(out: &mut dyn Write, pairs: &[(&str, String)]) -> Result<(), CliError> {
+    let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, value) in pairs {
+        if !value.is_empty() {
+            writeln!(out, "{key:>width$}  {value}")?;
+        }
+    }
+    Ok(())
+}
+
+/// A wire time in the centre's zone, to the second; empty when unset.
+pub fn time(at: Option<&prost_types::Timestamp>, zone: &TimeZone) -> String {
+    let Some(at) = at else {
+        return String::new();
+    };
+    match jiff::Timestamp::new(at.seconds, at.nanos) {
+        Ok(ts) => ts
+            .to_zoned_datetime(zone.clone())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => format!("{}s", at.seconds),
+    }
+}
+
+/// Severity as officers say it, with its colour word (colour is never the
+/// only signal).
+pub fn severity(value: i32) -> &'static str {
+    match pb::Severity::try_from(value) {
+        Ok(pb::Severity::I) => "I 特别重大",
+        Ok(pb::Severity::Ii) => "II 重大",
+        Ok(pb::Severity::Iii) => "III 较大",
+        Ok(pb::Severity::Iv) => "IV 一般",
+        _ => "?",
+    }
+}
+
+/// Incident status in words.
+pub fn status(value: i32) -> &'static str {
+    use pb::IncidentStatus as S;
+    match S::try_from(value) {
+        Ok(S::New) => "new",
+        Ok(S::Dispatched) => "dispatched",
+        Ok(S::Signed) => "signed",
+        Ok(S::OnScene) => "on scene",
+        Ok(S::Resolved) => "resolved",
+        Ok(S::Closed) => "closed",
+        Ok(S::Cancelled) => "cancelled",
+        Ok(S::Merged) => "merged",
+        _ => "?",
+    }
+}
+
+/// Assignment state in words.
+pub fn assignment_state(value: i32) -> &'static str {
+    use pb::AssignmentState as S;
+    match S::try_from(value) {
+        Ok(S::Dispatched) => "dispatched",
+        Ok(S::SignedFor) => "signed for",
+        Ok(S::OnScene) => "on scene",
+        Ok(S::Done) => "done",
+        Ok(S::Refused) => "refused",
+        Ok(S::Withdrawn) => "withdrawn",
+        _ => "?",
+    }
+}
+
+/// `post:xinhua` / `unit:fire`.
+pub fn assignee(value: Option<&pb::Assignee>) -> String {
+    match value {
+        Some(a) if a.kind == pb::AssigneeKind::Post as i32 => format!("post:{}", a.id),
+        Some(a) if a.kind == pb::AssigneeKind::Unit as i32 => format!("unit:{}", a.id),
+        Some(a) => a.id.clone(),
+        None => String::new(),
+    }
+}
+
+/// Source channel as written on the CLI.
+pub fn source(value: i32) -> &'static str {
+    use pb::SourceChannel as S;
+    match S::try_from(value) {
+        Ok(S::Police110) => "110",
+        Ok(S::Fire119) => "119",
+        Ok(S::Medical120) => "120",
+        Ok(S::Traffic122) => "122",
+        Ok(S::Hotline12345) => "12345",
+        Ok(S::GridWorker) => "grid",
+        Ok(S::PostReport) => "post",
+        Ok(S::Sensor) => "sensor",
+        Ok(S::Other) => "other",
+        _ => "?",
+    }
+}
