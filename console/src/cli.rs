@@ -7,6 +7,7 @@
 //! - `journal`: `watch`, `audit`, `info`.
 //! - `output`: tables and proto3 JSON.
 
+pub mod bench;
 pub mod directory;
 pub mod incident;
 pub mod journal;
@@ -84,6 +85,9 @@ pub enum Command {
     Audit(journal::AuditCmd),
     /// Server version, time zone, journal head and who you are.
     Info,
+    /// Load generators: throughput and latency percentiles.
+    #[command(subcommand)]
+    Bench(bench::Cmd),
     /// Prints shell completions.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -218,6 +222,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         .or(file.addr)
         .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
     let token = cli.token.or(file.token);
+    if let Command::Bench(cmd) = command {
+        return bench::run(cmd, addr, token, cli.output, out).await;
+    }
     let client = Client::connect(&addr, token.as_deref()).await?;
     let mut ctx = Ctx {
         client,
@@ -237,7 +244,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Watch(args) => journal::watch(&mut ctx, args).await,
         Command::Audit(cmd) => journal::audit(&mut ctx, cmd).await,
         Command::Info => journal::info(&mut ctx).await,
-        Command::Completions { .. } => Ok(()),
+        Command::Completions { .. } | Command::Bench(_) => Ok(()),
     }
 }
 

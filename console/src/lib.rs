@@ -8,9 +8,11 @@
 //! - [`client`]: the typed gRPC client (address, bearer token) that the CLI
 //!   and the console share.
 //! - [`config`]: `~/.config/dutyroom/console.toml` (address, token, ...).
+//! - [`bench`]: `duty bench` load generation and measurement.
 //! - [`cli`]: the clap command tree, one file per noun, table and JSON
 //!   output, one-line errors with distinct exit codes.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;

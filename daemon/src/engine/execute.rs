@@ -557,11 +557,12 @@ fn check_retirable(scope: &Scope<'_>, kind: EntryKind, id: &str) -> Result<()> {
         _ => None,
     };
     if let Some(assignee) = assignee {
-        let open = scope.keys_with_prefix(TreeId::Index, &keys::assignee_open_prefix(&assignee))?;
+        let open =
+            scope.entries_with_prefix(TreeId::Index, &keys::assignee_open_prefix(&assignee))?;
         if !open.is_empty() {
             let mut numbers = Vec::new();
-            for key in open.iter().take(3) {
-                if let Some(incident) = scope.incident(keys::trailing_u64(key)?)? {
+            for (_, id) in open.iter().take(3) {
+                if let Some(incident) = scope.incident(keys::decode_u64(id)?)? {
                     numbers.push(incident.number);
                 }
             }

@@ -88,24 +88,27 @@ impl<'a> Scope<'a> {
         Ok(())
     }
 
-    /// Keys under `prefix` as they would be after this command: the store's,
-    /// with the batch's and this command's writes laid over them.
-    pub(crate) fn keys_with_prefix(&self, tree: TreeId, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
-        let mut keys: std::collections::BTreeSet<Vec<u8>> = self
+    /// Entries under `prefix` as they would be after this command: the
+    /// store's, with the batch's and this command's writes laid over them.
+    pub(crate) fn entries_with_prefix(
+        &self,
+        tree: TreeId,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut entries: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = self
             .store
             .scan(tree, prefix, None, usize::MAX)?
             .into_iter()
-            .map(|(key, _)| key)
             .collect();
         for layer in [self.batch, &self.writes] {
             for (key, value) in layer.prefixed(tree, prefix) {
                 match value {
-                    Some(_) => keys.insert(key.to_vec()),
-                    None => keys.remove(key),
+                    Some(value) => entries.insert(key.to_vec(), value.to_vec()),
+                    None => entries.remove(key),
                 };
             }
         }
-        Ok(keys.into_iter().collect())
+        Ok(entries.into_iter().collect())
     }
 
     /// Increments and returns the named meta counter (first value 1).
@@ -144,17 +147,14 @@ impl<'a> Scope<'a> {
     /// Every entry of a kind, as it would be after this command.
     pub(crate) fn entries<T: Entry>(&self) -> Result<Vec<T>> {
         let prefix = keys::entry_prefix(T::KIND);
-        let mut entries = Vec::new();
-        for key in self.keys_with_prefix(TreeId::State, &prefix)? {
-            if let Some(entry) = self.get(TreeId::State, &key)? {
-                entries.push(entry);
-            }
-        }
-        Ok(entries)
+        self.entries_with_prefix(TreeId::State, &prefix)?
+            .iter()
+            .map(|(_, bytes)| store::decode(bytes))
+            .collect()
     }
 
     /// Appends an event to the journal: next seq, chained to the previous
-    /// record's hash. Incident events also go on the incident's timeline.
+    /// record's hash.
     pub(crate) fn emit(
         &mut self,
         subject: Subject,
@@ -187,13 +187,6 @@ impl<'a> Scope<'a> {
             seq: record.seq,
             hash: store::record_hash(&bytes),
         };
-        if let Some(incident) = record.incident_id() {
-            self.writes.put(
-                TreeId::Index,
-                keys::timeline(incident, record.seq),
-                Vec::new(),
-            );
-        }
         self.writes
             .put(TreeId::Journal, keys::seq(record.seq), bytes);
         self.records.push(Arc::new(record));
@@ -229,6 +222,7 @@ impl<'a> Scope<'a> {
             let status = Some(incident.status());
             incident.last_seq =
                 self.emit_with_status(subject, audience, EventBody::Incident(event), status)?;
+            incident.seqs.push(incident.last_seq);
         }
         self.save_incident(before.as_ref(), incident)?;
         Ok(incident.last_seq)
@@ -238,14 +232,15 @@ impl<'a> Scope<'a> {
     fn save_incident(&mut self, before: Option<&Incident>, after: &Incident) -> Result<()> {
         let old = before.map(keys::incident_index).unwrap_or_default();
         let new = keys::incident_index(after);
-        for (key, _) in &old {
-            if !new.iter().any(|(k, _)| k == key) {
+        for key in &old {
+            if !new.contains(key) {
                 self.writes.remove(TreeId::Index, key.clone());
             }
         }
-        for (key, value) in new {
-            if !old.iter().any(|(k, v)| *k == key && *v == value) {
-                self.writes.put(TreeId::Index, key, value);
+        for key in new {
+            if !old.contains(&key) {
+                self.writes
+                    .put(TreeId::Index, key, after.id.to_be_bytes().to_vec());
             }
         }
         self.put(TreeId::State, keys::incident(after.id), after)

@@ -1,7 +1,7 @@
-//! The writer and flusher threads (see the `engine` module docs).
+//! The writer thread (see the `engine` module docs).
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, mpsc as std_mpsc};
 
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
@@ -25,31 +25,18 @@ struct RequestRecord {
 
 type Reply = (oneshot::Sender<Result<Outcome>>, Result<Outcome>);
 
-/// A committed batch on its way to durability.
-struct Committed {
-    records: Vec<Arc<Record>>,
-    replies: Vec<Reply>,
-    wrote: bool,
-}
-
 pub(super) fn spawn(
     shared: Arc<Shared>,
     head: Head,
     options: &EngineOptions,
 ) -> Result<(mpsc::Sender<Job>, Vec<std::thread::JoinHandle<()>>)> {
     let (jobs_tx, jobs_rx) = mpsc::channel(options.queue_depth.max(1));
-    let (flush_tx, flush_rx) = std_mpsc::channel::<Committed>();
     let max_batch = options.max_batch.max(1);
-    let writer_shared = shared.clone();
     let writer = std::thread::Builder::new()
         .name("dutyd-writer".into())
-        .spawn(move || write_loop(&writer_shared, head, jobs_rx, flush_tx, max_batch))
+        .spawn(move || write_loop(&shared, head, jobs_rx, max_batch))
         .map_err(|e| Error::Storage(format!("cannot start the writer thread: {e}")))?;
-    let flusher = std::thread::Builder::new()
-        .name("dutyd-flusher".into())
-        .spawn(move || flush_loop(&shared, flush_rx))
-        .map_err(|e| Error::Storage(format!("cannot start the flusher thread: {e}")))?;
-    Ok((jobs_tx, vec![writer, flusher]))
+    Ok((jobs_tx, vec![writer]))
 }
 
 fn fingerprint(job: &Job) -> String {
@@ -57,13 +44,7 @@ fn fingerprint(job: &Job) -> String {
     store::record_hash(&bytes)
 }
 
-fn write_loop(
-    shared: &Shared,
-    mut head: Head,
-    mut jobs: mpsc::Receiver<Job>,
-    flusher: std_mpsc::Sender<Committed>,
-    max_batch: usize,
-) {
+fn write_loop(shared: &Shared, mut head: Head, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
     let mut last_at = Timestamp::UNIX_EPOCH;
     while let Some(first) = jobs.blocking_recv() {
         let mut writes = WriteSet::default();
@@ -72,6 +53,7 @@ fn write_loop(
         let mut batch_head = head.clone();
         let mut next = Some(first);
         let mut taken = 0;
+        // Everything that queued up while the last batch was being flushed.
         while let Some(job) = next {
             taken += 1;
             if shared.fatal.is_cancelled() {
@@ -96,14 +78,14 @@ fn write_loop(
                 None
             };
         }
-        let wrote = !writes.is_empty();
-        if wrote {
-            let commit = store::encode(&batch_head).and_then(|bytes| {
+        if !writes.is_empty() {
+            let durable = store::encode(&batch_head).and_then(|bytes| {
                 writes.put(TreeId::State, keys::meta("head"), bytes);
-                shared.store.commit(&writes)
+                shared.store.commit(&writes)?;
+                shared.store.flush()
             });
-            if let Err(error) = commit {
-                shared.go_fatal(format!("commit failed: {error}"));
+            if let Err(error) = durable {
+                shared.go_fatal(format!("writing a batch failed: {error}"));
                 for (reply, _) in replies {
                     let _ = reply.send(Err(shared.unavailable()));
                 }
@@ -111,19 +93,24 @@ fn write_loop(
             }
             head = batch_head;
         }
-        if replies.is_empty() {
-            continue;
+        publish(shared, records, replies);
+    }
+}
+
+/// After the flush: the new head is durable; tell watchers, then callers.
+fn publish(shared: &Shared, records: Vec<Arc<Record>>, replies: Vec<Reply>) {
+    if let Some(last) = records.last() {
+        shared.durable_seq.store(last.seq, Ordering::Release);
+    }
+    for record in records {
+        if let EventBody::Token(event) = &record.body {
+            shared.tokens.upsert(event.record().clone());
         }
-        let committed = Committed {
-            records,
-            replies,
-            wrote,
-        };
-        if let Err(std_mpsc::SendError(lost)) = flusher.send(committed) {
-            for (reply, _) in lost.replies {
-                let _ = reply.send(Err(shared.unavailable()));
-            }
-        }
+        // No receivers is fine: nobody is watching.
+        let _ = shared.live.send(record);
+    }
+    for (reply, outcome) in replies {
+        let _ = reply.send(outcome);
     }
 }
 
@@ -159,8 +146,8 @@ fn run_job(
             Err(error) => Err(error),
             Ok(Some(earlier)) => {
                 if Some(&earlier.fingerprint) == fingerprint.as_ref() {
-                    // A retry: the first answer, once it is durable (it may
-                    // still be in a batch ahead of us), so through the flusher.
+                    // A retry: the first answer. It goes out with this batch,
+                    // after its flush, so the first write is durable by then.
                     replies.push((job.reply, Ok(earlier.outcome)));
                 } else {
                     let _ = job.reply.send(Err(Error::invalid(
@@ -202,52 +189,6 @@ fn run_job(
         Err(error) => {
             // Nothing was staged: the command's scope is gone with its writes.
             let _ = job.reply.send(Err(error));
-        }
-    }
-}
-
-fn flush_loop(shared: &Shared, batches: std_mpsc::Receiver<Committed>) {
-    while let Ok(first) = batches.recv() {
-        let mut group = vec![first];
-        while let Ok(more) = batches.try_recv() {
-            group.push(more);
-        }
-        let failed = if shared.fatal.is_cancelled() {
-            // After a failed commit or flush nothing more is acknowledged.
-            true
-        } else if group.iter().any(|batch| batch.wrote) {
-            match shared.store.flush() {
-                Ok(()) => false,
-                Err(error) => {
-                    shared.go_fatal(format!("flush failed: {error}"));
-                    true
-                }
-            }
-        } else {
-            false
-        };
-        if failed {
-            for batch in group {
-                for (reply, _) in batch.replies {
-                    let _ = reply.send(Err(shared.unavailable()));
-                }
-            }
-            continue;
-        }
-        if let Some(last) = group.iter().flat_map(|b| b.records.last()).next_back() {
-            shared.durable_seq.store(last.seq, Ordering::Release);
-        }
-        for batch in group {
-            for record in batch.records {
-                if let EventBody::Token(event) = &record.body {
-                    shared.tokens.upsert(event.record().clone());
-                }
-                // No receivers is fine: nobody is watching.
-                let _ = shared.live.send(record);
-            }
-            for (reply, outcome) in batch.replies {
-                let _ = reply.send(outcome);
-            }
         }
     }
 }

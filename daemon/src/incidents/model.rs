@@ -342,6 +342,10 @@ pub struct Incident {
     pub updated_at: Timestamp,
     /// Journal seq of the last change (set by the store when it is written).
     pub last_seq: u64,
+    /// Journal seqs of every event about this incident, oldest first: its
+    /// timeline (set by the store when it is written).
+    #[serde(default)]
+    pub seqs: Vec<u64>,
 }
 
 /// What one step did to an assignment.
@@ -521,6 +525,7 @@ impl Incident {
             created_by: by.clone(),
             updated_at: now,
             last_seq: 0,
+            seqs: Vec::new(),
         }
     }
 

@@ -234,7 +234,7 @@ impl IncidentService for Incidents {
                 .iter()
                 .map(|i| convert::incident_out(i, Phone::Masked))
                 .collect(),
-            next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),
+            next_page_token: next.map(|key| hex(&key)).unwrap_or_default(),
         }))
     }
 
@@ -438,7 +438,22 @@ struct Query {
     assignee: Option<crate::incidents::model::AssigneeRef>,
     day: Option<String>,
     limit: usize,
-    after: Option<u64>,
+    /// The last index key of the previous page.
+    after: Option<Vec<u8>>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 impl Query {
@@ -485,18 +500,27 @@ impl Query {
         };
         let after = match page.page_token.trim() {
             "" => None,
-            token => Some(token.parse::<u64>().map_err(|_| {
+            token => Some(unhex(token).ok_or_else(|| {
                 Error::invalid("page.page_token", "is not a token from a previous reply")
             })?),
         };
-        Ok(Query {
+        let query = Query {
             open_only: r.open_only,
             statuses,
             assignee,
             day,
             limit,
             after,
-        })
+        };
+        if let Some(after) = &query.after
+            && !after.starts_with(&query.prefix().1)
+        {
+            return Err(Error::invalid(
+                "page.page_token",
+                "belongs to a different query: repeat the same filters, or start over",
+            ));
+        }
+        Ok(query)
     }
 
     /// The index prefix to walk: the most selective one the query allows.
@@ -531,11 +555,15 @@ impl Query {
             && can_see(principal, incident)
     }
 
-    /// The page, and the id to continue after when there may be more.
-    fn run(&self, store: &Store, principal: &Principal) -> Result<(Vec<Incident>, Option<u64>)> {
+    /// The page, and the key to continue after when there may be more.
+    fn run(
+        &self,
+        store: &Store,
+        principal: &Principal,
+    ) -> Result<(Vec<Incident>, Option<Vec<u8>>)> {
         let (tree, prefix) = self.prefix();
         let mut found = Vec::new();
-        let mut cursor = self.after.map(|id| keys::with_id(prefix.clone(), id));
+        let mut cursor = self.after.clone();
         loop {
             let chunk = store.scan(tree, &prefix, cursor.as_deref(), 256)?;
             let exhausted = chunk.len() < 256;
@@ -543,7 +571,7 @@ impl Query {
                 let incident: Incident = if tree == TreeId::State {
                     crate::store::decode(value)?
                 } else {
-                    let id = keys::trailing_u64(key)?;
+                    let id = keys::decode_u64(value)?;
                     match store.get(TreeId::State, &keys::incident(id))? {
                         Some(incident) => incident,
                         None => continue,
@@ -552,8 +580,7 @@ impl Query {
                 if self.matches(&incident, principal) {
                     found.push(incident);
                     if found.len() == self.limit {
-                        let next = found.last().map(|i| i.id);
-                        return Ok((found, next));
+                        return Ok((found, Some(key.clone())));
                     }
                 }
             }

@@ -278,10 +278,8 @@ impl pb::journal_service_server::JournalService for Journal {
                 numbering::parse_ref(&r.incident, self.engine.now(), self.engine.time_zone())?;
             // The whole history of an incident the caller may see.
             let incident = load_visible(store, &principal, &number)?;
-            let prefix = keys::timeline_prefix(incident.id);
-            let after = keys::timeline(incident.id, r.after_seq);
-            for (key, _) in store.scan(TreeId::Index, &prefix, Some(&after), limit)? {
-                let seq = keys::trailing_u64(&key)?;
+            let seqs = incident.seqs.iter().filter(|seq| **seq > r.after_seq);
+            for &seq in seqs.take(limit) {
                 if seq > durable {
                     break;
                 }

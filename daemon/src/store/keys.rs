@@ -1,4 +1,4 @@
-//! Key layout of the `state` and `index` trees.
+//! Key layout of the state and index keyspaces.
 //!
 //! One-byte prefixes keep each kind of key in its own range; integers are
 //! big-endian so that byte order is numeric order.
@@ -55,9 +55,26 @@ pub fn request(token_id: &str, request_id: &str) -> Vec<u8> {
     key
 }
 
-/// `index`: incident number → id.
+/// `index`: incident number → id. The daily sequence is stored as a
+/// big-endian u32 after the day, so a day's incidents sort in number order
+/// (…-9999 before …-10000) and [`day_prefix`] finds them all.
 pub fn number(number: &str) -> Vec<u8> {
-    tagged(b'n', number.as_bytes())
+    match number.split_once('-') {
+        Some((day, seq)) if day.len() == 8 => match seq.parse::<u32>() {
+            Ok(seq) => {
+                let mut key = day_prefix(day);
+                key.extend_from_slice(&seq.to_be_bytes());
+                key
+            }
+            Err(_) => tagged(b'N', number.as_bytes()),
+        },
+        _ => tagged(b'N', number.as_bytes()),
+    }
+}
+
+/// `index`: prefix of the numbers of one local day (`YYYYMMDD`).
+pub fn day_prefix(day: &str) -> Vec<u8> {
+    tagged(b'n', day.as_bytes())
 }
 
 /// `index`: an open incident.
@@ -87,46 +104,22 @@ pub fn assignee_open_prefix(assignee: &AssigneeRef) -> Vec<u8> {
     key
 }
 
-/// `index`: prefix of incidents recorded on a local day (`YYYYMMDD`).
-pub fn day_prefix(day: &str) -> Vec<u8> {
-    let mut key = tagged(b'd', day.as_bytes());
-    key.push(b'/');
-    key
-}
-
-/// `index`: one event of an incident's timeline.
-pub fn timeline(incident: u64, seq: u64) -> Vec<u8> {
-    let mut key = timeline_prefix(incident);
-    key.extend_from_slice(&seq.to_be_bytes());
-    key
-}
-
-/// `index`: prefix of an incident's timeline.
-pub fn timeline_prefix(incident: u64) -> Vec<u8> {
-    tagged(b'e', &incident.to_be_bytes())
-}
-
 /// `journal`: the key of a seq.
 pub fn seq(seq: u64) -> Vec<u8> {
     seq.to_be_bytes().to_vec()
 }
 
-/// The index keys an incident should have, with their values (the number
-/// index maps to the id; the others are keys only). Writing an incident
-/// replaces the old set with this one.
-pub fn incident_index(incident: &Incident) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let id = incident.id.to_be_bytes();
+/// The index keys an incident should have. Every index value is the
+/// incident's id, so any index scan yields ids the same way. Writing an
+/// incident replaces the old set of keys with this one.
+pub fn incident_index(incident: &Incident) -> Vec<Vec<u8>> {
     let status = incident.status();
     let mut keys = vec![
-        (number(&incident.number), id.to_vec()),
-        (
-            with_id(status_prefix(status.code()), incident.id),
-            Vec::new(),
-        ),
-        (with_id(day_prefix(incident.day()), incident.id), Vec::new()),
+        number(&incident.number),
+        with_id(status_prefix(status.code()), incident.id),
     ];
     if status.is_open() {
-        keys.push((open(incident.id), Vec::new()));
+        keys.push(open(incident.id));
     }
     let mut seen: Vec<&AssigneeRef> = Vec::new();
     for assignment in &incident.assignments {
@@ -134,14 +127,11 @@ pub fn incident_index(incident: &Incident) -> Vec<(Vec<u8>, Vec<u8>)> {
             continue;
         }
         seen.push(&assignment.assignee);
-        keys.push((
-            with_id(assignee_prefix(&assignment.assignee), incident.id),
-            Vec::new(),
-        ));
+        keys.push(with_id(assignee_prefix(&assignment.assignee), incident.id));
         if status.is_open() && incident.involves(&assignment.assignee) {
-            keys.push((
-                with_id(assignee_open_prefix(&assignment.assignee), incident.id),
-                Vec::new(),
+            keys.push(with_id(
+                assignee_open_prefix(&assignment.assignee),
+                incident.id,
             ));
         }
     }
@@ -152,15 +142,6 @@ pub fn incident_index(incident: &Incident) -> Vec<(Vec<u8>, Vec<u8>)> {
 pub fn with_id(mut prefix: Vec<u8>, id: u64) -> Vec<u8> {
     prefix.extend_from_slice(&id.to_be_bytes());
     prefix
-}
-
-/// The big-endian u64 at the end of a key (an incident id or a seq).
-pub fn trailing_u64(key: &[u8]) -> Result<u64> {
-    key.len()
-        .checked_sub(8)
-        .map(|start| &key[start..])
-        .ok_or_else(|| Error::Storage(format!("key too short for an id: {key:?}")))
-        .and_then(decode_u64)
 }
 
 /// A big-endian u64.
