@@ -4,11 +4,13 @@
 //! - `incident`: intake, dispatch and every incident action.
 //! - `directory`: `post`, `unit`, `place`, `person`, `category`.
 //! - `token`: tokens and `whoami`.
+//! - `escalation`: `escalation policy|simulate`, `alarm list|ack`.
 //! - `journal`: `watch`, `audit`, `info`.
 //! - `output`: tables and proto3 JSON.
 
 pub mod bench;
 pub mod directory;
+pub mod escalation;
 pub mod incident;
 pub mod journal;
 pub mod output;
@@ -78,6 +80,12 @@ pub enum Command {
     /// Bearer tokens and roles.
     #[command(subcommand)]
     Token(token::Cmd),
+    /// The escalation policy and what-if simulation.
+    #[command(subcommand)]
+    Escalation(escalation::EscalationCmd),
+    /// Alarms: list the ones waiting, acknowledge.
+    #[command(subcommand)]
+    Alarm(escalation::AlarmCmd),
     /// Streams journal events live (replaying from a seq first).
     Watch(journal::WatchArgs),
     /// The audit journal: list events, verify the hash chain.
@@ -241,6 +249,8 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Person(cmd) => directory::run_person(&mut ctx, cmd).await,
         Command::Category(cmd) => directory::run_category(&mut ctx, cmd).await,
         Command::Token(cmd) => token::run(&mut ctx, cmd).await,
+        Command::Escalation(cmd) => escalation::run(&mut ctx, cmd).await,
+        Command::Alarm(cmd) => escalation::run_alarm(&mut ctx, cmd).await,
         Command::Watch(args) => journal::watch(&mut ctx, args).await,
         Command::Audit(cmd) => journal::audit(&mut ctx, cmd).await,
         Command::Info => journal::info(&mut ctx).await,

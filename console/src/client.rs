@@ -156,6 +156,11 @@ impl Client {
         pb::token_service_client::TokenServiceClient::new(self.authed())
     }
 
+    /// `EscalationService` (policy, simulation, alarms).
+    pub fn escalation(&self) -> pb::escalation_service_client::EscalationServiceClient<Authed> {
+        pb::escalation_service_client::EscalationServiceClient::new(self.authed())
+    }
+
     /// `JournalService` (Watch, events, audit, server info).
     pub fn journal(&self) -> pb::journal_service_client::JournalServiceClient<Authed> {
         pb::journal_service_client::JournalServiceClient::new(self.authed())

@@ -9,6 +9,12 @@ use jiff::{SignedDuration, Timestamp};
 pub trait Clock: Send + Sync + 'static {
     /// The current time.
     fn now(&self) -> Timestamp;
+
+    /// For clocks that jump (tests): a receiver that changes whenever the
+    /// time is moved, so sleepers re-check. The wall clock has none.
+    fn ticks(&self) -> Option<tokio::sync::watch::Receiver<Timestamp>> {
+        None
+    }
 }
 
 /// The machine's wall clock.
@@ -46,30 +52,46 @@ impl Clock for TokioClock {
     }
 }
 
-/// A clock that only moves when told to.
+/// A clock that only moves when told to: virtual time for tests. Every move
+/// wakes whoever waits on [`Clock::ticks`] (the escalation timer).
 #[derive(Debug)]
-pub struct ManualClock(Mutex<Timestamp>);
+pub struct ManualClock {
+    now: Mutex<Timestamp>,
+    ticks: tokio::sync::watch::Sender<Timestamp>,
+}
 
 impl ManualClock {
     /// Starts at `at`.
     pub fn new(at: Timestamp) -> Self {
-        ManualClock(Mutex::new(at))
+        ManualClock {
+            now: Mutex::new(at),
+            ticks: tokio::sync::watch::Sender::new(at),
+        }
     }
 
     /// Sets the time.
     pub fn set(&self, at: Timestamp) {
-        *self.0.lock().unwrap_or_else(|poison| poison.into_inner()) = at;
+        *self.now.lock().unwrap_or_else(|poison| poison.into_inner()) = at;
+        self.ticks.send_replace(at);
     }
 
     /// Moves the time forward.
     pub fn advance(&self, by: SignedDuration) {
-        let mut now = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
-        *now = now.saturating_add(by).unwrap_or(*now);
+        let next = {
+            let mut now = self.now.lock().unwrap_or_else(|poison| poison.into_inner());
+            *now = now.saturating_add(by).unwrap_or(*now);
+            *now
+        };
+        self.ticks.send_replace(next);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap_or_else(|poison| poison.into_inner())
+        *self.now.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn ticks(&self) -> Option<tokio::sync::watch::Receiver<Timestamp>> {
+        Some(self.ticks.subscribe())
     }
 }

@@ -10,6 +10,8 @@ use crate::auth::principal::Principal;
 use crate::auth::tokens::TokenRecord;
 use crate::directory::model::{Category, Person, Place, PlaceKind, Post, PostMode, Unit};
 use crate::error::{Error, Result};
+use crate::escalation::alarm::{Alarm, AlarmKind, AlarmTarget};
+use crate::escalation::clocks::{Clock, ClockKind};
 use crate::incidents::model::{
     AssigneeKind, AssigneeRef, Assignment, AssignmentRole, AssignmentState, Incident, Intake, Note,
     Severity, Source, Status, mask_phone,
@@ -141,7 +143,7 @@ pub(crate) fn place_kind_in(field: &str, value: i32) -> Result<PlaceKind> {
 
 // --- enums out ---------------------------------------------------------------
 
-fn severity_out(value: Severity) -> pb::Severity {
+pub(crate) fn severity_out(value: Severity) -> pb::Severity {
     match value {
         Severity::I => pb::Severity::I,
         Severity::II => pb::Severity::Ii,
@@ -295,6 +297,72 @@ pub(crate) fn incident_out(incident: &Incident, phone: Phone) -> pb::Incident {
         merged_from: incident.merged_from.clone(),
         last_seq: incident.last_seq,
         created_by: Some(principal_out(&incident.created_by)),
+        clocks: incident.clocks.iter().map(clock_out).collect(),
+        escalation_level: u32::from(incident.escalation_level),
+    }
+}
+
+pub(crate) fn clock_kind_out(kind: ClockKind) -> pb::ClockKind {
+    match kind {
+        ClockKind::SignFor => pb::ClockKind::SignFor,
+        ClockKind::Arrive => pb::ClockKind::Arrive,
+        ClockKind::Resolve => pb::ClockKind::Resolve,
+    }
+}
+
+pub(crate) fn clock_out(clock: &Clock) -> pb::Clock {
+    pb::Clock {
+        kind: clock_kind_out(clock.kind) as i32,
+        assignment_id: clock.assignment.unwrap_or(0),
+        started_at: Some(ts(clock.started_at)),
+        due: Some(ts(clock.due)),
+        alarms: u32::from(clock.alarms),
+        next_alarm_at: opt_ts(clock.next_alarm),
+    }
+}
+
+pub(crate) fn targets_out(targets: &[AlarmTarget]) -> Vec<pb::AlarmTarget> {
+    targets
+        .iter()
+        .map(|t| pb::AlarmTarget {
+            target: t.target.name().to_owned(),
+            scope: t.scope.clone().unwrap_or_default(),
+            people: t
+                .people
+                .iter()
+                .map(|p| pb::Contact {
+                    person_id: p.person_id.clone().unwrap_or_default(),
+                    name: p.name.clone(),
+                    phone: p.phone.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+pub(crate) fn alarm_out(alarm: &Alarm) -> pb::Alarm {
+    pb::Alarm {
+        id: alarm.id,
+        raised_at: Some(ts(alarm.raised_at)),
+        raised_by: Some(principal_out(&alarm.raised_by)),
+        kind: match alarm.kind {
+            AlarmKind::SignForOverdue => pb::AlarmKind::SignForOverdue,
+            AlarmKind::ArriveOverdue => pb::AlarmKind::ArriveOverdue,
+            AlarmKind::ResolveOverdue => pb::AlarmKind::ResolveOverdue,
+            AlarmKind::Manual => pb::AlarmKind::Manual,
+            AlarmKind::ModeSwitched => pb::AlarmKind::ModeSwitched,
+        } as i32,
+        level: u32::from(alarm.level),
+        incident: alarm.incident.clone().unwrap_or_default(),
+        assignment_id: alarm.assignment.unwrap_or(0),
+        assignee: alarm.assignee.as_ref().map(assignee_out),
+        post_id: alarm.post.clone().unwrap_or_default(),
+        reason: alarm.reason.clone(),
+        targets: targets_out(&alarm.targets),
+        late_by_seconds: alarm.late_by_secs.unwrap_or(0),
+        acknowledged_at: opt_ts(alarm.acknowledged_at),
+        acknowledged_by: alarm.acknowledged_by.as_ref().map(principal_out),
+        acknowledgement_note: alarm.acknowledgement_note.clone().unwrap_or_default(),
     }
 }
 
@@ -464,7 +532,6 @@ pub(crate) fn category_in(category: Option<pb::Category>) -> Result<Category> {
 pub(crate) fn event_out(record: &Record) -> pb::Event {
     use crate::incidents::model::IncidentEvent as E;
     use pb::event::Body;
-    let status = record.status.map(|s| status_out(s) as i32).unwrap_or(0);
     let body = match &record.body {
         EventBody::Incident(event) => Some(match event {
             E::Created { incident } => Body::IncidentCreated(pb::IncidentCreated {
@@ -489,23 +556,33 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
                 assignment: Some(assignment_out(assignment)),
                 on_behalf: *on_behalf,
                 note: note.clone(),
-                incident_status: record.status.map(|s| status_out(s) as i32).unwrap_or(0),
             }),
             E::NoteAdded { note } => Body::NoteAdded(pb::NoteAdded {
                 note: Some(note_out(note)),
             }),
-            E::Resolved { outcome } => phase(status, |p| p.outcome = outcome.clone()),
+            E::Resolved { outcome } => phase(|p| p.outcome = outcome.clone()),
             E::Closed {
                 callback_result,
                 satisfaction,
-            } => phase(status, |p| {
+            } => phase(|p| {
                 p.callback_result = callback_result.clone();
                 p.satisfaction = satisfaction.map(u32::from).unwrap_or(0);
             }),
-            E::Cancelled { reason } => phase(status, |p| p.reason = reason.clone()),
-            E::MergedInto { into } => phase(status, |p| p.other_incident = into.clone()),
-            E::Absorbed { from } => phase(status, |p| p.other_incident = from.clone()),
-            E::Reopened { reason } => phase(status, |p| p.reason = reason.clone()),
+            E::Cancelled { reason } => phase(|p| p.reason = reason.clone()),
+            E::MergedInto { into } => phase(|p| p.other_incident = into.clone()),
+            E::Absorbed { from } => phase(|p| p.other_incident = from.clone()),
+            E::Reopened { reason } => phase(|p| p.reason = reason.clone()),
+            E::Alarmed { alarm, .. } | E::AlarmAcknowledged { alarm } => {
+                Body::Alarm(alarm_out(alarm))
+            }
+            E::SeverityRaised { from, to, reason } => Body::SeverityRaised(pb::SeverityRaised {
+                from: severity_out(*from) as i32,
+                to: severity_out(*to) as i32,
+                reason: reason.clone(),
+            }),
+            E::ClocksChanged { reason } => Body::ClocksChanged(pb::ClocksChanged {
+                reason: reason.clone(),
+            }),
         }),
         EventBody::Post(e) => Some(Body::PostChanged(post_out(&e.entry))),
         EventBody::Unit(e) => Some(Body::UnitChanged(unit_out(&e.entry))),
@@ -513,6 +590,11 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
         EventBody::Person(e) => Some(Body::PersonChanged(person_out(&e.entry))),
         EventBody::Category(e) => Some(Body::CategoryChanged(category_out(&e.entry))),
         EventBody::Token(e) => Some(Body::TokenChanged(token_out(e.record()))),
+        EventBody::Alarm(e) => Some(Body::Alarm(alarm_out(e.alarm()))),
+        EventBody::Policy(e) => Some(Body::PolicyChanged(pb::PolicyChanged {
+            version: e.version,
+            toml: e.text.clone(),
+        })),
     };
     pb::Event {
         seq: record.seq,
@@ -521,16 +603,19 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
         request_id: record.request_id.clone().unwrap_or_default(),
         kind: record.body.kind(),
         subject_kind: record.subject.kind_noun().to_owned(),
-        subject_id: record.subject.display_id().to_owned(),
+        subject_id: record.subject.display_id(),
+        incident_state: record.incident.as_ref().map(|after| pb::IncidentState {
+            status: status_out(after.status) as i32,
+            severity: severity_out(after.severity) as i32,
+            escalation_level: u32::from(after.escalation_level),
+            clocks: after.clocks.iter().map(clock_out).collect(),
+        }),
         body,
     }
 }
 
-fn phase(status: i32, fill: impl FnOnce(&mut pb::IncidentPhaseChanged)) -> pb::event::Body {
-    let mut changed = pb::IncidentPhaseChanged {
-        status,
-        ..Default::default()
-    };
+fn phase(fill: impl FnOnce(&mut pb::IncidentPhaseChanged)) -> pb::event::Body {
+    let mut changed = pb::IncidentPhaseChanged::default();
     fill(&mut changed);
     pb::event::Body::IncidentPhaseChanged(changed)
 }

@@ -22,15 +22,16 @@
 //! - `writer`: the writer thread.
 
 pub mod command;
+mod escalate;
 mod execute;
 mod scope;
 mod writer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use jiff::tz::TimeZone;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::TokenCache;
@@ -38,9 +39,10 @@ use crate::auth::principal::Principal;
 use crate::auth::tokens::TokenRecord;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::escalation::policy::{self, Policy};
 use crate::journal::record::Record;
-use crate::store::{Store, keys};
-use command::{Command, Outcome};
+use crate::store::{Store, TreeId, keys};
+use command::{Command, Outcome, PolicyRecord};
 
 /// Tuning for the write path.
 #[derive(Debug, Clone)]
@@ -82,6 +84,10 @@ pub(crate) struct Shared {
     durable_seq: AtomicU64,
     fatal: CancellationToken,
     fatal_reason: Mutex<Option<String>>,
+    /// The escalation policy in force (as of the last durable batch).
+    pub(crate) policy: RwLock<Arc<Policy>>,
+    /// Woken when a batch changed the deadlines: the timer re-reads the next.
+    pub(crate) deadlines: Notify,
 }
 
 impl Shared {
@@ -122,11 +128,19 @@ impl Engine {
     ) -> Result<Engine> {
         let head = store.head()?;
         let tokens = store
-            .scan(crate::store::TreeId::State, keys::TOKENS, None, usize::MAX)?
+            .scan(TreeId::State, keys::TOKENS, None, usize::MAX)?
             .into_iter()
             .map(|(_, bytes)| crate::store::decode::<TokenRecord>(&bytes))
             .collect::<Result<Vec<_>>>()?;
         let (live, _) = broadcast::channel(options.broadcast_capacity.max(16));
+        let policy = match store.get::<PolicyRecord>(TreeId::State, &keys::meta("policy"))? {
+            Some(record) => policy::parse(&record.text).map_err(|e| {
+                Error::Storage(format!(
+                    "the stored escalation policy no longer parses: {e}"
+                ))
+            })?,
+            None => Policy::default_policy(),
+        };
         let shared = Arc::new(Shared {
             store,
             clock,
@@ -136,8 +150,10 @@ impl Engine {
             durable_seq: AtomicU64::new(head.seq),
             fatal: CancellationToken::new(),
             fatal_reason: Mutex::new(None),
+            policy: RwLock::new(Arc::new(policy.clone())),
+            deadlines: Notify::new(),
         });
-        let (jobs, threads) = writer::spawn(shared.clone(), head, &options)?;
+        let (jobs, threads) = writer::spawn(shared.clone(), head, policy, &options)?;
         Ok(Engine {
             jobs,
             shared,
@@ -202,6 +218,38 @@ impl Engine {
         self.shared.live.subscribe()
     }
 
+    /// The escalation policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.shared
+            .policy
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+    }
+
+    /// When the next clock alarm is due, if any clock runs.
+    pub fn next_deadline(&self) -> Result<Option<jiff::Timestamp>> {
+        match self
+            .shared
+            .store
+            .scan(TreeId::Deadlines, &[], None, 1)?
+            .first()
+        {
+            Some((key, _)) => keys::deadline_at(key).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Woken whenever a batch changed the deadlines.
+    pub fn deadlines_changed(&self) -> &Notify {
+        &self.shared.deadlines
+    }
+
+    /// Ticks of a test clock (none for the wall clock).
+    pub fn clock_ticks(&self) -> Option<tokio::sync::watch::Receiver<jiff::Timestamp>> {
+        self.shared.clock.ticks()
+    }
+
     /// Fires when the store failed and the daemon must stop.
     pub fn fatal(&self) -> CancellationToken {
         self.shared.fatal.clone()
@@ -234,3 +282,6 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

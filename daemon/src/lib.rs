@@ -9,6 +9,8 @@
 //! - [`incidents`], [`directory`], [`auth`]: each domain as `model` (pure
 //!   state and transitions, no I/O, `now` passed in) and `service` (the gRPC
 //!   edge: proto ↔ model, validation).
+//! - [`escalation`]: policies, clocks, the alarm ladder and the timer that
+//!   fires missed deadlines.
 //! - [`journal`]: the journal record, Watch, timelines and audit.
 //! - [`engine`]: the write path — commands from every service go through one
 //!   writer thread that batches them into one sled transaction and one shared
@@ -26,6 +28,7 @@ mod convert;
 pub mod directory;
 pub mod engine;
 pub mod error;
+pub mod escalation;
 pub mod incidents;
 pub mod journal;
 pub mod server;

@@ -28,12 +28,13 @@ use crate::directory::service::Directory;
 use crate::engine::command::{Command, Outcome};
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
+use crate::escalation::service::Escalation;
 use crate::incidents::service::Incidents;
 use crate::journal::service::Journal;
 use crate::store::Store;
 
 /// gRPC service names, for health reporting.
-const SERVICES: [&str; 8] = [
+const SERVICES: [&str; 9] = [
     pb::incident_service_server::SERVICE_NAME,
     pb::post_service_server::SERVICE_NAME,
     pb::unit_service_server::SERVICE_NAME,
@@ -42,6 +43,7 @@ const SERVICES: [&str; 8] = [
     pb::category_service_server::SERVICE_NAME,
     pb::token_service_server::SERVICE_NAME,
     pb::journal_service_server::SERVICE_NAME,
+    pb::escalation_service_server::SERVICE_NAME,
 ];
 
 /// How to start a daemon.
@@ -66,6 +68,7 @@ pub struct DaemonHandle {
     engine: Engine,
     shutdown: CancellationToken,
     serving: JoinHandle<std::result::Result<(), tonic::transport::Error>>,
+    timer: JoinHandle<()>,
     grace: Duration,
 }
 
@@ -135,6 +138,7 @@ impl Daemon {
         let incidents = Incidents::new(engine.clone());
         let directory = Directory::new(engine.clone());
         let tokens = Tokens::new(engine.clone());
+        let escalation = Escalation::new(engine.clone());
         let journal = Journal::new(
             engine.clone(),
             Duration::from_secs(config.heartbeat_secs),
@@ -187,6 +191,10 @@ impl Daemon {
             .add_service(guarded!(
                 pb::journal_service_server::JournalServiceServer<Journal>,
                 journal
+            ))
+            .add_service(guarded!(
+                pb::escalation_service_server::EscalationServiceServer<Escalation>,
+                escalation
             ));
 
         // A storage failure: say NOT_SERVING and stop.
@@ -207,6 +215,11 @@ impl Daemon {
             }
         });
 
+        let timer = tokio::spawn(crate::escalation::timer::run(
+            engine.clone(),
+            shutdown.clone(),
+        ));
+
         let until = shutdown.clone();
         let serving = tokio::spawn(async move {
             router
@@ -220,13 +233,26 @@ impl Daemon {
             engine,
             shutdown,
             serving,
+            timer,
             grace: Duration::from_secs(config.shutdown_grace_secs),
         })
     }
 }
 
-/// On a store without any usable token, creates the first admin token.
+/// On a new store: records the shipped escalation policy as version 1, and
+/// (on a store without any usable token) creates the first admin token.
 async fn bootstrap(engine: &Engine) -> Result<Option<String>> {
+    let policy: Option<crate::engine::command::PolicyRecord> = engine.store().get(
+        crate::store::TreeId::State,
+        &crate::store::keys::meta("policy"),
+    )?;
+    if policy.is_none() {
+        let command = Command::SetPolicy {
+            text: crate::escalation::policy::DEFAULT_POLICY.to_owned(),
+            expected_version: None,
+        };
+        engine.submit(Principal::system(), None, command).await?;
+    }
     if engine.tokens().active() > 0 {
         return Ok(None);
     }
@@ -267,6 +293,7 @@ impl DaemonHandle {
             engine,
             shutdown,
             mut serving,
+            timer,
             grace,
             ..
         } = self;
@@ -284,6 +311,10 @@ impl DaemonHandle {
         };
         if let Ok(Err(error)) = served {
             tracing::error!(%error, "server error");
+        }
+        // The timer holds an engine handle: it must end before the engine.
+        if timer.await.is_err() {
+            tracing::error!("the escalation timer panicked");
         }
         let fatal = engine.fatal_reason();
         engine.shutdown().await;

@@ -121,6 +121,11 @@ impl WriteSet {
         }
     }
 
+    /// Any write to `tree`?
+    pub fn touches(&self, tree: TreeId) -> bool {
+        !self.trees[tree as usize].is_empty()
+    }
+
     /// No writes at all.
     pub fn is_empty(&self) -> bool {
         self.trees.iter().all(BTreeMap::is_empty)

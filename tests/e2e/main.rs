@@ -3,9 +3,11 @@
 //!
 //! - `support`: the [`support::TestDaemon`] fixture and CLI runner.
 //! - one file per scenario: lifecycle, idempotency, watch, isolation,
-//!   validation, restart, races, crash (SIGKILL of a child process).
+//!   validation, restart, races, crash (SIGKILL of a child process),
+//!   escalation (virtual time).
 
 mod crash;
+mod escalation;
 mod idempotency;
 mod isolation;
 mod lifecycle;

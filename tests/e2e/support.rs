@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use dutyroom_console::cli::{Cli, run};
 use dutyroom_console::client::Client;
+use std::sync::Arc;
+
+use dutyroom_daemon::clock::{Clock, ManualClock};
 use dutyroom_daemon::engine::EngineOptions;
 use dutyroom_daemon::{Config, Daemon, DaemonHandle};
 use dutyroom_proto::v1 as pb;
@@ -20,6 +23,7 @@ pub struct TestDaemon {
     pub addr: String,
     /// The first admin token.
     pub admin: String,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 pub fn config(data: &Path) -> Config {
@@ -32,9 +36,16 @@ pub fn config(data: &Path) -> Config {
     }
 }
 
-async fn start_on(data: &Path, engine: EngineOptions) -> DaemonHandle {
+async fn start_on(
+    data: &Path,
+    engine: EngineOptions,
+    clock: Option<Arc<dyn Clock>>,
+) -> DaemonHandle {
     let mut daemon = Daemon::new(config(data));
     daemon.engine = engine;
+    if let Some(clock) = clock {
+        daemon.clock = clock;
+    }
     daemon.listener = Some(std::net::TcpListener::bind("127.0.0.1:0").expect("bind"));
     daemon.start().await.expect("daemon starts")
 }
@@ -54,10 +65,20 @@ impl TestDaemon {
         .await
     }
 
+    /// A fresh daemon whose time is `clock` (virtual time for tests).
+    pub async fn start_at(clock: Arc<ManualClock>) -> TestDaemon {
+        Self::start_full(EngineOptions::default(), Some(clock)).await
+    }
+
     async fn start_with(engine: EngineOptions) -> TestDaemon {
+        Self::start_full(engine, None).await
+    }
+
+    async fn start_full(engine: EngineOptions, clock: Option<Arc<ManualClock>>) -> TestDaemon {
+        let clock = clock.map(|c| c as Arc<dyn Clock>);
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
-        let handle = start_on(&data, engine).await;
+        let handle = start_on(&data, engine, clock.clone()).await;
         let admin = handle
             .admin_token
             .clone()
@@ -68,15 +89,26 @@ impl TestDaemon {
             _dir: Some(dir),
             data,
             admin,
+            clock,
         }
     }
 
     /// Stops gracefully and starts again on the same store (a new port).
     pub async fn restart(&mut self) {
+        self.stop_only().await;
+        self.start_again().await;
+    }
+
+    /// Stops gracefully, keeping the store for [`TestDaemon::start_again`].
+    pub async fn stop_only(&mut self) {
         if let Some(handle) = self.handle.take() {
             handle.shutdown().await.expect("clean shutdown");
         }
-        let handle = start_on(&self.data, EngineOptions::default()).await;
+    }
+
+    /// Starts again on the same store after [`TestDaemon::stop_only`].
+    pub async fn start_again(&mut self) {
+        let handle = start_on(&self.data, EngineOptions::default(), self.clock.clone()).await;
         assert!(
             handle.admin_token.is_none(),
             "a restart must not mint a new admin token"

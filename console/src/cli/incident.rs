@@ -186,6 +186,39 @@ pub enum Cmd {
         /// Number.
         incident: String,
     },
+    /// Escalates by hand: one level up, or to --level; alarms that level.
+    Escalate {
+        /// Number.
+        incident: String,
+        /// The ladder level to escalate to (default: one above the current).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=9))]
+        level: Option<u32>,
+        /// Why (required).
+        #[arg(long, short)]
+        reason: String,
+    },
+    /// Raises the severity one step towards I (or to --to).
+    Raise {
+        /// Number.
+        incident: String,
+        /// I, II, III or IV.
+        #[arg(long, value_parser = parse_severity)]
+        to: Option<pb::Severity>,
+        /// Why (required).
+        #[arg(long, short)]
+        reason: String,
+    },
+    /// Calls in units (街乡吹哨、部门报到): each must report in time.
+    CallIn {
+        /// Number.
+        incident: String,
+        /// Unit ids.
+        #[arg(required = true)]
+        units: Vec<String>,
+        /// What they are needed for.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
 }
 
 /// `duty incident create`.
@@ -481,6 +514,48 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
         Cmd::Timeline { incident } => {
             return crate::cli::journal::timeline(ctx, incident).await;
         }
+        Cmd::Escalate {
+            incident,
+            level,
+            reason,
+        } => {
+            incidents
+                .escalate(pb::EscalateRequest {
+                    request_id: rid,
+                    incident,
+                    to_level: level.unwrap_or(0),
+                    reason,
+                })
+                .await?
+        }
+        Cmd::Raise {
+            incident,
+            to,
+            reason,
+        } => {
+            incidents
+                .raise_severity(pb::RaiseSeverityRequest {
+                    request_id: rid,
+                    incident,
+                    severity: to.map_or(0, |s| s as i32),
+                    reason,
+                })
+                .await?
+        }
+        Cmd::CallIn {
+            incident,
+            units,
+            note,
+        } => {
+            incidents
+                .call_in(pb::CallInRequest {
+                    request_id: rid,
+                    incident,
+                    units,
+                    note,
+                })
+                .await?
+        }
     };
     let reply = reply.into_inner();
     if ctx.json() {
@@ -637,6 +712,14 @@ pub async fn print_incident(ctx: &mut Ctx<'_>, i: &pb::Incident) -> Result<(), C
             ("cancelled", i.cancel_reason.clone()),
             ("merged into", i.merged_into.clone()),
             ("merged from", i.merged_from.join(", ")),
+            (
+                "escalation",
+                if i.escalation_level > 0 {
+                    format!("level {}", i.escalation_level)
+                } else {
+                    String::new()
+                },
+            ),
         ],
     )?;
     if !i.assignments.is_empty() {
@@ -673,6 +756,32 @@ pub async fn print_incident(ctx: &mut Ctx<'_>, i: &pb::Incident) -> Result<(), C
                 "ARRIVED",
                 "REASON",
             ],
+            rows,
+        )?;
+    }
+    if !i.clocks.is_empty() {
+        writeln!(ctx.out)?;
+        let mut clocks = i.clocks.clone();
+        clocks.sort_by_key(|c| c.due.as_ref().map(|t| (t.seconds, t.nanos)));
+        let rows = clocks
+            .iter()
+            .map(|c| {
+                vec![
+                    output::clock_kind(c.kind).to_owned(),
+                    if c.assignment_id > 0 {
+                        c.assignment_id.to_string()
+                    } else {
+                        String::new()
+                    },
+                    time(c.due.as_ref(), &zone),
+                    c.alarms.to_string(),
+                    time(c.next_alarm_at.as_ref(), &zone),
+                ]
+            })
+            .collect();
+        table(
+            ctx.out,
+            &["CLOCK", "ASSIGNMENT", "DUE", "ALARMS", "NEXT ALARM"],
             rows,
         )?;
     }

@@ -99,6 +99,22 @@ pub fn event_line(event: &pb::Event, zone: &TimeZone) -> String {
         Some(Body::PersonChanged(p)) => p.name.clone(),
         Some(Body::CategoryChanged(c)) => c.name_zh.clone(),
         Some(Body::TokenChanged(t)) => format!("{} {}", t.name, t.role),
+        Some(Body::Alarm(a)) => {
+            let state = if a.acknowledged_at.is_some() {
+                " (acknowledged)"
+            } else {
+                ""
+            };
+            format!("#{} level {}{state}: {}", a.id, a.level, a.reason)
+        }
+        Some(Body::SeverityRaised(r)) => format!(
+            "{} → {} {}",
+            output::severity(r.from),
+            output::severity(r.to),
+            r.reason
+        ),
+        Some(Body::PolicyChanged(p)) => format!("version {}", p.version),
+        Some(Body::ClocksChanged(c)) => c.reason.clone(),
         None => String::new(),
     };
     format!(

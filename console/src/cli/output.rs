@@ -174,3 +174,50 @@ pub fn source(value: i32) -> &'static str {
         _ => "?",
     }
 }
+
+/// Clock kind in words.
+pub fn clock_kind(value: i32) -> &'static str {
+    match pb::ClockKind::try_from(value) {
+        Ok(pb::ClockKind::SignFor) => "sign-for",
+        Ok(pb::ClockKind::Arrive) => "arrival",
+        Ok(pb::ClockKind::Resolve) => "resolution",
+        _ => "?",
+    }
+}
+
+/// Alarm kind in words.
+pub fn alarm_kind(value: i32) -> &'static str {
+    match pb::AlarmKind::try_from(value) {
+        Ok(pb::AlarmKind::SignForOverdue) => "sign-for overdue",
+        Ok(pb::AlarmKind::ArriveOverdue) => "arrival overdue",
+        Ok(pb::AlarmKind::ResolveOverdue) => "resolution overdue",
+        Ok(pb::AlarmKind::Manual) => "escalated by hand",
+        Ok(pb::AlarmKind::ModeSwitched) => "mode switched",
+        _ => "?",
+    }
+}
+
+/// Alarm addressees as one line: `role (scope): name phone, …; …`.
+pub fn targets(targets: &[pb::AlarmTarget]) -> String {
+    targets
+        .iter()
+        .map(|t| {
+            let scope = if t.scope.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", t.scope)
+            };
+            let people = if t.people.is_empty() {
+                "nobody found".to_owned()
+            } else {
+                t.people
+                    .iter()
+                    .map(|p| format!("{} {}", p.name, p.phone).trim().to_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!("{}{scope}: {people}", t.target)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

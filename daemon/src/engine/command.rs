@@ -5,9 +5,10 @@ use serde::{Deserialize, Serialize};
 use crate::auth::principal::Role;
 use crate::auth::tokens::TokenRecord;
 use crate::directory::model::{Category, EntryKind, Person, Place, Post, PostMode, Unit};
+use crate::escalation::alarm::Alarm;
 use crate::incidents::model::{
     AssigneeRef, AssignmentAction, AssignmentRole, AssignmentSelector, Incident, Intake,
-    IntakePatch,
+    IntakePatch, Severity,
 };
 
 /// A dispatch target with its role.
@@ -150,6 +151,37 @@ pub enum Command {
     RevokeToken {
         id: String,
     },
+    /// Raise the alarms of every clock due now (the escalation timer's
+    /// command; only the daemon itself may send it).
+    FireDue,
+    /// Escalate by hand: one level up, or to `to_level`.
+    Escalate {
+        incident: String,
+        to_level: Option<u8>,
+        reason: String,
+    },
+    /// Raise the severity one step, or to `to`.
+    RaiseSeverity {
+        incident: String,
+        to: Option<Severity>,
+        reason: String,
+    },
+    /// A post (or the centre) calls in units (街乡吹哨、部门报到).
+    CallIn {
+        incident: String,
+        units: Vec<String>,
+        note: String,
+    },
+    AcknowledgeAlarm {
+        id: u64,
+        note: String,
+    },
+    /// Replace the escalation policy (TOML), optionally only if the current
+    /// version is `expected_version`.
+    SetPolicy {
+        text: String,
+        expected_version: Option<u64>,
+    },
 }
 
 /// What a successful command produced.
@@ -172,6 +204,25 @@ pub enum Outcome {
         record: TokenRecord,
         bearer: Option<String>,
     },
+    Alarm(Box<Alarm>),
+    Policy(PolicyRecord),
+    /// How many alarms the due clocks raised.
+    Fired {
+        alarms: usize,
+    },
+}
+
+/// The stored escalation policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    /// From 1.
+    pub version: u64,
+    /// The TOML text as given.
+    pub text: String,
+    /// When it was set.
+    pub set_at: jiff::Timestamp,
+    /// Who set it.
+    pub set_by: crate::auth::principal::Principal,
 }
 
 impl Outcome {

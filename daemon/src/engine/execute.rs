@@ -9,6 +9,7 @@ use crate::directory::model::{
     Unit,
 };
 use crate::engine::command::{Command, DispatchTo, Outcome};
+use crate::engine::escalate;
 use crate::engine::scope::Scope;
 use crate::error::{Error, Result};
 use crate::incidents::model::{
@@ -150,7 +151,9 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             post.mode = *mode;
             post.mode_reason = Some(reason.clone());
             post.mode_since = Some(scope.now);
-            save_entry(scope, post, EntryChange::ModeSwitched, EventBody::Post).map(Outcome::Post)
+            let post = save_entry(scope, post, EntryChange::ModeSwitched, EventBody::Post)?;
+            escalate::mode_switched(scope, &post, reason)?;
+            Ok(Outcome::Post(post))
         }
         Command::CreateUnit(unit) => {
             check_categories(scope, "unit.categories", &unit.categories)?;
@@ -208,6 +211,27 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
         Command::Retire { kind, id, restore } => retire(scope, *kind, id, *restore),
         Command::CreateToken { name, role } => create_token(scope, name, role),
         Command::RevokeToken { id } => revoke_token(scope, id),
+        Command::FireDue => escalate::fire_due(scope),
+        Command::Escalate {
+            incident,
+            to_level,
+            reason,
+        } => escalate::escalate(scope, incident, *to_level, reason),
+        Command::RaiseSeverity {
+            incident,
+            to,
+            reason,
+        } => escalate::raise_severity(scope, incident, *to, reason),
+        Command::CallIn {
+            incident,
+            units,
+            note,
+        } => escalate::call_in(scope, incident, units, note),
+        Command::AcknowledgeAlarm { id, note } => escalate::acknowledge(scope, *id, note),
+        Command::SetPolicy {
+            text,
+            expected_version,
+        } => escalate::set_policy(scope, text, *expected_version),
     }
 }
 
@@ -364,7 +388,7 @@ fn territorial_post(scope: &Scope<'_>, place: &Place) -> Result<Option<String>> 
     Ok(None)
 }
 
-fn check_assignee(scope: &Scope<'_>, assignee: &AssigneeRef) -> Result<()> {
+pub(crate) fn check_assignee(scope: &Scope<'_>, assignee: &AssigneeRef) -> Result<()> {
     let retired = match assignee.kind {
         AssigneeKind::Post => scope.entry::<Post>(&assignee.id)?.map(|p| p.retired),
         AssigneeKind::Unit => scope.entry::<Unit>(&assignee.id)?.map(|u| u.retired),

@@ -5,16 +5,22 @@
 
 use std::sync::Arc;
 
-use jiff::Timestamp;
+use std::collections::HashMap;
+
 use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::auth::principal::Principal;
-use crate::directory::model::Entry;
+use crate::directory::Reader;
+use crate::directory::model::{Entry, Post, PostMode, Unit};
 use crate::error::{Error, Result};
-use crate::incidents::model::{Incident, IncidentEvent};
-use crate::journal::record::{EventBody, Record, Subject};
+use crate::escalation::alarm::Alarm;
+use crate::escalation::clocks::{self, Clock, PlanContext};
+use crate::escalation::policy::Policy;
+use crate::incidents::model::{AssigneeKind, AssigneeRef, Incident, IncidentEvent};
+use crate::journal::record::{EventBody, IncidentAfter, Record, Subject};
 use crate::store::{self, Head, Store, TreeId, WriteSet, keys};
 
 /// See the module docs.
@@ -34,18 +40,30 @@ pub(crate) struct Scope<'a> {
     request_id: Option<&'a str>,
     /// The centre's time zone.
     pub(crate) tz: &'a TimeZone,
+    /// The escalation policy in force.
+    pub(crate) policy: &'a Policy,
+    /// A policy this command sets, taking effect for later commands.
+    pub(crate) new_policy: Option<Policy>,
+}
+
+/// What every command in a batch shares: the store, the centre's zone and
+/// the policy in force.
+pub(crate) struct Env<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) tz: &'a TimeZone,
+    pub(crate) policy: &'a Policy,
 }
 
 impl<'a> Scope<'a> {
     pub(crate) fn new(
-        store: &'a Store,
+        env: &Env<'a>,
         batch: &'a WriteSet,
         head: Head,
         now: Timestamp,
         principal: &'a Principal,
         request_id: Option<&'a str>,
-        tz: &'a TimeZone,
     ) -> Self {
+        let Env { store, tz, policy } = *env;
         Scope {
             store,
             batch,
@@ -56,6 +74,8 @@ impl<'a> Scope<'a> {
             principal,
             request_id,
             tz,
+            policy,
+            new_policy: None,
         }
     }
 
@@ -169,7 +189,7 @@ impl<'a> Scope<'a> {
         subject: Subject,
         audience: Vec<String>,
         body: EventBody,
-        status: Option<crate::incidents::model::Status>,
+        incident: Option<IncidentAfter>,
     ) -> Result<u64> {
         let record = Record {
             seq: self.head.seq + 1,
@@ -179,7 +199,7 @@ impl<'a> Scope<'a> {
             subject,
             audience,
             body,
-            status,
+            incident,
             prev_hash: self.head.hash.clone(),
         };
         let bytes = store::encode(&record)?;
@@ -193,39 +213,152 @@ impl<'a> Scope<'a> {
         Ok(self.head.seq)
     }
 
-    /// Applies `events` to `incident`, journals each one and stages the new
-    /// state with its indexes. `is_new` when the first event creates it.
-    /// Returns the seq of the last event (the incident's `last_seq` when
-    /// there were none).
+    /// Applies `events` to `incident`, journals each one, re-plans its
+    /// clocks and stages the new state with its indexes and deadlines.
+    /// `is_new` when the first event creates it. Returns the seq of the last
+    /// event (the incident's `last_seq` when there were none).
     pub(crate) fn record_incident(
         &mut self,
         incident: &mut Incident,
         events: Vec<IncidentEvent>,
         is_new: bool,
     ) -> Result<u64> {
+        let before = (!is_new).then(|| incident.clone());
+        self.record_incident_from(before, incident, events)
+    }
+
+    /// [`Scope::record_incident`] when the caller already changed the
+    /// incident in place and holds the state as stored (`before`).
+    pub(crate) fn record_incident_from(
+        &mut self,
+        before: Option<Incident>,
+        incident: &mut Incident,
+        events: Vec<IncidentEvent>,
+    ) -> Result<u64> {
         if events.is_empty() {
             return Ok(incident.last_seq);
         }
-        let before = (!is_new).then(|| incident.clone());
         for event in events {
             let mut audience: Vec<String> = incident.involved().map(ToString::to_string).collect();
             incident.apply(&event, self.now);
+            incident.clocks = self.plan_clocks(incident)?;
             for tag in incident.involved().map(ToString::to_string) {
                 if !audience.contains(&tag) {
                     audience.push(tag);
+                }
+            }
+            if let IncidentEvent::Alarmed { alarm, .. }
+            | IncidentEvent::AlarmAcknowledged { alarm } = &event
+            {
+                for tag in alarm.audience() {
+                    if !audience.contains(&tag) {
+                        audience.push(tag);
+                    }
                 }
             }
             let subject = Subject::Incident {
                 id: incident.id,
                 number: incident.number.clone(),
             };
-            let status = Some(incident.status());
+            let after = IncidentAfter {
+                status: incident.status(),
+                severity: incident.intake.severity,
+                escalation_level: incident.escalation_level,
+                clocks: incident.clocks.clone(),
+            };
             incident.last_seq =
-                self.emit_with_status(subject, audience, EventBody::Incident(event), status)?;
+                self.emit_with_status(subject, audience, EventBody::Incident(event), Some(after))?;
             incident.seqs.push(incident.last_seq);
         }
         self.save_incident(before.as_ref(), incident)?;
         Ok(incident.last_seq)
+    }
+
+    /// The clocks `incident` should have now, under the policy in force and
+    /// its post's mode.
+    pub(crate) fn plan_clocks(&self, incident: &Incident) -> Result<Vec<Clock>> {
+        let post = clocks::incident_post(incident).map(str::to_owned);
+        let emergency = match &post {
+            Some(post) => self
+                .entry::<Post>(post)?
+                .is_some_and(|p| p.mode == PostMode::Emergency),
+            None => false,
+        };
+        let mut tiers = HashMap::new();
+        for assignment in incident.assignments.iter().filter(|a| a.state.is_active()) {
+            if assignment.assignee.kind == AssigneeKind::Unit {
+                let tier = self
+                    .entry::<Unit>(&assignment.assignee.id)?
+                    .map_or(1, |u| u.tier);
+                tiers.insert(assignment.assignee.id.clone(), tier);
+            }
+        }
+        let tier_of = |assignee: &AssigneeRef| match assignee.kind {
+            AssigneeKind::Unit => tiers.get(&assignee.id).copied().unwrap_or(1),
+            AssigneeKind::Post => 1,
+        };
+        let context = PlanContext {
+            post: post.as_deref(),
+            emergency,
+            tier_of: &tier_of,
+        };
+        Ok(clocks::plan(incident, self.policy, &context))
+    }
+
+    /// Deadline keys due at or before `now`, first due first, at most
+    /// `limit`, with the incident each belongs to.
+    pub(crate) fn due_deadlines(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, u64)>> {
+        let end = keys::deadline_time(
+            now.saturating_add(SignedDuration::from_millis(1))
+                .unwrap_or(now),
+        );
+        let mut due: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = self
+            .store
+            .scan(TreeId::Deadlines, &[], None, limit)?
+            .into_iter()
+            .filter(|(key, _)| key.as_slice() < end.as_slice())
+            .collect();
+        for layer in [self.batch, &self.writes] {
+            for (key, value) in layer.prefixed(TreeId::Deadlines, &[]) {
+                if key >= end.as_slice() {
+                    continue;
+                }
+                match value {
+                    Some(value) => due.insert(key.to_vec(), value.to_vec()),
+                    None => due.remove(key),
+                };
+            }
+        }
+        due.into_iter()
+            .take(limit)
+            .map(|(key, id)| Ok((key, keys::decode_u64(&id)?)))
+            .collect()
+    }
+
+    /// The next alarm id.
+    pub(crate) fn next_alarm_id(&mut self) -> Result<u64> {
+        self.next_counter("next_alarm_id")
+    }
+
+    /// Stages an alarm and its place in the unacknowledged list.
+    pub(crate) fn put_alarm(&mut self, alarm: &Alarm) -> Result<()> {
+        let open = keys::unacknowledged_alarm(alarm.id);
+        if alarm.acknowledged_at.is_some() {
+            self.writes.remove(TreeId::Index, open);
+        } else {
+            self.writes
+                .put(TreeId::Index, open, alarm.id.to_be_bytes().to_vec());
+        }
+        self.put(TreeId::State, keys::alarm(alarm.id), alarm)
+    }
+
+    /// The alarm with this id.
+    pub(crate) fn alarm(&self, id: u64) -> Result<Option<Alarm>> {
+        self.get(TreeId::State, &keys::alarm(id))
     }
 
     /// Stages an incident and moves its index keys from `before` to `after`.
@@ -243,6 +376,29 @@ impl<'a> Scope<'a> {
                     .put(TreeId::Index, key, after.id.to_be_bytes().to_vec());
             }
         }
+        let old = before.map(keys::incident_deadlines).unwrap_or_default();
+        let new = keys::incident_deadlines(after);
+        for key in &old {
+            if !new.contains(key) {
+                self.writes.remove(TreeId::Deadlines, key.clone());
+            }
+        }
+        for key in new {
+            if !old.contains(&key) {
+                self.writes
+                    .put(TreeId::Deadlines, key, after.id.to_be_bytes().to_vec());
+            }
+        }
         self.put(TreeId::State, keys::incident(after.id), after)
+    }
+}
+
+impl Reader for Scope<'_> {
+    fn entry<T: Entry>(&self, id: &str) -> Result<Option<T>> {
+        Scope::entry(self, id)
+    }
+
+    fn entries<T: Entry>(&self) -> Result<Vec<T>> {
+        Scope::entries(self)
     }
 }

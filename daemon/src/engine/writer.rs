@@ -8,9 +8,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::command::Outcome;
 use super::execute::execute;
-use super::scope::Scope;
+use super::scope::{Env, Scope};
 use super::{EngineOptions, Job, Shared};
 use crate::error::{Error, Result};
+use crate::escalation::policy::Policy;
 use crate::journal::record::{EventBody, Record};
 use crate::store::{self, Head, TreeId, WriteSet, keys};
 
@@ -28,13 +29,14 @@ type Reply = (oneshot::Sender<Result<Outcome>>, Result<Outcome>);
 pub(super) fn spawn(
     shared: Arc<Shared>,
     head: Head,
+    policy: Policy,
     options: &EngineOptions,
 ) -> Result<(mpsc::Sender<Job>, Vec<std::thread::JoinHandle<()>>)> {
     let (jobs_tx, jobs_rx) = mpsc::channel(options.queue_depth.max(1));
     let max_batch = options.max_batch.max(1);
     let writer = std::thread::Builder::new()
         .name("dutyd-writer".into())
-        .spawn(move || write_loop(&shared, head, jobs_rx, max_batch))
+        .spawn(move || write_loop(&shared, head, policy, jobs_rx, max_batch))
         .map_err(|e| Error::Storage(format!("cannot start the writer thread: {e}")))?;
     Ok((jobs_tx, vec![writer]))
 }
@@ -44,13 +46,20 @@ fn fingerprint(job: &Job) -> String {
     store::record_hash(&bytes)
 }
 
-fn write_loop(shared: &Shared, mut head: Head, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
+fn write_loop(
+    shared: &Shared,
+    mut head: Head,
+    mut policy: Policy,
+    mut jobs: mpsc::Receiver<Job>,
+    max_batch: usize,
+) {
     let mut last_at = Timestamp::UNIX_EPOCH;
     while let Some(first) = jobs.blocking_recv() {
         let mut writes = WriteSet::default();
         let mut records = Vec::new();
         let mut replies: Vec<Reply> = Vec::new();
         let mut batch_head = head.clone();
+        let mut policy_changed = false;
         let mut next = Some(first);
         let mut taken = 0;
         // Everything that queued up while the last batch was being flushed.
@@ -62,15 +71,16 @@ fn write_loop(shared: &Shared, mut head: Head, mut jobs: mpsc::Receiver<Job>, ma
                 // Journal times never go backwards, even if the wall clock does.
                 let now = shared.clock.now().max(last_at);
                 last_at = now;
-                run_job(
-                    shared,
-                    job,
-                    now,
-                    &mut writes,
-                    &mut records,
-                    &mut replies,
-                    &mut batch_head,
-                );
+                let mut batch = Batch {
+                    writes: &mut writes,
+                    records: &mut records,
+                    replies: &mut replies,
+                    head: &mut batch_head,
+                };
+                if let Some(new_policy) = run_job(shared, job, now, &policy, &mut batch) {
+                    policy = new_policy;
+                    policy_changed = true;
+                }
             }
             next = if taken < max_batch {
                 jobs.try_recv().ok()
@@ -78,6 +88,7 @@ fn write_loop(shared: &Shared, mut head: Head, mut jobs: mpsc::Receiver<Job>, ma
                 None
             };
         }
+        let deadlines_changed = writes.touches(TreeId::Deadlines);
         if !writes.is_empty() {
             let durable = store::encode(&batch_head).and_then(|bytes| {
                 writes.put(TreeId::State, keys::meta("head"), bytes);
@@ -93,8 +104,25 @@ fn write_loop(shared: &Shared, mut head: Head, mut jobs: mpsc::Receiver<Job>, ma
             }
             head = batch_head;
         }
+        if policy_changed {
+            *shared
+                .policy
+                .write()
+                .unwrap_or_else(|poison| poison.into_inner()) = Arc::new(policy.clone());
+        }
         publish(shared, records, replies);
+        if deadlines_changed {
+            shared.deadlines.notify_one();
+        }
     }
+}
+
+/// Where one job's effects go in the batch being built.
+struct Batch<'a> {
+    writes: &'a mut WriteSet,
+    records: &'a mut Vec<Arc<Record>>,
+    replies: &'a mut Vec<Reply>,
+    head: &'a mut Head,
 }
 
 /// After the flush: the new head is durable; tell watchers, then callers.
@@ -114,29 +142,32 @@ fn publish(shared: &Shared, records: Vec<Arc<Record>>, replies: Vec<Reply>) {
     }
 }
 
+/// Runs one job into the batch; returns the new policy if it set one.
 fn run_job(
     shared: &Shared,
     job: Job,
     now: Timestamp,
-    writes: &mut WriteSet,
-    records: &mut Vec<Arc<Record>>,
-    replies: &mut Vec<Reply>,
-    head: &mut Head,
-) {
+    policy: &Policy,
+    batch: &mut Batch<'_>,
+) -> Option<Policy> {
     let request_key = job
         .request_id
         .as_deref()
         .map(|rid| keys::request(&job.principal.token_id, rid));
     let fingerprint = request_key.as_ref().map(|_| fingerprint(&job));
     let outcome = {
+        let env = Env {
+            store: &shared.store,
+            tz: &shared.tz,
+            policy,
+        };
         let mut scope = Scope::new(
-            &shared.store,
-            writes,
-            head.clone(),
+            &env,
+            batch.writes,
+            batch.head.clone(),
             now,
             &job.principal,
             job.request_id.as_deref(),
-            &shared.tz,
         );
         let earlier = match &request_key {
             Some(key) => scope.get::<RequestRecord>(TreeId::State, key),
@@ -148,7 +179,7 @@ fn run_job(
                 if Some(&earlier.fingerprint) == fingerprint.as_ref() {
                     // A retry: the first answer. It goes out with this batch,
                     // after its flush, so the first write is durable by then.
-                    replies.push((job.reply, Ok(earlier.outcome)));
+                    batch.replies.push((job.reply, Ok(earlier.outcome)));
                 } else {
                     let _ = job.reply.send(Err(Error::invalid(
                         "request_id",
@@ -159,7 +190,7 @@ fn run_job(
                         ),
                     )));
                 }
-                return;
+                return None;
             }
             Ok(None) => execute(&mut scope, &job.command).and_then(|outcome| {
                 if let (Some(key), Some(fingerprint)) = (request_key, fingerprint) {
@@ -173,22 +204,25 @@ fn run_job(
                     writes: staged,
                     head: new_head,
                     records: new_records,
+                    new_policy,
                     ..
                 } = scope;
-                Ok((outcome, staged, new_head, new_records))
+                Ok((outcome, staged, new_head, new_records, new_policy))
             }),
         }
     };
     match outcome {
-        Ok((outcome, staged, new_head, new_records)) => {
-            writes.absorb(staged);
-            *head = new_head;
-            records.extend(new_records);
-            replies.push((job.reply, Ok(outcome)));
+        Ok((outcome, staged, new_head, new_records, new_policy)) => {
+            batch.writes.absorb(staged);
+            *batch.head = new_head;
+            batch.records.extend(new_records);
+            batch.replies.push((job.reply, Ok(outcome)));
+            new_policy
         }
         Err(error) => {
             // Nothing was staged: the command's scope is gone with its writes.
             let _ = job.reply.send(Err(error));
+            None
         }
     }
 }

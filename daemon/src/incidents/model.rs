@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::principal::Principal;
 use crate::error::{Error, Result};
+use crate::escalation::alarm::Alarm;
+use crate::escalation::clocks::{Clock, ClockKind};
 
 /// National four-level severity; I is the most serious.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -346,6 +348,16 @@ pub struct Incident {
     /// timeline (set by the store when it is written).
     #[serde(default)]
     pub seqs: Vec<u64>,
+    /// When it was last reopened (its resolution clock restarts then).
+    #[serde(default)]
+    pub reopened_at: Option<Timestamp>,
+    /// The highest alarm level raised on it.
+    #[serde(default)]
+    pub escalation_level: u8,
+    /// Running deadlines, re-planned by the escalation planner after every
+    /// change; alarms move them up the ladder.
+    #[serde(default)]
+    pub clocks: Vec<Clock>,
 }
 
 /// What one step did to an assignment.
@@ -432,6 +444,35 @@ pub enum IncidentEvent {
         /// Why.
         reason: String,
     },
+    /// An alarm was raised about this incident (a missed deadline, or by hand).
+    Alarmed {
+        /// The alarm.
+        alarm: Box<Alarm>,
+        /// The clock that ran out, if any: (kind, assignment).
+        clock: Option<(ClockKind, Option<u32>)>,
+        /// When that clock's next alarm follows.
+        next_alarm: Option<Timestamp>,
+    },
+    /// An alarm about this incident was acknowledged.
+    AlarmAcknowledged {
+        /// The alarm, with who and when.
+        alarm: Box<Alarm>,
+    },
+    /// The severity was raised (by the ladder or by hand).
+    SeverityRaised {
+        /// Before.
+        from: Severity,
+        /// After.
+        to: Severity,
+        /// Why.
+        reason: String,
+    },
+    /// The clocks changed without any other change (a post's mode switched,
+    /// say); the new clocks are in the record's incident state.
+    ClocksChanged {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl IncidentEvent {
@@ -455,6 +496,10 @@ impl IncidentEvent {
             IncidentEvent::MergedInto { .. } => "incident.merged_into",
             IncidentEvent::Absorbed { .. } => "incident.absorbed",
             IncidentEvent::Reopened { .. } => "incident.reopened",
+            IncidentEvent::Alarmed { .. } => "incident.escalated",
+            IncidentEvent::AlarmAcknowledged { .. } => "incident.alarm_acknowledged",
+            IncidentEvent::SeverityRaised { .. } => "incident.severity_raised",
+            IncidentEvent::ClocksChanged { .. } => "incident.clocks_changed",
         }
     }
 }
@@ -526,6 +571,9 @@ impl Incident {
             updated_at: now,
             last_seq: 0,
             seqs: Vec::new(),
+            reopened_at: None,
+            escalation_level: 0,
+            clocks: Vec::new(),
         }
     }
 
@@ -998,6 +1046,7 @@ impl Incident {
             }
             IncidentEvent::Reopened { .. } => {
                 self.phase = Phase::Open;
+                self.reopened_at = Some(at);
                 self.resolved_at = None;
                 self.outcome = None;
                 self.closed_at = None;
@@ -1005,7 +1054,55 @@ impl Incident {
                 self.satisfaction = None;
                 self.cancel_reason = None;
             }
+            IncidentEvent::Alarmed {
+                alarm,
+                clock,
+                next_alarm,
+            } => {
+                self.escalation_level = self.escalation_level.max(alarm.level);
+                if let Some((kind, assignment)) = clock
+                    && let Some(running) = self
+                        .clocks
+                        .iter_mut()
+                        .find(|c| c.kind == *kind && c.assignment == *assignment)
+                {
+                    running.alarms = alarm.level;
+                    running.next_alarm = *next_alarm;
+                }
+            }
+            IncidentEvent::AlarmAcknowledged { .. } | IncidentEvent::ClocksChanged { .. } => {}
+            IncidentEvent::SeverityRaised { to, .. } => self.intake.severity = *to,
         }
+    }
+
+    /// Decides a severity raise: to `to`, or one step up when `None`.
+    pub fn decide_raise_severity(
+        &self,
+        to: Option<Severity>,
+        reason: &str,
+    ) -> Result<Vec<IncidentEvent>> {
+        self.require_open("raise severity")?;
+        let from = self.intake.severity;
+        let to = match to {
+            Some(to) => to,
+            None => match from {
+                Severity::IV => Severity::III,
+                Severity::III => Severity::II,
+                Severity::II | Severity::I => Severity::I,
+            },
+        };
+        if to >= from {
+            return Err(Error::precondition(format!(
+                "incident {} is already severity {}: raising means towards I (most serious)",
+                self.number,
+                from.label()
+            )));
+        }
+        Ok(vec![IncidentEvent::SeverityRaised {
+            from,
+            to,
+            reason: reason.to_owned(),
+        }])
     }
 
     fn withdraw_active(&mut self, at: Timestamp, reason: &str) {

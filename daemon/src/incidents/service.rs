@@ -396,6 +396,74 @@ impl IncidentService for Incidents {
         ))
     }
 
+    async fn escalate(&self, request: Request<pb::EscalateRequest>) -> Reply<pb::IncidentReply> {
+        let principal = principal_of(&request)?;
+        let r = request.into_inner();
+        validate::required("reason", &r.reason, MAX_REASON)?;
+        let to_level = match r.to_level {
+            0 => None,
+            level @ 1..=9 => Some(level as u8),
+            other => {
+                return Err(Error::invalid(
+                    "to_level",
+                    format!("must be 1 to 9, or 0 for one level up (got {other})"),
+                )
+                .into());
+            }
+        };
+        let command = Command::Escalate {
+            incident: self.number(&r.incident)?,
+            to_level,
+            reason: r.reason.trim().to_owned(),
+        };
+        Ok(Response::new(
+            self.run(principal, &r.request_id, command).await?,
+        ))
+    }
+
+    async fn raise_severity(
+        &self,
+        request: Request<pb::RaiseSeverityRequest>,
+    ) -> Reply<pb::IncidentReply> {
+        let principal = principal_of(&request)?;
+        let r = request.into_inner();
+        validate::required("reason", &r.reason, MAX_REASON)?;
+        let to = match r.severity {
+            0 => None,
+            value => Some(convert::severity_in("severity", value)?),
+        };
+        let command = Command::RaiseSeverity {
+            incident: self.number(&r.incident)?,
+            to,
+            reason: r.reason.trim().to_owned(),
+        };
+        Ok(Response::new(
+            self.run(principal, &r.request_id, command).await?,
+        ))
+    }
+
+    async fn call_in(&self, request: Request<pb::CallInRequest>) -> Reply<pb::IncidentReply> {
+        let principal = principal_of(&request)?;
+        let r = request.into_inner();
+        if r.units.is_empty() {
+            return Err(Error::invalid("units", "name at least one unit").into());
+        }
+        let units = validate::tidy_labels(&r.units);
+        validate::labels("units", &units)?;
+        for (index, unit) in units.iter().enumerate() {
+            validate::slug(&format!("units[{index}]"), unit)?;
+        }
+        validate::max_len("note", &r.note, MAX_REASON)?;
+        let command = Command::CallIn {
+            incident: self.number(&r.incident)?,
+            units,
+            note: r.note.trim().to_owned(),
+        };
+        Ok(Response::new(
+            self.run(principal, &r.request_id, command).await?,
+        ))
+    }
+
     async fn reopen(&self, request: Request<pb::ReopenRequest>) -> Reply<pb::IncidentReply> {
         let principal = principal_of(&request)?;
         let r = request.into_inner();

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::auth::principal::{Principal, Role};
 use crate::auth::tokens::TokenEvent;
 use crate::directory::model::{Category, EntryEvent, EntryKind, Person, Place, Post, Unit};
-use crate::incidents::model::{IncidentEvent, Status};
+use crate::escalation::alarm::Alarm;
+use crate::escalation::clocks::Clock;
+use crate::incidents::model::{IncidentEvent, Severity, Status};
 
 /// What an event is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +33,16 @@ pub enum Subject {
         /// Token id.
         id: String,
     },
+    /// An alarm not about one incident (a post's mode switch, say).
+    Alarm {
+        /// Alarm id.
+        id: u64,
+    },
+    /// The escalation policy.
+    Policy {
+        /// The new version.
+        version: u64,
+    },
 }
 
 impl Subject {
@@ -40,14 +52,19 @@ impl Subject {
             Subject::Incident { .. } => "incident",
             Subject::Entry { kind, .. } => kind.noun(),
             Subject::Token { .. } => "token",
+            Subject::Alarm { .. } => "alarm",
+            Subject::Policy { .. } => "policy",
         }
     }
 
-    /// The id people use: an incident's number, an entry's or token's id.
-    pub fn display_id(&self) -> &str {
+    /// The id people use: an incident's number, an entry's or token's id,
+    /// an alarm's or policy version's number.
+    pub fn display_id(&self) -> String {
         match self {
-            Subject::Incident { number, .. } => number,
-            Subject::Entry { id, .. } | Subject::Token { id } => id,
+            Subject::Incident { number, .. } => number.clone(),
+            Subject::Entry { id, .. } | Subject::Token { id } => id.clone(),
+            Subject::Alarm { id } => id.to_string(),
+            Subject::Policy { version } => version.to_string(),
         }
     }
 }
@@ -63,6 +80,49 @@ pub enum EventBody {
     Person(EntryEvent<Person>),
     Category(EntryEvent<Category>),
     Token(TokenEvent),
+    Alarm(AlarmEvent),
+    Policy(PolicyEvent),
+}
+
+/// A change to an alarm that is not about one incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AlarmEvent {
+    /// Raised.
+    Raised(Box<Alarm>),
+    /// Acknowledged.
+    Acknowledged(Box<Alarm>),
+}
+
+impl AlarmEvent {
+    /// The alarm after the change.
+    pub fn alarm(&self) -> &Alarm {
+        match self {
+            AlarmEvent::Raised(alarm) | AlarmEvent::Acknowledged(alarm) => alarm,
+        }
+    }
+}
+
+/// A new escalation policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyEvent {
+    /// Its version (from 1).
+    pub version: u64,
+    /// Its TOML text, as given.
+    pub text: String,
+}
+
+/// An incident's derived state after an event, so that watchers need not
+/// fetch it: status, severity, escalation level and clocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentAfter {
+    /// Status.
+    pub status: Status,
+    /// Severity.
+    pub severity: Severity,
+    /// Highest alarm level.
+    pub escalation_level: u8,
+    /// Running clocks.
+    pub clocks: Vec<Clock>,
 }
 
 impl EventBody {
@@ -76,6 +136,9 @@ impl EventBody {
             EventBody::Person(e) => format!("person.{}", e.change.verb()),
             EventBody::Category(e) => format!("category.{}", e.change.verb()),
             EventBody::Token(e) => e.kind().to_owned(),
+            EventBody::Alarm(AlarmEvent::Raised(_)) => "alarm.raised".to_owned(),
+            EventBody::Alarm(AlarmEvent::Acknowledged(_)) => "alarm.acknowledged".to_owned(),
+            EventBody::Policy(_) => "policy.updated".to_owned(),
         }
     }
 }
@@ -98,9 +161,9 @@ pub struct Record {
     pub audience: Vec<String>,
     /// The event.
     pub body: EventBody,
-    /// For incident events: the incident's status after the event.
+    /// For incident events: the incident's derived state after the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<Status>,
+    pub incident: Option<IncidentAfter>,
     /// Hex SHA-256 of the previous record's stored bytes.
     pub prev_hash: String,
 }

@@ -64,7 +64,7 @@ struct Filter {
 impl Filter {
     fn wants(&self, record: &Record) -> bool {
         (self.subject_kinds.is_empty() || self.subject_kinds.contains(record.subject.kind_noun()))
-            && (self.incidents.is_empty() || self.incidents.contains(record.subject.display_id()))
+            && (self.incidents.is_empty() || self.incidents.contains(&record.subject.display_id()))
     }
 }
 

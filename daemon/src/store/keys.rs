@@ -97,6 +97,67 @@ pub fn assignee_prefix(assignee: &AssigneeRef) -> Vec<u8> {
     key
 }
 
+/// `index`: prefix of open incidents in a post's territory.
+pub fn territory_open_prefix(post: &str) -> Vec<u8> {
+    let mut key = tagged(b'P', post.as_bytes());
+    key.push(0);
+    key
+}
+
+/// `state`: an alarm.
+pub fn alarm(id: u64) -> Vec<u8> {
+    let mut key = b"al".to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// `state`: prefix of all alarms.
+pub const ALARMS: &[u8] = b"al";
+
+/// `index`: an alarm nobody has acknowledged yet.
+pub fn unacknowledged_alarm(id: u64) -> Vec<u8> {
+    tagged(b'U', &id.to_be_bytes())
+}
+
+/// `index`: prefix of unacknowledged alarms.
+pub const UNACKNOWLEDGED_ALARMS: &[u8] = b"U";
+
+/// `deadlines`: a clock's next alarm: fire time (ms since the epoch,
+/// big-endian, so the first key is the next one due), incident id, clock.
+pub fn deadline(
+    at: jiff::Timestamp,
+    incident: u64,
+    clock: &crate::escalation::clocks::Clock,
+) -> Vec<u8> {
+    let mut key = deadline_time(at);
+    key.extend_from_slice(&incident.to_be_bytes());
+    key.push(clock.kind.code());
+    key.extend_from_slice(&clock.assignment.unwrap_or(0).to_be_bytes());
+    key
+}
+
+/// `deadlines`: the first 8 bytes of every key due at `at`.
+pub fn deadline_time(at: jiff::Timestamp) -> Vec<u8> {
+    let millis = u64::try_from(at.as_millisecond()).unwrap_or(0);
+    millis.to_be_bytes().to_vec()
+}
+
+/// The fire time of a deadline key.
+pub fn deadline_at(key: &[u8]) -> Result<jiff::Timestamp> {
+    let millis = decode_u64(key.get(..8).unwrap_or_default())?;
+    jiff::Timestamp::from_millisecond(i64::try_from(millis).unwrap_or(i64::MAX))
+        .map_err(|e| Error::Storage(format!("bad deadline key: {e}")))
+}
+
+/// The deadline keys of an incident's clocks.
+pub fn incident_deadlines(incident: &Incident) -> Vec<Vec<u8>> {
+    incident
+        .clocks
+        .iter()
+        .filter_map(|clock| clock.next_alarm.map(|at| deadline(at, incident.id, clock)))
+        .collect()
+}
+
 /// `index`: prefix of open incidents `assignee` is involved in.
 pub fn assignee_open_prefix(assignee: &AssigneeRef) -> Vec<u8> {
     let mut key = tagged(b'A', assignee.to_string().as_bytes());
@@ -120,6 +181,9 @@ pub fn incident_index(incident: &Incident) -> Vec<Vec<u8>> {
     ];
     if status.is_open() {
         keys.push(open(incident.id));
+        if let Some(post) = &incident.territorial_post {
+            keys.push(with_id(territory_open_prefix(post), incident.id));
+        }
     }
     let mut seen: Vec<&AssigneeRef> = Vec::new();
     for assignment in &incident.assignments {

@@ -1,0 +1,183 @@
+//! Engine-level tests: commands straight into the writer, no gRPC, no timer,
+//! on a temporary store and a manual clock.
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::command::{Command, DispatchTo, Outcome};
+use super::{Engine, EngineOptions};
+use crate::auth::principal::Principal;
+use crate::clock::ManualClock;
+use crate::directory::model::{Category, Post, PostMode};
+use crate::escalation::policy::DEFAULT_POLICY;
+use crate::incidents::model::{
+    AssigneeRef, AssignmentAction, AssignmentRole, AssignmentSelector, Incident, Intake, Severity,
+    Source,
+};
+use crate::store::Store;
+
+struct Fixture {
+    engine: Engine,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+fn t0() -> Timestamp {
+    "2026-11-23T01:00:00Z".parse().expect("timestamp")
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), 8 << 20).expect("store");
+    let clock = Arc::new(ManualClock::new(t0()));
+    let zone = jiff::tz::TimeZone::get("Asia/Shanghai").expect("zone");
+    let engine =
+        Engine::start(store, clock.clone(), zone, EngineOptions::default()).expect("engine");
+    let fixture = Fixture {
+        engine,
+        clock,
+        _dir: dir,
+    };
+    fixture
+        .run(Command::SetPolicy {
+            text: DEFAULT_POLICY.into(),
+            expected_version: None,
+        })
+        .await;
+    fixture
+        .run(Command::CreateCategory(Category {
+            code: "fire".into(),
+            name_zh: "火灾".into(),
+            name_en: String::new(),
+            default_unit_ids: vec![],
+            retired: false,
+            created_at: t0(),
+            updated_at: t0(),
+        }))
+        .await;
+    fixture
+        .run(Command::CreatePost(Post {
+            id: "xinhua".into(),
+            name: "新华街道指挥部".into(),
+            district: String::new(),
+            responsible_leader_id: None,
+            contact: String::new(),
+            mode: PostMode::Normal,
+            mode_reason: None,
+            mode_since: None,
+            retired: false,
+            created_at: t0(),
+            updated_at: t0(),
+        }))
+        .await;
+    fixture
+}
+
+impl Fixture {
+    async fn run(&self, command: Command) -> Outcome {
+        self.engine
+            .submit(Principal::system(), None, command)
+            .await
+            .expect("command succeeds")
+    }
+
+    async fn dispatched(&self) -> Incident {
+        let outcome = self
+            .run(Command::CreateIncident {
+                intake: Intake {
+                    source: Source::Police110,
+                    caller_name: String::new(),
+                    caller_phone: String::new(),
+                    address: "新华路".into(),
+                    place_id: None,
+                    category: "fire".into(),
+                    severity: Severity::II,
+                    summary: "冒烟".into(),
+                    tags: vec![],
+                },
+                dispatch: vec![DispatchTo {
+                    assignee: AssigneeRef::post("xinhua"),
+                    role: AssignmentRole::Lead,
+                }],
+            })
+            .await;
+        let Outcome::Incident { incident, .. } = outcome else {
+            panic!("not an incident: {outcome:?}");
+        };
+        *incident
+    }
+
+    async fn fire(&self) -> usize {
+        match self.run(Command::FireDue).await {
+            Outcome::Fired { alarms } => alarms,
+            other => panic!("not fired: {other:?}"),
+        }
+    }
+
+    fn sign(number: &str) -> Command {
+        Command::Step {
+            incident: number.into(),
+            selector: Some(AssignmentSelector::Id(1)),
+            action: AssignmentAction::SignFor,
+            note: String::new(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sign_for_committed_first_wins_the_race_with_the_deadline() {
+    let fixture = fixture().await;
+    let incident = fixture.dispatched().await;
+    // Both arrive once the deadline has passed; the sign-for is queued first.
+    fixture.clock.advance(SignedDuration::from_secs(61));
+    let signed = fixture
+        .engine
+        .submit(Principal::system(), None, Fixture::sign(&incident.number));
+    let fired = fixture
+        .engine
+        .submit(Principal::system(), None, Command::FireDue);
+    let (signed, fired) = tokio::join!(signed, fired);
+    signed.expect("signed");
+    assert!(
+        matches!(fired, Ok(Outcome::Fired { alarms: 0 })),
+        "{fired:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deadline_fires_exactly_once() {
+    let fixture = fixture().await;
+    fixture.dispatched().await;
+    fixture.clock.advance(SignedDuration::from_secs(61));
+    assert_eq!(fixture.fire().await, 1);
+    assert_eq!(fixture.fire().await, 0, "already fired");
+    assert_eq!(
+        fixture
+            .engine
+            .next_deadline()
+            .expect("read")
+            .map(|t| t > fixture.clock_now()),
+        Some(true)
+    );
+}
+
+#[tokio::test]
+async fn the_deadline_fired_first_then_the_sign_for_stops_the_ladder() {
+    let fixture = fixture().await;
+    let incident = fixture.dispatched().await;
+    fixture.clock.advance(SignedDuration::from_secs(61));
+    assert_eq!(fixture.fire().await, 1);
+    fixture.run(Fixture::sign(&incident.number)).await;
+    // Level 2 of the sign-for clock would be at 6 minutes: nothing fires
+    // except the arrival clock (5 minutes).
+    fixture.clock.advance(SignedDuration::from_mins(10));
+    assert_eq!(fixture.fire().await, 1, "only the arrival alarm");
+}
+
+impl Fixture {
+    fn clock_now(&self) -> Timestamp {
+        use crate::clock::Clock;
+        self.clock.now()
+    }
+}
