@@ -51,7 +51,7 @@ pub struct Cli {
     /// first result and changes nothing.
     #[arg(long, global = true)]
     pub request_id: Option<String>,
-    /// What to do; without one, prints this help.
+    /// What to do; without one, opens the duty console.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -93,6 +93,9 @@ pub enum Command {
     Audit(journal::AuditCmd),
     /// Server version, time zone, journal head and who you are.
     Info,
+    /// The product in one command: an embedded dutyd with a demo city and a
+    /// call simulator, and the console logged in as the duty officer.
+    Demo(crate::demo::DemoArgs),
     /// Load generators: throughput and latency percentiles.
     #[command(subcommand)]
     Bench(bench::Cmd),
@@ -205,14 +208,18 @@ impl Ctx<'_> {
     }
 }
 
-/// Runs a parsed command line, writing results to `out`.
+/// Runs a parsed command line, writing results to `out`. Without a
+/// subcommand, opens the console.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
-    let Some(command) = cli.command else {
-        writeln!(out, "{}", Cli::command().render_help())?;
-        writeln!(out)?;
-        return Ok(());
-    };
-    if let Command::Completions { shell } = command {
+    let command = cli.command;
+    if let Some(Command::Demo(args)) = command {
+        let lang = match &cli.config {
+            Some(path) => ConsoleConfig::load(path, true)?.language,
+            None => None,
+        };
+        return crate::demo::run(args, lang.unwrap_or_else(crate::tui::i18n::Lang::from_env)).await;
+    }
+    if let Some(Command::Completions { shell }) = command {
         let mut command = Cli::command();
         clap_complete::generate(shell, &mut command, "duty", out);
         return Ok(());
@@ -230,6 +237,18 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         .or(file.addr)
         .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
     let token = cli.token.or(file.token);
+    let Some(command) = command else {
+        return crate::tui::run(crate::tui::Options {
+            addr,
+            token,
+            lang: file
+                .language
+                .unwrap_or_else(crate::tui::i18n::Lang::from_env),
+            keys: file.keys,
+            bell: file.bell.unwrap_or(true),
+        })
+        .await;
+    };
     if let Command::Bench(cmd) = command {
         return bench::run(cmd, addr, token, cli.output, out).await;
     }
@@ -254,7 +273,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Watch(args) => journal::watch(&mut ctx, args).await,
         Command::Audit(cmd) => journal::audit(&mut ctx, cmd).await,
         Command::Info => journal::info(&mut ctx).await,
-        Command::Completions { .. } | Command::Bench(_) => Ok(()),
+        Command::Completions { .. } | Command::Bench(_) | Command::Demo(_) => Ok(()),
     }
 }
 

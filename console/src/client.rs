@@ -93,6 +93,24 @@ impl Client {
         Client::from_channel(channel, addr, token)
     }
 
+    /// A client that connects on first use and reconnects by itself: for the
+    /// console, which must start (and say so) even when dutyd is down.
+    pub fn lazy(addr: &str, token: Option<&str>) -> Result<Client, ConnectError> {
+        let uri = normalize_addr(addr);
+        let channel = Endpoint::from_shared(uri)
+            .map_err(|e| ConnectError::BadAddress {
+                addr: addr.to_owned(),
+                reason: e.to_string(),
+            })?
+            .connect_timeout(Duration::from_secs(3))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(5))
+            .keep_alive_while_idle(true)
+            .connect_lazy();
+        Client::from_channel(channel, addr, token)
+    }
+
     /// Wraps an existing channel.
     pub fn from_channel(
         channel: Channel,

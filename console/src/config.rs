@@ -14,6 +14,13 @@ pub struct ConsoleConfig {
     pub addr: Option<String>,
     /// Bearer token.
     pub token: Option<String>,
+    /// `zh` or `en` (default: from `LANG`).
+    pub language: Option<crate::tui::i18n::Lang>,
+    /// Ring the terminal bell on new incidents and alarms (default true).
+    pub bell: Option<bool>,
+    /// Key overrides: command name → keys, e.g. `escalate = ["E"]`.
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// A config problem, said so a person can fix it.
@@ -80,6 +87,22 @@ mod tests {
         std::fs::write(&path, "adress = \"x\"\n").expect("write");
         let error = ConsoleConfig::load(&path, true).expect_err("typo");
         assert!(error.to_string().contains("adress"), "{error}");
+    }
+
+    #[test]
+    fn console_settings_parse_and_bad_languages_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("console.toml");
+        std::fs::write(
+            &path,
+            "language = \"en\"\nbell = false\n[keys]\nescalate = [\"E\"]\n",
+        )
+        .expect("write");
+        let config = ConsoleConfig::load(&path, true).expect("valid");
+        assert_eq!(config.language, Some(crate::tui::i18n::Lang::En));
+        assert_eq!(config.keys.get("escalate"), Some(&vec!["E".to_owned()]));
+        std::fs::write(&path, "language = \"fr\"\n").expect("write");
+        assert!(ConsoleConfig::load(&path, true).is_err());
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!
 //! - [`client`]: the typed gRPC client (address, bearer token) that the CLI
 //!   and the console share.
+//! - [`tui`]: the duty console (ratatui).
+//! - [`demo`]: `duty demo`: embedded daemon, demo city, call simulator.
 //! - [`config`]: `~/.config/dutyroom/console.toml` (address, token, ...).
 //! - [`bench`]: `duty bench` load generation and measurement.
 //! - [`cli`]: the clap command tree, one file per noun, table and JSON
@@ -16,3 +18,5 @@ pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod demo;
+pub mod tui;

@@ -1,0 +1,186 @@
+//! # The duty console
+//!
+//! What a night-duty officer looks at for twelve hours. State → view:
+//!
+//! - [`model`]: what the console knows, kept current by Watch events (pure).
+//! - [`urgency`]: countdowns, colours, the board's order, the strip (pure).
+//! - [`app`]: the state machine: keys and server events in, effects out.
+//! - [`commands`]: the one registry behind hotkeys, `:` and help.
+//! - [`form`], [`line`], [`fuzzy`], [`text`], [`i18n`]: intake, editing,
+//!   pinyin-aware fuzzy picking, CJK-safe widths, the text catalogue.
+//! - [`views`]: rendering, a pure function of the app.
+//! - [`net`]: the link to dutyd and the action executor (tasks).
+//!
+//! The loop ([`drive`]) is generic over the terminal backend and fed by a
+//! channel, so tests run it on a `TestBackend` with scripted keys.
+
+pub mod app;
+pub mod commands;
+pub mod form;
+pub mod fuzzy;
+pub mod i18n;
+pub mod line;
+pub mod model;
+pub mod net;
+pub mod text;
+pub mod urgency;
+pub mod views;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::{Notify, mpsc};
+
+use crate::client::Client;
+use app::{App, AppEvent, Effect};
+use views::Theme;
+
+/// How the console starts.
+pub struct Options {
+    /// dutyd's address.
+    pub addr: String,
+    /// Bearer token.
+    pub token: Option<String>,
+    /// Language.
+    pub lang: i18n::Lang,
+    /// Key overrides.
+    pub keys: std::collections::BTreeMap<String, Vec<String>>,
+    /// Ring the bell.
+    pub bell: bool,
+}
+
+/// Runs effects: RPCs in tasks, reloads and the bell at once.
+pub struct Effects {
+    client: Client,
+    events: mpsc::UnboundedSender<AppEvent>,
+    reload: Arc<Notify>,
+    /// How many times the bell rang (tests look).
+    pub rings: usize,
+    ring: bool,
+}
+
+impl Effects {
+    /// Effects over `client`, reporting into `events`.
+    pub fn new(
+        client: Client,
+        events: mpsc::UnboundedSender<AppEvent>,
+        reload: Arc<Notify>,
+        ring: bool,
+    ) -> Self {
+        Effects {
+            client,
+            events,
+            reload,
+            rings: 0,
+            ring,
+        }
+    }
+
+    /// Starts one effect; never blocks.
+    pub fn run(&mut self, effect: Effect) {
+        match effect {
+            Effect::Bell => {
+                self.rings += 1;
+                if self.ring {
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(b"\x07");
+                    let _ = out.flush();
+                }
+            }
+            Effect::Reload => self.reload.notify_one(),
+            Effect::Quit => {}
+            other => {
+                tokio::spawn(net::execute(
+                    self.client.clone(),
+                    other,
+                    self.events.clone(),
+                ));
+            }
+        }
+    }
+}
+
+/// The loop: draw, wait for the next event, update, run effects; repeat
+/// until the app quits or the events end. Events that queued up while
+/// drawing are all applied before the next frame.
+pub async fn drive<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    theme: &Theme,
+    events: &mut mpsc::UnboundedReceiver<AppEvent>,
+    effects: &mut Effects,
+) -> Result<(), B::Error> {
+    loop {
+        let height = terminal.size()?.height;
+        app.page_rows = usize::from(height.saturating_sub(6)).max(1);
+        terminal.draw(|frame| views::render(app, theme, frame))?;
+        let Some(event) = events.recv().await else {
+            return Ok(());
+        };
+        for effect in app.update(event) {
+            effects.run(effect);
+        }
+        while let Ok(event) = events.try_recv() {
+            for effect in app.update(event) {
+                effects.run(effect);
+            }
+        }
+        if app.quit {
+            return Ok(());
+        }
+    }
+}
+
+/// Starts the console on the real terminal and runs it until quit.
+pub async fn run(options: Options) -> Result<(), crate::cli::CliError> {
+    use crate::cli::CliError;
+    let keymap =
+        commands::Keymap::new(&options.keys).map_err(|e| CliError::Usage(e.to_string()))?;
+    let client = Client::lazy(&options.addr, options.token.as_deref())?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let reload = Arc::new(Notify::new());
+    let link = tokio::spawn(net::link(client.clone(), tx.clone(), reload.clone()));
+    let ticks = tokio::spawn({
+        let tx = tx.clone();
+        async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                interval.tick().await;
+                if tx.send(AppEvent::Tick(jiff::Timestamp::now())).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let keys = tokio::spawn({
+        let tx = tx.clone();
+        async move {
+            let mut input = crossterm::event::EventStream::new();
+            while let Some(Ok(event)) = input.next().await {
+                let event = match event {
+                    crossterm::event::Event::Key(key) => AppEvent::Key(key),
+                    crossterm::event::Event::Resize(w, h) => AppEvent::Resize(w, h),
+                    _ => continue,
+                };
+                if tx.send(event).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let mut app = App::new(options.lang, keymap, jiff::Timestamp::now());
+    app.bell = options.bell;
+    let theme = Theme::from_env();
+    let mut effects = Effects::new(client, tx, reload, true);
+    let mut terminal = ratatui::try_init()?;
+    let result = drive(&mut terminal, &mut app, &theme, &mut rx, &mut effects).await;
+    ratatui::restore();
+    link.abort();
+    ticks.abort();
+    keys.abort();
+    result.map_err(CliError::Io)
+}

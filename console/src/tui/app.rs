@@ -1,0 +1,1180 @@
+//! The console's state and its update function: keys and server events in,
+//! effects (RPCs, fetches, the bell) out. Views only read this state; nothing
+//! here blocks or does I/O.
+
+use std::collections::BTreeMap;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use dutyroom_proto::v1 as pb;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::tui::commands::{self, ArgKind, Keymap, Spec};
+use crate::tui::form::{self, Field, IntakeForm};
+use crate::tui::fuzzy::{Candidate, rank};
+use crate::tui::i18n::{Lang, T};
+use crate::tui::line::Line;
+use crate::tui::model::{Model, Notice, Snapshot, is_open};
+use crate::tui::urgency::{self, order_key};
+
+/// Something that happened: a key, a tick, or news from dutyd.
+#[derive(Debug, Clone)]
+pub enum AppEvent {
+    /// A key press.
+    Key(KeyEvent),
+    /// The terminal changed size.
+    Resize(u16, u16),
+    /// A second passed.
+    Tick(Timestamp),
+    /// Connected: who we are and the centre's time zone.
+    Connected {
+        /// The principal of our token.
+        me: pb::Principal,
+        /// IANA zone name.
+        zone: String,
+    },
+    /// A full reload.
+    Snapshot(Box<Snapshot>),
+    /// A journal event from Watch.
+    Watch(Box<pb::Event>),
+    /// The link dropped; the network task is retrying.
+    LinkLost(String),
+    /// The stream is live again (resumed without a gap).
+    LinkBack,
+    /// An incident fetched whole.
+    Fetched(Box<pb::Incident>),
+    /// An incident's timeline.
+    Timeline(String, Vec<pb::Event>),
+    /// An action's result, as a line to show.
+    Done(Result<String, String>),
+    /// A call was just created: select it.
+    Created(String),
+}
+
+/// What the app asks the outside world to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Call dutyd.
+    Rpc(Rpc),
+    /// Fetch an incident whole.
+    Fetch(String),
+    /// Load an incident's timeline.
+    LoadTimeline(String),
+    /// Reload everything.
+    Reload,
+    /// Ring the terminal bell.
+    Bell,
+    /// Leave.
+    Quit,
+}
+
+/// A call to dutyd.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub enum Rpc {
+    Create(pb::CreateIncidentRequest),
+    Assign(pb::AssignRequest),
+    Sign(pb::AssignmentActionRequest),
+    Arrive(pb::AssignmentActionRequest),
+    Note(pb::AddNoteRequest),
+    Escalate(pb::EscalateRequest),
+    Raise(pb::RaiseSeverityRequest),
+    CallIn(pb::CallInRequest),
+    Resolve(pb::ResolveRequest),
+    Close(pb::CloseRequest),
+    Cancel(pb::CancelRequest),
+    Merge(pb::MergeRequest),
+    Reopen(pb::ReopenRequest),
+    Ack(pb::AcknowledgeAlarmRequest),
+    Mode(pb::SetPostModeRequest),
+}
+
+/// The state of the link to dutyd.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Link {
+    /// Not yet loaded.
+    Connecting,
+    /// Streaming.
+    Live,
+    /// Lost since then; the network task retries with back-off.
+    Lost {
+        /// When it dropped.
+        since: Timestamp,
+        /// Why.
+        error: String,
+    },
+}
+
+/// The side panel shown on wide terminals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    /// The selected incident's detail.
+    Detail,
+    /// Posts: mode, load, overdue.
+    Posts,
+    /// Alarms waiting.
+    Alarms,
+}
+
+/// A command waiting for the rest of its arguments (or a confirmation).
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Which command.
+    pub spec: &'static Spec,
+    /// Arguments so far.
+    pub args: Vec<String>,
+}
+
+/// What the keyboard is talking to.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// The board.
+    Board,
+    /// One incident full screen.
+    Detail,
+    /// The intake form.
+    Form(Box<IntakeForm>),
+    /// Choosing a post or unit to assign.
+    Picker(Box<Picker>),
+    /// Asking for one argument.
+    Prompt(Box<Pending>, Line),
+    /// Asking "sure?".
+    Confirm(Box<Pending>),
+    /// The `:` command line.
+    Command(Line),
+    /// The `/` filter line.
+    Filter(Line),
+    /// The help screen.
+    Help,
+}
+
+/// The assign picker.
+#[derive(Debug, Clone)]
+pub struct Picker {
+    /// The incident being assigned.
+    pub incident: String,
+    /// What was typed.
+    pub query: Line,
+    /// Which match is highlighted.
+    pub choice: usize,
+    /// Assign as support rather than lead.
+    pub support: bool,
+}
+
+/// What the board shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Words to find in number, summary, address, category, post.
+    pub words: Vec<String>,
+    /// `post:ID` / `unit:ID` involved.
+    pub assignee: Option<String>,
+    /// Category code.
+    pub category: Option<String>,
+    /// Severity.
+    pub severity: Option<i32>,
+    /// Statuses (any).
+    pub statuses: Vec<i32>,
+    /// Only open incidents.
+    pub open_only: bool,
+    /// Only with a dispatch waiting for sign-for.
+    pub unsigned: bool,
+    /// Only overdue.
+    pub overdue: bool,
+    /// Only with alarms waiting.
+    pub alarmed: bool,
+    /// Only of posts in emergency mode.
+    pub emergency: bool,
+    /// The text it was parsed from, to show.
+    pub text: String,
+}
+
+impl Filter {
+    /// Parses `xinhua post:xinhua cat:fire sev:II status:new overdue …`.
+    pub fn parse(text: &str) -> Filter {
+        let mut filter = Filter {
+            text: text.trim().to_owned(),
+            ..Filter::default()
+        };
+        for word in text.split_whitespace() {
+            match word.split_once(':') {
+                Some(("post" | "unit", _)) => filter.assignee = Some(word.to_owned()),
+                Some(("cat", code)) => filter.category = Some(code.to_owned()),
+                Some(("sev", sev)) => filter.severity = form::severity(sev).map(|s| s as i32),
+                Some(("status", status)) => {
+                    if let Ok(s) = crate::cli::incident::parse_status(status) {
+                        filter.statuses.push(s as i32);
+                    }
+                }
+                _ => match word {
+                    "overdue" => filter.overdue = true,
+                    "unsigned" => filter.unsigned = true,
+                    "open" => filter.open_only = true,
+                    "alarmed" => filter.alarmed = true,
+                    "emergency" => filter.emergency = true,
+                    _ => filter.words.push(word.to_lowercase()),
+                },
+            }
+        }
+        filter
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+
+    fn matches(&self, model: &Model, incident: &pb::Incident, now: Timestamp) -> bool {
+        if self.open_only && !is_open(incident.status) {
+            return false;
+        }
+        if !self.statuses.is_empty() && !self.statuses.contains(&incident.status) {
+            return false;
+        }
+        if self.severity.is_some_and(|s| s != incident.severity) {
+            return false;
+        }
+        if self
+            .category
+            .as_ref()
+            .is_some_and(|c| *c != incident.category)
+        {
+            return false;
+        }
+        if let Some(who) = &self.assignee {
+            let involved = incident
+                .assignments
+                .iter()
+                .any(|a| crate::cli::output::assignee(a.assignee.as_ref()) == *who)
+                || who.strip_prefix("post:") == Some(incident.territorial_post_id.as_str());
+            if !involved {
+                return false;
+            }
+        }
+        if self.unsigned && !urgency::unsigned(incident) {
+            return false;
+        }
+        if self.overdue && !urgency::overdue(incident, now) {
+            return false;
+        }
+        if self.alarmed && !model.alarms.values().any(|a| a.incident == incident.number) {
+            return false;
+        }
+        let in_emergency = model
+            .posts
+            .get(&incident.territorial_post_id)
+            .is_some_and(|p| p.mode == pb::PostMode::Emergency as i32);
+        if self.emergency && !in_emergency {
+            return false;
+        }
+        if self.words.is_empty() {
+            return true;
+        }
+        let post_name = model
+            .posts
+            .get(&incident.territorial_post_id)
+            .map_or("", |p| p.name.as_str());
+        let haystack = format!(
+            "{} {} {} {} {} {}",
+            incident.number,
+            incident.summary,
+            incident.address,
+            incident.category,
+            incident.territorial_post_id,
+            post_name
+        )
+        .to_lowercase();
+        self.words.iter().all(|w| haystack.contains(w.as_str()))
+    }
+}
+
+/// A line at the bottom of the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// What to say.
+    pub text: String,
+    /// An error (shown in red, with `!`).
+    pub error: bool,
+}
+
+/// The console's whole state.
+pub struct App {
+    /// What we know of the duty room.
+    pub model: Model,
+    /// Language of every text.
+    pub lang: Lang,
+    /// Keys → commands.
+    pub keymap: Keymap,
+    /// Who we are.
+    pub me: Option<pb::Principal>,
+    /// The centre's time zone.
+    pub zone: TimeZone,
+    /// The link to dutyd.
+    pub link: Link,
+    /// The time (advanced by ticks).
+    pub now: Timestamp,
+    /// What the keyboard talks to.
+    pub mode: Mode,
+    /// The selected incident.
+    pub selected: Option<u64>,
+    /// The board's filter.
+    pub filter: Filter,
+    /// Saved filters on number keys 7–9.
+    pub views: BTreeMap<u8, Filter>,
+    /// The side panel on wide terminals.
+    pub panel: Panel,
+    /// The bottom line.
+    pub message: Option<Message>,
+    /// Ring the bell on new incidents and alarms.
+    pub bell: bool,
+    /// Incidents highlighted as new, until when.
+    pub fresh: BTreeMap<u64, Timestamp>,
+    /// The open detail's timeline, once loaded.
+    pub timeline: Option<(String, Vec<pb::Event>)>,
+    /// The board's rows: filtered and ordered incident ids.
+    pub board: Vec<u64>,
+    /// Rows the board showed last frame (for paging).
+    pub page_rows: usize,
+    /// Set when the user asked to leave.
+    pub quit: bool,
+}
+
+/// How long a new incident stays highlighted.
+const FRESH_FOR: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
+
+impl App {
+    /// A console with no data yet.
+    pub fn new(lang: Lang, keymap: Keymap, now: Timestamp) -> App {
+        App {
+            model: Model::default(),
+            lang,
+            keymap,
+            me: None,
+            zone: TimeZone::get("Asia/Shanghai").unwrap_or(TimeZone::UTC),
+            link: Link::Connecting,
+            now,
+            mode: Mode::Board,
+            selected: None,
+            filter: Filter::default(),
+            views: BTreeMap::new(),
+            panel: Panel::Detail,
+            message: None,
+            bell: true,
+            fresh: BTreeMap::new(),
+            timeline: None,
+            board: Vec::new(),
+            page_rows: 10,
+            quit: false,
+        }
+    }
+
+    /// A text in the console's language.
+    pub fn t(&self, text: T) -> &'static str {
+        text.get(self.lang)
+    }
+
+    fn say(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    fn complain(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    /// The selected incident.
+    pub fn selection(&self) -> Option<&pb::Incident> {
+        self.selected.and_then(|id| self.model.incidents.get(&id))
+    }
+
+    /// Recomputes the board's rows and keeps the selection valid.
+    pub fn rebuild(&mut self) {
+        let now = self.now;
+        let mut rows: Vec<&pb::Incident> = self
+            .model
+            .incidents
+            .values()
+            .filter(|i| self.filter.matches(&self.model, i, now))
+            .collect();
+        rows.sort_by_cached_key(|i| order_key(i, now));
+        self.board = rows.iter().map(|i| i.id).collect();
+        if self.selected.is_none_or(|id| !self.board.contains(&id)) {
+            self.selected = self.board.first().copied();
+        }
+        self.fresh.retain(|_, until| *until > now);
+    }
+
+    /// Handles one event.
+    pub fn update(&mut self, event: AppEvent) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match event {
+            AppEvent::Key(key) => effects = self.key(key),
+            AppEvent::Resize(..) => {}
+            AppEvent::Tick(now) => self.now = now.max(self.now),
+            AppEvent::Connected { me, zone } => {
+                self.me = Some(me);
+                if let Ok(zone) = TimeZone::get(&zone) {
+                    self.zone = zone;
+                }
+            }
+            AppEvent::Snapshot(snapshot) => {
+                self.model = Model::from_snapshot(*snapshot);
+                self.link = Link::Live;
+            }
+            AppEvent::Watch(event) => {
+                for notice in self.model.apply(&event) {
+                    match notice {
+                        Notice::NewIncident(number) => {
+                            if let Some(incident) = self.model.by_number(&number) {
+                                self.fresh.insert(incident.id, self.now + FRESH_FOR);
+                            }
+                            self.say(format!("{}: {number}", self.t(T::NewIncident)));
+                            if self.bell {
+                                effects.push(Effect::Bell);
+                            }
+                        }
+                        Notice::Alarm(id) => {
+                            let reason = self
+                                .model
+                                .alarms
+                                .get(&id)
+                                .map(|a| format!("{} {}", a.incident, a.reason))
+                                .unwrap_or_default();
+                            self.complain(format!("{} #{id}: {reason}", self.t(T::NewAlarm)));
+                            if self.bell {
+                                effects.push(Effect::Bell);
+                            }
+                        }
+                    }
+                }
+                for number in std::mem::take(&mut self.model.needs_fetch) {
+                    effects.push(Effect::Fetch(number));
+                }
+                if let Some((number, events)) = &mut self.timeline
+                    && event.subject_id == *number
+                {
+                    events.push(*event);
+                }
+            }
+            AppEvent::LinkLost(error) => {
+                if !matches!(self.link, Link::Lost { .. }) {
+                    self.link = Link::Lost {
+                        since: self.now,
+                        error,
+                    };
+                }
+            }
+            AppEvent::LinkBack => self.link = Link::Live,
+            AppEvent::Fetched(incident) => self.model.put(*incident),
+            AppEvent::Timeline(number, events) => self.timeline = Some((number, events)),
+            AppEvent::Done(Ok(text)) => self.say(text),
+            AppEvent::Created(number) => {
+                self.rebuild();
+                if let Some(id) = self.model.by_number(&number).map(|i| i.id) {
+                    self.selected = Some(id);
+                }
+            }
+            AppEvent::Done(Err(text)) => self.complain(text),
+        }
+        self.rebuild();
+        effects
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.kind == crossterm::event::KeyEventKind::Release {
+            return Vec::new();
+        }
+        // Ctrl-C always leaves, whatever has the keyboard.
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            self.quit = true;
+            return vec![Effect::Quit];
+        }
+        let mode = std::mem::replace(&mut self.mode, Mode::Board);
+        match mode {
+            Mode::Board | Mode::Detail => {
+                self.mode = mode;
+                self.message = None;
+                match self.keymap.command(&key) {
+                    Some(name) => {
+                        let digit = match key.code {
+                            KeyCode::Char(c) if c.is_ascii_digit() => Some(c.to_string()),
+                            _ => None,
+                        };
+                        self.run_key(name, digit)
+                    }
+                    None => Vec::new(),
+                }
+            }
+            Mode::Help => {
+                self.mode = Mode::Board;
+                Vec::new()
+            }
+            Mode::Form(form) => self.form_key(*form, key),
+            Mode::Picker(picker) => self.picker_key(*picker, key),
+            Mode::Prompt(pending, line) => self.prompt_key(*pending, line, key),
+            Mode::Confirm(pending) => {
+                if key.code == KeyCode::Char('y') {
+                    self.execute(&pending)
+                } else {
+                    self.say("—");
+                    Vec::new()
+                }
+            }
+            Mode::Command(line) => self.command_key(line, key),
+            Mode::Filter(line) => self.filter_key(line, key),
+        }
+    }
+
+    /// Runs the command bound to a key: incident arguments come from the
+    /// selection, the rest are asked for.
+    fn run_key(&mut self, name: &'static str, digit: Option<String>) -> Vec<Effect> {
+        let Some(spec) = commands::find(name) else {
+            return Vec::new();
+        };
+        let mut args = Vec::new();
+        if let Some(digit) = digit {
+            args.push(digit);
+        } else if spec
+            .args
+            .first()
+            .is_some_and(|a| a.kind == ArgKind::Incident)
+        {
+            match self.selection() {
+                Some(incident) => args.push(incident.number.clone()),
+                None if spec.args[0].optional => {}
+                None => {
+                    self.complain(self.t(T::NoSelection));
+                    return Vec::new();
+                }
+            }
+        }
+        self.continue_command(Pending { spec, args })
+    }
+
+    /// Asks for the next missing argument, or runs the command.
+    fn continue_command(&mut self, pending: Pending) -> Vec<Effect> {
+        let next = pending.spec.args.get(pending.args.len());
+        match next {
+            Some(arg) if !arg.optional => {
+                let prompt = Line::default();
+                self.mode = Mode::Prompt(Box::new(pending), prompt);
+                Vec::new()
+            }
+            _ => {
+                if pending.spec.confirm {
+                    self.mode = Mode::Confirm(Box::new(pending));
+                    Vec::new()
+                } else {
+                    self.execute(&pending)
+                }
+            }
+        }
+    }
+
+    fn edit(line: &mut Line, key: &KeyEvent) -> bool {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('u') if ctrl => line.clear(),
+            KeyCode::Char('w') if ctrl => line.delete_word(),
+            KeyCode::Char('a') if ctrl => line.home(),
+            KeyCode::Char('e') if ctrl => line.end(),
+            KeyCode::Char(c) if !ctrl => line.insert(c),
+            KeyCode::Backspace => line.backspace(),
+            KeyCode::Delete => line.delete(),
+            KeyCode::Left => line.left(),
+            KeyCode::Right => line.right(),
+            KeyCode::Home => line.home(),
+            KeyCode::End => line.end(),
+            _ => return false,
+        }
+        true
+    }
+
+    fn prompt_key(&mut self, mut pending: Pending, mut line: Line, key: KeyEvent) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Esc => Vec::new(),
+            KeyCode::Enter => {
+                let text = line.text().trim().to_owned();
+                if text.is_empty() {
+                    self.mode = Mode::Prompt(Box::new(pending), line);
+                    return Vec::new();
+                }
+                pending.args.push(text);
+                self.continue_command(pending)
+            }
+            _ => {
+                Self::edit(&mut line, &key);
+                self.mode = Mode::Prompt(Box::new(pending), line);
+                Vec::new()
+            }
+        }
+    }
+
+    fn command_key(&mut self, mut line: Line, key: KeyEvent) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Esc => Vec::new(),
+            KeyCode::Enter => self.command_line(line.text()),
+            KeyCode::Tab => {
+                let text = line.text().to_owned();
+                if !text.contains(' ')
+                    && let [only] = commands::complete(&text).as_slice()
+                {
+                    line.set(&format!("{only} "));
+                } else if let Some((head, last)) = text.rsplit_once(' ') {
+                    // Complete the last word: an incident number or a post/unit.
+                    let candidates: Vec<String> = self
+                        .model
+                        .incidents
+                        .values()
+                        .map(|i| i.number.clone())
+                        .chain(self.model.posts.keys().cloned())
+                        .chain(self.model.units.keys().cloned())
+                        .filter(|c| !last.is_empty() && (c.starts_with(last) || c.ends_with(last)))
+                        .collect();
+                    if let [only] = candidates.as_slice() {
+                        line.set(&format!("{head} {only} "));
+                    }
+                }
+                self.mode = Mode::Command(line);
+                Vec::new()
+            }
+            _ => {
+                Self::edit(&mut line, &key);
+                self.mode = Mode::Command(line);
+                Vec::new()
+            }
+        }
+    }
+
+    fn filter_key(&mut self, mut line: Line, key: KeyEvent) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Esc => {
+                self.filter = Filter::default();
+                Vec::new()
+            }
+            KeyCode::Enter => {
+                self.filter = Filter::parse(line.text());
+                Vec::new()
+            }
+            _ => {
+                Self::edit(&mut line, &key);
+                // Filter as you type.
+                self.filter = Filter::parse(line.text());
+                self.mode = Mode::Filter(line);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Parses and runs a `:` command line.
+    pub fn command_line(&mut self, text: &str) -> Vec<Effect> {
+        let text = text.trim().trim_start_matches(':');
+        let Some((name, rest)) = text
+            .split_once(' ')
+            .or_else(|| (!text.is_empty()).then_some((text, "")))
+        else {
+            return Vec::new();
+        };
+        let Some(spec) = commands::find(name) else {
+            self.complain(format!("{}: {name}", self.t(T::UnknownCommand)));
+            return Vec::new();
+        };
+        let mut args = Vec::new();
+        let mut rest = rest.trim();
+        for arg in spec.args {
+            if rest.is_empty() {
+                break;
+            }
+            match arg.kind {
+                ArgKind::Rest => {
+                    args.push(rest.to_owned());
+                    rest = "";
+                }
+                ArgKind::Incident | ArgKind::Word => {
+                    let (word, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                    args.push(word.to_owned());
+                    rest = tail.trim();
+                }
+            }
+        }
+        self.continue_command(Pending { spec, args })
+    }
+
+    fn live(&mut self) -> bool {
+        if self.link == Link::Live {
+            return true;
+        }
+        self.complain(self.t(T::NotConnected));
+        false
+    }
+
+    /// The assignee a command names: `post:x`, `unit:y`, an id, or a fuzzy
+    /// name; without one, the incident's active lead.
+    fn assignee(&self, incident: &str, named: Option<&str>) -> Option<pb::Assignee> {
+        match named {
+            Some(text) => {
+                let candidates = form::assignee_candidates(&self.model);
+                let key = if text.contains(':') {
+                    Some(text.to_owned())
+                } else {
+                    rank(text, &candidates).first().map(|c| c.value.clone())
+                };
+                key.and_then(|k| crate::cli::incident::parse_assignee(&k).ok())
+            }
+            None => {
+                let incident = self.find_incident(incident)?;
+                incident
+                    .assignments
+                    .iter()
+                    .find(|a| {
+                        a.role == pb::AssignmentRole::Lead as i32
+                            && matches!(
+                                pb::AssignmentState::try_from(a.state),
+                                Ok(pb::AssignmentState::Dispatched
+                                    | pb::AssignmentState::SignedFor
+                                    | pb::AssignmentState::OnScene)
+                            )
+                    })
+                    .and_then(|a| a.assignee.clone())
+            }
+        }
+    }
+
+    /// An incident by full or short number.
+    pub fn find_incident(&self, text: &str) -> Option<&pb::Incident> {
+        self.model.by_number(text).or_else(|| {
+            let digits = text.trim_start_matches('0');
+            self.model.incidents.values().find(|i| {
+                i.number
+                    .split_once('-')
+                    .is_some_and(|(_, n)| n.trim_start_matches('0') == digits)
+            })
+        })
+    }
+
+    /// Runs a command whose arguments are all in.
+    fn execute(&mut self, pending: &Pending) -> Vec<Effect> {
+        let args = &pending.args;
+        let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+        let number = arg(0);
+        let rpc = match pending.spec.name {
+            "down" | "up" | "top" | "bottom" | "page-down" | "page-up" => {
+                self.navigate(pending.spec.name);
+                return Vec::new();
+            }
+            "open" => {
+                if let Some(id) = self.find_incident(&number).map(|i| i.id) {
+                    self.selected = Some(id);
+                }
+                let Some(incident) = self.selection() else {
+                    self.complain(self.t(T::NoSelection));
+                    return Vec::new();
+                };
+                let number = incident.number.clone();
+                self.mode = Mode::Detail;
+                self.timeline = None;
+                // Lists mask the caller's phone; the detail shows it in full.
+                return vec![Effect::Fetch(number.clone()), Effect::LoadTimeline(number)];
+            }
+            "back" => {
+                self.mode = Mode::Board;
+                self.timeline = None;
+                return Vec::new();
+            }
+            "new" => {
+                self.mode = Mode::Form(Box::default());
+                return Vec::new();
+            }
+            "help" => {
+                self.mode = Mode::Help;
+                return Vec::new();
+            }
+            "command" => {
+                self.mode = Mode::Command(Line::default());
+                return Vec::new();
+            }
+            "filter" => {
+                if args.is_empty() {
+                    self.mode = Mode::Filter(Line::with(&self.filter.text));
+                } else {
+                    self.filter = Filter::parse(&args.join(" "));
+                }
+                return Vec::new();
+            }
+            "view" => {
+                self.view(&arg(0), args.get(1).map(String::as_str));
+                return Vec::new();
+            }
+            "panel" => {
+                self.panel = match self.panel {
+                    Panel::Detail => Panel::Posts,
+                    Panel::Posts => Panel::Alarms,
+                    Panel::Alarms => Panel::Detail,
+                };
+                return Vec::new();
+            }
+            "bell" => {
+                self.bell = !self.bell;
+                let text = if self.bell { T::BellOn } else { T::BellOff };
+                self.say(self.t(text));
+                return Vec::new();
+            }
+            "refresh" => return vec![Effect::Reload],
+            "quit" => {
+                self.quit = true;
+                return vec![Effect::Quit];
+            }
+            "assign" if args.len() < 2 => {
+                self.mode = Mode::Picker(Box::new(Picker {
+                    incident: number,
+                    query: Line::default(),
+                    choice: 0,
+                    support: false,
+                }));
+                return Vec::new();
+            }
+            _ if !self.live() => return Vec::new(),
+            "call" => match self.call(args) {
+                Ok(request) => Rpc::Create(request),
+                Err(problem) => {
+                    self.complain(problem);
+                    return Vec::new();
+                }
+            },
+            "assign" => {
+                let Some(assignee) = self.assignee(&number, Some(&arg(1))) else {
+                    self.complain(format!("{}: {}", self.t(T::AssignTo), arg(1)));
+                    return Vec::new();
+                };
+                let support = matches!(arg(2).as_str(), "support" | "s" | "协办" | "+");
+                Rpc::Assign(pb::AssignRequest {
+                    request_id: String::new(),
+                    incident: number,
+                    assignee: Some(assignee),
+                    role: if support {
+                        pb::AssignmentRole::Support
+                    } else {
+                        pb::AssignmentRole::Lead
+                    } as i32,
+                    replace_lead: !support,
+                })
+            }
+            "sign" | "arrive" => {
+                let named = args.get(1).map(String::as_str);
+                let Some(assignee) = self.assignee(&number, named) else {
+                    self.complain(format!("{}: {number}", self.t(T::Lead)));
+                    return Vec::new();
+                };
+                let request = pb::AssignmentActionRequest {
+                    request_id: String::new(),
+                    incident: number,
+                    assignment_id: 0,
+                    assignee: Some(assignee),
+                    note: String::new(),
+                };
+                if pending.spec.name == "sign" {
+                    Rpc::Sign(request)
+                } else {
+                    Rpc::Arrive(request)
+                }
+            }
+            "note" => Rpc::Note(pb::AddNoteRequest {
+                request_id: String::new(),
+                incident: number,
+                text: arg(1),
+            }),
+            "escalate" => Rpc::Escalate(pb::EscalateRequest {
+                request_id: String::new(),
+                incident: number,
+                to_level: 0,
+                reason: arg(1),
+            }),
+            "raise" => Rpc::Raise(pb::RaiseSeverityRequest {
+                request_id: String::new(),
+                incident: number,
+                severity: 0,
+                reason: arg(1),
+            }),
+            "callin" => Rpc::CallIn(pb::CallInRequest {
+                request_id: String::new(),
+                incident: number,
+                units: arg(1).split_whitespace().map(str::to_owned).collect(),
+                note: String::new(),
+            }),
+            "resolve" => Rpc::Resolve(pb::ResolveRequest {
+                request_id: String::new(),
+                incident: number,
+                outcome: arg(1),
+            }),
+            "close" => {
+                let Ok(satisfaction) = arg(1).parse::<u32>() else {
+                    self.complain(format!("{}: {}", self.t(T::Satisfaction), arg(1)));
+                    return Vec::new();
+                };
+                let callback = match arg(2) {
+                    text if text.is_empty() => "已回访".to_owned(),
+                    text => text,
+                };
+                Rpc::Close(pb::CloseRequest {
+                    request_id: String::new(),
+                    incident: number,
+                    callback_result: callback,
+                    satisfaction,
+                })
+            }
+            "cancel" => Rpc::Cancel(pb::CancelRequest {
+                request_id: String::new(),
+                incident: number,
+                reason: arg(1),
+            }),
+            "merge" => Rpc::Merge(pb::MergeRequest {
+                request_id: String::new(),
+                incident: number,
+                into: arg(1),
+            }),
+            "reopen" => Rpc::Reopen(pb::ReopenRequest {
+                request_id: String::new(),
+                incident: number,
+                reason: arg(1),
+            }),
+            "ack" => {
+                let id = match args
+                    .first()
+                    .and_then(|a| a.trim_start_matches('#').parse().ok())
+                {
+                    Some(id) => Some(id),
+                    None => {
+                        let selected = self.selection().map(|i| i.number.clone());
+                        self.model
+                            .alarms
+                            .values()
+                            .find(|a| selected.as_ref().is_some_and(|n| *n == a.incident))
+                            .or_else(|| self.model.alarms.values().next())
+                            .map(|a| a.id)
+                    }
+                };
+                let Some(id) = id else {
+                    self.say("—");
+                    return Vec::new();
+                };
+                Rpc::Ack(pb::AcknowledgeAlarmRequest {
+                    request_id: String::new(),
+                    id,
+                    note: String::new(),
+                })
+            }
+            "mode" => {
+                let mode = match arg(1).as_str() {
+                    "emergency" | "e" | "应急" => pb::PostMode::Emergency,
+                    _ => pb::PostMode::Normal,
+                };
+                Rpc::Mode(pb::SetPostModeRequest {
+                    request_id: String::new(),
+                    id: number,
+                    mode: mode as i32,
+                    reason: arg(2),
+                })
+            }
+            _ => return Vec::new(),
+        };
+        vec![Effect::Rpc(rpc)]
+    }
+
+    /// `:call CATEGORY SEVERITY PLACE SUMMARY… [PHONE]`.
+    fn call(&self, args: &[String]) -> Result<pb::CreateIncidentRequest, String> {
+        let [category, severity, place, summary] = args else {
+            return Err(format!(
+                "call: {}",
+                commands::find("call").map_or(String::new(), |s| s.usage())
+            ));
+        };
+        let categories = form::category_candidates(&self.model);
+        let category = rank(category, &categories)
+            .first()
+            .map(|c| c.value.clone())
+            .ok_or_else(|| format!("{}: {category}", self.t(T::Category)))?;
+        let severity = form::severity(severity)
+            .ok_or_else(|| format!("{}: {severity}", self.t(T::Severity)))?;
+        let places = form::place_candidates(&self.model);
+        let place_id = rank(place, &places).first().map(|c| c.value.clone());
+        let mut summary = summary.clone();
+        let mut phone = String::new();
+        if let Some((head, last)) = summary.rsplit_once(' ')
+            && last.len() >= 7
+            && last.chars().all(|c| c.is_ascii_digit())
+        {
+            phone = last.to_owned();
+            summary = head.trim().to_owned();
+        }
+        let address = place_id
+            .as_ref()
+            .and_then(|id| self.model.places.get(id))
+            .map_or(place.clone(), |p| p.name.clone());
+        let intake = pb::IncidentIntake {
+            source: pb::SourceChannel::Police110 as i32,
+            caller_name: String::new(),
+            caller_phone: phone,
+            address,
+            place_id: place_id.clone().unwrap_or_default(),
+            category: category.clone(),
+            severity: severity as i32,
+            summary,
+            tags: Vec::new(),
+        };
+        let dispatch = form::suggest(&self.model, Some(&category), place_id.as_deref());
+        Ok(form::request(intake, &dispatch))
+    }
+
+    fn navigate(&mut self, how: &str) {
+        let Some(position) = self
+            .selected
+            .and_then(|id| self.board.iter().position(|b| *b == id))
+        else {
+            self.selected = self.board.first().copied();
+            return;
+        };
+        let last = self.board.len().saturating_sub(1);
+        let page = self.page_rows.max(1);
+        let next = match how {
+            "down" => (position + 1).min(last),
+            "up" => position.saturating_sub(1),
+            "top" => 0,
+            "bottom" => last,
+            "page-down" => (position + page).min(last),
+            "page-up" => position.saturating_sub(page),
+            _ => position,
+        };
+        self.selected = self.board.get(next).copied();
+    }
+
+    fn view(&mut self, which: &str, save: Option<&str>) {
+        if which == "save" {
+            if let Some(slot) = save.and_then(|s| s.parse::<u8>().ok()) {
+                self.views.insert(slot, self.filter.clone());
+                self.say(format!("{} {slot}", self.t(T::View)));
+            }
+            return;
+        }
+        let Ok(slot) = which.parse::<u8>() else {
+            return;
+        };
+        self.filter = match slot {
+            0 => Filter::default(),
+            1 => Filter::parse("open"),
+            2 => Filter::parse("unsigned"),
+            3 => Filter::parse("status:on-scene"),
+            4 => Filter::parse("overdue"),
+            5 => Filter::parse("alarmed"),
+            6 => Filter::parse("emergency"),
+            n => self.views.get(&n).cloned().unwrap_or_default(),
+        };
+        if !self.filter.is_empty() {
+            self.say(format!("{}: {}", self.t(T::Filter), self.filter.text));
+        }
+    }
+
+    fn form_key(&mut self, mut form: IntakeForm, key: KeyEvent) -> Vec<Effect> {
+        form.problem = None;
+        let last = form::FIELDS.len() - 1;
+        match key.code {
+            KeyCode::Esc => return Vec::new(),
+            KeyCode::Tab => form.focus = (form.focus + 1).min(last),
+            KeyCode::BackTab => form.focus = form.focus.saturating_sub(1),
+            KeyCode::Down | KeyCode::Up => {
+                let down = key.code == KeyCode::Down;
+                let step = |n: usize| if down { n + 1 } else { n.saturating_sub(1) };
+                match form.field() {
+                    Field::Category => form.category_choice = step(form.category_choice),
+                    Field::Place => form.place_choice = step(form.place_choice),
+                    _ => {
+                        form.focus = if down {
+                            (form.focus + 1).min(last)
+                        } else {
+                            form.focus.saturating_sub(1)
+                        }
+                    }
+                }
+            }
+            KeyCode::Left | KeyCode::Right if form.field() == Field::Source => {
+                let n = form::SOURCES.len();
+                form.source = if key.code == KeyCode::Right {
+                    (form.source + 1) % n
+                } else {
+                    (form.source + n - 1) % n
+                };
+            }
+            KeyCode::Enter => {
+                if !self.live() {
+                    self.mode = Mode::Form(Box::new(form));
+                    return Vec::new();
+                }
+                match form.build(&self.model) {
+                    Ok(request) => return vec![Effect::Rpc(Rpc::Create(request))],
+                    Err(missing) => {
+                        form.problem = Some(format!("{}: {missing}", self.t(T::Missing)));
+                        if let Some(index) = form::FIELDS.iter().position(|f| match missing {
+                            "category" => *f == Field::Category,
+                            "severity" => *f == Field::Severity,
+                            "place" => *f == Field::Place,
+                            _ => *f == Field::Summary,
+                        }) {
+                            form.focus = index;
+                        }
+                    }
+                }
+            }
+            _ => {
+                if Self::edit(form.line(), &key) {
+                    match form.field() {
+                        Field::Category => form.category_choice = 0,
+                        Field::Place => form.place_choice = 0,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        self.mode = Mode::Form(Box::new(form));
+        Vec::new()
+    }
+
+    /// The picker's candidates, best first.
+    pub fn picker_matches(&self, picker: &Picker) -> Vec<Candidate<String>> {
+        let candidates = form::assignee_candidates(&self.model);
+        rank(picker.query.text(), &candidates)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    fn picker_key(&mut self, mut picker: Picker, key: KeyEvent) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Esc => return Vec::new(),
+            KeyCode::Tab => picker.support = !picker.support,
+            KeyCode::Down => picker.choice += 1,
+            KeyCode::Up => picker.choice = picker.choice.saturating_sub(1),
+            KeyCode::Enter => {
+                let matches = self.picker_matches(&picker);
+                if let Some(chosen) =
+                    matches.get(picker.choice.min(matches.len().saturating_sub(1)))
+                {
+                    let role = if picker.support { "support" } else { "lead" };
+                    let pending = Pending {
+                        spec: commands::find("assign").unwrap_or(&commands::COMMANDS[0]),
+                        args: vec![picker.incident.clone(), chosen.value.clone(), role.into()],
+                    };
+                    return self.execute(&pending);
+                }
+            }
+            _ => {
+                if Self::edit(&mut picker.query, &key) {
+                    picker.choice = 0;
+                }
+            }
+        }
+        self.mode = Mode::Picker(Box::new(picker));
+        Vec::new()
+    }
+}

@@ -1,0 +1,606 @@
+//! The command registry: every action the console can take, with its
+//! arguments, its default keys and its help. Hotkeys, the `:` command line
+//! and the help screen (and `docs/keybindings.md`) all come from this one
+//! table, so they cannot disagree.
+
+use std::collections::BTreeMap;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::tui::i18n::{Lang, T};
+
+/// What an argument is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// An incident number (`0042`); from a hotkey: the selected incident.
+    Incident,
+    /// One word.
+    Word,
+    /// The rest of the line.
+    Rest,
+}
+
+/// One argument of a command.
+#[derive(Debug, Clone, Copy)]
+pub struct Arg {
+    /// What it is.
+    pub kind: ArgKind,
+    /// The prompt when it has to be asked for.
+    pub prompt: T,
+    /// May be left out.
+    pub optional: bool,
+}
+
+const fn arg(kind: ArgKind, prompt: T) -> Arg {
+    Arg {
+        kind,
+        prompt,
+        optional: false,
+    }
+}
+
+const fn optional(kind: ArgKind, prompt: T) -> Arg {
+    Arg {
+        kind,
+        prompt,
+        optional: true,
+    }
+}
+
+const INCIDENT: Arg = arg(ArgKind::Incident, T::Number);
+
+/// A command.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// Other names on the command line.
+    pub aliases: &'static [&'static str],
+    /// What it does (Chinese, English).
+    pub help: (&'static str, &'static str),
+    /// Its arguments, in order.
+    pub args: &'static [Arg],
+    /// Default keys.
+    pub keys: &'static [&'static str],
+    /// Irreversible: ask before doing it.
+    pub confirm: bool,
+}
+
+impl Spec {
+    /// The help text in `lang`.
+    pub fn help(&self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::Zh => self.help.0,
+            Lang::En => self.help.1,
+        }
+    }
+
+    /// `name ARG ARG…` for help and completion.
+    pub fn usage(&self) -> String {
+        let mut text = self.name.to_owned();
+        for arg in self.args {
+            let name = match arg.kind {
+                ArgKind::Incident => "N",
+                ArgKind::Word => "WORD",
+                ArgKind::Rest => "TEXT…",
+            };
+            if arg.optional {
+                text.push_str(&format!(" [{name}]"));
+            } else {
+                text.push_str(&format!(" {name}"));
+            }
+        }
+        text
+    }
+}
+
+/// Every command.
+pub const COMMANDS: &[Spec] = &[
+    Spec {
+        name: "down",
+        aliases: &[],
+        help: ("下一条", "next incident"),
+        args: &[],
+        keys: &["j", "down"],
+        confirm: false,
+    },
+    Spec {
+        name: "up",
+        aliases: &[],
+        help: ("上一条", "previous incident"),
+        args: &[],
+        keys: &["k", "up"],
+        confirm: false,
+    },
+    Spec {
+        name: "top",
+        aliases: &[],
+        help: ("第一条", "first incident"),
+        args: &[],
+        keys: &["g", "home"],
+        confirm: false,
+    },
+    Spec {
+        name: "bottom",
+        aliases: &[],
+        help: ("最后一条", "last incident"),
+        args: &[],
+        keys: &["G", "end"],
+        confirm: false,
+    },
+    Spec {
+        name: "page-down",
+        aliases: &[],
+        help: ("下一页", "page down"),
+        args: &[],
+        keys: &["pgdn"],
+        confirm: false,
+    },
+    Spec {
+        name: "page-up",
+        aliases: &[],
+        help: ("上一页", "page up"),
+        args: &[],
+        keys: &["pgup"],
+        confirm: false,
+    },
+    Spec {
+        name: "open",
+        aliases: &["show"],
+        help: ("查看详情与时间线", "open the incident: detail and timeline"),
+        args: &[optional(ArgKind::Incident, T::Number)],
+        keys: &["enter"],
+        confirm: false,
+    },
+    Spec {
+        name: "back",
+        aliases: &[],
+        help: ("返回", "back to the board"),
+        args: &[],
+        keys: &["esc"],
+        confirm: false,
+    },
+    Spec {
+        name: "new",
+        aliases: &["n"],
+        help: ("接警登记 (表单)", "take a call (intake form)"),
+        args: &[],
+        keys: &["n"],
+        confirm: false,
+    },
+    Spec {
+        name: "call",
+        aliases: &[],
+        help: (
+            "一行接警并派单: 类别 级别 地点 摘要… [电话]",
+            "take and dispatch a call in one line: category severity place summary… [phone]",
+        ),
+        args: &[
+            arg(ArgKind::Word, T::Category),
+            arg(ArgKind::Word, T::Severity),
+            arg(ArgKind::Word, T::Place),
+            arg(ArgKind::Rest, T::Summary),
+        ],
+        keys: &[],
+        confirm: false,
+    },
+    Spec {
+        name: "assign",
+        aliases: &["as"],
+        help: ("派单 (主办/协办)", "assign (lead or support)"),
+        args: &[
+            INCIDENT,
+            optional(ArgKind::Word, T::AssignTo),
+            optional(ArgKind::Word, T::AsSupport),
+        ],
+        keys: &["a"],
+        confirm: false,
+    },
+    Spec {
+        name: "sign",
+        aliases: &[],
+        help: ("代为签收 (记录为代签)", "sign for on the assignee's behalf"),
+        args: &[INCIDENT, optional(ArgKind::Word, T::AssignTo)],
+        keys: &["s"],
+        confirm: false,
+    },
+    Spec {
+        name: "arrive",
+        aliases: &[],
+        help: ("代为报到场", "report arrival on the assignee's behalf"),
+        args: &[INCIDENT, optional(ArgKind::Word, T::AssignTo)],
+        keys: &["o"],
+        confirm: false,
+    },
+    Spec {
+        name: "note",
+        aliases: &[],
+        help: ("添加备注", "add a note"),
+        args: &[INCIDENT, arg(ArgKind::Rest, T::NoteText)],
+        keys: &["m"],
+        confirm: false,
+    },
+    Spec {
+        name: "escalate",
+        aliases: &["esc"],
+        help: ("升级督办 (说明原因)", "escalate one level (with a reason)"),
+        args: &[INCIDENT, arg(ArgKind::Rest, T::Reason)],
+        keys: &["e"],
+        confirm: false,
+    },
+    Spec {
+        name: "raise",
+        aliases: &[],
+        help: ("提升事件级别", "raise severity one step"),
+        args: &[INCIDENT, arg(ArgKind::Rest, T::Reason)],
+        keys: &["+"],
+        confirm: false,
+    },
+    Spec {
+        name: "callin",
+        aliases: &["call-in"],
+        help: ("吹哨: 调派联动单位", "call in units (街乡吹哨)"),
+        args: &[INCIDENT, arg(ArgKind::Rest, T::Units)],
+        keys: &["i"],
+        confirm: false,
+    },
+    Spec {
+        name: "resolve",
+        aliases: &[],
+        help: ("处置完毕 (填写结果)", "resolve with an outcome"),
+        args: &[INCIDENT, arg(ArgKind::Rest, T::Outcome)],
+        keys: &["R"],
+        confirm: false,
+    },
+    Spec {
+        name: "close",
+        aliases: &[],
+        help: (
+            "回访办结: 满意度 回访情况",
+            "close after callback: satisfaction, result",
+        ),
+        args: &[
+            INCIDENT,
+            arg(ArgKind::Word, T::Satisfaction),
+            arg(ArgKind::Rest, T::Callback),
+        ],
+        keys: &["C"],
+        confirm: false,
+    },
+    Spec {
+        name: "cancel",
+        aliases: &[],
+        help: ("撤销 (误报等)", "cancel (false alarm)"),
+        args: &[INCIDENT, arg(ArgKind::Rest, T::Reason)],
+        keys: &["X"],
+        confirm: false,
+    },
+    Spec {
+        name: "merge",
+        aliases: &[],
+        help: (
+            "合并重复事件 (不可撤销)",
+            "merge a duplicate into another (cannot be undone)",
+        ),
+        args: &[INCIDENT, arg(ArgKind::Incident, T::MergeInto)],
+        keys: &["M"],
+        confirm: true,
+    },
+    Spec {
+        name: "reopen",
+        aliases: &[],
+        help: ("重新打开", "reopen"),
+        args: &[INCIDENT, arg(ArgKind::Rest, T::Reason)],
+        keys: &["O"],
+        confirm: false,
+    },
+    Spec {
+        name: "ack",
+        aliases: &[],
+        help: (
+            "确认警报 (选中事件的, 否则最早的)",
+            "acknowledge an alarm (the selected incident's, else the oldest)",
+        ),
+        args: &[optional(ArgKind::Word, T::Alarms)],
+        keys: &["A"],
+        confirm: false,
+    },
+    Spec {
+        name: "mode",
+        aliases: &[],
+        help: (
+            "平急转换: 指挥部 normal|emergency 原因",
+            "switch a post: post normal|emergency reason",
+        ),
+        args: &[
+            arg(ArgKind::Word, T::Posts),
+            arg(ArgKind::Word, T::Emergency),
+            arg(ArgKind::Rest, T::Reason),
+        ],
+        keys: &[],
+        confirm: false,
+    },
+    Spec {
+        name: "filter",
+        aliases: &["f"],
+        help: (
+            "筛选: 文字 post:ID unit:ID cat:类别 sev:I status:… overdue",
+            "filter: text post:ID unit:ID cat:CODE sev:I status:… overdue",
+        ),
+        args: &[optional(ArgKind::Rest, T::Filter)],
+        keys: &["/"],
+        confirm: false,
+    },
+    Spec {
+        name: "view",
+        aliases: &[],
+        help: (
+            "视图: 0 全部 1 未结 2 未签收 3 到场 4 超时 5 警报 6 应急; view save N 保存当前筛选",
+            "views: 0 all 1 open 2 unsigned 3 on scene 4 overdue 5 alarms 6 emergency; view save N keeps the filter",
+        ),
+        args: &[
+            arg(ArgKind::Word, T::View),
+            optional(ArgKind::Word, T::View),
+        ],
+        keys: &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+        confirm: false,
+    },
+    Spec {
+        name: "panel",
+        aliases: &[],
+        help: (
+            "切换侧栏: 指挥部/值班/警报",
+            "cycle the side panel: posts, on duty, alarms",
+        ),
+        args: &[],
+        keys: &["tab"],
+        confirm: false,
+    },
+    Spec {
+        name: "command",
+        aliases: &[],
+        help: ("命令行", "command line"),
+        args: &[],
+        keys: &[":"],
+        confirm: false,
+    },
+    Spec {
+        name: "help",
+        aliases: &["h"],
+        help: ("帮助 (当前按键)", "help: the keys in effect"),
+        args: &[],
+        keys: &["?", "f1"],
+        confirm: false,
+    },
+    Spec {
+        name: "bell",
+        aliases: &[],
+        help: ("开/关提示音", "mute or unmute the bell"),
+        args: &[],
+        keys: &["b"],
+        confirm: false,
+    },
+    Spec {
+        name: "refresh",
+        aliases: &[],
+        help: ("重新加载", "reload everything from dutyd"),
+        args: &[],
+        keys: &["ctrl-r"],
+        confirm: false,
+    },
+    Spec {
+        name: "quit",
+        aliases: &["q"],
+        help: ("退出", "quit"),
+        args: &[],
+        keys: &["q", "ctrl-c"],
+        confirm: false,
+    },
+];
+
+/// The command called `name` (or one of its aliases).
+pub fn find(name: &str) -> Option<&'static Spec> {
+    COMMANDS
+        .iter()
+        .find(|c| c.name == name || c.aliases.contains(&name))
+}
+
+/// Commands whose name starts with `prefix`, for completion.
+pub fn complete(prefix: &str) -> Vec<&'static str> {
+    COMMANDS
+        .iter()
+        .map(|c| c.name)
+        .filter(|name| name.starts_with(prefix))
+        .collect()
+}
+
+/// A key as the keymap writes it: `n`, `G`, `+`, `enter`, `ctrl-r`, `f1`.
+pub fn key_name(key: &KeyEvent) -> Option<String> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    let base = match key.code {
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Enter => "enter".into(),
+        KeyCode::Esc => "esc".into(),
+        KeyCode::Tab => "tab".into(),
+        KeyCode::BackTab => "backtab".into(),
+        KeyCode::Backspace => "backspace".into(),
+        KeyCode::Delete => "delete".into(),
+        KeyCode::Up => "up".into(),
+        KeyCode::Down => "down".into(),
+        KeyCode::Left => "left".into(),
+        KeyCode::Right => "right".into(),
+        KeyCode::Home => "home".into(),
+        KeyCode::End => "end".into(),
+        KeyCode::PageUp => "pgup".into(),
+        KeyCode::PageDown => "pgdn".into(),
+        KeyCode::F(n) => format!("f{n}"),
+        _ => return None,
+    };
+    Some(match (ctrl, alt) {
+        (true, _) => format!("ctrl-{}", base.to_lowercase()),
+        (_, true) => format!("alt-{base}"),
+        _ => base,
+    })
+}
+
+/// Why a keymap override was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum KeymapError {
+    /// No such command.
+    #[error("[keys] {0:?} is not a command (see the help screen for the list)")]
+    UnknownCommand(String),
+    /// Two commands on one key.
+    #[error("[keys] {key:?} is bound to both {first:?} and {second:?}")]
+    Conflict {
+        /// The key.
+        key: String,
+        /// One command.
+        first: String,
+        /// The other.
+        second: String,
+    },
+}
+
+/// Which command each key runs.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    by_key: BTreeMap<String, &'static str>,
+}
+
+impl Keymap {
+    /// The defaults with `overrides` (command → keys) replacing a command's
+    /// keys. Unknown commands and double bindings are errors.
+    pub fn new(overrides: &BTreeMap<String, Vec<String>>) -> Result<Keymap, KeymapError> {
+        let mut keys: BTreeMap<&'static str, Vec<String>> = COMMANDS
+            .iter()
+            .map(|c| (c.name, c.keys.iter().map(|k| (*k).to_owned()).collect()))
+            .collect();
+        for (command, bound) in overrides {
+            let spec = find(command).ok_or_else(|| KeymapError::UnknownCommand(command.clone()))?;
+            keys.insert(spec.name, bound.clone());
+        }
+        let mut by_key: BTreeMap<String, &'static str> = BTreeMap::new();
+        for (command, bound) in keys {
+            for key in bound {
+                if let Some(first) = by_key.insert(key.clone(), command) {
+                    return Err(KeymapError::Conflict {
+                        key,
+                        first: first.to_owned(),
+                        second: command.to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(Keymap { by_key })
+    }
+
+    /// The command bound to `key`.
+    pub fn command(&self, key: &KeyEvent) -> Option<&'static str> {
+        key_name(key).and_then(|name| self.by_key.get(&name).copied())
+    }
+
+    /// The keys bound to `command`.
+    pub fn keys_of(&self, command: &str) -> Vec<&str> {
+        self.by_key
+            .iter()
+            .filter(|(_, c)| **c == command)
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+}
+
+/// `docs/keybindings.md`, generated from the registry.
+pub fn keybindings_markdown() -> String {
+    let mut text = String::from(
+        "# Console keys\n\n\
+         Generated from the command registry (`console/src/tui/commands.rs`); a test checks \
+         it is current. Every command can also be typed on the command line (`:`), e.g. \
+         `:as 0042 xinhua`, `:esc 0042 no sign-for`, `:close 0042 5 群众满意`. Keys can be \
+         rebound in `~/.config/dutyroom/console.toml` under `[keys]`, e.g. `escalate = [\"E\"]`.\n\n\
+         | keys | command | does | 说明 |\n| --- | --- | --- | --- |\n",
+    );
+    for spec in COMMANDS {
+        let keys = spec
+            .keys
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        text.push_str(&format!(
+            "| {keys} | `:{}` | {} | {} |\n",
+            spec.usage(),
+            spec.help.1,
+            spec.help.0
+        ));
+    }
+    text.push_str(
+        "\nIn the intake form: `Tab`/`Shift-Tab` move between fields, `↑`/`↓` choose a \
+         suggestion, `Enter` submits and dispatches, `Esc` cancels. In pickers: type to \
+         filter (pinyin initials work: `xh` finds 新华), `Tab` switches lead/support, \
+         `Enter` picks. In prompts: `Enter` confirms, `Esc` cancels.\n",
+    );
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_key_is_bound_twice_and_every_command_is_reachable() {
+        let keymap = Keymap::new(&BTreeMap::new()).expect("defaults are consistent");
+        for spec in COMMANDS {
+            let by_key = !keymap.keys_of(spec.name).is_empty();
+            assert!(
+                by_key || find(spec.name).is_some(),
+                "{} unreachable",
+                spec.name
+            );
+        }
+        let mut names: Vec<&str> = COMMANDS
+            .iter()
+            .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()))
+            .collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "a command name or alias is used twice");
+    }
+
+    #[test]
+    fn overrides_replace_keys_and_conflicts_are_errors() {
+        let mut overrides = BTreeMap::new();
+        overrides.insert("escalate".to_owned(), vec!["E".to_owned()]);
+        let keymap = Keymap::new(&overrides).expect("valid");
+        assert_eq!(keymap.keys_of("escalate"), vec!["E"]);
+        overrides.insert("resolve".to_owned(), vec!["E".to_owned()]);
+        assert!(matches!(
+            Keymap::new(&overrides),
+            Err(KeymapError::Conflict { .. })
+        ));
+        let mut unknown = BTreeMap::new();
+        unknown.insert("launch".to_owned(), vec!["L".to_owned()]);
+        assert!(matches!(
+            Keymap::new(&unknown),
+            Err(KeymapError::UnknownCommand(_))
+        ));
+    }
+
+    #[test]
+    fn the_keybindings_doc_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/keybindings.md");
+        let current = std::fs::read_to_string(path).unwrap_or_default();
+        let expected = keybindings_markdown();
+        if current != expected {
+            if std::env::var_os("DUTY_UPDATE_DOCS").is_some() {
+                std::fs::write(path, &expected).expect("write docs/keybindings.md");
+            } else {
+                panic!(
+                    "docs/keybindings.md is out of date: run \
+                     `DUTY_UPDATE_DOCS=1 cargo test -p dutyroom-console keybindings`"
+                );
+            }
+        }
+    }
+}

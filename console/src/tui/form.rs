@@ -1,0 +1,254 @@
+//! The intake form: fields in call order, fuzzy category and place with the
+//! dispatch it implies (the place's post as lead, the category's default
+//! units as support).
+
+use dutyroom_proto::v1 as pb;
+
+use crate::tui::fuzzy::{Candidate, rank};
+use crate::tui::line::Line;
+use crate::tui::model::Model;
+
+/// The fields, in the order the officer asks the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// What happened (fuzzy over categories).
+    Category,
+    /// I–IV (1–4).
+    Severity,
+    /// Where (fuzzy over places; free text is kept as the address).
+    Place,
+    /// What the caller says.
+    Summary,
+    /// Caller's phone.
+    Phone,
+    /// Caller's name.
+    Name,
+    /// Channel (110 by default).
+    Source,
+}
+
+/// Every field, in order.
+pub const FIELDS: [Field; 7] = [
+    Field::Category,
+    Field::Severity,
+    Field::Place,
+    Field::Summary,
+    Field::Phone,
+    Field::Name,
+    Field::Source,
+];
+
+/// Source channels in the order ←/→ cycles them.
+pub const SOURCES: [(pb::SourceChannel, &str); 9] = [
+    (pb::SourceChannel::Police110, "110"),
+    (pb::SourceChannel::Fire119, "119"),
+    (pb::SourceChannel::Medical120, "120"),
+    (pb::SourceChannel::Traffic122, "122"),
+    (pb::SourceChannel::Hotline12345, "12345"),
+    (pb::SourceChannel::GridWorker, "网格员"),
+    (pb::SourceChannel::PostReport, "指挥部上报"),
+    (pb::SourceChannel::Sensor, "感知设备"),
+    (pb::SourceChannel::Other, "其他"),
+];
+
+/// The form's state.
+#[derive(Debug, Clone, Default)]
+pub struct IntakeForm {
+    /// Typed text per field (Source is chosen with ←/→).
+    pub lines: [Line; 7],
+    /// The focused field's index in [`FIELDS`].
+    pub focus: usize,
+    /// Which suggestion is chosen for the category.
+    pub category_choice: usize,
+    /// Which suggestion is chosen for the place.
+    pub place_choice: usize,
+    /// Index into [`SOURCES`].
+    pub source: usize,
+    /// The last validation problem, shown until the next key.
+    pub problem: Option<String>,
+}
+
+/// Categories as fuzzy candidates (code, names, pinyin initials).
+pub fn category_candidates(model: &Model) -> Vec<Candidate<String>> {
+    model
+        .categories
+        .values()
+        .filter(|c| !c.retired)
+        .map(|c| Candidate {
+            haystack: format!(
+                "{} {} {}",
+                c.code,
+                c.name_en,
+                crate::tui::fuzzy::searchable(&c.name_zh)
+            ),
+            value: c.code.clone(),
+        })
+        .collect()
+}
+
+/// Places as fuzzy candidates (communities and grids first: most precise).
+pub fn place_candidates(model: &Model) -> Vec<Candidate<String>> {
+    let mut places: Vec<&pb::Place> = model.places.values().filter(|p| !p.retired).collect();
+    places.sort_by_key(|p| std::cmp::Reverse(p.kind));
+    places
+        .into_iter()
+        .map(|p| Candidate::named(&p.id, &p.name, p.id.clone()))
+        .collect()
+}
+
+/// Posts and units as fuzzy candidates, keyed `post:ID` / `unit:ID`.
+pub fn assignee_candidates(model: &Model) -> Vec<Candidate<String>> {
+    let posts = model
+        .posts
+        .values()
+        .filter(|p| !p.retired)
+        .map(|p| Candidate::named(&p.id, &p.name, format!("post:{}", p.id)));
+    let units = model
+        .units
+        .values()
+        .filter(|u| !u.retired)
+        .map(|u| Candidate::named(&u.id, &u.name, format!("unit:{}", u.id)));
+    posts.chain(units).collect()
+}
+
+/// Severity from what was typed: 1–4 or I–IV.
+pub fn severity(text: &str) -> Option<pb::Severity> {
+    match text.trim().to_ascii_uppercase().as_str() {
+        "1" | "I" => Some(pb::Severity::I),
+        "2" | "II" => Some(pb::Severity::Ii),
+        "3" | "III" => Some(pb::Severity::Iii),
+        "4" | "IV" => Some(pb::Severity::Iv),
+        _ => None,
+    }
+}
+
+/// What a form (or a `:call` line) will dispatch to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dispatch {
+    /// The lead post, from the place.
+    pub lead: Option<String>,
+    /// Supporting units, from the category.
+    pub support: Vec<String>,
+}
+
+/// The suggested dispatch for a category and place.
+pub fn suggest(model: &Model, category: Option<&str>, place: Option<&str>) -> Dispatch {
+    Dispatch {
+        lead: place
+            .and_then(|p| model.places.get(p))
+            .map(|p| p.post_id.clone())
+            .filter(|post| !post.is_empty()),
+        support: category
+            .and_then(|c| model.categories.get(c))
+            .map(|c| c.default_unit_ids.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// Builds the create request for a call.
+pub fn request(intake: pb::IncidentIntake, dispatch: &Dispatch) -> pb::CreateIncidentRequest {
+    let mut assign = Vec::new();
+    if let Some(lead) = &dispatch.lead {
+        assign.push(pb::AssignRequest {
+            assignee: Some(pb::Assignee {
+                kind: pb::AssigneeKind::Post as i32,
+                id: lead.clone(),
+                name: String::new(),
+            }),
+            role: pb::AssignmentRole::Lead as i32,
+            ..Default::default()
+        });
+    }
+    for unit in &dispatch.support {
+        assign.push(pb::AssignRequest {
+            assignee: Some(pb::Assignee {
+                kind: pb::AssigneeKind::Unit as i32,
+                id: unit.clone(),
+                name: String::new(),
+            }),
+            role: pb::AssignmentRole::Support as i32,
+            ..Default::default()
+        });
+    }
+    pb::CreateIncidentRequest {
+        request_id: String::new(),
+        intake: Some(intake),
+        dispatch: assign,
+    }
+}
+
+impl IntakeForm {
+    /// The focused field.
+    pub fn field(&self) -> Field {
+        FIELDS[self.focus]
+    }
+
+    /// The text of a field.
+    pub fn text(&self, field: Field) -> &str {
+        self.lines[FIELDS.iter().position(|f| *f == field).unwrap_or(0)].text()
+    }
+
+    /// The focused line.
+    pub fn line(&mut self) -> &mut Line {
+        &mut self.lines[self.focus]
+    }
+
+    /// The category the form stands on now.
+    pub fn category(&self, model: &Model) -> Option<String> {
+        let candidates = category_candidates(model);
+        let ranked = rank(self.text(Field::Category), &candidates);
+        if self.text(Field::Category).trim().is_empty() {
+            return None;
+        }
+        ranked
+            .get(self.category_choice.min(ranked.len().saturating_sub(1)))
+            .map(|c| c.value.clone())
+    }
+
+    /// The place the form stands on now.
+    pub fn place(&self, model: &Model) -> Option<String> {
+        if self.text(Field::Place).trim().is_empty() {
+            return None;
+        }
+        let candidates = place_candidates(model);
+        let ranked = rank(self.text(Field::Place), &candidates);
+        ranked
+            .get(self.place_choice.min(ranked.len().saturating_sub(1)))
+            .map(|c| c.value.clone())
+    }
+
+    /// The create request, or what is missing.
+    pub fn build(&self, model: &Model) -> Result<pb::CreateIncidentRequest, &'static str> {
+        let category = self.category(model).ok_or("category")?;
+        let severity = severity(self.text(Field::Severity)).ok_or("severity")?;
+        let summary = self.text(Field::Summary).trim();
+        if summary.is_empty() {
+            return Err("summary");
+        }
+        let place = self.place(model);
+        let typed = self.text(Field::Place).trim();
+        let address = match &place {
+            Some(id) => model
+                .places
+                .get(id)
+                .map_or(typed.to_owned(), |p| p.name.clone()),
+            None => typed.to_owned(),
+        };
+        if address.is_empty() {
+            return Err("place");
+        }
+        let intake = pb::IncidentIntake {
+            source: SOURCES[self.source].0 as i32,
+            caller_name: self.text(Field::Name).trim().to_owned(),
+            caller_phone: self.text(Field::Phone).trim().to_owned(),
+            address,
+            place_id: place.clone().unwrap_or_default(),
+            category: category.clone(),
+            severity: severity as i32,
+            summary: summary.to_owned(),
+            tags: Vec::new(),
+        };
+        let dispatch = suggest(model, Some(&category), place.as_deref());
+        Ok(request(intake, &dispatch))
+    }
+}

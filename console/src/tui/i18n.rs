@@ -1,0 +1,154 @@
+//! Every text the console shows, in Chinese and English, from one catalogue.
+//! The language comes from the config file, else from `LANG`/`LC_ALL`.
+
+/// The console's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum Lang {
+    /// 简体中文.
+    #[default]
+    #[serde(rename = "zh")]
+    Zh,
+    /// English.
+    #[serde(rename = "en")]
+    En,
+}
+
+impl Lang {
+    /// From `LC_ALL` / `LC_MESSAGES` / `LANG`: Chinese unless they say English
+    /// (or anything that is not Chinese).
+    pub fn from_env() -> Lang {
+        let value = ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+            .unwrap_or_default();
+        if value.is_empty() || value.starts_with("zh") {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+}
+
+macro_rules! catalogue {
+    ($($key:ident => ($zh:expr, $en:expr),)*) => {
+        /// A text of the console.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[allow(missing_docs)]
+        pub enum T { $($key,)* }
+
+        impl T {
+            /// The text in `lang`.
+            pub fn get(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((T::$key, Lang::Zh) => $zh, (T::$key, Lang::En) => $en,)*
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    Title => ("值班台", "duty console"),
+    Live => ("在线", "live"),
+    Connecting => ("连接中", "connecting"),
+    Lost => ("已断开", "LINK LOST"),
+    Stale => ("数据停留在", "showing data as of"),
+    Retrying => ("重连中", "reconnecting"),
+    Open => ("未结", "open"),
+    Unsigned => ("未签收", "unsigned"),
+    OnScene => ("已到场", "on scene"),
+    Overdue => ("超时", "overdue"),
+    Alarms => ("警报", "alarms"),
+    Emergency => ("应急", "emergency"),
+    Normal => ("平时", "normal"),
+    Number => ("编号", "no."),
+    Age => ("时长", "age"),
+    Severity => ("级别", "sev"),
+    SeverityShort => ("级", "sev"),
+    Category => ("类别", "category"),
+    Where => ("地点/辖区", "place/post"),
+    Lead => ("主办", "lead"),
+    Clock => ("时限", "clock"),
+    Summary => ("摘要", "summary"),
+    NoIncidents => ("没有在办事件", "no open incidents"),
+    NoMatch => ("没有符合筛选的事件", "nothing matches the filter"),
+    Filter => ("筛选", "filter"),
+    Command => ("命令", "command"),
+    Help => ("帮助", "help"),
+    Keys => ("按键", "keys"),
+    StatusNew => ("待派单", "new"),
+    StatusDispatched => ("已派单", "dispatched"),
+    StatusSigned => ("已签收", "signed"),
+    StatusOnScene => ("已到场", "on scene"),
+    StatusResolved => ("待回访", "resolved"),
+    StatusClosed => ("已办结", "closed"),
+    StatusCancelled => ("已撤销", "cancelled"),
+    StatusMerged => ("已合并", "merged"),
+    ClockSign => ("签收", "sign"),
+    ClockArrive => ("到场", "arrive"),
+    ClockResolve => ("办结", "resolve"),
+    Dispatched => ("待签收", "dispatched"),
+    SignedFor => ("已签收", "signed"),
+    Done => ("完成", "done"),
+    Refused => ("退回", "refused"),
+    Withdrawn => ("撤回", "withdrawn"),
+    Intake => ("接警", "new call"),
+    Source => ("来源", "source"),
+    Caller => ("报警人", "caller"),
+    Phone => ("电话", "phone"),
+    Address => ("地址", "address"),
+    Place => ("地点", "place"),
+    WillDispatch => ("将派往", "will dispatch to"),
+    NoPost => ("无辖区指挥部: 提交后按 a 派单", "no post found: press a after submitting"),
+    Submit => ("回车 提交并派单", "Enter submit & dispatch"),
+    FormHint => ("Tab 下一项  Shift-Tab 上一项  ↑↓ 选择  Esc 取消", "Tab next  Shift-Tab back  ↑↓ choose  Esc cancel"),
+    Missing => ("请填写", "please fill in"),
+    AssignTo => ("派单给", "assign to"),
+    AsLead => ("主办", "lead"),
+    AsSupport => ("协办", "support"),
+    PickerHint => ("输入筛选 (拼音首字母可用)  Tab 主办/协办  回车 确定  Esc 取消", "type to filter (pinyin initials work)  Tab lead/support  Enter pick  Esc cancel"),
+    Load => ("在办", "load"),
+    DutyContact => ("值班联系", "duty contact"),
+    Posts => ("指挥部", "posts"),
+    OnDuty => ("值班", "on duty"),
+    Detail => ("详情", "detail"),
+    Timeline => ("时间线", "timeline"),
+    Assignments => ("派单", "assignments"),
+    Notes => ("备注", "notes"),
+    Reason => ("原因", "reason"),
+    Outcome => ("处置结果", "outcome"),
+    Callback => ("回访情况", "callback result"),
+    Satisfaction => ("满意度 1-5 (0 未评)", "satisfaction 1-5 (0 none)"),
+    NoteText => ("备注内容", "note"),
+    MergeInto => ("合并到事件编号", "merge into incident"),
+    Units => ("单位 (空格分隔)", "units (space separated)"),
+    Confirm => ("确认? y 确认 / 其他键取消", "sure? y yes / any other key no"),
+    Done2 => ("完成", "done"),
+    NotConnected => ("未连接: 操作未发送, 请稍后重试", "not connected: nothing was sent, try again when live"),
+    NoSelection => ("请先选择一个事件", "select an incident first"),
+    UnknownCommand => ("未知命令", "unknown command"),
+    BellOn => ("提示音已开", "bell on"),
+    BellOff => ("提示音已关", "bell muted"),
+    NewIncident => ("新事件", "new incident"),
+    NewAlarm => ("新警报", "new alarm"),
+    Level => ("级", "level"),
+    PressHelp => ("? 帮助", "? help"),
+    Resolved => ("已处置", "resolved"),
+    View => ("视图", "view"),
+    All => ("全部", "all"),
+    Loading => ("加载中…", "loading…"),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_text_exists_in_both_languages() {
+        for text in [T::Title, T::Overdue, T::Loading] {
+            assert!(!text.get(Lang::Zh).is_empty());
+            assert!(!text.get(Lang::En).is_empty());
+            assert_ne!(text.get(Lang::Zh), text.get(Lang::En));
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! The console's network side, all off the render loop: the link task
+//! (snapshot, then Watch, resuming from the last seq after a drop, with
+//! back-off) and the executor that runs actions and reports their results
+//! as events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dutyroom_proto::v1 as pb;
+use pb::watch_response::Item;
+use tokio::sync::{Notify, mpsc};
+use tonic::Code;
+
+use crate::client::Client;
+use crate::tui::app::{AppEvent, Effect, Rpc};
+use crate::tui::model::Snapshot;
+
+/// A Watch stream silent for this long is treated as dead (heartbeats come
+/// every 10 s by default).
+const SILENCE: Duration = Duration::from_secs(35);
+
+/// Loads everything the console shows.
+pub async fn snapshot(client: &Client) -> Result<(pb::ServerInfo, Snapshot), tonic::Status> {
+    let info = client
+        .journal()
+        .get_server_info(pb::GetServerInfoRequest {})
+        .await?
+        .into_inner();
+    let mut incidents = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .incidents()
+            .list_incidents(pb::ListIncidentsRequest {
+                statuses: [
+                    pb::IncidentStatus::New,
+                    pb::IncidentStatus::Dispatched,
+                    pb::IncidentStatus::Signed,
+                    pb::IncidentStatus::OnScene,
+                    pb::IncidentStatus::Resolved,
+                ]
+                .iter()
+                .map(|s| *s as i32)
+                .collect(),
+                page: Some(pb::Page {
+                    limit: 1000,
+                    page_token: token.clone(),
+                }),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        incidents.extend(page.incidents);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let all = pb::ListRequest {
+        include_retired: false,
+    };
+    let snapshot = Snapshot {
+        head_seq: info.head_seq,
+        incidents,
+        posts: client.posts().list_posts(all).await?.into_inner().posts,
+        units: client.units().list_units(all).await?.into_inner().units,
+        categories: client
+            .categories()
+            .list_categories(all)
+            .await?
+            .into_inner()
+            .categories,
+        places: client.places().list_places(all).await?.into_inner().places,
+        people: client.people().list_people(all).await?.into_inner().people,
+        alarms: client
+            .escalation()
+            .list_alarms(pb::ListAlarmsRequest {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .alarms,
+    };
+    Ok((info, snapshot))
+}
+
+/// Keeps the console fed until `events` closes. `reload` asks for a fresh
+/// snapshot.
+pub async fn link(client: Client, events: mpsc::UnboundedSender<AppEvent>, reload: Arc<Notify>) {
+    let mut resume: Option<u64> = None;
+    let mut backoff = Duration::from_millis(500);
+    let mut lost = false;
+    loop {
+        if events.is_closed() {
+            return;
+        }
+        let from = match resume {
+            Some(seq) => seq,
+            None => match snapshot(&client).await {
+                Ok((info, snapshot)) => {
+                    let head = snapshot.head_seq;
+                    let zone = info.time.map(|t| t.time_zone).unwrap_or_default();
+                    let _ = events.send(AppEvent::Connected {
+                        me: info.you.unwrap_or_default(),
+                        zone,
+                    });
+                    let _ = events.send(AppEvent::Snapshot(Box::new(snapshot)));
+                    lost = false;
+                    resume = Some(head);
+                    head
+                }
+                Err(status) => {
+                    let _ = events.send(AppEvent::LinkLost(status.message().to_owned()));
+                    lost = true;
+                    wait(&reload, backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            },
+        };
+        let request = pb::WatchRequest {
+            from_seq: from,
+            live_only: false,
+            filter: None,
+        };
+        let mut stream = match client.journal().watch(request).await {
+            Ok(stream) => stream.into_inner(),
+            Err(status) => {
+                if status.code() == Code::OutOfRange {
+                    resume = None;
+                }
+                let _ = events.send(AppEvent::LinkLost(status.message().to_owned()));
+                lost = true;
+                wait(&reload, backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
+        let error = loop {
+            tokio::select! {
+                () = reload.notified() => {
+                    resume = None;
+                    break None;
+                }
+                next = tokio::time::timeout(SILENCE, stream.message()) => match next {
+                    Ok(Ok(Some(item))) => {
+                        if lost {
+                            lost = false;
+                            backoff = Duration::from_millis(500);
+                            let _ = events.send(AppEvent::LinkBack);
+                        }
+                        if let Some(Item::Event(event)) = item.item {
+                            resume = Some(event.seq);
+                            if events.send(AppEvent::Watch(Box::new(event))).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(Ok(None)) => break Some("the stream ended".to_owned()),
+                    Ok(Err(status)) => {
+                        if status.code() == Code::OutOfRange {
+                            resume = None;
+                        }
+                        break Some(status.message().to_owned());
+                    }
+                    Err(_) => break Some("no heartbeat from dutyd".to_owned()),
+                },
+            }
+        };
+        if let Some(error) = error {
+            let _ = events.send(AppEvent::LinkLost(error));
+            lost = true;
+            wait(&reload, backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+}
+
+async fn wait(reload: &Notify, for_: Duration) {
+    tokio::select! {
+        () = reload.notified() => {}
+        () = tokio::time::sleep(for_) => {}
+    }
+}
+
+/// Runs one effect that needs dutyd, reporting back through `events`.
+pub async fn execute(client: Client, effect: Effect, events: mpsc::UnboundedSender<AppEvent>) {
+    let event = match effect {
+        Effect::Rpc(Rpc::Create(request)) => {
+            match client.incidents().create_incident(request).await {
+                Ok(reply) => {
+                    let number = reply
+                        .into_inner()
+                        .incident
+                        .map(|i| i.number)
+                        .unwrap_or_default();
+                    let _ = events.send(AppEvent::Done(Ok(format!("接警/created {number} ✓"))));
+                    AppEvent::Created(number)
+                }
+                Err(status) => AppEvent::Done(Err(status.message().to_owned())),
+            }
+        }
+        Effect::Rpc(rpc) => AppEvent::Done(rpc_call(&client, rpc).await),
+        Effect::Fetch(number) => match client
+            .incidents()
+            .get_incident(pb::GetIncidentRequest { incident: number })
+            .await
+        {
+            Ok(incident) => AppEvent::Fetched(Box::new(incident.into_inner())),
+            Err(status) => AppEvent::Done(Err(status.message().to_owned())),
+        },
+        Effect::LoadTimeline(number) => {
+            let mut all = Vec::new();
+            let mut after = 0;
+            loop {
+                match client
+                    .journal()
+                    .list_events(pb::ListEventsRequest {
+                        after_seq: after,
+                        incident: number.clone(),
+                        limit: 1000,
+                    })
+                    .await
+                {
+                    Ok(reply) => {
+                        let reply = reply.into_inner();
+                        all.extend(reply.events);
+                        if reply.next_after_seq == 0 {
+                            break AppEvent::Timeline(number, all);
+                        }
+                        after = reply.next_after_seq;
+                    }
+                    Err(status) => break AppEvent::Done(Err(status.message().to_owned())),
+                }
+            }
+        }
+        Effect::Reload | Effect::Bell | Effect::Quit => return,
+    };
+    let _ = events.send(event);
+}
+
+async fn rpc_call(client: &Client, rpc: Rpc) -> Result<String, String> {
+    let mut incidents = client.incidents();
+    let (verb, reply) = match rpc {
+        Rpc::Create(r) => ("接警/created", incidents.create_incident(r).await),
+        Rpc::Assign(r) => ("派单/assigned", incidents.assign(r).await),
+        Rpc::Sign(r) => ("签收/signed", incidents.sign_for(r).await),
+        Rpc::Arrive(r) => ("到场/arrived", incidents.arrive(r).await),
+        Rpc::Note(r) => ("备注/noted", incidents.add_note(r).await),
+        Rpc::Escalate(r) => ("督办/escalated", incidents.escalate(r).await),
+        Rpc::Raise(r) => ("升级/raised", incidents.raise_severity(r).await),
+        Rpc::CallIn(r) => ("吹哨/called in", incidents.call_in(r).await),
+        Rpc::Resolve(r) => ("处置/resolved", incidents.resolve(r).await),
+        Rpc::Close(r) => ("办结/closed", incidents.close(r).await),
+        Rpc::Cancel(r) => ("撤销/cancelled", incidents.cancel(r).await),
+        Rpc::Merge(r) => ("合并/merged", incidents.merge(r).await),
+        Rpc::Reopen(r) => ("重开/reopened", incidents.reopen(r).await),
+        Rpc::Ack(r) => {
+            return client
+                .escalation()
+                .acknowledge_alarm(r)
+                .await
+                .map(|a| format!("警报/alarm #{} ✓", a.into_inner().id))
+                .map_err(|s| s.message().to_owned());
+        }
+        Rpc::Mode(r) => {
+            return client
+                .posts()
+                .set_post_mode(r)
+                .await
+                .map(|p| format!("{} ✓", p.into_inner().name))
+                .map_err(|s| s.message().to_owned());
+        }
+    };
+    reply
+        .map(|reply| {
+            let number = reply
+                .into_inner()
+                .incident
+                .map(|i| i.number)
+                .unwrap_or_default();
+            format!("{verb} {number} ✓")
+        })
+        .map_err(|status| status.message().to_owned())
+}

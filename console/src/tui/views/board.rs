@@ -1,0 +1,290 @@
+//! The board: open incidents, most urgent first, one line each.
+
+use dutyroom_proto::v1 as pb;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::Theme;
+use crate::tui::app::App;
+use crate::tui::i18n::{Lang, T};
+use crate::tui::text::{fit, truncate};
+use crate::tui::urgency;
+
+/// The roman numeral of a severity.
+pub(super) fn numeral(severity: i32) -> &'static str {
+    use pb::Severity as S;
+    match S::try_from(severity) {
+        Ok(S::I) => "I",
+        Ok(S::Ii) => "II",
+        Ok(S::Iii) => "III",
+        Ok(S::Iv) => "IV",
+        _ => "?",
+    }
+}
+
+/// An incident status in words.
+pub(super) fn status(app: &App, status: i32) -> &'static str {
+    use pb::IncidentStatus as S;
+    app.t(match S::try_from(status) {
+        Ok(S::New) => T::StatusNew,
+        Ok(S::Dispatched) => T::StatusDispatched,
+        Ok(S::Signed) => T::StatusSigned,
+        Ok(S::OnScene) => T::StatusOnScene,
+        Ok(S::Resolved) => T::StatusResolved,
+        Ok(S::Closed) => T::StatusClosed,
+        Ok(S::Cancelled) => T::StatusCancelled,
+        _ => T::StatusMerged,
+    })
+}
+
+/// An assignment state in words.
+pub(super) fn state(app: &App, state: i32) -> &'static str {
+    use pb::AssignmentState as S;
+    app.t(match S::try_from(state) {
+        Ok(S::Dispatched) => T::Dispatched,
+        Ok(S::SignedFor) => T::SignedFor,
+        Ok(S::OnScene) => T::OnScene,
+        Ok(S::Done) => T::Done,
+        Ok(S::Refused) => T::Refused,
+        _ => T::Withdrawn,
+    })
+}
+
+/// A clock kind in words.
+pub(super) fn clock(app: &App, kind: pb::ClockKind) -> &'static str {
+    app.t(match kind {
+        pb::ClockKind::SignFor => T::ClockSign,
+        pb::ClockKind::Arrive => T::ClockArrive,
+        _ => T::ClockResolve,
+    })
+}
+
+/// A category's name in the console's language.
+pub(super) fn category(app: &App, code: &str) -> String {
+    match app.model.categories.get(code) {
+        Some(c) if app.lang == Lang::Zh || c.name_en.is_empty() => c.name_zh.clone(),
+        Some(c) => c.name_en.clone(),
+        None => code.to_owned(),
+    }
+}
+
+/// A post's or unit's display name.
+pub(super) fn assignee_name(app: &App, assignee: Option<&pb::Assignee>) -> String {
+    let Some(a) = assignee else {
+        return String::new();
+    };
+    let name = if a.kind == pb::AssigneeKind::Post as i32 {
+        app.model.posts.get(&a.id).map(|p| p.name.clone())
+    } else {
+        app.model.units.get(&a.id).map(|u| u.name.clone())
+    };
+    name.unwrap_or_else(|| a.id.clone())
+}
+
+/// The active lead assignment.
+pub(super) fn lead(incident: &pb::Incident) -> Option<&pb::Assignment> {
+    use pb::AssignmentState as S;
+    incident.assignments.iter().find(|a| {
+        a.role == pb::AssignmentRole::Lead as i32
+            && matches!(
+                S::try_from(a.state),
+                Ok(S::Dispatched | S::SignedFor | S::OnScene | S::Done)
+            )
+    })
+}
+
+/// Where an incident is: its place's name, else its post's, else the
+/// address as given.
+pub(super) fn where_(app: &App, incident: &pb::Incident) -> String {
+    if let Some(place) = app.model.places.get(&incident.place_id) {
+        return place.name.clone();
+    }
+    if let Some(post) = app.model.posts.get(&incident.territorial_post_id) {
+        return post.name.clone();
+    }
+    incident.address.clone()
+}
+
+/// Column widths for a board `total` cells wide.
+struct Columns {
+    number: usize,
+    age: usize,
+    severity: usize,
+    category: usize,
+    place: usize,
+    lead: usize,
+    clock: usize,
+    summary: usize,
+}
+
+impl Columns {
+    fn for_width(total: usize) -> Columns {
+        let mut columns = Columns {
+            number: 4,
+            age: 4,
+            severity: 4,
+            category: 8,
+            place: 12,
+            lead: 8,
+            clock: 10,
+            summary: 0,
+        };
+        if total >= 110 {
+            columns.number = 13;
+            columns.category = 10;
+            columns.place = 16;
+            columns.lead = 16;
+        }
+        let fixed = columns.number
+            + columns.age
+            + columns.severity
+            + columns.category
+            + columns.place
+            + columns.lead
+            + columns.clock
+            + 7;
+        columns.summary = total.saturating_sub(fixed + 1);
+        columns
+    }
+}
+
+/// Draws the board into `area`.
+pub(super) fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let total = area.width as usize;
+    let columns = Columns::for_width(total);
+    let rows = area.height.saturating_sub(1) as usize;
+    let header = [
+        (app.t(T::Number), columns.number),
+        (app.t(T::Age), columns.age),
+        (app.t(T::SeverityShort), columns.severity),
+        (app.t(T::Category), columns.category),
+        (app.t(T::Where), columns.place),
+        (app.t(T::Lead), columns.lead),
+        (app.t(T::Clock), columns.clock),
+        (app.t(T::Summary), columns.summary),
+    ]
+    .iter()
+    .map(|(label, cells)| fit(label, *cells))
+    .collect::<Vec<_>>()
+    .join(" ");
+    let mut lines = vec![Line::from(Span::styled(
+        truncate(&header, total),
+        theme.dim().add_modifier(Modifier::BOLD),
+    ))];
+    if app.board.is_empty() {
+        let empty = if app.model.incidents.is_empty() {
+            T::NoIncidents
+        } else {
+            T::NoMatch
+        };
+        lines.push(Line::from(Span::styled(app.t(empty), theme.dim())));
+        frame.render_widget(Paragraph::new(lines), area);
+        return;
+    }
+    // Keep the selection in view.
+    let selected = app
+        .selected
+        .and_then(|id| app.board.iter().position(|b| *b == id))
+        .unwrap_or(0);
+    let first = selected.saturating_sub(rows.saturating_sub(1));
+    for id in app.board.iter().skip(first).take(rows) {
+        let Some(incident) = app.model.incidents.get(id) else {
+            continue;
+        };
+        lines.push(row(
+            app,
+            theme,
+            incident,
+            &columns,
+            Some(*id) == app.selected,
+        ));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn row(
+    app: &App,
+    theme: &Theme,
+    incident: &pb::Incident,
+    columns: &Columns,
+    selected: bool,
+) -> Line<'static> {
+    let number = if columns.number >= 13 {
+        incident.number.clone()
+    } else {
+        incident
+            .number
+            .split_once('-')
+            .map_or(incident.number.clone(), |(_, n)| n.to_owned())
+    };
+    let age = urgency::age(urgency::ts(incident.created_at.as_ref()), app.now);
+    let place = where_(app, incident);
+    let lead = match lead(incident) {
+        Some(a) => state(app, a.state).to_owned(),
+        None => status(app, incident.status).to_owned(),
+    };
+    let (clock_text, clock_style) = match urgency::countdown(incident, app.now) {
+        Some(countdown) => (
+            format!("{}{}", clock(app, countdown.kind), countdown.text()),
+            theme.urgency(countdown.urgency()),
+        ),
+        None => (status(app, incident.status).to_owned(), theme.dim()),
+    };
+    let alarmed = app
+        .model
+        .alarms
+        .values()
+        .any(|a| a.incident == incident.number);
+    let mut summary = incident.summary.clone();
+    if alarmed {
+        summary = format!("! {summary}");
+    }
+    if incident.escalation_level > 0 {
+        summary = format!("↑{} {summary}", incident.escalation_level);
+    }
+    let mut base = Style::default();
+    if app.fresh.contains_key(&incident.id) {
+        base = base.patch(theme.fresh());
+    }
+    if selected {
+        base = base.patch(theme.selected());
+    }
+    let cell = |text: &str, cells: usize| fit(text, cells);
+    let mut spans = vec![
+        Span::styled(
+            cell(&number, columns.number),
+            base.add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(" ", base),
+        Span::styled(cell(&age, columns.age), base),
+        Span::styled(" ", base),
+        Span::styled(
+            cell(numeral(incident.severity), columns.severity),
+            base.patch(theme.severity(incident.severity)),
+        ),
+        Span::styled(" ", base),
+        Span::styled(
+            cell(&category(app, &incident.category), columns.category),
+            base,
+        ),
+        Span::styled(" ", base),
+        Span::styled(cell(&place, columns.place), base),
+        Span::styled(" ", base),
+        Span::styled(cell(&lead, columns.lead), base),
+        Span::styled(" ", base),
+        Span::styled(cell(&clock_text, columns.clock), base.patch(clock_style)),
+        Span::styled(" ", base),
+    ];
+    if columns.summary > 0 {
+        let style = if alarmed {
+            base.patch(theme.alert())
+        } else {
+            base
+        };
+        spans.push(Span::styled(cell(&summary, columns.summary), style));
+    }
+    Line::from(spans)
+}

@@ -1,0 +1,272 @@
+//! One incident: intake, assignments with their clocks, notes, timeline.
+
+use dutyroom_proto::v1 as pb;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::Theme;
+use super::board::{assignee_name, category, clock, numeral, state, status};
+use crate::tui::app::App;
+use crate::tui::i18n::T;
+use crate::tui::text::truncate;
+use crate::tui::urgency;
+
+fn time(app: &App, ts: Option<&prost_types::Timestamp>) -> String {
+    if ts.is_none() {
+        return String::new();
+    }
+    urgency::ts(ts)
+        .to_zoned_datetime(app.zone.clone())
+        .strftime("%H:%M:%S")
+        .to_string()
+}
+
+fn lines(
+    app: &App,
+    theme: &Theme,
+    incident: &pb::Incident,
+    phone: bool,
+    cells: usize,
+) -> Vec<Line<'static>> {
+    let label = |text: T| Span::styled(format!("{} ", app.t(text)), theme.dim());
+    let caller_phone = if phone {
+        incident.caller_phone.clone()
+    } else {
+        dutyroom_daemon::incidents::model::mask_phone(&incident.caller_phone)
+    };
+    let mut out = vec![
+        Line::from(vec![
+            Span::styled(
+                incident.number.clone(),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::raw("  "),
+            Span::styled(
+                numeral(incident.severity).to_owned(),
+                theme.severity(incident.severity),
+            ),
+            Span::raw(format!(
+                "  {}  {}",
+                category(app, &incident.category),
+                status(app, incident.status)
+            )),
+        ]),
+        Line::from(vec![label(T::Summary), Span::raw(incident.summary.clone())]),
+        Line::from(vec![label(T::Address), Span::raw(incident.address.clone())]),
+        Line::from(vec![
+            label(T::Caller),
+            Span::raw(format!("{} {caller_phone}", incident.caller_name)),
+        ]),
+    ];
+    if !incident.assignments.is_empty() {
+        out.push(Line::from(Span::styled(app.t(T::Assignments), theme.dim())));
+        for a in &incident.assignments {
+            let role = if a.role == pb::AssignmentRole::Lead as i32 {
+                app.t(T::AsLead)
+            } else {
+                app.t(T::AsSupport)
+            };
+            let mut text = format!(
+                " #{} {} [{role}] {}  {}",
+                a.id,
+                assignee_name(app, a.assignee.as_ref()),
+                state(app, a.state),
+                time(app, a.dispatched_at.as_ref())
+            );
+            if a.signed_at.is_some() {
+                text.push_str(&format!(" ✓{}", time(app, a.signed_at.as_ref())));
+            }
+            if a.arrived_at.is_some() {
+                text.push_str(&format!(" ⌂{}", time(app, a.arrived_at.as_ref())));
+            }
+            if !a.reason.is_empty() {
+                text.push_str(&format!(" ({})", a.reason));
+            }
+            out.push(Line::from(truncate(&text, cells)));
+        }
+    }
+    let mut clocks = incident.clocks.clone();
+    clocks.sort_by_key(|c| c.due.as_ref().map(|t| t.seconds));
+    if !clocks.is_empty() {
+        out.push(Line::from(Span::styled(app.t(T::Clock), theme.dim())));
+        for c in &clocks {
+            let countdown = urgency::Countdown {
+                kind: pb::ClockKind::try_from(c.kind).unwrap_or(pb::ClockKind::Unspecified),
+                left: urgency::ts(c.due.as_ref()).duration_since(app.now),
+                length: urgency::ts(c.due.as_ref())
+                    .duration_since(urgency::ts(c.started_at.as_ref())),
+            };
+            let who = if c.assignment_id > 0 {
+                format!(" #{}", c.assignment_id)
+            } else {
+                String::new()
+            };
+            let alarms = if c.alarms > 0 {
+                format!("  ↑{}", c.alarms)
+            } else {
+                String::new()
+            };
+            out.push(Line::from(vec![
+                Span::raw(format!(" {}{who} ", clock(app, countdown.kind))),
+                Span::styled(countdown.text(), theme.urgency(countdown.urgency())),
+                Span::raw(format!("  {}{alarms}", time(app, c.due.as_ref()))),
+            ]));
+        }
+    }
+    if !incident.notes.is_empty() {
+        out.push(Line::from(Span::styled(app.t(T::Notes), theme.dim())));
+        for note in &incident.notes {
+            let author = note.author.as_ref().map_or("", |a| a.name.as_str());
+            out.push(Line::from(truncate(
+                &format!(" {} {author}: {}", time(app, note.at.as_ref()), note.text),
+                cells,
+            )));
+        }
+    }
+    out
+}
+
+/// A timeline entry in words.
+fn describe(app: &App, event: &pb::Event) -> String {
+    use pb::event::Body;
+    let zh = app.lang == crate::tui::i18n::Lang::Zh;
+    let pick = |c: &str, e: &str| if zh { c.to_owned() } else { e.to_owned() };
+    match &event.body {
+        Some(Body::IncidentCreated(_)) => pick("接警登记", "call recorded"),
+        Some(Body::IncidentUpdated(u)) => {
+            format!("{} {}", pick("修改", "changed"), u.changed_fields.join(","))
+        }
+        Some(Body::AssignmentChanged(c)) => {
+            let a = c.assignment.clone().unwrap_or_default();
+            let who = assignee_name(app, a.assignee.as_ref());
+            let verb = match event.kind.as_str() {
+                "incident.assigned" => pick("派单给", "dispatched to"),
+                "incident.signed_for" => pick("签收", "signed for by"),
+                "incident.arrived" => pick("到场", "arrived:"),
+                "incident.finished" => pick("完成", "finished:"),
+                "incident.refused" => pick("退回", "refused by"),
+                _ => pick("撤回", "withdrawn from"),
+            };
+            let behalf = if c.on_behalf {
+                pick(" (代)", " (on behalf)")
+            } else {
+                String::new()
+            };
+            let note = if c.note.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", c.note)
+            };
+            format!("{verb} {who}{behalf}{note}")
+        }
+        Some(Body::NoteAdded(n)) => format!(
+            "{}: {}",
+            pick("备注", "note"),
+            n.note.as_ref().map_or("", |n| n.text.as_str())
+        ),
+        Some(Body::IncidentPhaseChanged(p)) => {
+            let what = match event.kind.as_str() {
+                "incident.resolved" => pick("处置完毕", "resolved"),
+                "incident.closed" => pick("回访办结", "closed"),
+                "incident.cancelled" => pick("撤销", "cancelled"),
+                "incident.merged_into" => pick("并入", "merged into"),
+                "incident.absorbed" => pick("合并了", "absorbed"),
+                _ => pick("重新打开", "reopened"),
+            };
+            let detail = [
+                p.outcome.as_str(),
+                p.callback_result.as_str(),
+                p.reason.as_str(),
+                p.other_incident.as_str(),
+            ]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+            format!("{what} {detail}")
+        }
+        Some(Body::Alarm(a)) => {
+            if a.acknowledged_at.is_some() {
+                format!("{} #{}", pick("警报已确认", "alarm acknowledged"), a.id)
+            } else {
+                format!(
+                    "! {} {}{} {}",
+                    pick("警报", "alarm"),
+                    a.level,
+                    app.t(T::Level),
+                    a.reason
+                )
+            }
+        }
+        Some(Body::SeverityRaised(r)) => format!(
+            "{} {} → {}",
+            pick("升级", "severity"),
+            numeral(r.from),
+            numeral(r.to)
+        ),
+        Some(Body::ClocksChanged(c)) => {
+            format!("{} {}", pick("时限调整", "clocks changed"), c.reason)
+        }
+        _ => event.kind.clone(),
+    }
+}
+
+/// The side panel on wide terminals: the selected incident.
+pub(super) fn panel(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::LEFT)
+        .title(Span::styled(app.t(T::Detail), theme.dim()));
+    let content = match app.selection() {
+        Some(incident) => lines(
+            app,
+            theme,
+            incident,
+            false,
+            area.width.saturating_sub(2) as usize,
+        ),
+        None => vec![Line::from(Span::styled(app.t(T::NoSelection), theme.dim()))],
+    };
+    frame.render_widget(Paragraph::new(content).block(block), area);
+}
+
+/// The detail screen: everything, phone in full, and the timeline.
+pub(super) fn full(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let Some(incident) = app.selection() else {
+        frame.render_widget(Paragraph::new(app.t(T::NoSelection)), area);
+        return;
+    };
+    let cells = area.width as usize;
+    let mut content = lines(app, theme, incident, true, cells);
+    content.push(Line::from(Span::styled(app.t(T::Timeline), theme.dim())));
+    match &app.timeline {
+        Some((number, events)) if *number == incident.number => {
+            let room = (area.height as usize).saturating_sub(content.len());
+            let skip = events.len().saturating_sub(room);
+            for event in events.iter().skip(skip) {
+                let who = event.principal.as_ref().map_or("", |p| p.name.as_str());
+                let style = if event.kind == "incident.escalated" {
+                    theme.alert()
+                } else {
+                    Style::default()
+                };
+                content.push(Line::from(Span::styled(
+                    truncate(
+                        &format!(
+                            " {} {}  — {who}",
+                            time(app, event.at.as_ref()),
+                            describe(app, event)
+                        ),
+                        cells,
+                    ),
+                    style,
+                )));
+            }
+        }
+        _ => content.push(Line::from(Span::styled(app.t(T::Loading), theme.dim()))),
+    }
+    frame.render_widget(Paragraph::new(content).wrap(Wrap { trim: false }), area);
+}

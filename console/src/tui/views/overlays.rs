@@ -1,0 +1,422 @@
+//! Everything drawn over or instead of the board: the intake form, the
+//! assign picker, help, the posts and alarms panels, and the bottom line
+//! (messages, prompts, the command line, the filter).
+
+use dutyroom_proto::v1 as pb;
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::Theme;
+use super::board::{category, numeral};
+use crate::tui::app::{App, Mode, Picker};
+use crate::tui::commands::{ArgKind, COMMANDS};
+use crate::tui::form::{self, Field, IntakeForm};
+use crate::tui::fuzzy::rank;
+use crate::tui::i18n::T;
+use crate::tui::model::is_open;
+use crate::tui::text::{fit, truncate, width};
+
+fn label(app: &App, field: Field) -> &'static str {
+    app.t(match field {
+        Field::Category => T::Category,
+        Field::Severity => T::Severity,
+        Field::Place => T::Place,
+        Field::Summary => T::Summary,
+        Field::Phone => T::Phone,
+        Field::Name => T::Caller,
+        Field::Source => T::Source,
+    })
+}
+
+/// The intake form.
+pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let block = Block::default().borders(Borders::TOP).title(Span::styled(
+        app.t(T::Intake),
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let label_cells = 10;
+    let value_cells = (inner.width as usize).saturating_sub(label_cells + 1);
+    let mut lines = Vec::new();
+    let mut cursor = None;
+    let category = form.category(&app.model);
+    let place = form.place(&app.model);
+    for (index, field) in form::FIELDS.iter().enumerate() {
+        let focused = index == form.focus;
+        let mut value = match field {
+            Field::Source => format!("◂ {} ▸", form::SOURCES[form.source].1),
+            _ => form.lines[index].text().to_owned(),
+        };
+        let chosen = match field {
+            Field::Category => category.as_deref().map(|c| category_label(app, c)),
+            Field::Place => place
+                .as_ref()
+                .and_then(|p| app.model.places.get(p))
+                .map(|p| p.name.clone()),
+            Field::Severity => form::severity(&value).map(|s| numeral(s as i32).to_owned()),
+            _ => None,
+        };
+        if let Some(chosen) = &chosen
+            && !value.is_empty()
+        {
+            value = format!("{value} → {chosen}");
+        }
+        let style = if focused {
+            Style::default().add_modifier(Modifier::BOLD)
+        } else {
+            Style::default()
+        };
+        let marker = if focused { "▸" } else { " " };
+        if focused && *field != Field::Source {
+            let column = label_cells + 1 + form.lines[index].cursor_column();
+            cursor = Some((column, lines.len()));
+        }
+        lines.push(Line::from(vec![
+            Span::styled(
+                fit(&format!("{marker}{}", label(app, *field)), label_cells),
+                theme.dim(),
+            ),
+            Span::raw(" "),
+            Span::styled(truncate(&value, value_cells), style),
+        ]));
+        // Suggestions under the focused fuzzy field.
+        if focused && matches!(field, Field::Category | Field::Place) {
+            let candidates = if *field == Field::Category {
+                form::category_candidates(&app.model)
+            } else {
+                form::place_candidates(&app.model)
+            };
+            let query = form.lines[index].text();
+            if !query.trim().is_empty() {
+                let choice = if *field == Field::Category {
+                    form.category_choice
+                } else {
+                    form.place_choice
+                };
+                for (n, candidate) in rank(query, &candidates).iter().take(4).enumerate() {
+                    let name = if *field == Field::Category {
+                        category_label(app, &candidate.value)
+                    } else {
+                        app.model
+                            .places
+                            .get(&candidate.value)
+                            .map_or(candidate.value.clone(), |p| p.name.clone())
+                    };
+                    let style = if n == choice.min(3) {
+                        theme.selected()
+                    } else {
+                        theme.dim()
+                    };
+                    lines.push(Line::from(vec![
+                        Span::raw(" ".repeat(label_cells + 1)),
+                        Span::styled(truncate(&format!(" {name} "), value_cells), style),
+                    ]));
+                }
+            }
+        }
+    }
+    let dispatch = form::suggest(&app.model, category.as_deref(), place.as_deref());
+    let mut targets: Vec<String> = dispatch
+        .lead
+        .iter()
+        .map(|p| {
+            app.model
+                .posts
+                .get(p)
+                .map_or(p.clone(), |post| post.name.clone())
+        })
+        .collect();
+    targets.extend(dispatch.support.iter().map(|u| {
+        app.model
+            .units
+            .get(u)
+            .map_or(u.clone(), |unit| unit.name.clone())
+    }));
+    lines.push(Line::raw(""));
+    if dispatch.lead.is_some() || !dispatch.support.is_empty() {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{}: ", app.t(T::WillDispatch)), theme.dim()),
+            Span::raw(truncate(&targets.join(" + "), value_cells)),
+        ]));
+    } else if place.is_some() || !form.text(Field::Place).is_empty() {
+        lines.push(Line::from(Span::styled(app.t(T::NoPost), theme.dim())));
+    }
+    match &form.problem {
+        Some(problem) => lines.push(Line::from(Span::styled(
+            format!("! {problem}"),
+            theme.alert(),
+        ))),
+        None => lines.push(Line::from(Span::styled(app.t(T::Submit), theme.dim()))),
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+    if let Some((column, row)) = cursor
+        && row < inner.height as usize
+    {
+        frame.set_cursor_position(Position::new(
+            inner.x + column.min(inner.width as usize) as u16,
+            inner.y + row as u16,
+        ));
+    }
+}
+
+fn category_label(app: &App, code: &str) -> String {
+    format!("{} {code}", category(app, code))
+}
+
+/// Open incidents a post or unit is involved in.
+pub(super) fn load(app: &App, key: &str) -> usize {
+    app.model
+        .incidents
+        .values()
+        .filter(|i| is_open(i.status))
+        .filter(|i| {
+            i.assignments.iter().any(|a| {
+                crate::cli::output::assignee(a.assignee.as_ref()) == key
+                    && matches!(
+                        pb::AssignmentState::try_from(a.state),
+                        Ok(pb::AssignmentState::Dispatched
+                            | pb::AssignmentState::SignedFor
+                            | pb::AssignmentState::OnScene)
+                    )
+            })
+        })
+        .count()
+}
+
+/// The assign picker.
+pub(super) fn picker(app: &App, picker: &Picker, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let role = if picker.support {
+        app.t(T::AsSupport)
+    } else {
+        app.t(T::AsLead)
+    };
+    let title = format!("{} {} [{role}]", app.t(T::AssignTo), picker.incident);
+    let block = Block::default().borders(Borders::TOP).title(Span::styled(
+        title,
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let cells = inner.width as usize;
+    let mut lines = vec![Line::from(vec![
+        Span::styled("> ", theme.dim()),
+        Span::raw(picker.query.text().to_owned()),
+    ])];
+    let matches = app.picker_matches(picker);
+    let choice = picker.choice.min(matches.len().saturating_sub(1));
+    for (n, candidate) in matches
+        .iter()
+        .take(inner.height.saturating_sub(1) as usize)
+        .enumerate()
+    {
+        let (name, contact, mode) = match candidate.value.split_once(':') {
+            Some(("post", id)) => app.model.posts.get(id).map_or_else(
+                || (id.to_owned(), String::new(), ""),
+                |p| {
+                    let mode = if p.mode == pb::PostMode::Emergency as i32 {
+                        app.t(T::Emergency)
+                    } else {
+                        app.t(T::Normal)
+                    };
+                    (p.name.clone(), p.contact.clone(), mode)
+                },
+            ),
+            Some((_, id)) => app.model.units.get(id).map_or_else(
+                || (id.to_owned(), String::new(), ""),
+                |u| (u.name.clone(), u.contact.clone(), ""),
+            ),
+            None => (candidate.value.clone(), String::new(), ""),
+        };
+        let text = format!(
+            "{} {} {} {} {}",
+            fit(&name, 20),
+            fit(&candidate.value, 18),
+            fit(mode, 6),
+            fit(
+                &format!("{} {}", app.t(T::Load), load(app, &candidate.value)),
+                8
+            ),
+            contact
+        );
+        let style = if n == choice {
+            theme.selected()
+        } else {
+            Style::default()
+        };
+        lines.push(Line::from(Span::styled(truncate(&text, cells), style)));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+    let column = 2 + picker.query.cursor_column();
+    frame.set_cursor_position(Position::new(
+        inner.x + column.min(inner.width as usize) as u16,
+        inner.y,
+    ));
+}
+
+/// The help screen: the keys actually in effect, from the registry.
+pub(super) fn help(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let cells = area.width as usize;
+    let mut lines = vec![Line::from(Span::styled(
+        format!("{} — {}", app.t(T::Help), app.t(T::Keys)),
+        Style::default().add_modifier(Modifier::BOLD),
+    ))];
+    for spec in COMMANDS {
+        let keys = app.keymap.keys_of(spec.name).join(" ");
+        let args = if spec
+            .args
+            .iter()
+            .any(|a| a.kind == ArgKind::Rest || !a.optional)
+        {
+            format!(":{}", spec.usage())
+        } else {
+            format!(":{}", spec.name)
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                fit(&keys, 10),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(" "),
+            Span::styled(fit(&args, 24), theme.dim()),
+            Span::raw(" "),
+            Span::raw(truncate(spec.help(app.lang), cells.saturating_sub(36))),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The posts panel: mode, load, overdue.
+pub(super) fn posts(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::LEFT)
+        .title(Span::styled(app.t(T::Posts), theme.dim()));
+    let cells = area.width.saturating_sub(2) as usize;
+    let lines: Vec<Line<'static>> = app
+        .model
+        .posts
+        .values()
+        .filter(|p| !p.retired)
+        .map(|p| {
+            let key = format!("post:{}", p.id);
+            let overdue = app
+                .model
+                .incidents
+                .values()
+                .filter(|i| {
+                    i.territorial_post_id == p.id && crate::tui::urgency::overdue(i, app.now)
+                })
+                .count();
+            let emergency = p.mode == pb::PostMode::Emergency as i32;
+            let mode = if emergency {
+                format!("!{}", app.t(T::Emergency))
+            } else {
+                app.t(T::Normal).to_owned()
+            };
+            let style = if emergency {
+                theme.alert()
+            } else {
+                Style::default()
+            };
+            Line::from(Span::styled(
+                truncate(
+                    &format!(
+                        "{} {} {} {} {}{}",
+                        fit(&p.name, 16),
+                        fit(&mode, 6),
+                        app.t(T::Load),
+                        load(app, &key),
+                        app.t(T::Overdue),
+                        overdue
+                    ),
+                    cells,
+                ),
+                style,
+            ))
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// The alarms panel: waiting for acknowledgement.
+pub(super) fn alarms(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::LEFT)
+        .title(Span::styled(app.t(T::Alarms), theme.dim()));
+    let cells = area.width.saturating_sub(2) as usize;
+    let lines: Vec<Line<'static>> = app
+        .model
+        .alarms
+        .values()
+        .map(|a| {
+            Line::from(Span::styled(
+                truncate(
+                    &format!(
+                        "!#{} {}{} {} {}",
+                        a.id,
+                        a.level,
+                        app.t(T::Level),
+                        a.incident,
+                        a.reason
+                    ),
+                    cells,
+                ),
+                theme.alert(),
+            ))
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// The bottom line: a prompt, the command line, the filter, or a message.
+pub(super) fn input_line(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let cells = area.width as usize;
+    let (prefix, line) = match &app.mode {
+        Mode::Prompt(pending, line) => {
+            let arg = pending.spec.args.get(pending.args.len());
+            let what = arg.map_or("", |a| app.t(a.prompt));
+            (format!("{} {}: ", pending.spec.name, what), Some(line))
+        }
+        Mode::Command(line) => (":".to_owned(), Some(line)),
+        Mode::Filter(line) => ("/".to_owned(), Some(line)),
+        Mode::Confirm(pending) => {
+            let text = format!(
+                "{} {} — {}",
+                pending.spec.name,
+                pending.args.join(" "),
+                app.t(T::Confirm)
+            );
+            frame.render_widget(
+                Paragraph::new(Span::styled(truncate(&text, cells), theme.alert())),
+                area,
+            );
+            return;
+        }
+        _ => {
+            if let Some(message) = &app.message {
+                let (text, style) = if message.error {
+                    (format!("! {}", message.text), theme.alert())
+                } else {
+                    (message.text.clone(), Style::default())
+                };
+                frame.render_widget(
+                    Paragraph::new(Span::styled(truncate(&text, cells), style)),
+                    area,
+                );
+            }
+            return;
+        }
+    };
+    if let Some(line) = line {
+        let text = format!("{prefix}{}", line.text());
+        frame.render_widget(Paragraph::new(truncate(&text, cells)), area);
+        let column = width(&prefix) + line.cursor_column();
+        frame.set_cursor_position(Position::new(
+            area.x + column.min(cells.saturating_sub(1)) as u16,
+            area.y,
+        ));
+    }
+}
