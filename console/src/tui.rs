@@ -184,3 +184,6 @@ pub async fn run(options: Options) -> Result<(), crate::cli::CliError> {
     keys.abort();
     result.map_err(CliError::Io)
 }
+
+#[cfg(test)]
+mod tests;

@@ -144,8 +144,8 @@ pub enum Mode {
     Command(Line),
     /// The `/` filter line.
     Filter(Line),
-    /// The help screen.
-    Help,
+    /// The help screen, scrolled down this many lines.
+    Help(usize),
 }
 
 /// The assign picker.
@@ -508,8 +508,18 @@ impl App {
                     None => Vec::new(),
                 }
             }
-            Mode::Help => {
-                self.mode = Mode::Board;
+            Mode::Help(offset) => {
+                // Scroll with the movement keys; anything else closes help.
+                let scroll = match key.code {
+                    KeyCode::Down | KeyCode::Char('j') => Some(offset + 1),
+                    KeyCode::Up | KeyCode::Char('k') => Some(offset.saturating_sub(1)),
+                    KeyCode::PageDown | KeyCode::Char(' ') => Some(offset + self.page_rows),
+                    KeyCode::PageUp => Some(offset.saturating_sub(self.page_rows)),
+                    _ => None,
+                };
+                if let Some(offset) = scroll {
+                    self.mode = Mode::Help(offset.min(commands::COMMANDS.len().saturating_sub(1)));
+                }
                 Vec::new()
             }
             Mode::Form(form) => self.form_key(*form, key),
@@ -789,7 +799,7 @@ impl App {
                 return Vec::new();
             }
             "help" => {
-                self.mode = Mode::Help;
+                self.mode = Mode::Help(0);
                 return Vec::new();
             }
             "command" => {

@@ -67,14 +67,15 @@ impl Countdown {
         }
     }
 
-    /// `4:59`, `1:02:03`, or `+0:42` when overdue.
+    /// `4:59` (minutes:seconds), `23h45` past an hour, or with a `+` when
+    /// overdue (`+0:42`).
     pub fn text(&self) -> String {
         let overdue = self.left.is_negative();
         let secs = self.left.as_secs().unsigned_abs();
         let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
         let sign = if overdue { "+" } else { "" };
         if h > 0 {
-            format!("{sign}{h}:{m:02}:{s:02}")
+            format!("{sign}{h}h{m:02}")
         } else {
             format!("{sign}{m}:{s:02}")
         }
@@ -204,7 +205,7 @@ mod tests {
             at(0),
         )
         .expect("clock");
-        assert_eq!(long.text(), "4:00:00");
+        assert_eq!(long.text(), "4h00");
     }
 
     #[test]

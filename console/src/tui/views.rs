@@ -121,7 +121,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
         Mode::Detail => detail::full(app, theme, frame, main),
         Mode::Form(form) => overlays::form(app, form, theme, frame, main),
         Mode::Picker(picker) => overlays::picker(app, picker, theme, frame, main),
-        Mode::Help => overlays::help(app, theme, frame, main),
+        Mode::Help(offset) => overlays::help(app, *offset, theme, frame, main),
         _ => {
             if main.width >= 120 {
                 let [left, right] =
@@ -196,7 +196,7 @@ fn situation_strip(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
         let mark = if alert && count > 0 { "!" } else { "" };
         vec![
             Span::styled(format!("[{key}]"), theme.dim()),
-            Span::styled(format!("{}{mark} {count}  ", app.t(label)), style),
+            Span::styled(format!("{}{mark} {count} ", app.t(label)), style),
         ]
     };
     let mut spans = Vec::new();

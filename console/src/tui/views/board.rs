@@ -108,7 +108,7 @@ pub(super) fn where_(app: &App, incident: &pb::Incident) -> String {
     incident.address.clone()
 }
 
-/// Column widths for a board `total` cells wide.
+/// Column widths for a board `total` cells wide (0: column hidden).
 struct Columns {
     number: usize,
     age: usize,
@@ -137,15 +137,31 @@ impl Columns {
             columns.category = 10;
             columns.place = 16;
             columns.lead = 16;
+            columns.clock = 12;
         }
-        let fixed = columns.number
-            + columns.age
-            + columns.severity
-            + columns.category
-            + columns.place
-            + columns.lead
-            + columns.clock
-            + 7;
+        // Narrow terminals lose the least needed columns first, whole.
+        if total < 72 {
+            columns.lead = 0;
+        }
+        if total < 62 {
+            columns.category = 0;
+        }
+        if total < 48 {
+            columns.age = 0;
+        }
+        let shown = [
+            columns.number,
+            columns.age,
+            columns.severity,
+            columns.category,
+            columns.place,
+            columns.lead,
+            columns.clock,
+        ];
+        let fixed: usize = shown.iter().filter(|w| **w > 0).map(|w| w + 1).sum();
+        if fixed > total {
+            columns.place = columns.place.saturating_sub(fixed - total);
+        }
         columns.summary = total.saturating_sub(fixed + 1);
         columns
     }
@@ -167,6 +183,7 @@ pub(super) fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         (app.t(T::Summary), columns.summary),
     ]
     .iter()
+    .filter(|(_, cells)| *cells > 0)
     .map(|(label, cells)| fit(label, *cells))
     .collect::<Vec<_>>()
     .join(" ");
@@ -252,39 +269,34 @@ fn row(
     if selected {
         base = base.patch(theme.selected());
     }
-    let cell = |text: &str, cells: usize| fit(text, cells);
-    let mut spans = vec![
-        Span::styled(
-            cell(&number, columns.number),
-            base.add_modifier(Modifier::BOLD),
-        ),
-        Span::styled(" ", base),
-        Span::styled(cell(&age, columns.age), base),
-        Span::styled(" ", base),
-        Span::styled(
-            cell(numeral(incident.severity), columns.severity),
+    let summary_style = if alarmed {
+        base.patch(theme.alert())
+    } else {
+        base
+    };
+    let cells = [
+        (number, columns.number, base.add_modifier(Modifier::BOLD)),
+        (age, columns.age, base),
+        (
+            numeral(incident.severity).to_owned(),
+            columns.severity,
             base.patch(theme.severity(incident.severity)),
         ),
-        Span::styled(" ", base),
-        Span::styled(
-            cell(&category(app, &incident.category), columns.category),
-            base,
-        ),
-        Span::styled(" ", base),
-        Span::styled(cell(&place, columns.place), base),
-        Span::styled(" ", base),
-        Span::styled(cell(&lead, columns.lead), base),
-        Span::styled(" ", base),
-        Span::styled(cell(&clock_text, columns.clock), base.patch(clock_style)),
-        Span::styled(" ", base),
+        (category(app, &incident.category), columns.category, base),
+        (place, columns.place, base),
+        (lead, columns.lead, base),
+        (clock_text, columns.clock, base.patch(clock_style)),
+        (summary, columns.summary, summary_style),
     ];
-    if columns.summary > 0 {
-        let style = if alarmed {
-            base.patch(theme.alert())
-        } else {
-            base
-        };
-        spans.push(Span::styled(cell(&summary, columns.summary), style));
+    let mut spans = Vec::new();
+    for (text, cells, style) in cells {
+        if cells == 0 {
+            continue;
+        }
+        if !spans.is_empty() {
+            spans.push(Span::styled(" ", base));
+        }
+        spans.push(Span::styled(fit(&text, cells), style));
     }
     Line::from(spans)
 }

@@ -257,14 +257,27 @@ pub(super) fn picker(app: &App, picker: &Picker, theme: &Theme, frame: &mut Fram
     ));
 }
 
-/// The help screen: the keys actually in effect, from the registry.
-pub(super) fn help(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+/// The help screen: the keys actually in effect, from the registry;
+/// scrolls with ↑↓ / j k / PgUp PgDn.
+pub(super) fn help(app: &App, offset: usize, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let cells = area.width as usize;
-    let mut lines = vec![Line::from(Span::styled(
-        format!("{} — {}", app.t(T::Help), app.t(T::Keys)),
-        Style::default().add_modifier(Modifier::BOLD),
-    ))];
-    for spec in COMMANDS {
+    let room = (area.height as usize).saturating_sub(2);
+    let more = COMMANDS.len() > offset + room;
+    let mut lines = vec![Line::from(vec![
+        Span::styled(
+            format!("{} — {}", app.t(T::Help), app.t(T::Keys)),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(
+            if more {
+                format!("   {}", app.t(T::More))
+            } else {
+                String::new()
+            },
+            theme.dim(),
+        ),
+    ])];
+    for spec in COMMANDS.iter().skip(offset).take(room + 1) {
         let keys = app.keymap.keys_of(spec.name).join(" ");
         let args = if spec
             .args

@@ -1,0 +1,339 @@
+//! Rendering tests on ratatui's `TestBackend`: snapshots of the main screens
+//! at 80×24 and 160×48, in Chinese and English, with Chinese data (mixed
+//! with ASCII, an emoji and a combining mark), on a fixed clock.
+
+use std::collections::BTreeMap;
+
+use dutyroom_proto::v1 as pb;
+use jiff::Timestamp;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::{App, AppEvent, Mode};
+use super::commands::Keymap;
+use super::i18n::Lang;
+use super::model::Snapshot;
+use super::views::{self, Theme};
+
+fn ts(secs: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: secs,
+        nanos: 0,
+    })
+}
+
+/// 2026-11-23 21:00:00 in Shanghai.
+const NOW: i64 = 1_795_438_800;
+
+fn clock(kind: pb::ClockKind, assignment: u32, started: i64, due: i64, alarms: u32) -> pb::Clock {
+    pb::Clock {
+        kind: kind as i32,
+        assignment_id: assignment,
+        started_at: ts(started),
+        due: ts(due),
+        alarms,
+        next_alarm_at: ts(due),
+    }
+}
+
+fn assignment(
+    id: u32,
+    kind: pb::AssigneeKind,
+    who: &str,
+    lead: bool,
+    state: pb::AssignmentState,
+) -> pb::Assignment {
+    pb::Assignment {
+        id,
+        assignee: Some(pb::Assignee {
+            kind: kind as i32,
+            id: who.into(),
+            name: String::new(),
+        }),
+        role: if lead {
+            pb::AssignmentRole::Lead
+        } else {
+            pb::AssignmentRole::Support
+        } as i32,
+        state: state as i32,
+        dispatched_at: ts(NOW - 300),
+        ..Default::default()
+    }
+}
+
+/// A small duty room: three posts (one in emergency mode), units,
+/// categories, places, and five incidents in different states.
+pub(crate) fn snapshot() -> Snapshot {
+    use pb::AssignmentState as A;
+    use pb::IncidentStatus as S;
+    let post = |id: &str, name: &str, emergency: bool| pb::Post {
+        id: id.into(),
+        name: name.into(),
+        contact: "0571-87000001".into(),
+        mode: if emergency {
+            pb::PostMode::Emergency
+        } else {
+            pb::PostMode::Normal
+        } as i32,
+        ..Default::default()
+    };
+    let incident = |id: u64,
+                    severity: pb::Severity,
+                    category: &str,
+                    place: &str,
+                    post: &str,
+                    summary: &str,
+                    status: S| pb::Incident {
+        id,
+        number: format!("20261123-{id:04}"),
+        status: status as i32,
+        severity: severity as i32,
+        category: category.into(),
+        place_id: place.into(),
+        territorial_post_id: post.into(),
+        address: "新华路12号".into(),
+        caller_name: "李娜".into(),
+        caller_phone: "138****5678".into(),
+        summary: summary.into(),
+        created_at: ts(NOW - 600 - id as i64 * 60),
+        ..Default::default()
+    };
+    let mut fire = incident(
+        1,
+        pb::Severity::I,
+        "fire",
+        "xingfu",
+        "xinhua",
+        "居民楼三层冒烟，有人被困🔥",
+        S::Dispatched,
+    );
+    fire.assignments = vec![
+        assignment(1, pb::AssigneeKind::Post, "xinhua", true, A::Dispatched),
+        assignment(2, pb::AssigneeKind::Unit, "fire", false, A::SignedFor),
+    ];
+    fire.clocks = vec![
+        clock(pb::ClockKind::SignFor, 1, NOW - 300, NOW - 240, 2),
+        clock(pb::ClockKind::Arrive, 2, NOW - 300, NOW + 120, 0),
+    ];
+    fire.escalation_level = 2;
+    let mut leak = incident(
+        2,
+        pb::Severity::Iii,
+        "water_leak",
+        "guangming",
+        "xinhua",
+        "路面水管爆裂 Café\u{301} 门口积水",
+        S::Signed,
+    );
+    leak.assignments = vec![assignment(
+        1,
+        pb::AssigneeKind::Post,
+        "xinhua",
+        true,
+        A::SignedFor,
+    )];
+    leak.clocks = vec![clock(pb::ClockKind::Arrive, 1, NOW - 300, NOW + 600, 0)];
+    let mut noise = incident(
+        3,
+        pb::Severity::Iv,
+        "noise",
+        "",
+        "qianjin",
+        "工地夜间施工噪声扰民",
+        S::OnScene,
+    );
+    noise.assignments = vec![assignment(
+        1,
+        pb::AssigneeKind::Post,
+        "qianjin",
+        true,
+        A::OnScene,
+    )];
+    noise.clocks = vec![clock(pb::ClockKind::Resolve, 0, NOW - 900, NOW + 85_500, 0)];
+    let mut traffic = incident(
+        4,
+        pb::Severity::Ii,
+        "traffic",
+        "",
+        "xiangyang",
+        "货车侧翻，占用两条车道",
+        S::Dispatched,
+    );
+    traffic.assignments = vec![assignment(
+        1,
+        pb::AssigneeKind::Post,
+        "xiangyang",
+        true,
+        A::Dispatched,
+    )];
+    traffic.clocks = vec![clock(pb::ClockKind::SignFor, 1, NOW - 30, NOW + 30, 0)];
+    let resolved = incident(
+        5,
+        pb::Severity::Iii,
+        "fire",
+        "xingfu",
+        "xinhua",
+        "楼道杂物起火，已扑灭",
+        S::Resolved,
+    );
+    Snapshot {
+        head_seq: 100,
+        incidents: vec![fire, leak, noise, traffic, resolved],
+        posts: vec![
+            post("xinhua", "新华街道指挥部", false),
+            post("qianjin", "前进街道指挥部", false),
+            post("xiangyang", "向阳镇指挥部", true),
+        ],
+        units: vec![pb::Unit {
+            id: "fire".into(),
+            name: "区消防救援大队".into(),
+            tier: 1,
+            ..Default::default()
+        }],
+        categories: [
+            ("fire", "火灾", "Fire"),
+            ("water_leak", "供水漏损", "Water leak"),
+            ("noise", "噪声扰民", "Noise"),
+            ("traffic", "交通事故", "Traffic accident"),
+        ]
+        .iter()
+        .map(|(code, zh, en)| pb::Category {
+            code: (*code).into(),
+            name_zh: (*zh).into(),
+            name_en: (*en).into(),
+            default_unit_ids: vec!["fire".into()],
+            ..Default::default()
+        })
+        .collect(),
+        places: vec![
+            pb::Place {
+                id: "xingfu".into(),
+                name: "幸福社区".into(),
+                kind: pb::PlaceKind::Community as i32,
+                post_id: "xinhua".into(),
+                ..Default::default()
+            },
+            pb::Place {
+                id: "guangming".into(),
+                name: "光明社区".into(),
+                kind: pb::PlaceKind::Community as i32,
+                post_id: "xinhua".into(),
+                ..Default::default()
+            },
+        ],
+        people: vec![],
+        alarms: vec![pb::Alarm {
+            id: 3,
+            level: 2,
+            incident: "20261123-0001".into(),
+            reason: "sign-for overdue by post:xinhua".into(),
+            ..Default::default()
+        }],
+    }
+}
+
+pub(crate) fn app(lang: Lang) -> App {
+    let now = Timestamp::from_second(NOW).expect("now");
+    let mut app = App::new(lang, Keymap::new(&BTreeMap::new()).expect("keymap"), now);
+    app.update(AppEvent::Connected {
+        me: pb::Principal {
+            token_id: "0a1b2c3d".into(),
+            name: "王伟".into(),
+            role: "officer".into(),
+        },
+        zone: "Asia/Shanghai".into(),
+    });
+    app.update(AppEvent::Snapshot(Box::new(snapshot())));
+    app
+}
+
+fn screen(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    terminal
+        .draw(|frame| views::render(app, &Theme { color: true }, frame))
+        .expect("draw");
+    terminal.backend().to_string()
+}
+
+#[test]
+fn board_80x24_zh() {
+    insta::assert_snapshot!(screen(&app(Lang::Zh), 80, 24));
+}
+
+#[test]
+fn board_80x24_en() {
+    insta::assert_snapshot!(screen(&app(Lang::En), 80, 24));
+}
+
+#[test]
+fn board_160x48_zh() {
+    insta::assert_snapshot!(screen(&app(Lang::Zh), 160, 48));
+}
+
+#[test]
+fn board_160x48_en() {
+    insta::assert_snapshot!(screen(&app(Lang::En), 160, 48));
+}
+
+#[test]
+fn intake_form_80x24_zh() {
+    let mut app = app(Lang::Zh);
+    for key in "nhz".chars() {
+        app.update(AppEvent::Key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char(key),
+        )));
+    }
+    for key in [crossterm::event::KeyCode::Tab] {
+        app.update(AppEvent::Key(key.into()));
+    }
+    app.update(AppEvent::Key(crossterm::event::KeyCode::Char('1').into()));
+    app.update(AppEvent::Key(crossterm::event::KeyCode::Tab.into()));
+    for key in "xf".chars() {
+        app.update(AppEvent::Key(crossterm::event::KeyCode::Char(key).into()));
+    }
+    assert!(matches!(app.mode, Mode::Form(_)));
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+#[test]
+fn help_80x24_en() {
+    let mut app = app(Lang::En);
+    app.update(AppEvent::Key(crossterm::event::KeyCode::Char('?').into()));
+    insta::assert_snapshot!(screen(&app, 80, 24));
+    // It scrolls to the last commands, then any other key closes it.
+    app.update(AppEvent::Key(crossterm::event::KeyCode::PageDown.into()));
+    app.update(AppEvent::Key(crossterm::event::KeyCode::PageDown.into()));
+    assert!(screen(&app, 80, 24).contains(":quit"));
+    app.update(AppEvent::Key(crossterm::event::KeyCode::Esc.into()));
+    assert!(matches!(app.mode, Mode::Board));
+}
+
+#[test]
+fn the_board_is_most_urgent_first_and_never_wider_than_the_screen() {
+    let app = app(Lang::Zh);
+    let numbers: Vec<&str> = app
+        .board
+        .iter()
+        .filter_map(|id| app.model.incidents.get(id))
+        .map(|i| i.number.as_str())
+        .collect();
+    // I first; then II, III (the nearer deadline first), IV; resolved last.
+    assert_eq!(
+        numbers,
+        vec![
+            "20261123-0001",
+            "20261123-0004",
+            "20261123-0002",
+            "20261123-0003",
+            "20261123-0005"
+        ]
+    );
+    // Long summaries are cut on a whole glyph, with an ellipsis.
+    assert!(screen(&app, 80, 24).contains("居民楼三层冒烟，…"));
+}
+
+#[test]
+fn tiny_terminals_degrade_without_garbling() {
+    let app = app(Lang::Zh);
+    insta::assert_snapshot!(screen(&app, 40, 8));
+}
