@@ -283,9 +283,7 @@ fn intake_form_80x24_zh() {
             crossterm::event::KeyCode::Char(key),
         )));
     }
-    for key in [crossterm::event::KeyCode::Tab] {
-        app.update(AppEvent::Key(key.into()));
-    }
+    app.update(AppEvent::Key(crossterm::event::KeyCode::Tab.into()));
     app.update(AppEvent::Key(crossterm::event::KeyCode::Char('1').into()));
     app.update(AppEvent::Key(crossterm::event::KeyCode::Tab.into()));
     for key in "xf".chars() {
