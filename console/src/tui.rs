@@ -61,15 +61,18 @@ pub struct Effects {
     /// How many times the bell rang (tests look).
     pub rings: usize,
     ring: bool,
+    lang: i18n::Lang,
 }
 
 impl Effects {
-    /// Effects over `client`, reporting into `events`.
+    /// Effects over `client`, reporting into `events` in `lang`; `ring`
+    /// writes the bell to the terminal.
     pub fn new(
         client: Client,
         events: mpsc::UnboundedSender<AppEvent>,
         reload: Arc<Notify>,
         ring: bool,
+        lang: i18n::Lang,
     ) -> Self {
         Effects {
             client,
@@ -77,6 +80,7 @@ impl Effects {
             reload,
             rings: 0,
             ring,
+            lang,
         }
     }
 
@@ -98,6 +102,7 @@ impl Effects {
                     self.client.clone(),
                     other,
                     self.events.clone(),
+                    self.lang,
                 ));
             }
         }
@@ -175,7 +180,7 @@ pub async fn run(options: Options) -> Result<(), crate::cli::CliError> {
     let mut app = App::new(options.lang, keymap, jiff::Timestamp::now());
     app.bell = options.bell;
     let theme = Theme::from_env();
-    let mut effects = Effects::new(client, tx, reload, true);
+    let mut effects = Effects::new(client, tx, reload, true, options.lang);
     let mut terminal = ratatui::try_init()?;
     let result = drive(&mut terminal, &mut app, &theme, &mut rx, &mut effects).await;
     ratatui::restore();

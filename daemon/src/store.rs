@@ -188,11 +188,7 @@ impl Store {
     /// Opens (creating if needed) the store in `dir`. Refuses a store of a
     /// different format, or one whose journal head does not match its meta.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|e| Error::Storage(format!("opening the store in {}: {e}", dir.display())))?;
+        let db = open_db(dir, cache_bytes)?;
         let tree = db.open_tree("dutyroom").map_err(storage)?;
         let format_key = TreeId::State.key(&keys::meta("format"));
         let id_key = TreeId::State.key(&keys::meta("store_id"));
@@ -351,6 +347,39 @@ impl Store {
     /// Bytes on disk, as sled reports it.
     pub fn size_on_disk(&self) -> Result<u64> {
         self.db.size_on_disk().map_err(storage)
+    }
+}
+
+/// Opens sled, waiting up to 2 s for the directory's lock: a store closed a
+/// moment ago (a restart) releases it when sled's I/O threads finish. A lock
+/// held longer means another dutyd is using the store.
+fn open_db(dir: &Path, cache_bytes: u64) -> Result<sled::Db> {
+    let mut attempts = 0;
+    loop {
+        match sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            // sled wraps the flock failure as an `Other` I/O error.
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if attempts >= 100 {
+                    return Err(Error::Storage(format!(
+                        "the store in {} is in use by another process (another dutyd?)",
+                        dir.display()
+                    )));
+                }
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => {
+                return Err(Error::Storage(format!(
+                    "opening the store in {}: {e}",
+                    dir.display()
+                )));
+            }
+        }
     }
 }
 

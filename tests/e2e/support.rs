@@ -106,6 +106,28 @@ impl TestDaemon {
         }
     }
 
+    /// Starts again on the same store and the same address (clients
+    /// reconnect by themselves) after [`TestDaemon::stop_only`].
+    pub async fn start_again_same_port(&mut self) {
+        let mut daemon = Daemon::new(config(&self.data));
+        if let Some(clock) = self.clock.clone() {
+            daemon.clock = clock;
+        }
+        let mut listener = None;
+        for _ in 0..100 {
+            match std::net::TcpListener::bind(&self.addr) {
+                Ok(bound) => {
+                    listener = Some(bound);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        }
+        daemon.listener = Some(listener.expect("the old port frees up"));
+        let handle = daemon.start().await.expect("daemon starts again");
+        self.handle = Some(handle);
+    }
+
     /// Starts again on the same store after [`TestDaemon::stop_only`].
     pub async fn start_again(&mut self) {
         let handle = start_on(&self.data, EngineOptions::default(), self.clock.clone()).await;

@@ -15,6 +15,21 @@ use crate::cli::output::Format;
 pub enum Cmd {
     /// Durable CreateIncident calls with realistic Chinese payloads.
     Intake(LoadArgs),
+    /// The console's frame time with many open incidents (no daemon).
+    Render {
+        /// Open incidents on the board.
+        #[arg(long, default_value_t = 10_000)]
+        incidents: usize,
+        /// Frames to draw.
+        #[arg(long, default_value_t = 300)]
+        frames: usize,
+        /// Terminal width.
+        #[arg(long, default_value_t = 160)]
+        width: u16,
+        /// Terminal height.
+        #[arg(long, default_value_t = 48)]
+        height: u16,
+    },
 }
 
 /// Load shape and target.
@@ -45,7 +60,36 @@ pub async fn run(
     format: Format,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let Cmd::Intake(args) = cmd;
+    let args = match cmd {
+        Cmd::Intake(args) => args,
+        Cmd::Render {
+            incidents,
+            frames,
+            width,
+            height,
+        } => {
+            let report = bench::render(incidents, frames.max(1), width, height)
+                .map_err(|e| CliError::Other(format!("{e:#}")))?;
+            if format == Format::Json {
+                serde_json::to_writer_pretty(&mut *out, &report)
+                    .map_err(|e| CliError::Other(e.to_string()))?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "render: {} open incidents at {}x{}: frame p50 {} µs, p99 {} µs; board rebuild p50 {} µs ({} frames)",
+                    report.incidents,
+                    report.width,
+                    report.height,
+                    report.frame_p50_us,
+                    report.frame_p99_us,
+                    report.rebuild_p50_us,
+                    report.frames
+                )?;
+            }
+            return Ok(());
+        }
+    };
     let target = if args.remote {
         let token = token.ok_or_else(|| CliError::Usage("--remote needs --token".into()))?;
         Target::Remote { addr, token }

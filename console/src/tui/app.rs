@@ -333,6 +333,8 @@ pub struct App {
     pub board: Vec<u64>,
     /// Rows the board showed last frame (for paging).
     pub page_rows: usize,
+    /// The situation strip's counts, as of the last rebuild.
+    pub situation: urgency::Situation,
     /// Set when the user asked to leave.
     pub quit: bool,
 }
@@ -362,6 +364,7 @@ impl App {
             timeline: None,
             board: Vec::new(),
             page_rows: 10,
+            situation: urgency::Situation::default(),
             quit: false,
         }
     }
@@ -401,6 +404,7 @@ impl App {
             .collect();
         rows.sort_by_cached_key(|i| order_key(i, now));
         self.board = rows.iter().map(|i| i.id).collect();
+        self.situation = urgency::situation(&self.model, now);
         if self.selected.is_none_or(|id| !self.board.contains(&id)) {
             self.selected = self.board.first().copied();
         }

@@ -13,6 +13,7 @@ use tonic::Code;
 
 use crate::client::Client;
 use crate::tui::app::{AppEvent, Effect, Rpc};
+use crate::tui::i18n::Lang;
 use crate::tui::model::Snapshot;
 
 /// A Watch stream silent for this long is treated as dead (heartbeats come
@@ -185,7 +186,13 @@ async fn wait(reload: &Notify, for_: Duration) {
 }
 
 /// Runs one effect that needs dutyd, reporting back through `events`.
-pub async fn execute(client: Client, effect: Effect, events: mpsc::UnboundedSender<AppEvent>) {
+/// The result line is in `lang`.
+pub async fn execute(
+    client: Client,
+    effect: Effect,
+    events: mpsc::UnboundedSender<AppEvent>,
+    lang: Lang,
+) {
     let event = match effect {
         Effect::Rpc(Rpc::Create(request)) => {
             match client.incidents().create_incident(request).await {
@@ -195,13 +202,14 @@ pub async fn execute(client: Client, effect: Effect, events: mpsc::UnboundedSend
                         .incident
                         .map(|i| i.number)
                         .unwrap_or_default();
-                    let _ = events.send(AppEvent::Done(Ok(format!("接警/created {number} ✓"))));
+                    let verb = pick(lang, "接警并派单", "call recorded and dispatched");
+                    let _ = events.send(AppEvent::Done(Ok(format!("{verb} {number} ✓"))));
                     AppEvent::Created(number)
                 }
                 Err(status) => AppEvent::Done(Err(status.message().to_owned())),
             }
         }
-        Effect::Rpc(rpc) => AppEvent::Done(rpc_call(&client, rpc).await),
+        Effect::Rpc(rpc) => AppEvent::Done(rpc_call(&client, rpc, lang).await),
         Effect::Fetch(number) => match client
             .incidents()
             .get_incident(pb::GetIncidentRequest { incident: number })
@@ -240,28 +248,43 @@ pub async fn execute(client: Client, effect: Effect, events: mpsc::UnboundedSend
     let _ = events.send(event);
 }
 
-async fn rpc_call(client: &Client, rpc: Rpc) -> Result<String, String> {
+fn pick(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+async fn rpc_call(client: &Client, rpc: Rpc, lang: Lang) -> Result<String, String> {
     let mut incidents = client.incidents();
+    let p = |zh, en| pick(lang, zh, en);
     let (verb, reply) = match rpc {
-        Rpc::Create(r) => ("接警/created", incidents.create_incident(r).await),
-        Rpc::Assign(r) => ("派单/assigned", incidents.assign(r).await),
-        Rpc::Sign(r) => ("签收/signed", incidents.sign_for(r).await),
-        Rpc::Arrive(r) => ("到场/arrived", incidents.arrive(r).await),
-        Rpc::Note(r) => ("备注/noted", incidents.add_note(r).await),
-        Rpc::Escalate(r) => ("督办/escalated", incidents.escalate(r).await),
-        Rpc::Raise(r) => ("升级/raised", incidents.raise_severity(r).await),
-        Rpc::CallIn(r) => ("吹哨/called in", incidents.call_in(r).await),
-        Rpc::Resolve(r) => ("处置/resolved", incidents.resolve(r).await),
-        Rpc::Close(r) => ("办结/closed", incidents.close(r).await),
-        Rpc::Cancel(r) => ("撤销/cancelled", incidents.cancel(r).await),
-        Rpc::Merge(r) => ("合并/merged", incidents.merge(r).await),
-        Rpc::Reopen(r) => ("重开/reopened", incidents.reopen(r).await),
+        Rpc::Create(r) => (p("接警", "created"), incidents.create_incident(r).await),
+        Rpc::Assign(r) => (p("已派单", "assigned"), incidents.assign(r).await),
+        Rpc::Sign(r) => (p("已代签收", "signed for"), incidents.sign_for(r).await),
+        Rpc::Arrive(r) => (p("已报到场", "arrival recorded"), incidents.arrive(r).await),
+        Rpc::Note(r) => (p("已备注", "note added"), incidents.add_note(r).await),
+        Rpc::Escalate(r) => (p("已督办升级", "escalated"), incidents.escalate(r).await),
+        Rpc::Raise(r) => (
+            p("已提升级别", "severity raised"),
+            incidents.raise_severity(r).await,
+        ),
+        Rpc::CallIn(r) => (
+            p("已吹哨调派", "units called in"),
+            incidents.call_in(r).await,
+        ),
+        Rpc::Resolve(r) => (p("已处置", "resolved"), incidents.resolve(r).await),
+        Rpc::Close(r) => (p("已办结", "closed"), incidents.close(r).await),
+        Rpc::Cancel(r) => (p("已撤销", "cancelled"), incidents.cancel(r).await),
+        Rpc::Merge(r) => (p("已合并", "merged"), incidents.merge(r).await),
+        Rpc::Reopen(r) => (p("已重新打开", "reopened"), incidents.reopen(r).await),
         Rpc::Ack(r) => {
+            let verb = p("已确认警报", "alarm acknowledged");
             return client
                 .escalation()
                 .acknowledge_alarm(r)
                 .await
-                .map(|a| format!("警报/alarm #{} ✓", a.into_inner().id))
+                .map(|a| format!("{verb} #{} ✓", a.into_inner().id))
                 .map_err(|s| s.message().to_owned());
         }
         Rpc::Mode(r) => {

@@ -186,7 +186,7 @@ fn title_bar(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
 }
 
 fn situation_strip(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
-    let s = urgency::situation(&app.model, app.now);
+    let s = app.situation;
     let item = |key: &str, label: T, count: usize, alert: bool| {
         let style = if alert && count > 0 {
             theme.alert()

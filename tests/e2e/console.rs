@@ -1,0 +1,287 @@
+//! The console driven by scripted keys against a real daemon: the real
+//! network task, app and views (on a `TestBackend`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent};
+use dutyroom_console::client::Client;
+use dutyroom_console::tui::app::{App, AppEvent, Link};
+use dutyroom_console::tui::commands::Keymap;
+use dutyroom_console::tui::i18n::Lang;
+use dutyroom_console::tui::views::{self, Theme};
+use dutyroom_console::tui::{Effects, net};
+use dutyroom_proto::v1 as pb;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::{Notify, mpsc};
+
+use crate::support::{TestDaemon, call};
+
+struct Console {
+    app: App,
+    terminal: Terminal<TestBackend>,
+    effects: Effects,
+    events: mpsc::UnboundedReceiver<AppEvent>,
+    link: tokio::task::JoinHandle<()>,
+    /// Keys pressed that are not typed text.
+    control_keys: usize,
+}
+
+impl Console {
+    async fn open(daemon: &TestDaemon, token: &str) -> Console {
+        let client = Client::lazy(&daemon.addr, Some(token)).expect("client");
+        let (tx, events) = mpsc::unbounded_channel();
+        let reload = Arc::new(Notify::new());
+        let link = tokio::spawn(net::link(client.clone(), tx.clone(), reload.clone()));
+        let mut console = Console {
+            app: App::new(
+                Lang::Zh,
+                Keymap::new(&BTreeMap::new()).expect("keymap"),
+                jiff::Timestamp::now(),
+            ),
+            terminal: Terminal::new(TestBackend::new(80, 24)).expect("terminal"),
+            effects: Effects::new(client, tx, reload, false, Lang::Zh),
+            events,
+            link,
+            control_keys: 0,
+        };
+        console.until("loaded", |app| app.link == Link::Live).await;
+        console
+    }
+
+    fn apply(&mut self, event: AppEvent) {
+        for effect in self.app.update(event) {
+            self.effects.run(effect);
+        }
+        self.terminal
+            .draw(|frame| views::render(&self.app, &Theme { color: true }, frame))
+            .expect("draw");
+    }
+
+    /// A control key: a hotkey, Tab, Enter, Esc…
+    fn press(&mut self, code: KeyCode) {
+        self.control_keys += 1;
+        self.apply(AppEvent::Key(KeyEvent::from(code)));
+    }
+
+    /// Typed text (not counted as control keys).
+    fn typed(&mut self, text: &str) {
+        for c in text.chars() {
+            self.apply(AppEvent::Key(KeyEvent::from(KeyCode::Char(c))));
+        }
+    }
+
+    async fn until(&mut self, what: &str, check: impl Fn(&App) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !check(&self.app) {
+            let event = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("{what}: not within 10 s\n{}", self.screen()))
+                .expect("events");
+            self.apply(event);
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.terminal.backend().to_string()
+    }
+
+    fn selected(&self) -> pb::Incident {
+        self.app.selection().cloned().expect("a selected incident")
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        self.link.abort();
+    }
+}
+
+async fn prepared() -> (TestDaemon, String) {
+    let daemon = TestDaemon::start().await;
+    daemon.seed().await;
+    daemon
+        .admin()
+        .await
+        .categories()
+        .update_category(pb::UpdateCategoryRequest {
+            request_id: String::new(),
+            code: "fire".into(),
+            default_unit_ids: Some(pb::StringList {
+                values: vec!["fire".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("routing");
+    let officer = daemon.token("officer", "王伟").await;
+    (daemon, officer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_is_taken_and_dispatched_in_six_control_keys() {
+    let (daemon, officer) = prepared().await;
+    let mut console = Console::open(&daemon, &officer).await;
+    console.press(KeyCode::Char('n'));
+    console.typed("huo"); // category: 火灾 by its pinyin
+    console.press(KeyCode::Tab);
+    console.typed("2"); // severity II
+    console.press(KeyCode::Tab);
+    console.typed("xf"); // place: 幸福社区 by its initials
+    console.press(KeyCode::Tab);
+    console.typed("居民楼三层冒烟");
+    console.press(KeyCode::Tab);
+    console.typed("13812345678");
+    console.press(KeyCode::Enter);
+    assert_eq!(console.control_keys, 6);
+    console
+        .until("the call on the board", |app| {
+            app.selection()
+                .is_some_and(|i| i.summary == "居民楼三层冒烟" && i.assignments.len() == 2)
+        })
+        .await;
+    let incident = console.selected();
+    let assignees: Vec<String> = incident
+        .assignments
+        .iter()
+        .map(|a| dutyroom_console::cli::output::assignee(a.assignee.as_ref()))
+        .collect();
+    assert_eq!(assignees, vec!["post:xinhua", "unit:fire"]);
+    assert_eq!(incident.severity, pb::Severity::Ii as i32);
+    assert_eq!(incident.territorial_post_id, "xinhua");
+    assert!(console.screen().contains("居民楼三层冒烟"));
+
+    // The same call as one command line: two control keys.
+    console.control_keys = 0;
+    console.press(KeyCode::Char(':'));
+    console.typed("call huozai 2 xingfu 楼道有烟 13900000000");
+    console.press(KeyCode::Enter);
+    assert_eq!(console.control_keys, 2);
+    console
+        .until("the second call", |app| {
+            app.model
+                .incidents
+                .values()
+                .any(|i| i.summary == "楼道有烟" && i.assignments.len() == 2)
+        })
+        .await;
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalate_resolve_and_close_from_the_keyboard() {
+    let (daemon, officer) = prepared().await;
+    let number = daemon
+        .admin()
+        .await
+        .incidents()
+        .create_incident(call("需要督办", Some("post:xinhua")))
+        .await
+        .expect("create")
+        .into_inner()
+        .incident
+        .expect("incident")
+        .number;
+    let mut console = Console::open(&daemon, &officer).await;
+    assert_eq!(console.selected().number, number);
+    console.press(KeyCode::Char('e'));
+    console.typed("群众再次来电催促");
+    console.press(KeyCode::Enter);
+    console
+        .until("escalated", |app| {
+            app.selection().is_some_and(|i| i.escalation_level == 1)
+        })
+        .await;
+    console
+        .until("alarm shown", |app| !app.model.alarms.is_empty())
+        .await;
+    // Sign for it on the post's behalf, then resolve and close.
+    console.press(KeyCode::Char('s'));
+    console
+        .until("signed", |app| {
+            app.selection()
+                .is_some_and(|i| i.status == pb::IncidentStatus::Signed as i32)
+        })
+        .await;
+    console.press(KeyCode::Char('R'));
+    console.typed("已处置完毕");
+    console.press(KeyCode::Enter);
+    console
+        .until("resolved", |app| {
+            app.selection()
+                .is_some_and(|i| i.status == pb::IncidentStatus::Resolved as i32)
+        })
+        .await;
+    console.press(KeyCode::Char('C'));
+    console.typed("5");
+    console.press(KeyCode::Enter);
+    console.typed("群众满意");
+    console.press(KeyCode::Enter);
+    console
+        .until("closed and off the board", |app| {
+            app.model.by_number(&number).is_none()
+        })
+        .await;
+    let closed = daemon
+        .admin()
+        .await
+        .incidents()
+        .get_incident(pb::GetIncidentRequest { incident: number })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(closed.satisfaction, 5);
+    assert_eq!(closed.callback_result, "群众满意");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_survives_a_daemon_restart_and_refuses_actions_meanwhile() {
+    let (mut daemon, officer) = prepared().await;
+    daemon
+        .admin()
+        .await
+        .incidents()
+        .create_incident(call("重启前", Some("post:xinhua")))
+        .await
+        .expect("create");
+    let mut console = Console::open(&daemon, &officer).await;
+    console
+        .until("one incident", |app| app.board.len() == 1)
+        .await;
+    daemon.stop_only().await;
+    console
+        .until("says the link is lost", |app| {
+            matches!(app.link, Link::Lost { .. })
+        })
+        .await;
+    assert!(console.screen().contains("已断开"), "{}", console.screen());
+    // The last state stays on screen, and actions are refused, not lost.
+    assert_eq!(console.app.board.len(), 1);
+    console.press(KeyCode::Char('m'));
+    console.typed("断线时的备注");
+    console.press(KeyCode::Enter);
+    let message = console.app.message.clone().expect("a message");
+    assert!(
+        message.error && message.text.contains("未连接"),
+        "{message:?}"
+    );
+
+    daemon.start_again_same_port().await;
+    console
+        .until("live again", |app| app.link == Link::Live)
+        .await;
+    daemon
+        .admin()
+        .await
+        .incidents()
+        .create_incident(call("重启后", Some("post:qianjin")))
+        .await
+        .expect("create");
+    console
+        .until("new incidents stream in again", |app| app.board.len() == 2)
+        .await;
+    daemon.stop().await;
+}
