@@ -5,6 +5,7 @@
 //! - `directory`: `post`, `unit`, `place`, `person`, `category`.
 //! - `token`: tokens and `whoami`.
 //! - `escalation`: `escalation policy|simulate`, `alarm list|ack`.
+//! - `roster`: `roster`, `handover`, `rollcall`.
 //! - `journal`: `watch`, `audit`, `info`.
 //! - `output`: tables and proto3 JSON.
 
@@ -14,6 +15,7 @@ pub mod escalation;
 pub mod incident;
 pub mod journal;
 pub mod output;
+pub mod roster;
 pub mod token;
 
 use std::io::Write;
@@ -86,6 +88,15 @@ pub enum Command {
     /// Alarms: list the ones waiting, acknowledge.
     #[command(subcommand)]
     Alarm(escalation::AlarmCmd),
+    /// Duty rosters: who is on duty, shifts, swaps, CSV import/export, iCal.
+    #[command(subcommand)]
+    Roster(roster::RosterCmd),
+    /// Handover at shift change (交接班).
+    #[command(subcommand)]
+    Handover(roster::HandoverCmd),
+    /// Roll-calls to posts (查岗).
+    #[command(subcommand)]
+    Rollcall(roster::RollCallCmd),
     /// Streams journal events live (replaying from a seq first).
     Watch(journal::WatchArgs),
     /// The audit journal: list events, verify the hash chain.
@@ -270,6 +281,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Token(cmd) => token::run(&mut ctx, cmd).await,
         Command::Escalation(cmd) => escalation::run(&mut ctx, cmd).await,
         Command::Alarm(cmd) => escalation::run_alarm(&mut ctx, cmd).await,
+        Command::Roster(cmd) => roster::run(&mut ctx, cmd).await,
+        Command::Handover(cmd) => roster::run_handover(&mut ctx, cmd).await,
+        Command::Rollcall(cmd) => roster::run_rollcall(&mut ctx, cmd).await,
         Command::Watch(args) => journal::watch(&mut ctx, args).await,
         Command::Audit(cmd) => journal::audit(&mut ctx, cmd).await,
         Command::Info => journal::info(&mut ctx).await,

@@ -179,6 +179,21 @@ impl Client {
         pb::escalation_service_client::EscalationServiceClient::new(self.authed())
     }
 
+    /// `RosterService`.
+    pub fn rosters(&self) -> pb::roster_service_client::RosterServiceClient<Authed> {
+        pb::roster_service_client::RosterServiceClient::new(self.authed())
+    }
+
+    /// `HandoverService`.
+    pub fn handovers(&self) -> pb::handover_service_client::HandoverServiceClient<Authed> {
+        pb::handover_service_client::HandoverServiceClient::new(self.authed())
+    }
+
+    /// `RollCallService`.
+    pub fn rollcalls(&self) -> pb::roll_call_service_client::RollCallServiceClient<Authed> {
+        pb::roll_call_service_client::RollCallServiceClient::new(self.authed())
+    }
+
     /// `JournalService` (Watch, events, audit, server info).
     pub fn journal(&self) -> pb::journal_service_client::JournalServiceClient<Authed> {
         pb::journal_service_client::JournalServiceClient::new(self.authed())

@@ -16,7 +16,10 @@ use crate::incidents::model::{
     AssigneeKind, AssigneeRef, Assignment, AssignmentRole, AssignmentState, Incident, Intake, Note,
     Severity, Source, Status, mask_phone,
 };
-use crate::journal::record::{EventBody, Record};
+use crate::journal::record::{EventBody, Record, RosterEvent};
+use crate::rosters::handover::Handover;
+use crate::rosters::model::{DutyRole, RosterConfig, Scope as RosterScope, ShiftId, Slot};
+use crate::rosters::rollcall::RollCall;
 
 /// A time for the wire.
 pub(crate) fn ts(at: Timestamp) -> prost_types::Timestamp {
@@ -351,6 +354,7 @@ pub(crate) fn alarm_out(alarm: &Alarm) -> pb::Alarm {
             AlarmKind::ResolveOverdue => pb::AlarmKind::ResolveOverdue,
             AlarmKind::Manual => pb::AlarmKind::Manual,
             AlarmKind::ModeSwitched => pb::AlarmKind::ModeSwitched,
+            AlarmKind::RollCallMissed => pb::AlarmKind::RollCallMissed,
         } as i32,
         level: u32::from(alarm.level),
         incident: alarm.incident.clone().unwrap_or_default(),
@@ -595,6 +599,18 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
             version: e.version,
             toml: e.text.clone(),
         })),
+        EventBody::Roster(RosterEvent::Config(config)) => {
+            Some(Body::RosterConfigChanged(roster_config_out(config, "")))
+        }
+        EventBody::Roster(RosterEvent::Slot {
+            shift,
+            scope,
+            role,
+            slot,
+            ..
+        }) => Some(Body::SlotChanged(slot_out(shift, scope, *role, slot))),
+        EventBody::Handover(handover) => Some(Body::HandoverChanged(handover_out(handover))),
+        EventBody::RollCall(rollcall) => Some(Body::RollCallChanged(rollcall_out(rollcall))),
     };
     pb::Event {
         seq: record.seq,
@@ -618,4 +634,175 @@ fn phase(fill: impl FnOnce(&mut pb::IncidentPhaseChanged)) -> pb::event::Body {
     let mut changed = pb::IncidentPhaseChanged::default();
     fill(&mut changed);
     pb::event::Body::IncidentPhaseChanged(changed)
+}
+
+// --- rosters ------------------------------------------------------------------
+
+pub(crate) fn roster_config_out(config: &RosterConfig, zone: &str) -> pb::RosterConfig {
+    pb::RosterConfig {
+        patterns: config
+            .patterns
+            .iter()
+            .map(|p| pb::Pattern {
+                from: p.from.to_string(),
+                shifts: p
+                    .shifts
+                    .iter()
+                    .map(|s| pb::ShiftDef {
+                        name: s.name.clone(),
+                        start: s.start.strftime("%H:%M").to_string(),
+                        minutes: s.minutes,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        rollcall_times: config
+            .rollcall
+            .iter()
+            .flat_map(|r| r.times.iter().map(|t| t.strftime("%H:%M").to_string()))
+            .collect(),
+        rollcall_answer_within_seconds: config
+            .rollcall
+            .as_ref()
+            .map_or(0, |r| r.answer_within.as_secs().max(0) as u32),
+        time_zone: zone.to_owned(),
+    }
+}
+
+pub(crate) fn slot_key_out(shift: &ShiftId, scope: &RosterScope, role: DutyRole) -> pb::SlotKey {
+    pb::SlotKey {
+        date: shift.date.to_string(),
+        shift: shift.shift.clone(),
+        scope: scope.key(),
+        role: role.name().to_owned(),
+    }
+}
+
+pub(crate) fn slot_out(
+    shift: &ShiftId,
+    scope: &RosterScope,
+    role: DutyRole,
+    slot: &Slot,
+) -> pb::Slot {
+    pb::Slot {
+        key: Some(slot_key_out(shift, scope, role)),
+        people: slot.people.clone(),
+        swaps: slot
+            .swaps
+            .iter()
+            .map(|s| pb::SwapRecord {
+                replaced: s.replaced.clone(),
+                by: s.by.clone(),
+                from: opt_ts(s.from),
+                until: opt_ts(s.until),
+                asked_by: s.asked_by.clone().unwrap_or_default(),
+                approved_by: s.approved_by.clone().unwrap_or_default(),
+                reason: s.reason.clone(),
+                recorded_by: Some(principal_out(&s.recorded_by)),
+                recorded_at: Some(ts(s.recorded_at)),
+            })
+            .collect(),
+        starts: None,
+        ends: None,
+        effective: Vec::new(),
+    }
+}
+
+pub(crate) fn shift_out(shift: &ShiftId, start: Timestamp, end: Timestamp) -> pb::ShiftInfo {
+    pb::ShiftInfo {
+        date: shift.date.to_string(),
+        shift: shift.shift.clone(),
+        starts: Some(ts(start)),
+        ends: Some(ts(end)),
+    }
+}
+
+pub(crate) fn handover_out(h: &Handover) -> pb::Handover {
+    let c = &h.content;
+    pb::Handover {
+        id: h.id,
+        shift: Some(shift_out(&h.shift, h.shift_start, h.shift_end)),
+        status: h.stage().name().to_owned(),
+        opened_at: Some(ts(h.opened_at)),
+        opened_by: Some(principal_out(&h.opened_by)),
+        open_incidents: c
+            .open_incidents
+            .iter()
+            .map(|i| pb::HandoverIncident {
+                number: i.number.clone(),
+                severity: severity_out(i.severity) as i32,
+                category: i.category.clone(),
+                status: i.status.clone(),
+                summary: i.summary.clone(),
+                lead: i.lead.clone().unwrap_or_default(),
+            })
+            .collect(),
+        unsigned_dispatches: c
+            .unsigned_dispatches
+            .iter()
+            .map(|d| pb::HandoverDispatch {
+                number: d.number.clone(),
+                assignee: Some(assignee_out(&d.assignee)),
+                dispatched_at: Some(ts(d.dispatched_at)),
+            })
+            .collect(),
+        overdue: c
+            .overdue
+            .iter()
+            .map(|o| pb::HandoverClock {
+                number: o.number.clone(),
+                clock: o.clock.clone(),
+                due: Some(ts(o.due)),
+                alarms: u32::from(o.alarms),
+            })
+            .collect(),
+        alarms: c.alarms.iter().map(alarm_out).collect(),
+        mode_changes: c
+            .mode_changes
+            .iter()
+            .map(|m| pb::HandoverModeChange {
+                post: m.post.clone(),
+                mode: m.mode.clone(),
+                reason: m.reason.clone(),
+                at: Some(ts(m.at)),
+            })
+            .collect(),
+        counts: Some(pb::ShiftCounts {
+            received: c.counts.received,
+            resolved: c.counts.resolved,
+            closed: c.counts.closed,
+            cancelled: c.counts.cancelled,
+            escalations: c.counts.escalations,
+            open_at_handover: c.counts.open_at_handover,
+        }),
+        notes: h.notes.clone(),
+        signed_out_at: opt_ts(h.signed_out_at),
+        signed_out_by: h.signed_out_by.as_ref().map(principal_out),
+        countersigned_at: opt_ts(h.countersigned_at),
+        countersigned_by: h.countersigned_by.as_ref().map(principal_out),
+        remarks: h.remarks.clone(),
+    }
+}
+
+pub(crate) fn rollcall_out(r: &RollCall) -> pb::RollCall {
+    pb::RollCall {
+        id: r.id,
+        sent_at: Some(ts(r.sent_at)),
+        sent_by: Some(principal_out(&r.sent_by)),
+        answer_by: Some(ts(r.answer_by)),
+        scheduled: r.scheduled,
+        posts: r
+            .posts
+            .iter()
+            .map(|e| pb::RollCallAnswer {
+                post: e.post.clone(),
+                answered_at: opt_ts(e.answered_at),
+                answered_by: e.answered_by.as_ref().map(principal_out),
+                latency_ms: e.answered_at.map_or(0, |at| {
+                    at.duration_since(r.sent_at).as_millis().max(0) as u64
+                }),
+                alarms: u32::from(e.alarms),
+            })
+            .collect(),
+    }
 }

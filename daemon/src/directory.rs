@@ -11,16 +11,22 @@ use crate::error::Result;
 use crate::store::{Store, TreeId, keys};
 use model::Entry;
 
-/// Reads directory entries: from the store, or from inside a command (where
-/// the batch's own writes are visible).
+/// Reads state — directory entries, roster slots — from the store, or from
+/// inside a command (where the batch's own writes are visible).
 pub trait Reader {
     /// The entry with this id.
     fn entry<T: Entry>(&self, id: &str) -> Result<Option<T>>;
     /// Every entry of a kind, retired ones included.
     fn entries<T: Entry>(&self) -> Result<Vec<T>>;
+    /// Any state value by key.
+    fn state<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>>;
 }
 
 impl Reader for Store {
+    fn state<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
+        self.get(TreeId::State, key)
+    }
+
     fn entry<T: Entry>(&self, id: &str) -> Result<Option<T>> {
         self.get(TreeId::State, &keys::entry(T::KIND, id))
     }

@@ -24,6 +24,7 @@
 pub mod command;
 mod escalate;
 mod execute;
+mod rosters;
 mod scope;
 mod writer;
 

@@ -34,7 +34,7 @@ use crate::journal::service::Journal;
 use crate::store::Store;
 
 /// gRPC service names, for health reporting.
-const SERVICES: [&str; 9] = [
+const SERVICES: [&str; 12] = [
     pb::incident_service_server::SERVICE_NAME,
     pb::post_service_server::SERVICE_NAME,
     pb::unit_service_server::SERVICE_NAME,
@@ -44,6 +44,9 @@ const SERVICES: [&str; 9] = [
     pb::token_service_server::SERVICE_NAME,
     pb::journal_service_server::SERVICE_NAME,
     pb::escalation_service_server::SERVICE_NAME,
+    pb::roster_service_server::SERVICE_NAME,
+    pb::handover_service_server::SERVICE_NAME,
+    pb::roll_call_service_server::SERVICE_NAME,
 ];
 
 /// How to start a daemon.
@@ -139,6 +142,7 @@ impl Daemon {
         let directory = Directory::new(engine.clone());
         let tokens = Tokens::new(engine.clone());
         let escalation = Escalation::new(engine.clone());
+        let rosters = crate::rosters::service::Rosters::new(engine.clone());
         let journal = Journal::new(
             engine.clone(),
             Duration::from_secs(config.heartbeat_secs),
@@ -195,6 +199,22 @@ impl Daemon {
             .add_service(guarded!(
                 pb::escalation_service_server::EscalationServiceServer<Escalation>,
                 escalation
+            ))
+            .add_service(guarded!(
+                pb::roster_service_server::RosterServiceServer<crate::rosters::service::Rosters>,
+                rosters.clone()
+            ))
+            .add_service(guarded!(
+                pb::handover_service_server::HandoverServiceServer<
+                    crate::rosters::service::Rosters,
+                >,
+                rosters.clone()
+            ))
+            .add_service(guarded!(
+                pb::roll_call_service_server::RollCallServiceServer<
+                    crate::rosters::service::Rosters,
+                >,
+                rosters
             ));
 
         // A storage failure: say NOT_SERVING and stop.

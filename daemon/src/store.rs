@@ -315,6 +315,25 @@ impl Store {
         Ok(found)
     }
 
+    /// The last `limit` keys (and values) starting with `prefix`, newest
+    /// (largest) first.
+    pub fn scan_back(
+        &self,
+        tree: TreeId,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut found = Vec::new();
+        for item in self.tree.scan_prefix(tree.key(prefix)).rev() {
+            let (key, value) = item.map_err(storage)?;
+            if found.len() >= limit {
+                break;
+            }
+            found.push((key[1..].to_vec(), value.to_vec()));
+        }
+        Ok(found)
+    }
+
     /// Number of keys starting with `prefix`.
     pub fn count(&self, tree: TreeId, prefix: &[u8]) -> usize {
         self.tree.scan_prefix(tree.key(prefix)).count()

@@ -14,6 +14,7 @@ mod isolation;
 mod lifecycle;
 mod races;
 mod restart;
+mod rosters;
 mod support;
 mod validation;
 mod watch;

@@ -115,6 +115,13 @@ pub fn event_line(event: &pb::Event, zone: &TimeZone) -> String {
         ),
         Some(Body::PolicyChanged(p)) => format!("version {}", p.version),
         Some(Body::ClocksChanged(c)) => c.reason.clone(),
+        Some(Body::RosterConfigChanged(c)) => format!("{} pattern(s)", c.patterns.len()),
+        Some(Body::SlotChanged(s)) => format!("{} swap(s): {}", s.swaps.len(), s.people.join(",")),
+        Some(Body::HandoverChanged(h)) => h.status.clone(),
+        Some(Body::RollCallChanged(r)) => {
+            let waiting = r.posts.iter().filter(|p| p.answered_at.is_none()).count();
+            format!("{} post(s), {waiting} waiting", r.posts.len())
+        }
         None => String::new(),
     };
     format!(

@@ -10,6 +10,11 @@ use crate::incidents::model::{
     AssigneeRef, AssignmentAction, AssignmentRole, AssignmentSelector, Incident, Intake,
     IntakePatch, Severity,
 };
+use crate::rosters::handover::{Content as HandoverContent, Handover};
+use crate::rosters::model::{
+    DutyRole, Pattern, RollCallSchedule, RosterConfig, Scope as RosterScope, ShiftId, Slot,
+};
+use crate::rosters::rollcall::RollCall;
 
 /// A dispatch target with its role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +187,80 @@ pub enum Command {
         text: String,
         expected_version: Option<u64>,
     },
+    /// Add or replace the shift pattern from a date on.
+    SetPattern(Pattern),
+    /// Set (or clear, with no times) the roll-call schedule.
+    SetRollCallSchedule(Option<RollCallSchedule>),
+    /// Plan who fills a slot.
+    SetSlot {
+        shift: ShiftId,
+        scope: RosterScope,
+        role: DutyRole,
+        people: Vec<String>,
+    },
+    /// Record a swap on a slot.
+    Swap {
+        shift: ShiftId,
+        scope: RosterScope,
+        role: DutyRole,
+        swap: SwapRequest,
+    },
+    /// Import roster rows (already parsed), all or only the good ones.
+    ImportRoster {
+        rows: Vec<RosterRow>,
+        apply_good_rows: bool,
+        dry_run: bool,
+    },
+    /// Open (or refresh) the handover of a shift with gathered content.
+    OpenHandover {
+        shift: ShiftId,
+        content: Box<HandoverContent>,
+        notes: Option<String>,
+    },
+    UpdateHandover {
+        id: u64,
+        notes: String,
+    },
+    SignHandover {
+        id: u64,
+    },
+    CountersignHandover {
+        id: u64,
+        remarks: String,
+    },
+    /// Send a roll-call to posts (empty: every post).
+    SendRollCall {
+        posts: Vec<String>,
+        answer_within: jiff::SignedDuration,
+    },
+    AnswerRollCall {
+        id: u64,
+    },
+}
+
+/// A swap as asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct SwapRequest {
+    pub replaced: String,
+    pub by: String,
+    pub from: Option<jiff::Timestamp>,
+    pub until: Option<jiff::Timestamp>,
+    pub asked_by: Option<String>,
+    pub approved_by: Option<String>,
+    pub reason: String,
+}
+
+/// One roster row from a spreadsheet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct RosterRow {
+    pub line: u32,
+    pub date: String,
+    pub shift: String,
+    pub role: String,
+    pub post: String,
+    pub person: String,
 }
 
 /// What a successful command produced.
@@ -210,6 +289,21 @@ pub enum Outcome {
     Fired {
         alarms: usize,
     },
+    RosterConfig(RosterConfig),
+    Slot {
+        shift: ShiftId,
+        scope: RosterScope,
+        role: DutyRole,
+        slot: Slot,
+    },
+    /// Import result: problems by line, slots written.
+    Imported {
+        problems: Vec<(u32, String)>,
+        slots_written: u32,
+        rows_ok: u32,
+    },
+    Handover(Box<Handover>),
+    RollCall(Box<RollCall>),
 }
 
 /// The stored escalation policy.

@@ -2,7 +2,7 @@
 //! severity raises, calling in units, acknowledging alarms, replacing the
 //! policy, and what a post's mode switch does to its incidents' clocks.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::auth::{require_admin, require_centre, require_leader, require_visible};
 use crate::directory::Reader;
@@ -13,9 +13,11 @@ use crate::error::{Error, Result};
 use crate::escalation::alarm::{Alarm, AlarmKind};
 use crate::escalation::clocks::{self, ClockKind};
 use crate::escalation::policy::{self, Policy, Target};
-use crate::escalation::targets::{self, DirectoryDuty};
+use crate::escalation::targets;
 use crate::incidents::model::{AssigneeRef, AssignmentRole, Incident, IncidentEvent, Severity};
 use crate::journal::record::{AlarmEvent, EventBody, PolicyEvent, Subject};
+use crate::rosters::duty::RosterDuty;
+use crate::store::keys::DeadlineOwner;
 use crate::store::{TreeId, keys};
 
 /// Most clocks one FireDue command handles; the timer sends another at once
@@ -28,9 +30,21 @@ pub(crate) fn fire_due(scope: &mut Scope<'_>) -> Result<Outcome> {
         return Err(Error::denied("only dutyd's own timer fires deadlines"));
     }
     let now = scope.now;
-    let due = scope.due_deadlines(now, FIRE_LIMIT)?;
-    let incidents: BTreeSet<u64> = due.iter().map(|(_, id)| *id).collect();
+    let all_due = scope.due_deadlines(now, FIRE_LIMIT)?;
     let mut raised = 0;
+    let mut rollcalls: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
+    let mut due = Vec::new();
+    for (key, owner) in all_due {
+        match owner {
+            DeadlineOwner::Incident(id) => due.push((key, id)),
+            DeadlineOwner::RollCall(id) => rollcalls.entry(id).or_default().push(key),
+            DeadlineOwner::Schedule => super::rosters::fire_schedule(scope, &key)?,
+        }
+    }
+    for (id, keys) in rollcalls {
+        raised += super::rosters::fire_rollcall(scope, id, &keys)?;
+    }
+    let incidents: BTreeSet<u64> = due.iter().map(|(_, id)| *id).collect();
     for id in incidents {
         let Some(mut incident) = scope.incident(id)? else {
             // A key without its incident: drop it so it cannot fire forever.
@@ -137,13 +151,13 @@ fn new_alarm(
     late_by_secs: Option<i64>,
 ) -> Result<Alarm> {
     let post = clocks::incident_post(incident).map(str::to_owned);
-    let targets = targets::resolve(
-        &DirectoryDuty(&*scope),
-        notify,
-        assignee,
-        post.as_deref(),
-        scope.now,
-    )?;
+    let roster = super::rosters::config(scope)?;
+    let duty = RosterDuty {
+        reader: &*scope,
+        config: &roster,
+        tz: scope.tz,
+    };
+    let targets = targets::resolve(&duty, notify, assignee, post.as_deref(), scope.now)?;
     let alarm = Alarm {
         id: scope.next_alarm_id()?,
         raised_at: scope.now,
@@ -424,13 +438,13 @@ pub(crate) fn mode_switched(scope: &mut Scope<'_>, post: &Post, reason: &str) ->
         Target::PostResponsibleLeader,
         Target::LeadersOnDuty,
     ];
-    let targets = targets::resolve(
-        &DirectoryDuty(&*scope),
-        &notify,
-        None,
-        Some(&post.id),
-        scope.now,
-    )?;
+    let roster = super::rosters::config(scope)?;
+    let duty = RosterDuty {
+        reader: &*scope,
+        config: &roster,
+        tz: scope.tz,
+    };
+    let targets = targets::resolve(&duty, &notify, None, Some(&post.id), scope.now)?;
     let alarm = Alarm {
         id: scope.next_alarm_id()?,
         raised_at: scope.now,

@@ -9,8 +9,8 @@ use crate::directory::model::{
     Unit,
 };
 use crate::engine::command::{Command, DispatchTo, Outcome};
-use crate::engine::escalate;
 use crate::engine::scope::Scope;
+use crate::engine::{escalate, rosters};
 use crate::error::{Error, Result};
 use crate::incidents::model::{
     AssigneeKind, AssigneeRef, AssignmentAction, AssignmentSelector, Incident, IncidentEvent,
@@ -232,6 +232,42 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             text,
             expected_version,
         } => escalate::set_policy(scope, text, *expected_version),
+        Command::SetPattern(pattern) => rosters::set_pattern(scope, pattern),
+        Command::SetRollCallSchedule(schedule) => {
+            rosters::set_rollcall_schedule(scope, schedule.as_ref())
+        }
+        Command::SetSlot {
+            shift,
+            scope: who,
+            role,
+            people,
+        } => rosters::set_slot(scope, shift, who, *role, people),
+        Command::Swap {
+            shift,
+            scope: who,
+            role,
+            swap,
+        } => rosters::swap(scope, shift, who, *role, swap),
+        Command::ImportRoster {
+            rows,
+            apply_good_rows,
+            dry_run,
+        } => rosters::import(scope, rows, *apply_good_rows, *dry_run),
+        Command::OpenHandover {
+            shift,
+            content,
+            notes,
+        } => rosters::open_handover(scope, shift, content, notes.as_deref()),
+        Command::UpdateHandover { id, notes } => rosters::update_handover(scope, *id, notes),
+        Command::SignHandover { id } => rosters::sign_handover(scope, *id),
+        Command::CountersignHandover { id, remarks } => {
+            rosters::countersign_handover(scope, *id, remarks)
+        }
+        Command::SendRollCall {
+            posts,
+            answer_within,
+        } => rosters::send_rollcall(scope, posts, *answer_within, false),
+        Command::AnswerRollCall { id } => rosters::answer_rollcall(scope, *id),
     }
 }
 

@@ -311,7 +311,7 @@ impl<'a> Scope<'a> {
         &self,
         now: Timestamp,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, u64)>> {
+    ) -> Result<Vec<(Vec<u8>, keys::DeadlineOwner)>> {
         let end = keys::deadline_time(
             now.saturating_add(SignedDuration::from_millis(1))
                 .unwrap_or(now),
@@ -333,9 +333,12 @@ impl<'a> Scope<'a> {
                 };
             }
         }
-        due.into_iter()
+        due.into_keys()
             .take(limit)
-            .map(|(key, id)| Ok((key, keys::decode_u64(&id)?)))
+            .map(|key| {
+                let owner = keys::deadline_owner(&key)?;
+                Ok((key, owner))
+            })
             .collect()
     }
 
@@ -394,6 +397,10 @@ impl<'a> Scope<'a> {
 }
 
 impl Reader for Scope<'_> {
+    fn state<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
+        self.get(TreeId::State, key)
+    }
+
     fn entry<T: Entry>(&self, id: &str) -> Result<Option<T>> {
         Scope::entry(self, id)
     }

@@ -22,6 +22,8 @@ pub enum AlarmKind {
     Manual,
     /// A post switched between normal and emergency mode.
     ModeSwitched,
+    /// A post did not answer a roll-call in time.
+    RollCallMissed,
 }
 
 /// Someone to reach.

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::escalation::alarm::Alarm;
 use crate::escalation::clocks::{self, PlanContext};
 use crate::escalation::policy::{self, DEFAULT_POLICY};
-use crate::escalation::targets::{self, DirectoryDuty};
+use crate::escalation::targets;
 use crate::incidents::model::{AssigneeRef, AssignmentRole, Incident, Intake, Source};
 use crate::incidents::numbering;
 use crate::store::{TreeId, keys};
@@ -249,7 +249,14 @@ fn simulate(engine: &Engine, r: &pb::SimulateRequest) -> Result<pb::SimulateRepl
         emergency: r.emergency || post.mode == PostMode::Emergency,
         tier_of: &tier_of,
     };
-    let duty = DirectoryDuty(store);
+    let roster: crate::rosters::model::RosterConfig = store
+        .get(TreeId::State, &keys::roster_config())?
+        .unwrap_or_default();
+    let duty = crate::rosters::duty::RosterDuty {
+        reader: store,
+        config: &roster,
+        tz: engine.time_zone(),
+    };
     let mut clocks_out = Vec::new();
     for clock in clocks::plan(&incident, &policy, &context) {
         let mut levels = Vec::new();

@@ -43,6 +43,21 @@ pub enum Subject {
         /// The new version.
         version: u64,
     },
+    /// The roster (its shape, or one slot).
+    Roster {
+        /// What changed, e.g. `2026-11-23/day/post:xinhua/duty_contact`.
+        what: String,
+    },
+    /// A handover.
+    Handover {
+        /// Its id.
+        id: u64,
+    },
+    /// A roll-call.
+    RollCall {
+        /// Its id.
+        id: u64,
+    },
 }
 
 impl Subject {
@@ -54,6 +69,9 @@ impl Subject {
             Subject::Token { .. } => "token",
             Subject::Alarm { .. } => "alarm",
             Subject::Policy { .. } => "policy",
+            Subject::Roster { .. } => "roster",
+            Subject::Handover { .. } => "handover",
+            Subject::RollCall { .. } => "rollcall",
         }
     }
 
@@ -63,8 +81,11 @@ impl Subject {
         match self {
             Subject::Incident { number, .. } => number.clone(),
             Subject::Entry { id, .. } | Subject::Token { id } => id.clone(),
-            Subject::Alarm { id } => id.to_string(),
+            Subject::Alarm { id } | Subject::Handover { id } | Subject::RollCall { id } => {
+                id.to_string()
+            }
             Subject::Policy { version } => version.to_string(),
+            Subject::Roster { what } => what.clone(),
         }
     }
 }
@@ -82,6 +103,29 @@ pub enum EventBody {
     Token(TokenEvent),
     Alarm(AlarmEvent),
     Policy(PolicyEvent),
+    Roster(RosterEvent),
+    Handover(Box<crate::rosters::handover::Handover>),
+    RollCall(Box<crate::rosters::rollcall::RollCall>),
+}
+
+/// A change to the roster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RosterEvent {
+    /// Patterns or the roll-call schedule changed.
+    Config(crate::rosters::model::RosterConfig),
+    /// A slot was set or swapped.
+    Slot {
+        /// The shift.
+        shift: crate::rosters::model::ShiftId,
+        /// Centre or post.
+        scope: crate::rosters::model::Scope,
+        /// The role.
+        role: crate::rosters::model::DutyRole,
+        /// The slot after the change.
+        slot: crate::rosters::model::Slot,
+        /// A swap (rather than a plan).
+        swap: bool,
+    },
 }
 
 /// A change to an alarm that is not about one incident.
@@ -139,6 +183,13 @@ impl EventBody {
             EventBody::Alarm(AlarmEvent::Raised(_)) => "alarm.raised".to_owned(),
             EventBody::Alarm(AlarmEvent::Acknowledged(_)) => "alarm.acknowledged".to_owned(),
             EventBody::Policy(_) => "policy.updated".to_owned(),
+            EventBody::Roster(RosterEvent::Config(_)) => "roster.config_set".to_owned(),
+            EventBody::Roster(RosterEvent::Slot { swap: false, .. }) => {
+                "roster.slot_set".to_owned()
+            }
+            EventBody::Roster(RosterEvent::Slot { swap: true, .. }) => "roster.swapped".to_owned(),
+            EventBody::Handover(h) => format!("handover.{}", h.stage().name()),
+            EventBody::RollCall(_) => "rollcall.changed".to_owned(),
         }
     }
 }

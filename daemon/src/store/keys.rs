@@ -122,19 +122,105 @@ pub fn unacknowledged_alarm(id: u64) -> Vec<u8> {
 /// `index`: prefix of unacknowledged alarms.
 pub const UNACKNOWLEDGED_ALARMS: &[u8] = b"U";
 
+/// What a deadline belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlineOwner {
+    /// An incident's clock.
+    Incident(u64),
+    /// A roll-call waiting for a post's answer.
+    RollCall(u64),
+    /// The next scheduled roll-call.
+    Schedule,
+}
+
 /// `deadlines`: a clock's next alarm: fire time (ms since the epoch,
-/// big-endian, so the first key is the next one due), incident id, clock.
+/// big-endian, so the first key is the next one due), `I`, incident id,
+/// clock.
 pub fn deadline(
     at: jiff::Timestamp,
     incident: u64,
     clock: &crate::escalation::clocks::Clock,
 ) -> Vec<u8> {
     let mut key = deadline_time(at);
+    key.push(b'I');
     key.extend_from_slice(&incident.to_be_bytes());
     key.push(clock.kind.code());
     key.extend_from_slice(&clock.assignment.unwrap_or(0).to_be_bytes());
     key
 }
+
+/// `deadlines`: a post's answer to a roll-call: time, `R`, roll-call id, post.
+pub fn rollcall_deadline(at: jiff::Timestamp, rollcall: u64, post: &str) -> Vec<u8> {
+    let mut key = deadline_time(at);
+    key.push(b'R');
+    key.extend_from_slice(&rollcall.to_be_bytes());
+    key.extend_from_slice(post.as_bytes());
+    key
+}
+
+/// `deadlines`: the next scheduled roll-call: time, `S`.
+pub fn schedule_deadline(at: jiff::Timestamp) -> Vec<u8> {
+    let mut key = deadline_time(at);
+    key.push(b'S');
+    key
+}
+
+/// Whose deadline a key is.
+pub fn deadline_owner(key: &[u8]) -> Result<DeadlineOwner> {
+    let id = || decode_u64(key.get(9..17).unwrap_or_default());
+    match key.get(8) {
+        Some(b'I') => Ok(DeadlineOwner::Incident(id()?)),
+        Some(b'R') => Ok(DeadlineOwner::RollCall(id()?)),
+        Some(b'S') => Ok(DeadlineOwner::Schedule),
+        _ => Err(Error::Storage(format!("unknown deadline key {key:?}"))),
+    }
+}
+
+/// `state`: the roster configuration (patterns, roll-call schedule).
+pub fn roster_config() -> Vec<u8> {
+    meta("roster")
+}
+
+/// `state`: a roster slot.
+pub fn slot(
+    id: &crate::rosters::model::ShiftId,
+    scope: &crate::rosters::model::Scope,
+    role: crate::rosters::model::DutyRole,
+) -> Vec<u8> {
+    let mut key = slot_prefix(id.date);
+    key.extend_from_slice(format!("{}/{}/{}", id.shift, scope.key(), role.name()).as_bytes());
+    key
+}
+
+/// `state`: prefix of every slot of shifts starting on a date.
+pub fn slot_prefix(date: jiff::civil::Date) -> Vec<u8> {
+    format!("ro/{date}/").into_bytes()
+}
+
+/// `state`: a handover.
+pub fn handover(id: u64) -> Vec<u8> {
+    let mut key = b"ho".to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// `state`: prefix of all handovers.
+pub const HANDOVERS: &[u8] = b"ho";
+
+/// `index`: the handover of a shift.
+pub fn shift_handover(id: &crate::rosters::model::ShiftId) -> Vec<u8> {
+    tagged(b'H', format!("{}/{}", id.date, id.shift).as_bytes())
+}
+
+/// `state`: a roll-call.
+pub fn rollcall(id: u64) -> Vec<u8> {
+    let mut key = b"rc".to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// `state`: prefix of all roll-calls.
+pub const ROLLCALLS: &[u8] = b"rc";
 
 /// `deadlines`: the first 8 bytes of every key due at `at`.
 pub fn deadline_time(at: jiff::Timestamp) -> Vec<u8> {
