@@ -133,6 +133,30 @@ const PEOPLE: [(&str, &str, &str, &[&str]); 6] = [
     ("zhaolei", "赵磊", "13800000006", &["leader"]),
 ];
 
+/// Post duty staff (值守), day and night.
+const CONTACTS: [(&str, &str); 20] = [
+    ("qianjin1", "钱进"),
+    ("fengjun", "冯军"),
+    ("chenfang", "陈芳"),
+    ("chulei", "褚磊"),
+    ("weidong", "卫东"),
+    ("jiangli", "蒋丽"),
+    ("shenjie", "沈洁"),
+    ("hanmei", "韩梅"),
+    ("yangfan", "杨帆"),
+    ("zhulin", "朱琳"),
+    ("qinhai", "秦海"),
+    ("youyu", "尤宇"),
+    ("xuning", "许宁"),
+    ("heyan", "何燕"),
+    ("lvbo", "吕波"),
+    ("shiqing", "施青"),
+    ("zhangmin", "章敏"),
+    ("kongliang", "孔亮"),
+    ("caoxue", "曹雪"),
+    ("yanpeng", "严鹏"),
+];
+
 const LEADERS: [&str; 10] = [
     "周明", "吴刚", "郑华", "孙丽", "马超", "朱红", "胡军", "郭芳", "何平", "高峰",
 ];
@@ -171,9 +195,9 @@ impl Default for Dice {
 pub struct DemoTokens {
     /// Admin.
     pub admin: String,
-    /// The duty officer at the console (王伟).
+    /// The duty officer at the console: whoever the roster has on duty.
     pub officer: String,
-    /// The simulated colleague who takes calls (李娜).
+    /// The simulated colleague who takes calls: the other officer.
     pub colleague: String,
     /// Each post's token.
     pub posts: HashMap<String, String>,
@@ -344,10 +368,43 @@ pub async fn seed(client: &Client, admin: &str) -> Result<DemoTokens, CliError> 
                 .await?;
         }
     }
+    for (index, (id, name)) in CONTACTS.iter().enumerate() {
+        client
+            .people()
+            .create_person(pb::CreatePersonRequest {
+                request_id: String::new(),
+                person: Some(pb::Person {
+                    id: (*id).into(),
+                    name: (*name).into(),
+                    phone: format!("137000000{:02}", index + 1),
+                    roles: vec!["post_contact".into()],
+                    ..Default::default()
+                }),
+            })
+            .await?;
+    }
+    roster(client).await?;
+    // The console logs in as whoever the roster has on duty now, so the
+    // handover it opens is theirs; the other officer simulates a colleague.
+    let on_duty = client
+        .rosters()
+        .on_duty(pb::OnDutyRequest::default())
+        .await?
+        .into_inner();
+    let night = on_duty.now.iter().any(|duty| {
+        duty.scope == "centre"
+            && duty.role == "duty_officer"
+            && duty.people.iter().any(|p| p.person_id == "lina")
+    });
+    let (at_console, colleague) = if night {
+        ("李娜", "王伟")
+    } else {
+        ("王伟", "李娜")
+    };
     let mut tokens = DemoTokens {
         admin: admin.to_owned(),
-        officer: token(client, "王伟", "officer").await?,
-        colleague: token(client, "李娜", "officer").await?,
+        officer: token(client, at_console, "officer").await?,
+        colleague: token(client, colleague, "officer").await?,
         posts: HashMap::new(),
         units: HashMap::new(),
     };
@@ -364,6 +421,87 @@ pub async fn seed(client: &Client, admin: &str) -> Result<DemoTokens, CliError> 
         );
     }
     Ok(tokens)
+}
+
+/// A day/night roster for two weeks from yesterday: 王伟 and 李娜 at the
+/// centre, 张强 and 刘洋 leading, and each post's duty staff.
+pub async fn roster(client: &Client) -> Result<(), CliError> {
+    let info = client
+        .journal()
+        .get_server_info(pb::GetServerInfoRequest {})
+        .await?
+        .into_inner();
+    let zone = info
+        .time
+        .as_ref()
+        .and_then(|t| jiff::tz::TimeZone::get(&t.time_zone).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = jiff::Timestamp::now().to_zoned_datetime(zone).date();
+    let first = today.yesterday().unwrap_or(today);
+    client
+        .rosters()
+        .set_pattern(pb::SetPatternRequest {
+            request_id: String::new(),
+            pattern: Some(pb::Pattern {
+                from: first.to_string(),
+                shifts: vec![
+                    pb::ShiftDef {
+                        name: "白班".into(),
+                        start: "08:00".into(),
+                        minutes: 12 * 60,
+                    },
+                    pb::ShiftDef {
+                        name: "夜班".into(),
+                        start: "20:00".into(),
+                        minutes: 12 * 60,
+                    },
+                ],
+            }),
+        })
+        .await?;
+    let mut rows = Vec::new();
+    let mut line = 1;
+    let mut row = |date: &str, shift: &str, role: &str, post: &str, person: &str| {
+        line += 1;
+        rows.push(pb::RosterRow {
+            line,
+            date: date.into(),
+            shift: shift.into(),
+            role: role.into(),
+            post: post.into(),
+            person: person.into(),
+        });
+    };
+    let mut date = first;
+    for _ in 0..14 {
+        let day = date.to_string();
+        row(&day, "白班", "duty_officer", "", "wangwei");
+        row(&day, "白班", "duty_leader", "", "zhangqiang");
+        row(&day, "夜班", "duty_officer", "", "lina");
+        row(&day, "夜班", "duty_leader", "", "liuyang");
+        for (index, (post, _, _)) in POSTS.iter().enumerate() {
+            row(&day, "白班", "duty_contact", post, CONTACTS[index].0);
+            row(&day, "夜班", "duty_contact", post, CONTACTS[index + 10].0);
+        }
+        date = date.tomorrow().unwrap_or(date);
+    }
+    let reply = client
+        .rosters()
+        .import_roster(pb::ImportRosterRequest {
+            request_id: String::new(),
+            rows,
+            dry_run: false,
+            apply_good_rows: false,
+        })
+        .await?
+        .into_inner();
+    if let Some(problem) = reply.problems.first() {
+        return Err(CliError::Other(format!(
+            "demo roster line {}: {}",
+            problem.line, problem.reason
+        )));
+    }
+    Ok(())
 }
 
 /// Some history: a few calls already handled and closed.

@@ -49,6 +49,10 @@ pub enum AppEvent {
     Done(Result<String, String>),
     /// A call was just created: select it.
     Created(String),
+    /// Who is on duty (loaded on connect, on roster changes, at shift change).
+    OnDuty(Box<pb::OnDutyReply>),
+    /// The handover being worked on.
+    Handover(Box<pb::Handover>),
 }
 
 /// What the app asks the outside world to do.
@@ -64,6 +68,10 @@ pub enum Effect {
     Reload,
     /// Ring the terminal bell.
     Bell,
+    /// Ask who is on duty now.
+    LoadOnDuty,
+    /// Open, note, sign or counter-sign the current shift's handover.
+    Handover(HandoverStep),
     /// Leave.
     Quit,
 }
@@ -87,6 +95,19 @@ pub enum Rpc {
     Reopen(pb::ReopenRequest),
     Ack(pb::AcknowledgeAlarmRequest),
     Mode(pb::SetPostModeRequest),
+}
+
+/// What to do to the handover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandoverStep {
+    /// Open (or refresh) the current shift's handover.
+    Open,
+    /// Set its notes.
+    Note(u64, String),
+    /// Sign it out.
+    Sign(u64),
+    /// Counter-sign it, with remarks.
+    Countersign(u64, String),
 }
 
 /// The state of the link to dutyd.
@@ -114,6 +135,10 @@ pub enum Panel {
     Posts,
     /// Alarms waiting.
     Alarms,
+    /// Who is on duty now and next shift.
+    OnDuty,
+    /// The current shift's handover.
+    Handover,
 }
 
 /// A command waiting for the rest of its arguments (or a confirmation).
@@ -329,6 +354,10 @@ pub struct App {
     pub fresh: BTreeMap<u64, Timestamp>,
     /// The open detail's timeline, once loaded.
     pub timeline: Option<(String, Vec<pb::Event>)>,
+    /// Who is on duty, as last loaded.
+    pub on_duty: Option<pb::OnDutyReply>,
+    /// The handover being worked on, as last seen.
+    pub handover: Option<pb::Handover>,
     /// The board's rows: filtered and ordered incident ids.
     pub board: Vec<u64>,
     /// Rows the board showed last frame (for paging).
@@ -362,6 +391,8 @@ impl App {
             bell: true,
             fresh: BTreeMap::new(),
             timeline: None,
+            on_duty: None,
+            handover: None,
             board: Vec::new(),
             page_rows: 10,
             situation: urgency::Situation::default(),
@@ -417,7 +448,20 @@ impl App {
         match event {
             AppEvent::Key(key) => effects = self.key(key),
             AppEvent::Resize(..) => {}
-            AppEvent::Tick(now) => self.now = now.max(self.now),
+            AppEvent::Tick(now) => {
+                self.now = now.max(self.now);
+                // At shift change, the people on duty change.
+                let ended = self
+                    .on_duty
+                    .as_ref()
+                    .and_then(|d| d.shift.as_ref())
+                    .and_then(|s| s.ends.as_ref())
+                    .is_some_and(|end| urgency::ts(Some(end)) <= self.now);
+                if ended {
+                    self.on_duty = None;
+                    effects.push(Effect::LoadOnDuty);
+                }
+            }
             AppEvent::Connected { me, zone } => {
                 self.me = Some(me);
                 if let Ok(zone) = TimeZone::get(&zone) {
@@ -427,6 +471,7 @@ impl App {
             AppEvent::Snapshot(snapshot) => {
                 self.model = Model::from_snapshot(*snapshot);
                 self.link = Link::Live;
+                effects.push(Effect::LoadOnDuty);
             }
             AppEvent::Watch(event) => {
                 for notice in self.model.apply(&event) {
@@ -457,6 +502,17 @@ impl App {
                 for number in std::mem::take(&mut self.model.needs_fetch) {
                     effects.push(Effect::Fetch(number));
                 }
+                match event.subject_kind.as_str() {
+                    "roster" | "post" | "person" => effects.push(Effect::LoadOnDuty),
+                    "handover" => {
+                        if let Some(pb::event::Body::HandoverChanged(h)) = &event.body
+                            && self.handover.as_ref().is_none_or(|mine| mine.id == h.id)
+                        {
+                            self.handover = Some(h.clone());
+                        }
+                    }
+                    _ => {}
+                }
                 if let Some((number, events)) = &mut self.timeline
                     && event.subject_id == *number
                 {
@@ -473,6 +529,11 @@ impl App {
             }
             AppEvent::LinkBack => self.link = Link::Live,
             AppEvent::Fetched(incident) => self.model.put(*incident),
+            AppEvent::OnDuty(reply) => self.on_duty = Some(*reply),
+            AppEvent::Handover(handover) => {
+                self.handover = Some(*handover);
+                self.panel = Panel::Handover;
+            }
             AppEvent::Timeline(number, events) => self.timeline = Some((number, events)),
             AppEvent::Done(Ok(text)) => self.say(text),
             AppEvent::Created(number) => {
@@ -826,8 +887,13 @@ impl App {
                 self.panel = match self.panel {
                     Panel::Detail => Panel::Posts,
                     Panel::Posts => Panel::Alarms,
-                    Panel::Alarms => Panel::Detail,
+                    Panel::Alarms => Panel::OnDuty,
+                    Panel::OnDuty => Panel::Handover,
+                    Panel::Handover => Panel::Detail,
                 };
+                if self.panel == Panel::OnDuty && self.on_duty.is_none() {
+                    return vec![Effect::LoadOnDuty];
+                }
                 return Vec::new();
             }
             "bell" => {
@@ -979,6 +1045,24 @@ impl App {
                     id,
                     note: String::new(),
                 })
+            }
+            "handover" => {
+                let id = self.handover.as_ref().map(|h| h.id);
+                let step = match (arg(0).as_str(), id) {
+                    ("" | "open", _) => HandoverStep::Open,
+                    ("note", Some(id)) => HandoverStep::Note(id, arg(1)),
+                    ("sign", Some(id)) => HandoverStep::Sign(id),
+                    ("countersign", Some(id)) => HandoverStep::Countersign(id, arg(1)),
+                    (_, None) => {
+                        self.complain(":handover open");
+                        return Vec::new();
+                    }
+                    (other, _) => {
+                        self.complain(format!("{}: handover {other}", self.t(T::UnknownCommand)));
+                        return Vec::new();
+                    }
+                };
+                return vec![Effect::Handover(step)];
             }
             "mode" => {
                 let mode = match arg(1).as_str() {

@@ -346,6 +346,20 @@ pub const COMMANDS: &[Spec] = &[
         confirm: false,
     },
     Spec {
+        name: "handover",
+        aliases: &["ho"],
+        help: (
+            "交接班: open 生成 | note 文字 | sign 签出 | countersign 意见 (接班人)",
+            "handover: open | note TEXT | sign | countersign REMARKS (incoming officer)",
+        ),
+        args: &[
+            optional(ArgKind::Word, T::Handover),
+            optional(ArgKind::Rest, T::Reason),
+        ],
+        keys: &["H"],
+        confirm: false,
+    },
+    Spec {
         name: "panel",
         aliases: &[],
         help: (

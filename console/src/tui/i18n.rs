@@ -138,6 +138,12 @@ catalogue! {
     View => ("视图", "view"),
     All => ("全部", "all"),
     Loading => ("加载中…", "loading…"),
+    Handover => ("交接班", "handover"),
+    NextShift => ("下一班", "next shift"),
+    Centre => ("中心", "centre"),
+    Nobody => ("无人", "nobody"),
+    NoHandover => ("本班尚未交接: H 或 :handover 生成", "no handover yet: H or :handover builds it"),
+    NoRoster => ("没有排班", "no roster"),
 }
 
 #[cfg(test)]

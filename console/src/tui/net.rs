@@ -12,7 +12,7 @@ use tokio::sync::{Notify, mpsc};
 use tonic::Code;
 
 use crate::client::Client;
-use crate::tui::app::{AppEvent, Effect, Rpc};
+use crate::tui::app::{AppEvent, Effect, HandoverStep, Rpc};
 use crate::tui::i18n::Lang;
 use crate::tui::model::Snapshot;
 
@@ -241,6 +241,51 @@ pub async fn execute(
                     }
                     Err(status) => break AppEvent::Done(Err(status.message().to_owned())),
                 }
+            }
+        }
+        Effect::LoadOnDuty => match client.rosters().on_duty(pb::OnDutyRequest::default()).await {
+            Ok(reply) => AppEvent::OnDuty(Box::new(reply.into_inner())),
+            // No roster yet is not worth a message; the panel says so.
+            Err(_) => return,
+        },
+        Effect::Handover(step) => {
+            let mut handovers = client.handovers();
+            let reply = match step {
+                HandoverStep::Open => {
+                    handovers
+                        .open_handover(pb::OpenHandoverRequest::default())
+                        .await
+                }
+                HandoverStep::Note(id, notes) => {
+                    handovers
+                        .update_handover(pb::UpdateHandoverRequest {
+                            request_id: String::new(),
+                            id,
+                            notes,
+                        })
+                        .await
+                }
+                HandoverStep::Sign(id) => {
+                    handovers
+                        .sign_handover(pb::SignHandoverRequest {
+                            request_id: String::new(),
+                            id,
+                        })
+                        .await
+                }
+                HandoverStep::Countersign(id, remarks) => {
+                    handovers
+                        .countersign_handover(pb::CountersignHandoverRequest {
+                            request_id: String::new(),
+                            id,
+                            remarks,
+                        })
+                        .await
+                }
+            };
+            match reply {
+                Ok(handover) => AppEvent::Handover(Box::new(handover.into_inner())),
+                Err(status) => AppEvent::Done(Err(status.message().to_owned())),
             }
         }
         Effect::Reload | Effect::Bell | Effect::Quit => return,

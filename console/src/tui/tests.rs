@@ -335,3 +335,172 @@ fn tiny_terminals_degrade_without_garbling() {
     let app = app(Lang::Zh);
     insta::assert_snapshot!(screen(&app, 40, 8));
 }
+
+fn on_duty() -> pb::OnDutyReply {
+    let contact = |id: &str, name: &str, phone: &str| pb::Contact {
+        person_id: id.into(),
+        name: name.into(),
+        phone: phone.into(),
+    };
+    let duty = |scope: &str, role: &str, people: Vec<pb::Contact>| pb::Duty {
+        scope: scope.into(),
+        role: role.into(),
+        people,
+    };
+    pb::OnDutyReply {
+        shift: Some(pb::ShiftInfo {
+            date: "2026-11-23".into(),
+            shift: "夜班".into(),
+            starts: ts(NOW - 3600),
+            ends: ts(NOW + 11 * 3600),
+        }),
+        now: vec![
+            duty(
+                "centre",
+                "duty_officer",
+                vec![contact("wangwei", "王伟", "13800000001")],
+            ),
+            duty(
+                "centre",
+                "duty_leader",
+                vec![contact("liuyang", "刘洋", "13800000004")],
+            ),
+            duty(
+                "post:xinhua",
+                "duty_contact",
+                vec![contact("chen", "陈静", "13700000001")],
+            ),
+            // A hole in the roster shows as "nobody", in the alert colour.
+            duty("post:xiangyang", "duty_contact", vec![]),
+        ],
+        next_shift: Some(pb::ShiftInfo {
+            date: "2026-11-24".into(),
+            shift: "白班".into(),
+            starts: ts(NOW + 11 * 3600),
+            ends: ts(NOW + 23 * 3600),
+        }),
+        next: vec![duty(
+            "centre",
+            "duty_officer",
+            vec![contact("lina", "李娜", "13800000002")],
+        )],
+    }
+}
+
+fn handover() -> pb::Handover {
+    pb::Handover {
+        id: 3,
+        shift: Some(pb::ShiftInfo {
+            date: "2026-11-23".into(),
+            shift: "夜班".into(),
+            starts: ts(NOW - 3600),
+            ends: ts(NOW + 11 * 3600),
+        }),
+        status: "open".into(),
+        open_incidents: vec![pb::HandoverIncident {
+            number: "20261123-0001".into(),
+            status: "dispatched".into(),
+            summary: "居民楼三层冒烟".into(),
+            ..Default::default()
+        }],
+        unsigned_dispatches: vec![pb::HandoverDispatch {
+            number: "20261123-0001".into(),
+            assignee: Some(pb::Assignee {
+                kind: pb::AssigneeKind::Post as i32,
+                // Handover records keep ids: the console names them.
+                id: "xinhua".into(),
+                name: String::new(),
+            }),
+            dispatched_at: ts(NOW - 600),
+        }],
+        overdue: vec![pb::HandoverClock {
+            number: "20261123-0004".into(),
+            clock: "arrival".into(),
+            due: ts(NOW - 60),
+            alarms: 1,
+        }],
+        counts: Some(pb::ShiftCounts {
+            received: 7,
+            resolved: 2,
+            closed: 1,
+            cancelled: 0,
+            escalations: 1,
+            open_at_handover: 4,
+        }),
+        notes: "燃气抢修仍在现场".into(),
+        ..Default::default()
+    }
+}
+
+fn key(app: &mut App, code: crossterm::event::KeyCode) -> Vec<super::app::Effect> {
+    app.update(AppEvent::Key(code.into()))
+}
+
+fn command(app: &mut App, line: &str) -> Vec<super::app::Effect> {
+    key(app, crossterm::event::KeyCode::Char(':'));
+    for c in line.chars() {
+        key(app, crossterm::event::KeyCode::Char(c));
+    }
+    key(app, crossterm::event::KeyCode::Enter)
+}
+
+#[test]
+fn on_duty_panel_160x48_zh() {
+    use super::app::{Effect, Panel};
+    let mut app = app(Lang::Zh);
+    let mut effects = Vec::new();
+    while app.panel != Panel::OnDuty {
+        effects = key(&mut app, crossterm::event::KeyCode::Tab);
+    }
+    // Nothing loaded yet: Tab onto the panel asks dutyd.
+    assert_eq!(effects, vec![Effect::LoadOnDuty]);
+    app.update(AppEvent::OnDuty(Box::new(on_duty())));
+    insta::assert_snapshot!(screen(&app, 160, 48));
+}
+
+#[test]
+fn the_people_on_duty_are_reloaded_at_shift_change() {
+    use super::app::Effect;
+    let mut app = app(Lang::Zh);
+    app.update(AppEvent::OnDuty(Box::new(on_duty())));
+    let before = Timestamp::from_second(NOW + 11 * 3600 - 1).expect("time");
+    assert!(
+        !app.update(AppEvent::Tick(before))
+            .contains(&Effect::LoadOnDuty)
+    );
+    let after = Timestamp::from_second(NOW + 11 * 3600).expect("time");
+    assert!(
+        app.update(AppEvent::Tick(after))
+            .contains(&Effect::LoadOnDuty)
+    );
+}
+
+#[test]
+fn handover_panel_80x24_zh() {
+    use super::app::{Effect, HandoverStep, Panel};
+    let mut app = app(Lang::Zh);
+    // Signing before anything is open asks for the handover first.
+    assert!(command(&mut app, "handover sign").is_empty());
+    assert_eq!(
+        key(&mut app, crossterm::event::KeyCode::Char('H')),
+        vec![Effect::Handover(HandoverStep::Open)]
+    );
+    app.update(AppEvent::Handover(Box::new(handover())));
+    assert_eq!(app.panel, Panel::Handover);
+    insta::assert_snapshot!(screen(&app, 80, 24));
+    assert_eq!(
+        command(&mut app, "handover note 燃气 抢修"),
+        vec![Effect::Handover(HandoverStep::Note(3, "燃气 抢修".into()))]
+    );
+    assert_eq!(
+        command(&mut app, "ho sign"),
+        vec![Effect::Handover(HandoverStep::Sign(3))]
+    );
+    assert_eq!(
+        command(&mut app, "handover countersign 已核对"),
+        vec![Effect::Handover(HandoverStep::Countersign(
+            3,
+            "已核对".into()
+        ))]
+    );
+}

@@ -131,9 +131,18 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
                     Panel::Detail => detail::panel(app, theme, frame, right),
                     Panel::Posts => overlays::posts(app, theme, frame, right),
                     Panel::Alarms => overlays::alarms(app, theme, frame, right),
+                    Panel::OnDuty => overlays::on_duty(app, theme, frame, right),
+                    Panel::Handover => overlays::handover(app, theme, frame, right),
                 }
             } else {
-                board::render(app, theme, frame, main);
+                // Narrow: the panels are tabs in place of the board.
+                match app.panel {
+                    Panel::Detail => board::render(app, theme, frame, main),
+                    Panel::Posts => overlays::posts(app, theme, frame, main),
+                    Panel::Alarms => overlays::alarms(app, theme, frame, main),
+                    Panel::OnDuty => overlays::on_duty(app, theme, frame, main),
+                    Panel::Handover => overlays::handover(app, theme, frame, main),
+                }
             }
         }
     }

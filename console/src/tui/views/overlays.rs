@@ -433,3 +433,251 @@ pub(super) fn input_line(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: 
         ));
     }
 }
+
+fn people(app: &App, list: &[pb::Contact]) -> String {
+    if list.is_empty() {
+        return app.t(T::Nobody).to_owned();
+    }
+    list.iter()
+        .map(|c| format!("{} {}", c.name, c.phone).trim().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Who is on duty now (centre and posts) and next shift.
+pub(super) fn on_duty(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::LEFT)
+        .title(Span::styled(app.t(T::OnDuty), theme.dim()));
+    let cells = area.width.saturating_sub(2) as usize;
+    let Some(duty) = &app.on_duty else {
+        frame.render_widget(
+            Paragraph::new(Span::styled(app.t(T::NoRoster), theme.dim())).block(block),
+            area,
+        );
+        return;
+    };
+    let time = |t: Option<&prost_types::Timestamp>| {
+        crate::tui::urgency::ts(t)
+            .to_zoned_datetime(app.zone.clone())
+            .strftime("%H:%M")
+            .to_string()
+    };
+    let who = |scope: &str| -> String {
+        if scope == "centre" {
+            app.t(T::Centre).to_owned()
+        } else {
+            let id = scope.trim_start_matches("post:");
+            app.model
+                .posts
+                .get(id)
+                .map_or(id.to_owned(), |p| p.name.clone())
+        }
+    };
+    let role = |role: &str| match (role, app.lang) {
+        ("duty_officer", crate::tui::i18n::Lang::Zh) => "值班员",
+        ("duty_leader", crate::tui::i18n::Lang::Zh) => "带班领导",
+        ("duty_contact", crate::tui::i18n::Lang::Zh) => "值守",
+        ("duty_officer", _) => "officer",
+        ("duty_leader", _) => "leader",
+        _ => "contact",
+    };
+    let mut lines = Vec::new();
+    for (label, shift, duties) in [
+        (app.t(T::OnDuty), &duty.shift, &duty.now),
+        (app.t(T::NextShift), &duty.next_shift, &duty.next),
+    ] {
+        let shift = shift.clone().unwrap_or_default();
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{label}: {} {}–{}",
+                shift.shift,
+                time(shift.starts.as_ref()),
+                time(shift.ends.as_ref())
+            ),
+            Style::default().add_modifier(Modifier::BOLD),
+        )));
+        for d in duties {
+            let missing = d.people.is_empty();
+            let text = truncate(
+                &format!(
+                    " {} {} {}",
+                    fit(&who(&d.scope), 14),
+                    fit(role(&d.role), 8),
+                    people(app, &d.people)
+                ),
+                cells,
+            );
+            let style = if missing {
+                theme.alert()
+            } else {
+                Style::default()
+            };
+            lines.push(Line::from(Span::styled(text, style)));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// A status word from a handover record (stored as the daemon wrote it) in
+/// the console's language.
+fn status_word(app: &App, word: &str) -> String {
+    use pb::IncidentStatus as S;
+    let status = match word {
+        "new" => S::New,
+        "dispatched" => S::Dispatched,
+        "signed" => S::Signed,
+        "on scene" => S::OnScene,
+        "resolved" => S::Resolved,
+        "closed" => S::Closed,
+        "cancelled" => S::Cancelled,
+        "merged" => S::Merged,
+        other => return other.to_owned(),
+    };
+    super::board::status(app, status as i32).to_owned()
+}
+
+/// A clock name from a handover record in the console's language.
+fn clock_word(app: &App, word: &str) -> String {
+    let kind = match word {
+        "sign-for" => pb::ClockKind::SignFor,
+        "arrival" => pb::ClockKind::Arrive,
+        "resolution" => pb::ClockKind::Resolve,
+        other => return other.to_owned(),
+    };
+    super::board::clock(app, kind).to_owned()
+}
+
+/// The current shift's handover.
+pub(super) fn handover(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::LEFT)
+        .title(Span::styled(app.t(T::Handover), theme.dim()));
+    let cells = area.width.saturating_sub(2) as usize;
+    let Some(h) = &app.handover else {
+        frame.render_widget(
+            Paragraph::new(Span::styled(app.t(T::NoHandover), theme.dim())).block(block),
+            area,
+        );
+        return;
+    };
+    let shift = h.shift.clone().unwrap_or_default();
+    let counts = h.counts.unwrap_or_default();
+    let mut lines = vec![
+        Line::from(Span::styled(
+            format!(
+                "#{} {} {} — {}",
+                h.id,
+                shift.date,
+                shift.shift,
+                match (h.status.as_str(), app.lang) {
+                    ("open", crate::tui::i18n::Lang::Zh) => "未签出",
+                    ("signed_out", crate::tui::i18n::Lang::Zh) => "已签出, 待接班人会签",
+                    ("countersigned", crate::tui::i18n::Lang::Zh) => "已会签",
+                    ("signed_out", _) => "signed out, awaiting countersign",
+                    (other, _) => other,
+                }
+            ),
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        Line::from(truncate(
+            &match app.lang {
+                crate::tui::i18n::Lang::Zh => format!(
+                    "接警 {} 处置 {} 办结 {} 升级 {} 未结 {}",
+                    counts.received,
+                    counts.resolved,
+                    counts.closed,
+                    counts.escalations,
+                    counts.open_at_handover
+                ),
+                crate::tui::i18n::Lang::En => format!(
+                    "received {} resolved {} closed {} escalated {} open {}",
+                    counts.received,
+                    counts.resolved,
+                    counts.closed,
+                    counts.escalations,
+                    counts.open_at_handover
+                ),
+            },
+            cells,
+        )),
+    ];
+    // What the incoming officer must chase first: unsigned orders and
+    // overdue clocks, then the rest of the open incidents.
+    let mut items: Vec<Line<'_>> = Vec::new();
+    for d in &h.unsigned_dispatches {
+        let who = d
+            .assignee
+            .as_ref()
+            .map(|a| {
+                // The record keeps ids; names come from the directory.
+                let known = if a.kind == pb::AssigneeKind::Post as i32 {
+                    app.model.posts.get(&a.id).map(|p| p.name.clone())
+                } else {
+                    app.model.units.get(&a.id).map(|u| u.name.clone())
+                };
+                known
+                    .or_else(|| (!a.name.is_empty()).then(|| a.name.clone()))
+                    .unwrap_or_else(|| a.id.clone())
+            })
+            .unwrap_or_default();
+        items.push(Line::from(Span::styled(
+            truncate(
+                &format!("! {} {} {who}", d.number, app.t(T::Unsigned)),
+                cells,
+            ),
+            theme.alert(),
+        )));
+    }
+    for c in &h.overdue {
+        items.push(Line::from(Span::styled(
+            truncate(
+                &format!(
+                    "! {} {} {}",
+                    c.number,
+                    clock_word(app, &c.clock),
+                    app.t(T::Overdue)
+                ),
+                cells,
+            ),
+            theme.alert(),
+        )));
+    }
+    for incident in &h.open_incidents {
+        items.push(Line::from(truncate(
+            &format!(
+                "  {} {} {}",
+                incident.number,
+                status_word(app, &incident.status),
+                incident.summary
+            ),
+            cells,
+        )));
+    }
+    // Header (2) + notes, signatures and the hint (up to 4).
+    let room = area.height.saturating_sub(6) as usize;
+    if items.len() > room {
+        let hidden = items.len() - room.saturating_sub(1);
+        items.truncate(room.saturating_sub(1));
+        items.push(Line::from(Span::styled(
+            format!("  … +{hidden}"),
+            theme.dim(),
+        )));
+    }
+    lines.extend(items);
+    lines.push(Line::from(truncate(
+        &format!("{}: {}", app.t(T::NoteText), h.notes),
+        cells,
+    )));
+    if let Some(p) = &h.signed_out_by {
+        lines.push(Line::from(format!("✓ {}", p.name)));
+    }
+    if let Some(p) = &h.countersigned_by {
+        lines.push(Line::from(format!("✓✓ {} {}", p.name, h.remarks)));
+    }
+    lines.push(Line::from(Span::styled(
+        ":handover note … · :handover sign · :handover countersign …",
+        theme.dim(),
+    )));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
