@@ -240,7 +240,7 @@ async fn a_bad_roster_file_is_refused_whole_with_every_bad_line() {
     for expected in [
         "line 3: date: \"2026-11-31\" is not a date",
         "line 4: shift: 2026-11-24 has no shift \"evening\"; its shifts are day, night",
-        "line 5: person \"nobody\" (person) not found",
+        "line 5: person \"nobody\" not found",
         "line 6: wangwei is listed twice for this slot",
         "line 7: role: duty_contact is not a role of centre",
         "line 8: post \"atlantis\" not found",

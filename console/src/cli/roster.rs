@@ -324,11 +324,31 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: RosterCmd) -> Result<(), CliError> {
                 .iter()
                 .map(|s| {
                     let key = s.key.clone().unwrap_or_default();
-                    let swaps = if s.swaps.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{} swap(s)", s.swaps.len())
+                    // Part-shift swaps change who is on duty mid-shift: say when.
+                    let clock = |t: Option<&prost_types::Timestamp>| {
+                        t.and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok())
+                            .map(|t| {
+                                t.to_zoned_datetime(zone.clone())
+                                    .strftime("%H:%M")
+                                    .to_string()
+                            })
                     };
+                    let swaps = s
+                        .swaps
+                        .iter()
+                        .map(|w| {
+                            let span = match (clock(w.from.as_ref()), clock(w.until.as_ref())) {
+                                (None, None) => String::new(),
+                                (from, until) => format!(
+                                    " {}–{}",
+                                    from.unwrap_or_default(),
+                                    until.unwrap_or_default()
+                                ),
+                            };
+                            format!("{}→{}{span}", w.replaced, w.by)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     vec![
                         key.date,
                         key.shift,
@@ -342,7 +362,9 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: RosterCmd) -> Result<(), CliError> {
                 .collect();
             table(
                 ctx.out,
-                &["DATE", "SHIFT", "STARTS", "SCOPE", "ROLE", "ON DUTY", ""],
+                &[
+                    "DATE", "SHIFT", "STARTS", "SCOPE", "ROLE", "ON DUTY", "SWAPS",
+                ],
                 rows,
             )
         }
@@ -818,6 +840,7 @@ pub async fn run_handover(ctx: &mut Ctx<'_>, cmd: HandoverCmd) -> Result<(), Cli
                 return output::json(ctx.out, &reply, "ListHandoversReply", true);
             }
             let zone = ctx.zone().await?;
+            let now = jiff::Timestamp::now();
             let rows = reply
                 .handovers
                 .iter()
@@ -826,8 +849,19 @@ pub async fn run_handover(ctx: &mut Ctx<'_>, cmd: HandoverCmd) -> Result<(), Cli
                     vec![
                         h.id.to_string(),
                         shift.date,
-                        shift.shift,
-                        h.status.clone(),
+                        shift.shift.clone(),
+                        // Not counter-signed after its shift ended: the duty
+                        // leader's list (`--pending`) shows it as late.
+                        if h.status != "countersigned"
+                            && shift
+                                .ends
+                                .as_ref()
+                                .is_some_and(|end| end.seconds < now.as_second())
+                        {
+                            format!("{} (late)", h.status)
+                        } else {
+                            h.status.clone()
+                        },
                         h.opened_by
                             .as_ref()
                             .map(|p| p.name.clone())

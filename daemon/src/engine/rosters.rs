@@ -99,10 +99,16 @@ pub(crate) fn set_rollcall_schedule(
 }
 
 fn check_person(scope: &Scope<'_>, field: &str, id: &str) -> Result<()> {
+    // For the `person` column the field name would only repeat "person".
+    let which = if field == "person" {
+        String::new()
+    } else {
+        format!(" ({field})")
+    };
     match Reader::entry::<Person>(scope, id)? {
-        None => Err(Error::not_found(format!("person {id:?} ({field})"))),
+        None => Err(Error::not_found(format!("person {id:?}{which}"))),
         Some(person) if person.retired => Err(Error::precondition(format!(
-            "person {id:?} ({field}) is retired and cannot be rostered"
+            "person {id:?}{which} is retired and cannot be rostered"
         ))),
         Some(_) => Ok(()),
     }
