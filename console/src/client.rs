@@ -194,6 +194,11 @@ impl Client {
         pb::roll_call_service_client::RollCallServiceClient::new(self.authed())
     }
 
+    /// `PresenceService` (heartbeats, who is connected).
+    pub fn presence(&self) -> pb::presence_service_client::PresenceServiceClient<Authed> {
+        pb::presence_service_client::PresenceServiceClient::new(self.authed())
+    }
+
     /// `JournalService` (Watch, events, audit, server info).
     pub fn journal(&self) -> pb::journal_service_client::JournalServiceClient<Authed> {
         pb::journal_service_client::JournalServiceClient::new(self.authed())

@@ -519,6 +519,7 @@ pub async fn history(addr: &str, tokens: &DemoTokens, dice: &mut Dice) -> Result
         let _ = incidents.arrive(request(())).await;
         incidents
             .resolve(pb::ResolveRequest {
+                done_at: None,
                 request_id: String::new(),
                 incident: number.clone(),
                 outcome: OUTCOMES[n % OUTCOMES.len()].into(),
@@ -728,6 +729,7 @@ pub async fn simulate(addr: String, tokens: DemoTokens, every: u64, stop: Cancel
                             let _ = actor
                                 .incidents()
                                 .resolve(pb::ResolveRequest {
+                                    done_at: None,
                                     request_id: String::new(),
                                     incident: incident.number.clone(),
                                     outcome: OUTCOMES[dice.below(OUTCOMES.len() as u64) as usize]

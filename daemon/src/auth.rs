@@ -79,12 +79,14 @@ impl TokenCache {
 #[derive(Clone)]
 pub struct Authenticator {
     cache: Arc<TokenCache>,
+    presence: Arc<crate::presence::Presence>,
 }
 
 impl Authenticator {
-    /// Authenticates against `cache`.
-    pub fn new(cache: Arc<TokenCache>) -> Self {
-        Authenticator { cache }
+    /// Authenticates against `cache`; every call of a post or unit counts
+    /// as seeing it.
+    pub fn new(cache: Arc<TokenCache>, presence: Arc<crate::presence::Presence>) -> Self {
+        Authenticator { cache, presence }
     }
 }
 
@@ -107,6 +109,9 @@ impl tonic::service::Interceptor for Authenticator {
                 Status::unauthenticated("the authorization header must read `Bearer <token>`")
             })?;
         let principal = self.cache.authenticate(bearer.trim())?;
+        if let Some(who) = crate::presence::client_of(&principal) {
+            self.presence.seen(&who);
+        }
         request.extensions_mut().insert(principal);
         Ok(request)
     }

@@ -24,6 +24,13 @@ pub struct Config {
     pub heartbeat_secs: u64,
     /// Seconds to let in-flight calls finish on shutdown before cutting them.
     pub shutdown_grace_secs: u64,
+    /// Seconds a post or unit may be without a Watch stream before it is
+    /// shown offline (a link that drops and comes straight back does not
+    /// flap).
+    pub offline_after_secs: u64,
+    /// A client clock off by more than this many seconds is flagged, and the
+    /// times it reports are corrected by its measured offset.
+    pub clock_skew_secs: u64,
 }
 
 impl Default for Config {
@@ -36,6 +43,8 @@ impl Default for Config {
             max_message_kb: 1024,
             heartbeat_secs: 10,
             shutdown_grace_secs: 5,
+            offline_after_secs: 5,
+            clock_skew_secs: 10,
         }
     }
 }

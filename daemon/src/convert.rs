@@ -29,6 +29,14 @@ pub(crate) fn ts(at: Timestamp) -> prost_types::Timestamp {
     }
 }
 
+/// A time from the wire; INVALID_ARGUMENT naming `field` when out of range.
+pub(crate) fn ts_in(field: &str, at: Option<&prost_types::Timestamp>) -> Result<Option<Timestamp>> {
+    at.map(|t| {
+        Timestamp::new(t.seconds, t.nanos).map_err(|_| Error::invalid(field, "is not a valid time"))
+    })
+    .transpose()
+}
+
 /// An optional time for the wire.
 pub(crate) fn opt_ts(at: Option<Timestamp>) -> Option<prost_types::Timestamp> {
     at.map(ts)
@@ -611,6 +619,15 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
         }) => Some(Body::SlotChanged(slot_out(shift, scope, *role, slot))),
         EventBody::Handover(handover) => Some(Body::HandoverChanged(handover_out(handover))),
         EventBody::RollCall(rollcall) => Some(Body::RollCallChanged(rollcall_out(rollcall))),
+        EventBody::Presence(change) => Some(Body::PresenceChanged(presence_out(
+            &change.who,
+            change.online,
+            Some(change.since),
+            change.last_seen,
+            0,
+            change.clock_offset_ms,
+            false,
+        ))),
     };
     pb::Event {
         seq: record.seq,
@@ -626,7 +643,41 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
             escalation_level: u32::from(after.escalation_level),
             clocks: after.clocks.iter().map(clock_out).collect(),
         }),
+        reported_at: record.reported_at.map(ts),
+        clock_skew_ms: record.clock_skew_ms.unwrap_or_default(),
         body,
+    }
+}
+
+/// `post:<id>` or `unit:<id>` as an assignee (anything else: a post).
+pub(crate) fn assignee_key_out(who: &str) -> pb::Assignee {
+    let assignee = match who.split_once(':') {
+        Some(("unit", id)) => AssigneeRef::unit(id),
+        Some((_, id)) => AssigneeRef::post(id),
+        None => AssigneeRef::post(who),
+    };
+    assignee_out(&assignee)
+}
+
+/// One client's presence.
+pub(crate) fn presence_out(
+    who: &str,
+    online: bool,
+    since: Option<Timestamp>,
+    last_seen: Option<Timestamp>,
+    streams: u32,
+    offset_ms: Option<i64>,
+    skewed: bool,
+) -> pb::PresenceEntry {
+    pb::PresenceEntry {
+        who: Some(assignee_key_out(who)),
+        online,
+        since: since.map(ts),
+        last_seen: last_seen.map(ts),
+        streams,
+        clock_offset_ms: offset_ms.unwrap_or_default(),
+        clock_skewed: skewed,
+        clock_measured: offset_ms.is_some(),
     }
 }
 

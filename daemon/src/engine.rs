@@ -31,6 +31,7 @@ mod writer;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -55,6 +56,8 @@ pub struct EngineOptions {
     /// Live events buffered for watchers; a watcher further behind catches up
     /// from the journal instead.
     pub broadcast_capacity: usize,
+    /// Presence: offline grace, skew threshold, heartbeat interval.
+    pub presence: crate::presence::PresenceOptions,
 }
 
 impl Default for EngineOptions {
@@ -63,6 +66,7 @@ impl Default for EngineOptions {
             max_batch: 512,
             queue_depth: 4096,
             broadcast_capacity: 4096,
+            presence: crate::presence::PresenceOptions::default(),
         }
     }
 }
@@ -71,8 +75,19 @@ impl Default for EngineOptions {
 struct Job {
     principal: Principal,
     request_id: Option<String>,
+    reported: Option<Reported>,
     command: Command,
     reply: oneshot::Sender<Result<Outcome>>,
+}
+
+/// When a client says it did what it asks for (sent late from an outbox),
+/// already corrected for its clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported {
+    /// The corrected time.
+    pub at: Timestamp,
+    /// The offset it was corrected by, if it was.
+    pub skew_ms: Option<i64>,
 }
 
 /// State shared by the engine's handle, its threads and readers.
@@ -89,6 +104,10 @@ pub(crate) struct Shared {
     pub(crate) policy: RwLock<Arc<Policy>>,
     /// Woken when a batch changed the deadlines: the timer re-reads the next.
     pub(crate) deadlines: Notify,
+    /// Who is connected, and their clocks.
+    pub(crate) presence: Arc<crate::presence::Presence>,
+    /// Presence changes to journal, taken by the task that journals them.
+    presence_notices: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<crate::presence::Notice>>>,
 }
 
 impl Shared {
@@ -142,6 +161,8 @@ impl Engine {
             })?,
             None => Policy::default_policy(),
         };
+        let (presence, presence_notices) =
+            crate::presence::Presence::new(clock.clone(), options.presence);
         let shared = Arc::new(Shared {
             store,
             clock,
@@ -153,6 +174,8 @@ impl Engine {
             fatal_reason: Mutex::new(None),
             policy: RwLock::new(Arc::new(policy.clone())),
             deadlines: Notify::new(),
+            presence: Arc::new(presence),
+            presence_notices: Mutex::new(Some(presence_notices)),
         });
         let (jobs, threads) = writer::spawn(shared.clone(), head, policy, &options)?;
         Ok(Engine {
@@ -169,6 +192,19 @@ impl Engine {
         request_id: Option<String>,
         command: Command,
     ) -> Result<Outcome> {
+        self.submit_reported(principal, request_id, None, command)
+            .await
+    }
+
+    /// Runs a command the client says it did at `reported` (see
+    /// [`Reported`]); its events record both times.
+    pub async fn submit_reported(
+        &self,
+        principal: Principal,
+        request_id: Option<String>,
+        reported: Option<Reported>,
+        command: Command,
+    ) -> Result<Outcome> {
         if self.shared.fatal.is_cancelled() {
             return Err(self.shared.unavailable());
         }
@@ -176,6 +212,7 @@ impl Engine {
         let job = Job {
             principal,
             request_id,
+            reported,
             command,
             reply,
         };
@@ -186,6 +223,22 @@ impl Engine {
         answer
             .await
             .map_err(|_| Error::Unavailable("dutyd stopped before answering".into()))?
+    }
+
+    /// The presence registry.
+    pub fn presence(&self) -> &Arc<crate::presence::Presence> {
+        &self.shared.presence
+    }
+
+    /// The presence changes to journal (once: the server's task takes them).
+    pub(crate) fn take_presence_notices(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::presence::Notice>> {
+        self.shared
+            .presence_notices
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take()
     }
 
     /// The store, for reads.

@@ -31,6 +31,7 @@ pub mod error;
 pub mod escalation;
 pub mod incidents;
 pub mod journal;
+pub mod presence;
 pub mod rosters;
 pub mod server;
 pub mod store;

@@ -34,7 +34,7 @@ use crate::journal::service::Journal;
 use crate::store::Store;
 
 /// gRPC service names, for health reporting.
-const SERVICES: [&str; 12] = [
+const SERVICES: [&str; 13] = [
     pb::incident_service_server::SERVICE_NAME,
     pb::post_service_server::SERVICE_NAME,
     pb::unit_service_server::SERVICE_NAME,
@@ -47,6 +47,7 @@ const SERVICES: [&str; 12] = [
     pb::roster_service_server::SERVICE_NAME,
     pb::handover_service_server::SERVICE_NAME,
     pb::roll_call_service_server::SERVICE_NAME,
+    pb::presence_service_server::SERVICE_NAME,
 ];
 
 /// How to start a daemon.
@@ -102,7 +103,15 @@ impl Daemon {
         let store = tokio::task::spawn_blocking(move || Store::open(&data, cache))
             .await
             .map_err(|e| Error::Storage(format!("opening the store: {e}")))??;
-        let engine = Engine::start(store, self.clock, zone, self.engine)?;
+        let mut options = self.engine;
+        options.presence = crate::presence::PresenceOptions {
+            offline_grace: Duration::from_secs(config.offline_after_secs),
+            skew_threshold: jiff::SignedDuration::from_secs(
+                i64::try_from(config.clock_skew_secs).unwrap_or(i64::MAX),
+            ),
+            ..options.presence
+        };
+        let engine = Engine::start(store, self.clock, zone, options)?;
         let admin_token = bootstrap(&engine).await?;
 
         let listener = match self.listener {
@@ -136,7 +145,7 @@ impl Daemon {
             .build_v1()
             .map_err(|e| Error::Storage(format!("reflection: {e}")))?;
 
-        let auth = Authenticator::new(engine.tokens());
+        let auth = Authenticator::new(engine.tokens(), engine.presence().clone());
         let limit = config.max_message_kb * 1024;
         let incidents = Incidents::new(engine.clone());
         let directory = Directory::new(engine.clone());
@@ -215,6 +224,12 @@ impl Daemon {
                     crate::rosters::service::Rosters,
                 >,
                 rosters
+            ))
+            .add_service(guarded!(
+                pb::presence_service_server::PresenceServiceServer<
+                    crate::presence::service::PresenceApi,
+                >,
+                crate::presence::service::PresenceApi::new(engine.clone())
             ));
 
         // A storage failure: say NOT_SERVING and stop.
@@ -239,6 +254,13 @@ impl Daemon {
             engine.clone(),
             shutdown.clone(),
         ));
+        if let Some(notices) = engine.take_presence_notices() {
+            tokio::spawn(crate::presence::run(
+                engine.clone(),
+                notices,
+                shutdown.clone(),
+            ));
+        }
 
         let until = shutdown.clone();
         let serving = tokio::spawn(async move {

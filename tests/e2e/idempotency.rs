@@ -107,6 +107,7 @@ async fn a_retried_action_changes_nothing_and_ids_are_per_token() {
     // Another token using the same id is a different request.
     let other = admin
         .add_note(pb::AddNoteRequest {
+            done_at: None,
             request_id: "sign-1".into(),
             incident: number,
             text: "同一个请求号，不同的令牌".into(),

@@ -218,6 +218,7 @@ async fn duplicates_merge_false_alarms_cancel_and_both_reopen() {
     // A merged incident refuses actions and says where to act instead.
     let refused = incidents
         .resolve(pb::ResolveRequest {
+            done_at: None,
             request_id: String::new(),
             incident: second_number.clone(),
             outcome: "x".into(),

@@ -12,6 +12,7 @@ mod escalation;
 mod idempotency;
 mod isolation;
 mod lifecycle;
+mod presence;
 mod races;
 mod restart;
 mod rosters;

@@ -437,6 +437,7 @@ async fn a_handover_is_built_signed_and_countersigned() {
         .number;
     incidents
         .resolve(pb::ResolveRequest {
+            done_at: None,
             request_id: String::new(),
             incident: resolved,
             outcome: "已处置".into(),

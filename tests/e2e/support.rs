@@ -32,6 +32,8 @@ pub fn config(data: &Path) -> Config {
         heartbeat_secs: 1,
         shutdown_grace_secs: 3,
         cache_mb: 16,
+        // Offline as soon as the last stream closes: tests need not wait.
+        offline_after_secs: 0,
         ..Config::default()
     }
 }

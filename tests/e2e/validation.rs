@@ -260,6 +260,7 @@ async fn the_directory_refuses_broken_references_and_live_retirements() {
     assert!(busy.stderr.contains(&number), "{}", busy.stderr);
     incidents
         .resolve(pb::ResolveRequest {
+            done_at: None,
             request_id: String::new(),
             incident: number,
             outcome: "已处置".into(),

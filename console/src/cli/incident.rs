@@ -335,6 +335,7 @@ pub struct StepArgs {
 impl StepArgs {
     fn request(self, request_id: String) -> pb::AssignmentActionRequest {
         pb::AssignmentActionRequest {
+            done_at: None,
             request_id,
             incident: self.incident,
             assignment_id: self.assignment.unwrap_or(0),
@@ -444,6 +445,7 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
             let step = step.request(rid);
             incidents
                 .refuse(pb::RefuseRequest {
+                    done_at: None,
                     request_id: step.request_id,
                     incident: step.incident,
                     assignment_id: step.assignment_id,
@@ -455,6 +457,7 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
         Cmd::Note { incident, text } => {
             incidents
                 .add_note(pb::AddNoteRequest {
+                    done_at: None,
                     request_id: rid,
                     incident,
                     text,
@@ -464,6 +467,7 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
         Cmd::Resolve { incident, outcome } => {
             incidents
                 .resolve(pb::ResolveRequest {
+                    done_at: None,
                     request_id: rid,
                     incident,
                     outcome,
@@ -549,6 +553,7 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
         } => {
             incidents
                 .call_in(pb::CallInRequest {
+                    done_at: None,
                     request_id: rid,
                     incident,
                     units,

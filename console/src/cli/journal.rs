@@ -122,7 +122,29 @@ pub fn event_line(event: &pb::Event, zone: &TimeZone) -> String {
             let waiting = r.posts.iter().filter(|p| p.answered_at.is_none()).count();
             format!("{} post(s), {waiting} waiting", r.posts.len())
         }
+        Some(Body::PresenceChanged(p)) => {
+            if p.clock_measured && p.clock_offset_ms != 0 {
+                format!("clock {:+.1} s", p.clock_offset_ms as f64 / 1000.0)
+            } else {
+                String::new()
+            }
+        }
         None => String::new(),
+    };
+    // An action sent late from a post's outbox: when it was really done.
+    let detail = match &event.reported_at {
+        Some(done) => {
+            let skew = if event.clock_skew_ms != 0 {
+                format!(
+                    ", its clock {:+.1} s corrected",
+                    event.clock_skew_ms as f64 / 1000.0
+                )
+            } else {
+                String::new()
+            };
+            format!("{detail} [done {}{skew}]", time(Some(done), zone))
+        }
+        None => detail,
     };
     format!(
         "{:>7}  {}  {:<22} {:<14} {}  {}",

@@ -1061,6 +1061,7 @@ pub async fn run_rollcall(ctx: &mut Ctx<'_>, cmd: RollCallCmd) -> Result<(), Cli
         RollCallCmd::Answer { id } => vec![
             rollcalls
                 .answer_roll_call(pb::AnswerRollCallRequest {
+                    done_at: None,
                     request_id: rid,
                     id,
                 })

@@ -949,6 +949,7 @@ impl App {
                     return Vec::new();
                 };
                 let request = pb::AssignmentActionRequest {
+                    done_at: None,
                     request_id: String::new(),
                     incident: number,
                     assignment_id: 0,
@@ -962,6 +963,7 @@ impl App {
                 }
             }
             "note" => Rpc::Note(pb::AddNoteRequest {
+                done_at: None,
                 request_id: String::new(),
                 incident: number,
                 text: arg(1),
@@ -979,12 +981,14 @@ impl App {
                 reason: arg(1),
             }),
             "callin" => Rpc::CallIn(pb::CallInRequest {
+                done_at: None,
                 request_id: String::new(),
                 incident: number,
                 units: arg(1).split_whitespace().map(str::to_owned).collect(),
                 note: String::new(),
             }),
             "resolve" => Rpc::Resolve(pb::ResolveRequest {
+                done_at: None,
                 request_id: String::new(),
                 incident: number,
                 outcome: arg(1),

@@ -236,6 +236,9 @@ pub enum Command {
     AnswerRollCall {
         id: u64,
     },
+    /// A post or unit came online or went offline (from the presence
+    /// registry; the system's own command).
+    Presence(crate::presence::PresenceChange),
 }
 
 /// A swap as asked.
@@ -304,6 +307,8 @@ pub enum Outcome {
     },
     Handover(Box<Handover>),
     RollCall(Box<RollCall>),
+    /// Recorded.
+    Done,
 }
 
 /// The stored escalation policy.

@@ -67,7 +67,7 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
         Command::AddNote { incident, text } => {
             let current = scope.incident_by_number(incident)?;
             require_visible(scope.principal, &current)?;
-            let events = current.decide_note(text, scope.principal, scope.now);
+            let events = current.decide_note(text, scope.principal, scope.acted_at());
             incident_outcome(scope, current, events)
         }
         Command::Resolve { incident, outcome } => {
@@ -268,6 +268,19 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             answer_within,
         } => rosters::send_rollcall(scope, posts, *answer_within, false),
         Command::AnswerRollCall { id } => rosters::answer_rollcall(scope, *id),
+        Command::Presence(change) => {
+            if scope.principal.role != Role::System {
+                return Err(Error::denied("only dutyd itself records presence"));
+            }
+            scope.emit(
+                Subject::Presence {
+                    who: change.who.clone(),
+                },
+                Vec::new(),
+                EventBody::Presence(change.clone()),
+            )?;
+            Ok(Outcome::Done)
+        }
     }
 }
 
@@ -363,7 +376,7 @@ fn step(
             )));
         }
     }
-    let events = current.decide_step(&selector, action, note, scope.principal, scope.now)?;
+    let events = current.decide_step(&selector, action, note, scope.principal, scope.acted_at())?;
     incident_outcome(scope, current, events)
 }
 

@@ -553,7 +553,8 @@ pub(crate) fn answer_rollcall(scope: &mut Scope<'_>, id: u64) -> Result<Outcome>
             .writes
             .remove(TreeId::Deadlines, keys::rollcall_deadline(next, id, &post));
     }
-    entry.answered_at = Some(scope.now);
+    // Answered from an outbox: when the post answered, not before it was asked.
+    entry.answered_at = Some(scope.acted_at().max(rollcall.sent_at));
     entry.answered_by = Some(scope.principal.clone());
     save_rollcall(scope, &rollcall)?;
     Ok(Outcome::RollCall(Box::new(rollcall)))

@@ -44,6 +44,8 @@ pub(crate) struct Scope<'a> {
     pub(crate) policy: &'a Policy,
     /// A policy this command sets, taking effect for later commands.
     pub(crate) new_policy: Option<Policy>,
+    /// When the client says it did this, if it said.
+    pub(crate) reported: Option<crate::engine::Reported>,
 }
 
 /// What every command in a batch shares: the store, the centre's zone and
@@ -76,7 +78,14 @@ impl<'a> Scope<'a> {
             tz,
             policy,
             new_policy: None,
+            reported: None,
         }
+    }
+
+    /// When the action happened: the client's reported time (an action
+    /// queued while its link was down), never later than now; else now.
+    pub(crate) fn acted_at(&self) -> Timestamp {
+        self.reported.map_or(self.now, |r| r.at.min(self.now))
     }
 
     fn raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -200,6 +209,8 @@ impl<'a> Scope<'a> {
             audience,
             body,
             incident,
+            reported_at: self.reported.map(|r| r.at.min(self.now)),
+            clock_skew_ms: self.reported.and_then(|r| r.skew_ms),
             prev_hash: self.head.hash.clone(),
         };
         let bytes = store::encode(&record)?;

@@ -169,6 +169,7 @@ fn run_job(
             &job.principal,
             job.request_id.as_deref(),
         );
+        scope.reported = job.reported;
         let earlier = match &request_key {
             Some(key) => scope.get::<RequestRecord>(TreeId::State, key),
             None => Ok(None),

@@ -793,6 +793,16 @@ impl Incident {
     ) -> Result<Vec<IncidentEvent>> {
         self.require_open(action.verb())?;
         let current = self.assignment(selector)?;
+        // A step reported late (from a post's outbox, its clock corrected)
+        // may not precede the steps it follows.
+        let now = [
+            Some(current.dispatched_at),
+            current.signed_at,
+            current.arrived_at,
+        ]
+        .into_iter()
+        .flatten()
+        .fold(now, Timestamp::max);
         let mut next = current.clone();
         let refuse = |allowed: &str| {
             Error::precondition(format!(

@@ -45,8 +45,25 @@ impl Incidents {
         request_id: &str,
         command: Command,
     ) -> Result<pb::IncidentReply> {
+        self.run_done_at(principal, request_id, None, command).await
+    }
+
+    /// Runs a command the client says it did at `done_at` (an action sent
+    /// late from a post's outbox): its events record both times.
+    async fn run_done_at(
+        &self,
+        principal: Principal,
+        request_id: &str,
+        done_at: Option<&prost_types::Timestamp>,
+        command: Command,
+    ) -> Result<pb::IncidentReply> {
         let request_id = validate::request_id(request_id)?;
-        match self.engine.submit(principal, request_id, command).await? {
+        let reported = crate::presence::service::reported(&self.engine, &principal, done_at)?;
+        match self
+            .engine
+            .submit_reported(principal, request_id, reported, command)
+            .await?
+        {
             Outcome::Incident { incident, seq } => Ok(pb::IncidentReply {
                 incident: Some(convert::incident_out(&incident, Phone::Full)),
                 seq,
@@ -309,7 +326,8 @@ impl IncidentService for Incidents {
             note: r.reason.trim().to_owned(),
         };
         Ok(Response::new(
-            self.run(principal, &r.request_id, command).await?,
+            self.run_done_at(principal, &r.request_id, r.done_at.as_ref(), command)
+                .await?,
         ))
     }
 
@@ -322,7 +340,8 @@ impl IncidentService for Incidents {
             text: r.text.trim().to_owned(),
         };
         Ok(Response::new(
-            self.run(principal, &r.request_id, command).await?,
+            self.run_done_at(principal, &r.request_id, r.done_at.as_ref(), command)
+                .await?,
         ))
     }
 
@@ -335,7 +354,8 @@ impl IncidentService for Incidents {
             outcome: r.outcome.trim().to_owned(),
         };
         Ok(Response::new(
-            self.run(principal, &r.request_id, command).await?,
+            self.run_done_at(principal, &r.request_id, r.done_at.as_ref(), command)
+                .await?,
         ))
     }
 
@@ -460,7 +480,8 @@ impl IncidentService for Incidents {
             note: r.note.trim().to_owned(),
         };
         Ok(Response::new(
-            self.run(principal, &r.request_id, command).await?,
+            self.run_done_at(principal, &r.request_id, r.done_at.as_ref(), command)
+                .await?,
         ))
     }
 
@@ -494,7 +515,8 @@ impl Incidents {
             note: r.note.trim().to_owned(),
         };
         Ok(Response::new(
-            self.run(principal, &r.request_id, command).await?,
+            self.run_done_at(principal, &r.request_id, r.done_at.as_ref(), command)
+                .await?,
         ))
     }
 }

@@ -58,6 +58,11 @@ pub enum Subject {
         /// Its id.
         id: u64,
     },
+    /// A post's or unit's presence.
+    Presence {
+        /// `post:<id>` or `unit:<id>`.
+        who: String,
+    },
 }
 
 impl Subject {
@@ -72,6 +77,7 @@ impl Subject {
             Subject::Roster { .. } => "roster",
             Subject::Handover { .. } => "handover",
             Subject::RollCall { .. } => "rollcall",
+            Subject::Presence { .. } => "presence",
         }
     }
 
@@ -86,6 +92,7 @@ impl Subject {
             }
             Subject::Policy { version } => version.to_string(),
             Subject::Roster { what } => what.clone(),
+            Subject::Presence { who } => who.clone(),
         }
     }
 }
@@ -106,6 +113,7 @@ pub enum EventBody {
     Roster(RosterEvent),
     Handover(Box<crate::rosters::handover::Handover>),
     RollCall(Box<crate::rosters::rollcall::RollCall>),
+    Presence(crate::presence::PresenceChange),
 }
 
 /// A change to the roster.
@@ -190,6 +198,8 @@ impl EventBody {
             EventBody::Roster(RosterEvent::Slot { swap: true, .. }) => "roster.swapped".to_owned(),
             EventBody::Handover(h) => format!("handover.{}", h.stage().name()),
             EventBody::RollCall(_) => "rollcall.changed".to_owned(),
+            EventBody::Presence(p) if p.online => "presence.online".to_owned(),
+            EventBody::Presence(_) => "presence.offline".to_owned(),
         }
     }
 }
@@ -215,6 +225,13 @@ pub struct Record {
     /// For incident events: the incident's derived state after the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<IncidentAfter>,
+    /// When the client says it did this (an action sent late from a post's
+    /// outbox), corrected for a skewed clock, never after `at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_at: Option<Timestamp>,
+    /// The clock offset `reported_at` was corrected by, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_skew_ms: Option<i64>,
     /// Hex SHA-256 of the previous record's stored bytes.
     pub prev_hash: String,
 }

@@ -75,6 +75,8 @@ enum Phase {
 }
 
 struct Watcher {
+    /// Dropped with the stream: the client goes offline.
+    _presence: Option<crate::presence::StreamGuard>,
     engine: Engine,
     principal: Principal,
     filter: Filter,
@@ -212,7 +214,11 @@ impl pb::journal_service_server::JournalService for Journal {
                 r.from_seq
             )));
         }
+        // A post or unit is online while this stream lives.
+        let presence = crate::presence::client_of(&principal)
+            .map(|who| self.engine.presence().stream_opened(&who));
         let watcher = Watcher {
+            _presence: presence,
             engine: self.engine.clone(),
             principal,
             filter: Filter {

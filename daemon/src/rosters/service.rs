@@ -794,9 +794,10 @@ impl pb::roll_call_service_server::RollCallService for Rosters {
     ) -> Reply<pb::RollCall> {
         let principal = principal_of(&request)?;
         let r = request.into_inner();
-        self.rollcall_reply(
+        self.rollcall_reply_done_at(
             principal,
             &r.request_id,
+            r.done_at.as_ref(),
             Command::AnswerRollCall { id: r.id },
         )
         .await
@@ -845,8 +846,25 @@ impl Rosters {
         request_id: &str,
         command: Command,
     ) -> Reply<pb::RollCall> {
+        self.rollcall_reply_done_at(principal, request_id, None, command)
+            .await
+    }
+
+    async fn rollcall_reply_done_at(
+        &self,
+        principal: Principal,
+        request_id: &str,
+        done_at: Option<&prost_types::Timestamp>,
+        command: Command,
+    ) -> Reply<pb::RollCall> {
         let mine = principal.role.confined_to().map(|a| a.id);
-        match self.submit(principal, request_id, command).await? {
+        let request_id = validate::request_id(request_id)?;
+        let reported = crate::presence::service::reported(&self.engine, &principal, done_at)?;
+        match self
+            .engine
+            .submit_reported(principal, request_id, reported, command)
+            .await?
+        {
             Outcome::RollCall(mut rollcall) => {
                 if let Some(post) = mine {
                     rollcall.posts.retain(|e| e.post == post);
