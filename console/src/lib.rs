@@ -19,4 +19,5 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod demo;
+pub mod outbox;
 pub mod tui;
