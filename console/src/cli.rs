@@ -64,9 +64,9 @@ pub enum Command {
     /// Incidents: create, dispatch, sign, arrive, resolve, close, ...
     #[command(subcommand)]
     Incident(incident::Cmd),
-    /// Sub-district command posts.
-    #[command(subcommand)]
-    Post(directory::PostCmd),
+    /// Sub-district command posts; without a subcommand, opens the post's
+    /// own console (a token with role post:<id>).
+    Post(PostArgs),
     /// Linkage units.
     #[command(subcommand)]
     Unit(directory::UnitCmd),
@@ -115,6 +115,19 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `duty post [SUBCOMMAND]`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct PostArgs {
+    /// Manage posts; without one, the post console.
+    #[command(subcommand)]
+    pub command: Option<directory::PostCmd>,
+    /// Where the post console keeps its outbox [default: `data` in the
+    /// config file, else ~/.local/share/dutyroom].
+    #[arg(long, env = "DUTY_DATA")]
+    pub data: Option<PathBuf>,
 }
 
 /// Why a command failed.
@@ -248,17 +261,49 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         .or(file.addr)
         .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
     let token = cli.token.or(file.token);
-    let Some(command) = command else {
-        return crate::tui::run(crate::tui::Options {
-            addr,
-            token,
+    let console = |post: bool, data: Option<PathBuf>| {
+        let data = data
+            .or(file.data.clone())
+            .unwrap_or_else(crate::outbox::default_data_dir);
+        crate::tui::Options {
+            outbox: token
+                .as_deref()
+                .map(|token| crate::outbox::dir_for(&data, token)),
+            addr: addr.clone(),
+            token: token.clone(),
             lang: file
                 .language
                 .unwrap_or_else(crate::tui::i18n::Lang::from_env),
-            keys: file.keys,
+            keys: file.keys.clone(),
             bell: file.bell.unwrap_or(true),
-        })
-        .await;
+            post,
+        }
+    };
+    let command = match command {
+        None => return crate::tui::run(console(false, None)).await,
+        Some(Command::Post(PostArgs {
+            command: None,
+            data,
+        })) => {
+            // The post console speaks for the token's post: check it is one
+            // before taking over the terminal (when dutyd can say).
+            if let Ok(client) = Client::connect(&addr, token.as_deref()).await
+                && let Ok(info) = client
+                    .journal()
+                    .get_server_info(dutyroom_proto::v1::GetServerInfoRequest {})
+                    .await
+            {
+                let role = info.into_inner().you.map(|p| p.role).unwrap_or_default();
+                if !role.starts_with("post:") && !role.starts_with("unit:") {
+                    return Err(CliError::Usage(format!(
+                        "`duty post` is a post's console and needs a post's token (role \
+                         post:<id>); this token's role is {role}. Use `duty` for the centre's"
+                    )));
+                }
+            }
+            return crate::tui::run(console(true, data)).await;
+        }
+        Some(command) => command,
     };
     if let Command::Bench(cmd) = command {
         return bench::run(cmd, addr, token, cli.output, out).await;
@@ -273,7 +318,10 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     };
     match command {
         Command::Incident(cmd) => incident::run(&mut ctx, cmd).await,
-        Command::Post(cmd) => directory::run_post(&mut ctx, cmd).await,
+        Command::Post(PostArgs {
+            command: Some(cmd), ..
+        }) => directory::run_post(&mut ctx, cmd).await,
+        Command::Post(PostArgs { command: None, .. }) => Ok(()),
         Command::Unit(cmd) => directory::run_unit(&mut ctx, cmd).await,
         Command::Place(cmd) => directory::run_place(&mut ctx, cmd).await,
         Command::Person(cmd) => directory::run_person(&mut ctx, cmd).await,

@@ -18,6 +18,9 @@ pub struct ConsoleConfig {
     pub language: Option<crate::tui::i18n::Lang>,
     /// Ring the terminal bell on new incidents and alarms (default true).
     pub bell: Option<bool>,
+    /// Where the console keeps a post's outbox (default
+    /// `~/.local/share/dutyroom`).
+    pub data: Option<PathBuf>,
     /// Key overrides: command name → keys, e.g. `escalate = ["E"]`.
     #[serde(default)]
     pub keys: std::collections::BTreeMap<String, Vec<String>>,

@@ -806,6 +806,8 @@ pub async fn run(args: DemoArgs, lang: crate::tui::i18n::Lang) -> Result<(), Cli
         lang,
         keys: std::collections::BTreeMap::new(),
         bell: true,
+        outbox: None,
+        post: false,
     })
     .await;
     stop.cancel();

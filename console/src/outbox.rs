@@ -370,7 +370,8 @@ pub fn retryable(code: Code) -> bool {
     )
 }
 
-async fn send(client: &Client, action: Action) -> Result<(), tonic::Status> {
+/// Sends one action to dutyd.
+pub async fn send(client: &Client, action: Action) -> Result<(), tonic::Status> {
     let mut incidents = client.incidents();
     match action {
         Action::SignFor(r) => incidents.sign_for(r).await.map(drop),

@@ -51,6 +51,10 @@ pub struct Options {
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
     /// Ring the bell.
     pub bell: bool,
+    /// Where the post's outbox lives (`<data>/outbox/<token id>`).
+    pub outbox: Option<std::path::PathBuf>,
+    /// Opened as a post's console (`duty post`).
+    pub post: bool,
 }
 
 /// Runs effects: RPCs in tasks, reloads and the bell at once.
@@ -62,6 +66,8 @@ pub struct Effects {
     pub rings: usize,
     ring: bool,
     lang: i18n::Lang,
+    outbox_dir: Option<std::path::PathBuf>,
+    outbox: Option<net::OutboxLink>,
 }
 
 impl Effects {
@@ -81,6 +87,28 @@ impl Effects {
             rings: 0,
             ring,
             lang,
+            outbox_dir: None,
+            outbox: None,
+        }
+    }
+
+    /// Keeps a post's actions in the outbox in `dir`; if it holds actions
+    /// from before, starts sending them now.
+    pub fn with_outbox(mut self, dir: std::path::PathBuf) -> Self {
+        if dir.join("pending").is_dir() {
+            self.outbox = self.open_outbox(&dir);
+        }
+        self.outbox_dir = Some(dir);
+        self
+    }
+
+    fn open_outbox(&self, dir: &std::path::Path) -> Option<net::OutboxLink> {
+        match net::OutboxLink::start(dir, self.client.clone(), self.events.clone(), self.lang) {
+            Ok(link) => Some(link),
+            Err(error) => {
+                let _ = self.events.send(AppEvent::Done(Err(error.to_string())));
+                None
+            }
         }
     }
 
@@ -96,6 +124,36 @@ impl Effects {
                 }
             }
             Effect::Reload => self.reload.notify_one(),
+            Effect::Queue(rpc) => {
+                let Some(action) = rpc.into_action() else {
+                    return;
+                };
+                if self.outbox.is_none() {
+                    let Some(dir) = self.outbox_dir.clone() else {
+                        let _ = self.events.send(AppEvent::Done(Err(
+                            "no outbox directory: start the post console with `duty post`".into(),
+                        )));
+                        return;
+                    };
+                    self.outbox = self.open_outbox(&dir);
+                }
+                if let Some(outbox) = &self.outbox
+                    && let Err(error) = outbox.push(action)
+                {
+                    // Not on disk: say so loudly, nothing was recorded.
+                    let _ = self.events.send(AppEvent::Done(Err(error.to_string())));
+                }
+            }
+            Effect::DismissFailed => {
+                if let Some(outbox) = &self.outbox {
+                    match outbox.dismiss_failed() {
+                        Ok(_) => outbox.report(),
+                        Err(error) => {
+                            let _ = self.events.send(AppEvent::Done(Err(error.to_string())));
+                        }
+                    }
+                }
+            }
             Effect::Quit => {}
             other => {
                 tokio::spawn(net::execute(
@@ -149,6 +207,7 @@ pub async fn run(options: Options) -> Result<(), crate::cli::CliError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let reload = Arc::new(Notify::new());
     let link = tokio::spawn(net::link(client.clone(), tx.clone(), reload.clone()));
+    let heartbeats = tokio::spawn(net::heartbeats(client.clone()));
     let ticks = tokio::spawn({
         let tx = tx.clone();
         async move {
@@ -179,12 +238,17 @@ pub async fn run(options: Options) -> Result<(), crate::cli::CliError> {
     });
     let mut app = App::new(options.lang, keymap, jiff::Timestamp::now());
     app.bell = options.bell;
+    app.post_mode = options.post;
     let theme = Theme::from_env();
     let mut effects = Effects::new(client, tx, reload, true, options.lang);
+    if let Some(dir) = options.outbox {
+        effects = effects.with_outbox(dir);
+    }
     let mut terminal = ratatui::try_init()?;
     let result = drive(&mut terminal, &mut app, &theme, &mut rx, &mut effects).await;
     ratatui::restore();
     link.abort();
+    heartbeats.abort();
     ticks.abort();
     keys.abort();
     result.map_err(CliError::Io)

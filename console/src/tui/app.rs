@@ -53,6 +53,17 @@ pub enum AppEvent {
     OnDuty(Box<pb::OnDutyReply>),
     /// The handover being worked on.
     Handover(Box<pb::Handover>),
+    /// The post's outbox changed.
+    Outbox(Box<OutboxView>),
+}
+
+/// The outbox as the console shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutboxView {
+    /// Waiting and refused actions.
+    pub contents: crate::outbox::Contents,
+    /// Why the head is still waiting (dutyd unreachable), if it is.
+    pub waiting: Option<String>,
 }
 
 /// What the app asks the outside world to do.
@@ -60,6 +71,10 @@ pub enum AppEvent {
 pub enum Effect {
     /// Call dutyd.
     Rpc(Rpc),
+    /// A post's action: into the durable outbox, then to dutyd in order.
+    Queue(Rpc),
+    /// Forget the outbox's refused actions.
+    DismissFailed,
     /// Fetch an incident whole.
     Fetch(String),
     /// Load an incident's timeline.
@@ -95,6 +110,27 @@ pub enum Rpc {
     Reopen(pb::ReopenRequest),
     Ack(pb::AcknowledgeAlarmRequest),
     Mode(pb::SetPostModeRequest),
+    Finish(pb::AssignmentActionRequest),
+    Refuse(pb::RefuseRequest),
+    Answer(pb::AnswerRollCallRequest),
+}
+
+impl Rpc {
+    /// The outbox form of a post's action (`None`: not a post action).
+    pub fn into_action(self) -> Option<crate::outbox::Action> {
+        use crate::outbox::Action;
+        Some(match self {
+            Rpc::Sign(r) => Action::SignFor(r),
+            Rpc::Arrive(r) => Action::Arrive(r),
+            Rpc::Finish(r) => Action::Finish(r),
+            Rpc::Refuse(r) => Action::Refuse(r),
+            Rpc::Note(r) => Action::Note(r),
+            Rpc::Resolve(r) => Action::Resolve(r),
+            Rpc::CallIn(r) => Action::CallIn(r),
+            Rpc::Answer(r) => Action::AnswerRollCall(r),
+            _ => return None,
+        })
+    }
 }
 
 /// What to do to the handover.
@@ -139,6 +175,8 @@ pub enum Panel {
     OnDuty,
     /// The current shift's handover.
     Handover,
+    /// A post's outbox: actions waiting or refused.
+    Outbox,
 }
 
 /// A command waiting for the rest of its arguments (or a confirmation).
@@ -358,6 +396,12 @@ pub struct App {
     pub on_duty: Option<pb::OnDutyReply>,
     /// The handover being worked on, as last seen.
     pub handover: Option<pb::Handover>,
+    /// The post or unit this console speaks for (`post:xinhua`): post mode.
+    pub own: Option<String>,
+    /// Started as a post's console (`duty post`), before dutyd said whose.
+    pub post_mode: bool,
+    /// The post's outbox, as last reported.
+    pub outbox: OutboxView,
     /// The board's rows: filtered and ordered incident ids.
     pub board: Vec<u64>,
     /// Rows the board showed last frame (for paging).
@@ -367,6 +411,11 @@ pub struct App {
     /// Set when the user asked to leave.
     pub quit: bool,
 }
+
+/// The commands a post's console queues in its outbox.
+const QUEUED: [&str; 8] = [
+    "sign", "arrive", "finish", "refuse", "note", "resolve", "callin", "answer",
+];
 
 /// How long a new incident stays highlighted.
 const FRESH_FOR: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
@@ -393,6 +442,9 @@ impl App {
             timeline: None,
             on_duty: None,
             handover: None,
+            own: None,
+            post_mode: false,
+            outbox: OutboxView::default(),
             board: Vec::new(),
             page_rows: 10,
             situation: urgency::Situation::default(),
@@ -433,7 +485,15 @@ impl App {
             .values()
             .filter(|i| self.filter.matches(&self.model, i, now))
             .collect();
-        rows.sort_by_cached_key(|i| order_key(i, now));
+        match self.own.as_deref() {
+            // A post: orders still to sign for on top, newest first.
+            Some(own) => rows.sort_by_cached_key(|i| {
+                let unsigned = crate::tui::model::unsigned_for(i, own)
+                    .map(|a| std::cmp::Reverse(urgency::ts(a.dispatched_at.as_ref())));
+                (unsigned.is_none(), unsigned, order_key(i, now))
+            }),
+            None => rows.sort_by_cached_key(|i| order_key(i, now)),
+        }
         self.board = rows.iter().map(|i| i.id).collect();
         self.situation = urgency::situation(&self.model, now);
         if self.selected.is_none_or(|id| !self.board.contains(&id)) {
@@ -463,6 +523,16 @@ impl App {
                 }
             }
             AppEvent::Connected { me, zone } => {
+                // A post's or unit's token: this is that post's console.
+                self.own = (me.role.starts_with("post:") || me.role.starts_with("unit:"))
+                    .then(|| me.role.clone());
+                self.model.own = self.own.clone();
+                if self.own.is_some() {
+                    self.post_mode = true;
+                    if self.panel == Panel::Posts || self.panel == Panel::Handover {
+                        self.panel = Panel::Detail;
+                    }
+                }
                 self.me = Some(me);
                 if let Ok(zone) = TimeZone::get(&zone) {
                     self.zone = zone;
@@ -470,6 +540,7 @@ impl App {
             }
             AppEvent::Snapshot(snapshot) => {
                 self.model = Model::from_snapshot(*snapshot);
+                self.model.own = self.own.clone();
                 self.link = Link::Live;
                 effects.push(Effect::LoadOnDuty);
             }
@@ -481,6 +552,26 @@ impl App {
                                 self.fresh.insert(incident.id, self.now + FRESH_FOR);
                             }
                             self.say(format!("{}: {number}", self.t(T::NewIncident)));
+                            if self.bell {
+                                effects.push(Effect::Bell);
+                            }
+                        }
+                        Notice::NewOrder(number) => {
+                            self.complain(format!(
+                                "{}: {number} — {}",
+                                self.t(T::NewOrder),
+                                self.t(T::SignHint)
+                            ));
+                            if self.bell {
+                                effects.push(Effect::Bell);
+                            }
+                        }
+                        Notice::RollCall(id) => {
+                            self.complain(format!(
+                                "{} #{id} — r {}",
+                                self.t(T::RollCall),
+                                self.t(T::AnswerBy)
+                            ));
                             if self.bell {
                                 effects.push(Effect::Bell);
                             }
@@ -530,6 +621,7 @@ impl App {
             AppEvent::LinkBack => self.link = Link::Live,
             AppEvent::Fetched(incident) => self.model.put(*incident),
             AppEvent::OnDuty(reply) => self.on_duty = Some(*reply),
+            AppEvent::Outbox(view) => self.outbox = *view,
             AppEvent::Handover(handover) => {
                 self.handover = Some(*handover);
                 self.panel = Panel::Handover;
@@ -605,10 +697,33 @@ impl App {
 
     /// Runs the command bound to a key: incident arguments come from the
     /// selection, the rest are asked for.
+    /// Does this console offer `spec`? A post's offers its own actions,
+    /// the centre's the rest.
+    pub fn offers(&self, spec: &Spec) -> bool {
+        match spec.who {
+            commands::Who::Any => true,
+            commands::Who::Centre => !self.post_mode,
+            commands::Who::Post => self.post_mode,
+        }
+    }
+
+    fn refuse_elsewhere(&mut self, spec: &Spec) {
+        let whose = if self.post_mode {
+            T::CentreOnly
+        } else {
+            T::PostOnly
+        };
+        self.complain(format!("{}: {}", spec.name, self.t(whose)));
+    }
+
     fn run_key(&mut self, name: &'static str, digit: Option<String>) -> Vec<Effect> {
         let Some(spec) = commands::find(name) else {
             return Vec::new();
         };
+        if !self.offers(spec) {
+            self.refuse_elsewhere(spec);
+            return Vec::new();
+        }
         let mut args = Vec::new();
         if let Some(digit) = digit {
             args.push(digit);
@@ -757,6 +872,10 @@ impl App {
             self.complain(format!("{}: {name}", self.t(T::UnknownCommand)));
             return Vec::new();
         };
+        if !self.offers(spec) {
+            self.refuse_elsewhere(spec);
+            return Vec::new();
+        }
         let mut args = Vec::new();
         let mut rest = rest.trim();
         for arg in spec.args {
@@ -884,12 +1003,22 @@ impl App {
                 return Vec::new();
             }
             "panel" => {
-                self.panel = match self.panel {
-                    Panel::Detail => Panel::Posts,
-                    Panel::Posts => Panel::Alarms,
-                    Panel::Alarms => Panel::OnDuty,
-                    Panel::OnDuty => Panel::Handover,
-                    Panel::Handover => Panel::Detail,
+                self.panel = if self.post_mode {
+                    // A post: who is on duty, its outbox, its alarms.
+                    match self.panel {
+                        Panel::Detail => Panel::OnDuty,
+                        Panel::OnDuty => Panel::Outbox,
+                        Panel::Outbox => Panel::Alarms,
+                        _ => Panel::Detail,
+                    }
+                } else {
+                    match self.panel {
+                        Panel::Detail => Panel::Posts,
+                        Panel::Posts => Panel::Alarms,
+                        Panel::Alarms => Panel::OnDuty,
+                        Panel::OnDuty => Panel::Handover,
+                        Panel::Handover | Panel::Outbox => Panel::Detail,
+                    }
                 };
                 if self.panel == Panel::OnDuty && self.on_duty.is_none() {
                     return vec![Effect::LoadOnDuty];
@@ -915,6 +1044,25 @@ impl App {
                     support: false,
                 }));
                 return Vec::new();
+            }
+            "outbox" => {
+                if arg(0) == "clear" {
+                    return vec![Effect::DismissFailed];
+                }
+                self.panel = Panel::Outbox;
+                return Vec::new();
+            }
+            // A post's own actions go to its outbox, link or no link.
+            _ if self.post_mode && QUEUED.contains(&pending.spec.name) => {
+                let Some(rpc) = self.post_action(pending) else {
+                    return Vec::new();
+                };
+                self.say(format!(
+                    "{} {number} — {}",
+                    pending.spec.name,
+                    self.t(T::Queued)
+                ));
+                return vec![Effect::Queue(rpc)];
             }
             _ if !self.live() => return Vec::new(),
             "call" => match self.call(args) {
@@ -1083,6 +1231,65 @@ impl App {
             _ => return Vec::new(),
         };
         vec![Effect::Rpc(rpc)]
+    }
+
+    /// A post's action as a request; its own assignment is meant, so none
+    /// is named.
+    fn post_action(&mut self, pending: &Pending) -> Option<Rpc> {
+        let args = &pending.args;
+        let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+        let number = arg(0);
+        let step = |note: String| pb::AssignmentActionRequest {
+            incident: number.clone(),
+            note,
+            ..Default::default()
+        };
+        Some(match pending.spec.name {
+            "sign" => Rpc::Sign(step(String::new())),
+            "arrive" => Rpc::Arrive(step(String::new())),
+            "finish" => Rpc::Finish(step(arg(1))),
+            "refuse" => Rpc::Refuse(pb::RefuseRequest {
+                incident: number.clone(),
+                reason: arg(1),
+                ..Default::default()
+            }),
+            "note" => Rpc::Note(pb::AddNoteRequest {
+                incident: number.clone(),
+                text: arg(1),
+                ..Default::default()
+            }),
+            "resolve" => Rpc::Resolve(pb::ResolveRequest {
+                incident: number.clone(),
+                outcome: arg(1),
+                ..Default::default()
+            }),
+            "callin" => Rpc::CallIn(pb::CallInRequest {
+                incident: number.clone(),
+                units: arg(1).split_whitespace().map(str::to_owned).collect(),
+                ..Default::default()
+            }),
+            "answer" => {
+                let own = self.own.clone().unwrap_or_default();
+                let id = match arg(0).trim_start_matches('#').parse::<u64>() {
+                    Ok(id) => Some(id),
+                    Err(_) => self
+                        .model
+                        .rollcalls
+                        .values()
+                        .find(|r| crate::tui::model::waits_for(r, &own))
+                        .map(|r| r.id),
+                };
+                let Some(id) = id else {
+                    self.say(self.t(T::NoRollCall));
+                    return None;
+                };
+                Rpc::Answer(pb::AnswerRollCallRequest {
+                    id,
+                    ..Default::default()
+                })
+            }
+            _ => return None,
+        })
     }
 
     /// `:call CATEGORY SEVERITY PLACE SUMMARY… [PHONE]`.

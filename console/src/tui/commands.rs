@@ -64,6 +64,19 @@ pub struct Spec {
     pub keys: &'static [&'static str],
     /// Irreversible: ask before doing it.
     pub confirm: bool,
+    /// Who may use it.
+    pub who: Who,
+}
+
+/// Which consoles offer a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// The centre's console and a post's.
+    Any,
+    /// Only the centre (officers, leaders, admins).
+    Centre,
+    /// Only a post's (or a unit's) console.
+    Post,
 }
 
 impl Spec {
@@ -103,6 +116,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["j", "down"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "up",
@@ -111,6 +125,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["k", "up"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "top",
@@ -119,6 +134,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["g", "home"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "bottom",
@@ -127,6 +143,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["G", "end"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "page-down",
@@ -135,6 +152,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["pgdn"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "page-up",
@@ -143,6 +161,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["pgup"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "open",
@@ -151,6 +170,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[optional(ArgKind::Incident, T::Number)],
         keys: &["enter"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "back",
@@ -159,6 +179,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["esc"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "new",
@@ -167,6 +188,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["n"],
         confirm: false,
+        who: Who::Centre,
     },
     Spec {
         name: "call",
@@ -183,6 +205,7 @@ pub const COMMANDS: &[Spec] = &[
         ],
         keys: &[],
         confirm: false,
+        who: Who::Centre,
     },
     Spec {
         name: "assign",
@@ -195,6 +218,7 @@ pub const COMMANDS: &[Spec] = &[
         ],
         keys: &["a"],
         confirm: false,
+        who: Who::Centre,
     },
     Spec {
         name: "sign",
@@ -203,6 +227,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[INCIDENT, optional(ArgKind::Word, T::AssignTo)],
         keys: &["s"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "arrive",
@@ -211,6 +236,46 @@ pub const COMMANDS: &[Spec] = &[
         args: &[INCIDENT, optional(ArgKind::Word, T::AssignTo)],
         keys: &["o"],
         confirm: false,
+        who: Who::Any,
+    },
+    Spec {
+        name: "finish",
+        aliases: &[],
+        help: ("协办完成 (协办单位)", "finish a supporting part"),
+        args: &[INCIDENT, optional(ArgKind::Rest, T::NoteText)],
+        keys: &["F"],
+        confirm: false,
+        who: Who::Post,
+    },
+    Spec {
+        name: "refuse",
+        aliases: &["send-back"],
+        help: ("退回派单 (说明原因)", "send an order back, with the reason"),
+        args: &[INCIDENT, arg(ArgKind::Rest, T::Reason)],
+        keys: &["x"],
+        confirm: true,
+        who: Who::Post,
+    },
+    Spec {
+        name: "answer",
+        aliases: &["rollcall"],
+        help: ("应答查岗", "answer the roll-call"),
+        args: &[optional(ArgKind::Word, T::RollCall)],
+        keys: &["r"],
+        confirm: false,
+        who: Who::Post,
+    },
+    Spec {
+        name: "outbox",
+        aliases: &["queue"],
+        help: (
+            "待发送/发送失败的操作; outbox clear 清除已读的失败项",
+            "actions waiting to be sent or refused; outbox clear dismisses the refused",
+        ),
+        args: &[optional(ArgKind::Word, T::Outbox)],
+        keys: &["u"],
+        confirm: false,
+        who: Who::Post,
     },
     Spec {
         name: "note",
@@ -219,6 +284,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[INCIDENT, arg(ArgKind::Rest, T::NoteText)],
         keys: &["m"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "escalate",
@@ -227,6 +293,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[INCIDENT, arg(ArgKind::Rest, T::Reason)],
         keys: &["e"],
         confirm: false,
+        who: Who::Centre,
     },
     Spec {
         name: "raise",
@@ -235,6 +302,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[INCIDENT, arg(ArgKind::Rest, T::Reason)],
         keys: &["+"],
         confirm: false,
+        who: Who::Centre,
     },
     Spec {
         name: "callin",
@@ -243,6 +311,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[INCIDENT, arg(ArgKind::Rest, T::Units)],
         keys: &["i"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "resolve",
@@ -251,6 +320,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[INCIDENT, arg(ArgKind::Rest, T::Outcome)],
         keys: &["R"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "close",
@@ -266,6 +336,7 @@ pub const COMMANDS: &[Spec] = &[
         ],
         keys: &["C"],
         confirm: false,
+        who: Who::Centre,
     },
     Spec {
         name: "cancel",
@@ -274,6 +345,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[INCIDENT, arg(ArgKind::Rest, T::Reason)],
         keys: &["X"],
         confirm: false,
+        who: Who::Centre,
     },
     Spec {
         name: "merge",
@@ -285,6 +357,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[INCIDENT, arg(ArgKind::Incident, T::MergeInto)],
         keys: &["M"],
         confirm: true,
+        who: Who::Centre,
     },
     Spec {
         name: "reopen",
@@ -293,6 +366,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[INCIDENT, arg(ArgKind::Rest, T::Reason)],
         keys: &["O"],
         confirm: false,
+        who: Who::Centre,
     },
     Spec {
         name: "ack",
@@ -304,6 +378,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[optional(ArgKind::Word, T::Alarms)],
         keys: &["A"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "mode",
@@ -319,6 +394,7 @@ pub const COMMANDS: &[Spec] = &[
         ],
         keys: &[],
         confirm: false,
+        who: Who::Centre,
     },
     Spec {
         name: "filter",
@@ -330,6 +406,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[optional(ArgKind::Rest, T::Filter)],
         keys: &["/"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "view",
@@ -344,6 +421,7 @@ pub const COMMANDS: &[Spec] = &[
         ],
         keys: &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "handover",
@@ -358,6 +436,7 @@ pub const COMMANDS: &[Spec] = &[
         ],
         keys: &["H"],
         confirm: false,
+        who: Who::Centre,
     },
     Spec {
         name: "panel",
@@ -369,6 +448,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["tab"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "command",
@@ -377,6 +457,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &[":"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "help",
@@ -385,6 +466,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["?", "f1"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "bell",
@@ -393,6 +475,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["b"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "refresh",
@@ -401,6 +484,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["ctrl-r"],
         confirm: false,
+        who: Who::Any,
     },
     Spec {
         name: "quit",
@@ -409,6 +493,7 @@ pub const COMMANDS: &[Spec] = &[
         args: &[],
         keys: &["q", "ctrl-c"],
         confirm: false,
+        who: Who::Any,
     },
 ];
 
@@ -532,7 +617,9 @@ pub fn keybindings_markdown() -> String {
          it is current. Every command can also be typed on the command line (`:`), e.g. \
          `:as 0042 xinhua`, `:esc 0042 no sign-for`, `:close 0042 5 群众满意`. Keys can be \
          rebound in `~/.config/dutyroom/console.toml` under `[keys]`, e.g. `escalate = [\"E\"]`.\n\n\
-         | keys | command | does | 说明 |\n| --- | --- | --- | --- |\n",
+         The last column says which console offers the command: the centre's, a post's \
+         (`duty post`, or any post or unit token), or both.\n\n\
+         | keys | command | does | 说明 | console |\n| --- | --- | --- | --- | --- |\n",
     );
     for spec in COMMANDS {
         let keys = spec
@@ -541,8 +628,13 @@ pub fn keybindings_markdown() -> String {
             .map(|k| format!("`{k}`"))
             .collect::<Vec<_>>()
             .join(" ");
+        let who = match spec.who {
+            Who::Any => "both",
+            Who::Centre => "centre",
+            Who::Post => "post",
+        };
         text.push_str(&format!(
-            "| {keys} | `:{}` | {} | {} |\n",
+            "| {keys} | `:{}` | {} | {} | {who} |\n",
             spec.usage(),
             spec.help.1,
             spec.help.0

@@ -45,6 +45,10 @@ pub struct Snapshot {
     pub people: Vec<pb::Person>,
     /// Unacknowledged alarms.
     pub alarms: Vec<pb::Alarm>,
+    /// Roll-calls with a post still to answer.
+    pub rollcalls: Vec<pb::RollCall>,
+    /// Who is connected (the centre's view; empty for a post).
+    pub presence: Vec<pb::PresenceEntry>,
 }
 
 /// The console's picture of the duty room.
@@ -65,6 +69,12 @@ pub struct Model {
     pub people: BTreeMap<String, pb::Person>,
     /// Unacknowledged alarms by id.
     pub alarms: BTreeMap<u64, pb::Alarm>,
+    /// Roll-calls with a post still to answer, by id.
+    pub rollcalls: BTreeMap<u64, pb::RollCall>,
+    /// Presence by `post:<id>` / `unit:<id>`.
+    pub presence: BTreeMap<String, pb::PresenceEntry>,
+    /// The post or unit this console speaks for (`post:xinhua`), if any.
+    pub own: Option<String>,
     /// The last journal seq applied: resume the stream from here.
     pub last_seq: u64,
     /// Incidents the model learned of but cannot build from events alone
@@ -81,6 +91,53 @@ pub enum Notice {
     NewIncident(String),
     /// A new alarm was raised.
     Alarm(u64),
+    /// An order for this console's own post or unit.
+    NewOrder(String),
+    /// A roll-call this console's post must answer.
+    RollCall(u64),
+}
+
+/// `post:<id>` or `unit:<id>` for an assignee.
+pub fn assignee_key(assignee: &pb::Assignee) -> String {
+    let kind = if assignee.kind == pb::AssigneeKind::Unit as i32 {
+        "unit"
+    } else {
+        "post"
+    };
+    format!("{kind}:{}", assignee.id)
+}
+
+/// A presence entry's key.
+pub fn presence_key(entry: &pb::PresenceEntry) -> String {
+    entry.who.as_ref().map(assignee_key).unwrap_or_default()
+}
+
+/// Is this roll-call waiting for `own` (a post's answer)?
+pub fn waits_for(rollcall: &pb::RollCall, own: &str) -> bool {
+    rollcall
+        .posts
+        .iter()
+        .any(|p| p.answered_at.is_none() && format!("post:{}", p.post) == own)
+}
+
+/// This incident's assignment of `own` that is waiting to be signed for.
+pub fn unsigned_for<'a>(incident: &'a pb::Incident, own: &str) -> Option<&'a pb::Assignment> {
+    incident.assignments.iter().find(|a| {
+        a.state == pb::AssignmentState::Dispatched as i32
+            && a.assignee.as_ref().is_some_and(|x| assignee_key(x) == own)
+    })
+}
+
+/// This incident's active assignment of `own`, if any.
+pub fn mine<'a>(incident: &'a pb::Incident, own: &str) -> Option<&'a pb::Assignment> {
+    incident.assignments.iter().find(|a| {
+        matches!(
+            pb::AssignmentState::try_from(a.state),
+            Ok(pb::AssignmentState::Dispatched
+                | pb::AssignmentState::SignedFor
+                | pb::AssignmentState::OnScene)
+        ) && a.assignee.as_ref().is_some_and(|x| assignee_key(x) == own)
+    })
 }
 
 impl Model {
@@ -119,6 +176,12 @@ impl Model {
             .map(|p| (p.id.clone(), p))
             .collect();
         model.alarms = snapshot.alarms.into_iter().map(|a| (a.id, a)).collect();
+        model.rollcalls = snapshot.rollcalls.into_iter().map(|r| (r.id, r)).collect();
+        model.presence = snapshot
+            .presence
+            .into_iter()
+            .map(|p| (presence_key(&p), p))
+            .collect();
         model
     }
 
@@ -150,6 +213,16 @@ impl Model {
         self.last_seq = event.seq;
         self.generation += 1;
         let mut notices = Vec::new();
+        if let (Some(own), Some(Body::AssignmentChanged(changed))) = (&self.own, &event.body)
+            && let Some(assignment) = &changed.assignment
+            && assignment.state == pb::AssignmentState::Dispatched as i32
+            && assignment
+                .assignee
+                .as_ref()
+                .is_some_and(|a| assignee_key(a) == *own)
+        {
+            notices.push(Notice::NewOrder(event.subject_id.clone()));
+        }
         match &event.body {
             Some(Body::IncidentCreated(created)) => {
                 let known = created
@@ -179,6 +252,22 @@ impl Model {
                 if event.subject_kind == "incident" {
                     self.apply_to_incident(event);
                 }
+            }
+            Some(Body::RollCallChanged(rollcall)) => {
+                if let Some(own) = &self.own
+                    && waits_for(rollcall, own)
+                    && !self.rollcalls.contains_key(&rollcall.id)
+                {
+                    notices.push(Notice::RollCall(rollcall.id));
+                }
+                if rollcall.posts.iter().any(|p| p.answered_at.is_none()) {
+                    self.rollcalls.insert(rollcall.id, rollcall.clone());
+                } else {
+                    self.rollcalls.remove(&rollcall.id);
+                }
+            }
+            Some(Body::PresenceChanged(entry)) => {
+                self.presence.insert(presence_key(entry), entry.clone());
             }
             Some(Body::PostChanged(post)) => {
                 self.posts.insert(post.id.clone(), post.clone());

@@ -60,7 +60,27 @@ pub async fn snapshot(client: &Client) -> Result<(pb::ServerInfo, Snapshot), ton
     let all = pb::ListRequest {
         include_retired: false,
     };
+    // Who is connected is the centre's to see; a post is told no.
+    let presence = match client
+        .presence()
+        .list_presence(pb::ListPresenceRequest {})
+        .await
+    {
+        Ok(reply) => reply.into_inner().entries,
+        Err(status) if status.code() == Code::PermissionDenied => Vec::new(),
+        Err(status) => return Err(status),
+    };
     let snapshot = Snapshot {
+        presence,
+        rollcalls: client
+            .rollcalls()
+            .list_roll_calls(pb::ListRollCallsRequest {
+                pending_only: true,
+                limit: 100,
+            })
+            .await?
+            .into_inner()
+            .roll_calls,
         head_seq: info.head_seq,
         incidents,
         posts: client.posts().list_posts(all).await?.into_inner().posts,
@@ -288,6 +308,8 @@ pub async fn execute(
                 Err(status) => AppEvent::Done(Err(status.message().to_owned())),
             }
         }
+        // The outbox and the local effects are run by `Effects` itself.
+        Effect::Queue(_) | Effect::DismissFailed => return,
         Effect::Reload | Effect::Bell | Effect::Quit => return,
     };
     let _ = events.send(event);
@@ -332,6 +354,22 @@ async fn rpc_call(client: &Client, rpc: Rpc, lang: Lang) -> Result<String, Strin
                 .map(|a| format!("{verb} #{} ✓", a.into_inner().id))
                 .map_err(|s| s.message().to_owned());
         }
+        Rpc::Finish(r) => (p("已完成", "finished"), incidents.finish(r).await),
+        Rpc::Refuse(r) => (p("已退回", "sent back"), incidents.refuse(r).await),
+        Rpc::Answer(r) => {
+            return client
+                .rollcalls()
+                .answer_roll_call(r)
+                .await
+                .map(|r| {
+                    format!(
+                        "{} #{} ✓",
+                        p("已应答查岗", "roll-call answered"),
+                        r.into_inner().id
+                    )
+                })
+                .map_err(|s| s.message().to_owned());
+        }
         Rpc::Mode(r) => {
             return client
                 .posts()
@@ -351,4 +389,190 @@ async fn rpc_call(client: &Client, rpc: Rpc, lang: Lang) -> Result<String, Strin
             format!("{verb} {number} ✓")
         })
         .map_err(|status| status.message().to_owned())
+}
+
+/// A post's or unit's heartbeats: they keep it "seen" at the centre and let
+/// dutyd measure its clock. Ends at once for a centre token (dutyd says it
+/// needs none).
+pub async fn heartbeats(client: Client) {
+    let mut round_trip_ms = 0u32;
+    let mut interval = Duration::from_secs(15);
+    loop {
+        let sent = std::time::Instant::now();
+        let now = jiff::Timestamp::now();
+        let request = pb::HeartbeatRequest {
+            client_time: Some(prost_types::Timestamp {
+                seconds: now.as_second(),
+                nanos: now.subsec_nanosecond(),
+            }),
+            last_round_trip_ms: round_trip_ms,
+        };
+        match client.presence().heartbeat(request).await {
+            Ok(reply) => {
+                round_trip_ms = u32::try_from(sent.elapsed().as_millis()).unwrap_or(u32::MAX);
+                let every = reply.into_inner().interval_seconds;
+                interval = Duration::from_secs(u64::from(every.max(1)));
+            }
+            Err(status) if status.code() == Code::PermissionDenied => return,
+            // The link is down: the next beat will tell.
+            Err(_) => round_trip_ms = 0,
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// The post's outbox and the task emptying it into dutyd.
+pub struct OutboxLink {
+    outbox: Arc<std::sync::Mutex<crate::outbox::Outbox>>,
+    wake: Arc<Notify>,
+    events: mpsc::UnboundedSender<AppEvent>,
+}
+
+fn lock(
+    outbox: &std::sync::Mutex<crate::outbox::Outbox>,
+) -> std::sync::MutexGuard<'_, crate::outbox::Outbox> {
+    outbox.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+impl OutboxLink {
+    /// Opens the outbox in `dir` and starts sending what it holds.
+    pub fn start(
+        dir: &std::path::Path,
+        client: Client,
+        events: mpsc::UnboundedSender<AppEvent>,
+        lang: Lang,
+    ) -> Result<OutboxLink, crate::outbox::OutboxError> {
+        let outbox = Arc::new(std::sync::Mutex::new(crate::outbox::Outbox::open(dir)?));
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(drain(
+            client,
+            outbox.clone(),
+            wake.clone(),
+            events.clone(),
+            lang,
+        ));
+        Ok(OutboxLink {
+            outbox,
+            wake,
+            events,
+        })
+    }
+
+    /// Writes an action to the outbox (on disk when this returns) and wakes
+    /// the sender.
+    pub fn push(&self, action: crate::outbox::Action) -> Result<(), crate::outbox::OutboxError> {
+        let summary = format!("{} {}", action.verb(), action.incident())
+            .trim()
+            .to_owned();
+        let outbox = lock(&self.outbox);
+        outbox_push(outbox, action, summary)?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Forgets the refused actions.
+    pub fn dismiss_failed(&self) -> Result<usize, crate::outbox::OutboxError> {
+        let dismissed = lock(&self.outbox).dismiss_failed()?;
+        self.wake.notify_one();
+        Ok(dismissed)
+    }
+
+    /// Tells the console what the outbox holds now.
+    pub fn report(&self) {
+        report(&self.outbox, &self.events, None);
+    }
+}
+
+fn outbox_push(
+    mut outbox: std::sync::MutexGuard<'_, crate::outbox::Outbox>,
+    action: crate::outbox::Action,
+    summary: String,
+) -> Result<(), crate::outbox::OutboxError> {
+    outbox.push(action, summary).map(drop)
+}
+
+fn report(
+    outbox: &std::sync::Mutex<crate::outbox::Outbox>,
+    events: &mpsc::UnboundedSender<AppEvent>,
+    waiting: Option<String>,
+) {
+    match lock(outbox).contents() {
+        Ok(contents) => {
+            let _ = events.send(AppEvent::Outbox(Box::new(crate::tui::app::OutboxView {
+                contents,
+                waiting,
+            })));
+        }
+        Err(error) => {
+            let _ = events.send(AppEvent::Done(Err(error.to_string())));
+        }
+    }
+}
+
+/// Sends the outbox's actions in order: on to the next when dutyd answers,
+/// the same one again (with back-off) while it cannot be reached.
+async fn drain(
+    client: Client,
+    outbox: Arc<std::sync::Mutex<crate::outbox::Outbox>>,
+    wake: Arc<Notify>,
+    events: mpsc::UnboundedSender<AppEvent>,
+    lang: Lang,
+) {
+    let mut backoff = Duration::from_millis(250);
+    let mut waiting: Option<String> = None;
+    loop {
+        if events.is_closed() {
+            return;
+        }
+        report(&outbox, &events, waiting.clone());
+        let head = lock(&outbox).head();
+        let entry = match head {
+            Ok(Some(entry)) => entry,
+            Ok(None) => {
+                waiting = None;
+                wake.notified().await;
+                continue;
+            }
+            Err(error) => {
+                let _ = events.send(AppEvent::Done(Err(error.to_string())));
+                wait(&wake, Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        let Some(action) = entry.action.clone() else {
+            let _ = lock(&outbox).fail(entry, "this console cannot send this kind of action");
+            continue;
+        };
+        match crate::outbox::send(&client, action).await {
+            Ok(()) => {
+                backoff = Duration::from_millis(250);
+                waiting = None;
+                if let Err(error) = lock(&outbox).remove(entry.seq) {
+                    let _ = events.send(AppEvent::Done(Err(error.to_string())));
+                }
+                let _ = events.send(AppEvent::Done(Ok(format!(
+                    "{} — {} ✓",
+                    entry.summary,
+                    pick(lang, "已送达", "delivered")
+                ))));
+            }
+            Err(status) if crate::outbox::retryable(status.code()) => {
+                waiting = Some(status.message().to_owned());
+                report(&outbox, &events, waiting.clone());
+                wait(&wake, backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(status) => {
+                let reason = status.message().to_owned();
+                let _ = events.send(AppEvent::Done(Err(format!(
+                    "{} — {}: {reason}",
+                    entry.summary,
+                    pick(lang, "被拒绝", "refused")
+                ))));
+                if let Err(error) = lock(&outbox).fail(entry, &reason) {
+                    let _ = events.send(AppEvent::Done(Err(error.to_string())));
+                }
+            }
+        }
+    }
 }

@@ -229,6 +229,50 @@ pub(crate) fn snapshot() -> Snapshot {
             reason: "sign-for overdue by post:xinhua".into(),
             ..Default::default()
         }],
+        // Qianjin answered; Xinhua has 4:00 left.
+        rollcalls: vec![pb::RollCall {
+            id: 7,
+            sent_at: ts(NOW - 60),
+            answer_by: ts(NOW + 240),
+            posts: vec![
+                pb::RollCallAnswer {
+                    post: "xinhua".into(),
+                    ..Default::default()
+                },
+                pb::RollCallAnswer {
+                    post: "qianjin".into(),
+                    answered_at: ts(NOW - 30),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        }],
+        // Xinhua online; Xiangyang dropped off 12 minutes ago; Qianjin's
+        // clock runs 95 s fast.
+        presence: vec![
+            presence("xinhua", true, 0),
+            pb::PresenceEntry {
+                last_seen: ts(NOW - 720),
+                ..presence("xiangyang", false, 0)
+            },
+            presence("qianjin", true, 95_000),
+        ],
+    }
+}
+
+fn presence(post: &str, online: bool, offset_ms: i64) -> pb::PresenceEntry {
+    pb::PresenceEntry {
+        who: Some(pb::Assignee {
+            kind: pb::AssigneeKind::Post as i32,
+            id: post.into(),
+            name: String::new(),
+        }),
+        online,
+        last_seen: ts(NOW - 5),
+        clock_offset_ms: offset_ms,
+        clock_skewed: offset_ms.abs() > 10_000,
+        clock_measured: true,
+        ..Default::default()
     }
 }
 
@@ -502,5 +546,183 @@ fn handover_panel_80x24_zh() {
             3,
             "已核对".into()
         ))]
+    );
+}
+
+/// Xinhua's own console: its incidents only, as dutyd sends a post, plus a
+/// fresher order than the fire's.
+fn post_app(lang: Lang) -> App {
+    use pb::AssignmentState as A;
+    let now = Timestamp::from_second(NOW).expect("now");
+    let mut app = App::new(lang, Keymap::new(&BTreeMap::new()).expect("keymap"), now);
+    app.post_mode = true;
+    app.update(AppEvent::Connected {
+        me: pb::Principal {
+            token_id: "1b2c3d4e".into(),
+            name: "周明".into(),
+            role: "post:xinhua".into(),
+        },
+        zone: "Asia/Shanghai".into(),
+    });
+    let mut snapshot = snapshot();
+    snapshot.incidents.retain(|i| {
+        i.assignments
+            .iter()
+            .any(|a| a.assignee.as_ref().is_some_and(|x| x.id == "xinhua"))
+    });
+    let mut gas = snapshot.incidents[1].clone();
+    gas.id = 6;
+    gas.number = "20261123-0006".into();
+    gas.severity = pb::Severity::Iv as i32;
+    gas.summary = "小区燃气味道".into();
+    gas.status = pb::IncidentStatus::Dispatched as i32;
+    gas.assignments = vec![pb::Assignment {
+        dispatched_at: ts(NOW - 20),
+        ..assignment(1, pb::AssigneeKind::Post, "xinhua", true, A::Dispatched)
+    }];
+    gas.clocks = vec![clock(pb::ClockKind::SignFor, 1, NOW - 20, NOW + 280, 0)];
+    snapshot.incidents.push(gas);
+    snapshot.presence.clear();
+    app.update(AppEvent::Snapshot(Box::new(snapshot)));
+    app
+}
+
+#[test]
+fn post_console_80x24_zh() {
+    let app = post_app(Lang::Zh);
+    let numbers: Vec<&str> = app
+        .board
+        .iter()
+        .filter_map(|id| app.model.incidents.get(id))
+        .map(|i| i.number.as_str())
+        .collect();
+    // Orders to sign for first, the newest on top; then the rest.
+    assert_eq!(
+        numbers,
+        vec!["20261123-0006", "20261123-0001", "20261123-0002"]
+    );
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+#[test]
+fn a_post_acts_through_its_outbox_even_offline() {
+    use super::app::{Effect, Rpc};
+    let mut app = post_app(Lang::Zh);
+    app.update(AppEvent::LinkLost("connection refused".into()));
+    // `s` signs for the selected order (the newest): no assignee named, the
+    // post's own is meant; queued, not refused for the lost link.
+    let effects = key(&mut app, crossterm::event::KeyCode::Char('s'));
+    let [Effect::Queue(Rpc::Sign(request))] = effects.as_slice() else {
+        panic!("sign is queued: {effects:?}");
+    };
+    assert_eq!(request.incident, "20261123-0006");
+    assert!(request.assignee.is_none());
+    // `r` answers the roll-call waiting for Xinhua.
+    let effects = key(&mut app, crossterm::event::KeyCode::Char('r'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Queue(Rpc::Answer(a))] if a.id == 7),
+        "{effects:?}"
+    );
+    // The centre's commands are not a post's.
+    assert!(key(&mut app, crossterm::event::KeyCode::Char('e')).is_empty());
+    assert!(app.message.as_ref().is_some_and(|m| m.error));
+    assert!(command(&mut app, "assign 0006 qianjin").is_empty());
+}
+
+#[test]
+fn a_new_order_rings_and_stays_lit_until_signed() {
+    use super::app::Effect;
+    let mut app = post_app(Lang::Zh);
+    let order = pb::Event {
+        seq: 101,
+        kind: "incident.assigned".into(),
+        subject_kind: "incident".into(),
+        subject_id: "20261123-0009".into(),
+        body: Some(pb::event::Body::AssignmentChanged(pb::AssignmentChanged {
+            assignment: Some(assignment(
+                1,
+                pb::AssigneeKind::Post,
+                "xinhua",
+                true,
+                pb::AssignmentState::Dispatched,
+            )),
+            ..Default::default()
+        })),
+        incident_state: Some(pb::IncidentState {
+            status: pb::IncidentStatus::Dispatched as i32,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let effects = app.update(AppEvent::Watch(Box::new(order)));
+    assert!(effects.contains(&Effect::Bell), "{effects:?}");
+    // A post's first sight of an incident: fetched whole.
+    assert!(effects.contains(&Effect::Fetch("20261123-0009".into())));
+    // The centre's console does not ring for another post's order.
+    let mut centre = app_for_centre();
+    let other = pb::Event {
+        seq: 101,
+        subject_kind: "incident".into(),
+        subject_id: "20261123-0004".into(),
+        body: Some(pb::event::Body::AssignmentChanged(pb::AssignmentChanged {
+            assignment: Some(assignment(
+                1,
+                pb::AssigneeKind::Post,
+                "xiangyang",
+                true,
+                pb::AssignmentState::Dispatched,
+            )),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    assert!(
+        !centre
+            .update(AppEvent::Watch(Box::new(other)))
+            .contains(&Effect::Bell)
+    );
+}
+
+fn app_for_centre() -> App {
+    app(Lang::Zh)
+}
+
+#[test]
+fn outbox_panel_80x24_zh() {
+    use super::app::{OutboxView, Panel};
+    let mut app = post_app(Lang::Zh);
+    let entry = |seq: u64, summary: &str, done: i64, failed: &str| crate::outbox::Entry {
+        seq,
+        request_id: format!("outbox-{seq}"),
+        done_at: ts(done),
+        summary: summary.into(),
+        failed: failed.into(),
+        action: Some(crate::outbox::Action::Note(pb::AddNoteRequest {
+            incident: "20261123-0002".into(),
+            ..Default::default()
+        })),
+    };
+    app.update(AppEvent::Outbox(Box::new(OutboxView {
+        contents: crate::outbox::Contents {
+            pending: vec![
+                entry(3, "sign for 20261123-0006", NOW - 90, ""),
+                entry(4, "note 20261123-0002", NOW - 40, ""),
+            ],
+            failed: vec![entry(
+                2,
+                "resolve 20261123-0001",
+                NOW - 300,
+                "incident 20261123-0001 is dispatched: resolve needs the lead on scene",
+            )],
+        },
+        waiting: Some("connection refused".into()),
+    })));
+    assert!(command(&mut app, "outbox").is_empty());
+    assert_eq!(app.panel, Panel::Outbox);
+    insta::assert_snapshot!(screen(&app, 80, 24));
+    // `:outbox clear` forgets the refused ones.
+    assert_eq!(
+        command(&mut app, "outbox clear"),
+        vec![super::app::Effect::DismissFailed]
     );
 }

@@ -38,9 +38,30 @@ pub enum Urgency {
 
 /// The soonest clock of an incident.
 pub fn countdown(incident: &pb::Incident, now: Timestamp) -> Option<Countdown> {
+    countdown_of(incident, now, None)
+}
+
+/// The soonest clock that is `own`'s to beat: its assignment's sign-for and
+/// arrival, and the resolution when it leads. Everything for the centre.
+pub fn countdown_of(
+    incident: &pb::Incident,
+    now: Timestamp,
+    own: Option<&str>,
+) -> Option<Countdown> {
+    let mine = own.and_then(|own| crate::tui::model::mine(incident, own));
+    if own.is_some() && mine.is_none() {
+        return None;
+    }
     incident
         .clocks
         .iter()
+        .filter(|clock| match mine {
+            None => true,
+            Some(mine) => {
+                clock.assignment_id == mine.id
+                    || (clock.assignment_id == 0 && mine.role == pb::AssignmentRole::Lead as i32)
+            }
+        })
         .map(|clock| {
             let due = ts(clock.due.as_ref());
             let started = ts(clock.started_at.as_ref());
@@ -136,8 +157,32 @@ pub struct Situation {
     pub emergency: usize,
 }
 
-/// Counts for the strip.
+/// Counts for the strip; a post's console counts its own orders and clocks
+/// and its own mode.
 pub fn situation(model: &Model, now: Timestamp) -> Situation {
+    if let Some(own) = model.own.as_deref() {
+        let id = own.trim_start_matches("post:");
+        let mut counts = Situation {
+            alarms: model.alarms.len(),
+            emergency: usize::from(
+                model
+                    .posts
+                    .get(id)
+                    .is_some_and(|p| p.mode == pb::PostMode::Emergency as i32),
+            ),
+            ..Situation::default()
+        };
+        for incident in model.incidents.values().filter(|i| is_open(i.status)) {
+            counts.open += 1;
+            counts.unsigned +=
+                usize::from(crate::tui::model::unsigned_for(incident, own).is_some());
+            counts.on_scene += usize::from(incident.status == pb::IncidentStatus::OnScene as i32);
+            counts.overdue += usize::from(
+                countdown_of(incident, now, Some(own)).is_some_and(|c| c.left.is_negative()),
+            );
+        }
+        return counts;
+    }
     let mut counts = Situation {
         alarms: model.alarms.len(),
         emergency: model

@@ -133,6 +133,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
                     Panel::Alarms => overlays::alarms(app, theme, frame, right),
                     Panel::OnDuty => overlays::on_duty(app, theme, frame, right),
                     Panel::Handover => overlays::handover(app, theme, frame, right),
+                    Panel::Outbox => overlays::outbox(app, theme, frame, right),
                 }
             } else {
                 // Narrow: the panels are tabs in place of the board.
@@ -142,6 +143,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
                     Panel::Alarms => overlays::alarms(app, theme, frame, main),
                     Panel::OnDuty => overlays::on_duty(app, theme, frame, main),
                     Panel::Handover => overlays::handover(app, theme, frame, main),
+                    Panel::Outbox => overlays::outbox(app, theme, frame, main),
                 }
             }
         }
@@ -177,20 +179,57 @@ fn title_bar(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         .as_ref()
         .map(|p| format!("{} ({})", p.name, p.role))
         .unwrap_or_default();
-    let left = format!(" dutyroom {}  {me}", app.t(T::Title));
+    // A post's console names the post and shows its mode up front.
+    let (left, badge) = match app.own.as_deref() {
+        Some(own) => {
+            let id = own.split_once(':').map_or(own, |(_, id)| id);
+            let post = app.model.posts.get(id);
+            let name = post.map_or(id.to_owned(), |p| p.name.clone());
+            let who = app.me.as_ref().map(|p| p.name.clone()).unwrap_or_default();
+            let badge = match post {
+                Some(p) if p.mode == dutyroom_proto::v1::PostMode::Emergency as i32 => Some((
+                    format!("[!{}] ", app.t(T::Emergency)),
+                    theme.alert().add_modifier(Modifier::REVERSED),
+                )),
+                Some(_) => Some((format!("[{}] ", app.t(T::Normal)), theme.ok())),
+                None => None,
+            };
+            (
+                format!(" dutyroom {name} "),
+                badge.map(|(t, s)| (t, s, who)),
+            )
+        }
+        None => (format!(" dutyroom {}  {me}", app.t(T::Title)), None),
+    };
     let right = format!("{clock} ");
     let total = area.width as usize;
     let link = truncate(&link, total.saturating_sub(width(&right) + 2));
-    let left_room = total.saturating_sub(width(&right) + width(&link) + 2);
-    let line = Line::from(vec![
-        Span::styled(
+    let mut left_room = total.saturating_sub(width(&right) + width(&link) + 2);
+    let mut spans = Vec::new();
+    if let Some((badge, badge_style, who)) = badge {
+        let head = truncate(&left, left_room);
+        left_room = left_room.saturating_sub(width(&head));
+        spans.push(Span::styled(
+            head,
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+        let badge = truncate(&badge, left_room);
+        left_room = left_room.saturating_sub(width(&badge));
+        spans.push(Span::styled(badge, badge_style));
+        spans.push(Span::raw(fit(&who, left_room)));
+    } else {
+        spans.push(Span::styled(
             fit(&left, left_room),
             Style::default().add_modifier(Modifier::BOLD),
-        ),
-        Span::styled(link, style),
-        Span::raw("  "),
-        Span::raw(right),
-    ]);
+        ));
+    }
+    let line = Line::from(
+        [
+            spans,
+            vec![Span::styled(link, style), Span::raw("  "), Span::raw(right)],
+        ]
+        .concat(),
+    );
     frame.render_widget(Paragraph::new(line), area);
 }
 
@@ -208,19 +247,127 @@ fn situation_strip(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
             Span::styled(format!("{}{mark} {count} ", app.t(label)), style),
         ]
     };
-    let mut spans = Vec::new();
-    spans.extend(item("1", T::Open, s.open, false));
-    spans.extend(item("2", T::Unsigned, s.unsigned, false));
-    spans.extend(item("3", T::OnScene, s.on_scene, false));
-    spans.extend(item("4", T::Overdue, s.overdue, true));
-    spans.extend(item("5", T::Alarms, s.alarms, true));
-    spans.extend(item("6", T::Emergency, s.emergency, true));
+    // Each group with its rank: when the strip is too narrow, the lowest
+    // ranked groups give way whole, never cut in half.
+    let post = app.own.is_some();
+    let mut groups: Vec<(u8, Vec<Span<'static>>)> = vec![
+        (if post { 2 } else { 0 }, item("1", T::Open, s.open, false)),
+        (0, item("2", T::Unsigned, s.unsigned, false)),
+        (3, item("3", T::OnScene, s.on_scene, false)),
+        (0, item("4", T::Overdue, s.overdue, true)),
+        (
+            if post { 1 } else { 0 },
+            item("5", T::Alarms, s.alarms, true),
+        ),
+        // A post's own mode is in its title bar.
+        (
+            if app.own.is_some() { 4 } else { 1 },
+            item("6", T::Emergency, s.emergency, true),
+        ),
+    ];
+    match app.own.as_deref() {
+        // A post: the roll-call to answer, and what its outbox holds.
+        Some(own) => {
+            if let Some(rollcall) = app
+                .model
+                .rollcalls
+                .values()
+                .find(|r| crate::tui::model::waits_for(r, own))
+            {
+                let left = urgency::ts(rollcall.answer_by.as_ref()).duration_since(app.now);
+                let countdown = urgency::Countdown {
+                    kind: dutyroom_proto::v1::ClockKind::Unspecified,
+                    left,
+                    length: left,
+                };
+                groups.push((
+                    0,
+                    vec![Span::styled(
+                        format!(
+                            "{}! #{} {} r ",
+                            app.t(T::RollCall),
+                            rollcall.id,
+                            countdown.text()
+                        ),
+                        theme.alert(),
+                    )],
+                ));
+            }
+            let outbox = &app.outbox.contents;
+            if !outbox.pending.is_empty() {
+                groups.push((
+                    0,
+                    vec![Span::styled(
+                        format!("»{} {} ", app.t(T::Outbox), outbox.pending.len()),
+                        Style::default().add_modifier(Modifier::BOLD),
+                    )],
+                ));
+            }
+            if !outbox.failed.is_empty() {
+                groups.push((
+                    0,
+                    vec![Span::styled(
+                        format!("!{} {} ", app.t(T::OutboxFailed), outbox.failed.len()),
+                        theme.alert(),
+                    )],
+                ));
+            }
+        }
+        // The centre: posts that dropped off.
+        None => {
+            let offline = app
+                .model
+                .presence
+                .iter()
+                .filter(|(key, p)| {
+                    key.starts_with("post:")
+                        && !p.online
+                        && app
+                            .model
+                            .posts
+                            .get(key.trim_start_matches("post:"))
+                            .is_some_and(|post| !post.retired)
+                })
+                .count();
+            if offline > 0 {
+                groups.push((
+                    0,
+                    vec![Span::styled(
+                        format!("✕{} {offline} ", app.t(T::Offline)),
+                        theme.alert(),
+                    )],
+                ));
+            }
+        }
+    }
     if !app.filter.text.is_empty() {
-        spans.push(Span::styled(
-            format!("/{}", app.filter.text),
-            Style::default().add_modifier(Modifier::BOLD),
+        groups.push((
+            0,
+            vec![Span::styled(
+                format!("/{}", app.filter.text),
+                Style::default().add_modifier(Modifier::BOLD),
+            )],
         ));
     }
+    let cells = |groups: &[(u8, Vec<Span<'static>>)]| {
+        groups
+            .iter()
+            .flat_map(|(_, spans)| spans.iter())
+            .map(|span| width(&span.content))
+            .sum::<usize>()
+    };
+    while cells(&groups) > area.width as usize {
+        let Some((index, _)) = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, (rank, _))| *rank > 0)
+            .max_by_key(|(index, (rank, _))| (*rank, *index))
+        else {
+            break;
+        };
+        groups.remove(index);
+    }
+    let spans: Vec<Span<'static>> = groups.into_iter().flat_map(|(_, spans)| spans).collect();
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
@@ -229,6 +376,16 @@ fn key_hints(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         Mode::Form(_) | Mode::Picker(_) | Mode::Prompt(..) | Mode::Command(_) | Mode::Filter(_) => {
             Vec::new()
         }
+        _ if app.post_mode => [
+            "sign", "arrive", "note", "resolve", "refuse", "callin", "answer", "outbox", "open",
+            "help", "quit",
+        ]
+        .iter()
+        .filter_map(|name| {
+            let key = app.keymap.keys_of(name).first().copied()?;
+            Some((key, *name))
+        })
+        .collect(),
         _ => [
             "new", "assign", "sign", "arrive", "escalate", "note", "resolve", "close", "open",
             "filter", "command", "help", "quit",
@@ -275,6 +432,10 @@ fn short(app: &App, name: &str) -> &'static str {
         "command" => ("命令", "cmd"),
         "help" => ("帮助", "help"),
         "quit" => ("退出", "quit"),
+        "refuse" => ("退回", "refuse"),
+        "callin" => ("吹哨", "call in"),
+        "answer" => ("应答查岗", "roll-call"),
+        "outbox" => ("待发送", "outbox"),
         _ => ("", ""),
     };
     match app.lang {

@@ -178,7 +178,10 @@ pub(super) fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         (app.t(T::SeverityShort), columns.severity),
         (app.t(T::Category), columns.category),
         (app.t(T::Where), columns.place),
-        (app.t(T::Lead), columns.lead),
+        (
+            app.t(if app.own.is_some() { T::Ours } else { T::Lead }),
+            columns.lead,
+        ),
         (app.t(T::Clock), columns.clock),
         (app.t(T::Summary), columns.summary),
     ]
@@ -239,11 +242,16 @@ fn row(
     };
     let age = urgency::age(urgency::ts(incident.created_at.as_ref()), app.now);
     let place = where_(app, incident);
-    let lead = match lead(incident) {
+    let own = app.own.as_deref();
+    // A post sees its own part: its assignment's state and clocks.
+    let lead = match own
+        .and_then(|own| crate::tui::model::mine(incident, own))
+        .or_else(|| own.is_none().then(|| lead(incident)).flatten())
+    {
         Some(a) => state(app, a.state).to_owned(),
         None => status(app, incident.status).to_owned(),
     };
-    let (clock_text, clock_style) = match urgency::countdown(incident, app.now) {
+    let (clock_text, clock_style) = match urgency::countdown_of(incident, app.now, own) {
         Some(countdown) => (
             format!("{}{}", clock(app, countdown.kind), countdown.text()),
             theme.urgency(countdown.urgency()),
@@ -256,6 +264,14 @@ fn row(
         .values()
         .any(|a| a.incident == incident.number);
     let mut summary = incident.summary.clone();
+    // Done at the post, not yet delivered.
+    if app.outbox.contents.pending.iter().any(|e| {
+        e.action
+            .as_ref()
+            .is_some_and(|a| a.incident() == incident.number)
+    }) {
+        summary = format!("» {summary}");
+    }
     if alarmed {
         summary = format!("! {summary}");
     }
@@ -263,7 +279,10 @@ fn row(
         summary = format!("↑{} {summary}", incident.escalation_level);
     }
     let mut base = Style::default();
-    if app.fresh.contains_key(&incident.id) {
+    // New, or (at a post) an order not yet signed for: it stays lit.
+    let unsigned_here =
+        own.is_some_and(|own| crate::tui::model::unsigned_for(incident, own).is_some());
+    if app.fresh.contains_key(&incident.id) || unsigned_here {
         base = base.patch(theme.fresh());
     }
     if selected {

@@ -262,7 +262,9 @@ pub(super) fn picker(app: &App, picker: &Picker, theme: &Theme, frame: &mut Fram
 pub(super) fn help(app: &App, offset: usize, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let cells = area.width as usize;
     let room = (area.height as usize).saturating_sub(2);
-    let more = COMMANDS.len() > offset + room;
+    // Only what this console offers (a post's or the centre's).
+    let offered: Vec<_> = COMMANDS.iter().filter(|spec| app.offers(spec)).collect();
+    let more = offered.len() > offset + room;
     let mut lines = vec![Line::from(vec![
         Span::styled(
             format!("{} — {}", app.t(T::Help), app.t(T::Keys)),
@@ -277,7 +279,7 @@ pub(super) fn help(app: &App, offset: usize, theme: &Theme, frame: &mut Frame<'_
             theme.dim(),
         ),
     ])];
-    for spec in COMMANDS.iter().skip(offset).take(room + 1) {
+    for spec in offered.iter().skip(offset).take(room + 1) {
         let keys = app.keymap.keys_of(spec.name).join(" ");
         let args = if spec
             .args
@@ -334,21 +336,48 @@ pub(super) fn posts(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect)
             } else {
                 Style::default()
             };
-            Line::from(Span::styled(
-                truncate(
-                    &format!(
-                        "{} {} {} {} {}{}",
-                        fit(&p.name, 16),
-                        fit(&mode, 6),
-                        app.t(T::Load),
-                        load(app, &key),
-                        app.t(T::Overdue),
-                        overdue
+            // Online or since when not; a skewed clock is worth a word.
+            let presence = app.model.presence.get(&key);
+            let online = presence.is_some_and(|p| p.online);
+            let seen = match presence {
+                Some(p) if p.online => format!("● {}", app.t(T::Online)),
+                Some(p) => match &p.last_seen {
+                    Some(seen) => format!(
+                        "✕ {} {}",
+                        app.t(T::Offline),
+                        crate::tui::urgency::age(crate::tui::urgency::ts(Some(seen)), app.now)
                     ),
-                    cells,
+                    None => format!("✕ {}", app.t(T::Never)),
+                },
+                None => String::new(),
+            };
+            let skew = presence
+                .filter(|p| p.clock_skewed)
+                .map(|p| format!(" {}{:+}s", app.t(T::ClockOff), p.clock_offset_ms / 1000))
+                .unwrap_or_default();
+            let presence_style = if online || presence.is_none() {
+                theme.ok()
+            } else {
+                theme.alert()
+            };
+            Line::from(vec![
+                Span::styled(
+                    truncate(
+                        &format!(
+                            "{} {} {} {} {}{} ",
+                            fit(&p.name, 16),
+                            fit(&mode, 6),
+                            app.t(T::Load),
+                            load(app, &key),
+                            app.t(T::Overdue),
+                            overdue
+                        ),
+                        cells,
+                    ),
+                    style,
                 ),
-                style,
-            ))
+                Span::styled(format!("{seen}{skew}"), presence_style),
+            ])
         })
         .collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
@@ -497,7 +526,11 @@ pub(super) fn on_duty(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rec
             ),
             Style::default().add_modifier(Modifier::BOLD),
         )));
-        for d in duties {
+        let own_scope = app.own.clone().unwrap_or_default();
+        for d in duties
+            .iter()
+            .filter(|d| app.own.is_none() || d.scope == "centre" || d.scope == own_scope)
+        {
             let missing = d.people.is_empty();
             let text = truncate(
                 &format!(
@@ -679,5 +712,93 @@ pub(super) fn handover(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Re
         ":handover note … · :handover sign · :handover countersign …",
         theme.dim(),
     )));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// A queued action in the console's language.
+fn action_label(app: &App, entry: &crate::outbox::Entry) -> String {
+    use crate::outbox::Action;
+    use crate::tui::i18n::Lang;
+    let Some(action) = &entry.action else {
+        return entry.summary.clone();
+    };
+    let (zh, en) = match action {
+        Action::SignFor(_) => ("签收", "sign for"),
+        Action::Arrive(_) => ("到场", "on scene"),
+        Action::Finish(_) => ("协办完成", "finish"),
+        Action::Refuse(_) => ("退回", "refuse"),
+        Action::Note(_) => ("备注", "note"),
+        Action::Resolve(_) => ("处置", "resolve"),
+        Action::CallIn(_) => ("吹哨", "call in"),
+        Action::AnswerRollCall(r) => {
+            return match app.lang {
+                Lang::Zh => format!("应答查岗 #{}", r.id),
+                Lang::En => format!("answer roll-call #{}", r.id),
+            };
+        }
+    };
+    let verb = match app.lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    };
+    format!("{verb} {}", action.incident())
+}
+
+/// A post's outbox: what waits to be sent (and why it waits) and what dutyd
+/// refused (with its reason), oldest first.
+pub(super) fn outbox(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::LEFT)
+        .title(Span::styled(app.t(T::Outbox), theme.dim()));
+    let cells = area.width.saturating_sub(2) as usize;
+    let contents = &app.outbox.contents;
+    let when = |entry: &crate::outbox::Entry| {
+        crate::tui::urgency::ts(entry.done_at.as_ref())
+            .to_zoned_datetime(app.zone.clone())
+            .strftime("%H:%M:%S")
+            .to_string()
+    };
+    let mut lines = Vec::new();
+    if contents.pending.is_empty() && contents.failed.is_empty() {
+        lines.push(Line::from(Span::styled(app.t(T::OutboxEmpty), theme.dim())));
+    }
+    if !contents.pending.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!("{} {}", app.t(T::Outbox), contents.pending.len()),
+            Style::default().add_modifier(Modifier::BOLD),
+        )));
+        if let Some(why) = &app.outbox.waiting {
+            lines.push(Line::from(Span::styled(
+                truncate(&format!(" {}: {why}", app.t(T::Waiting)), cells),
+                theme.alert(),
+            )));
+        }
+        for entry in &contents.pending {
+            lines.push(Line::from(truncate(
+                &format!(" » {} {}", when(entry), action_label(app, entry)),
+                cells,
+            )));
+        }
+    }
+    if !contents.failed.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!("! {} {}", app.t(T::OutboxFailed), contents.failed.len()),
+            theme.alert(),
+        )));
+        for entry in &contents.failed {
+            lines.push(Line::from(Span::styled(
+                truncate(
+                    &format!(" {} {}", when(entry), action_label(app, entry)),
+                    cells,
+                ),
+                theme.alert(),
+            )));
+            lines.push(Line::from(truncate(&format!("   {}", entry.failed), cells)));
+        }
+        lines.push(Line::from(Span::styled(
+            app.t(T::OutboxClearHint),
+            theme.dim(),
+        )));
+    }
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
