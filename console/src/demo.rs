@@ -29,6 +29,11 @@ pub struct DemoArgs {
     /// Seconds between simulated calls, on average.
     #[arg(long, default_value_t = 6)]
     pub every: u64,
+    /// Open the post console of this sub-district post (e.g. xinhua)
+    /// instead of the centre's: the simulator is the centre and the other
+    /// posts, and you are the post.
+    #[arg(long, value_name = "POST")]
+    pub post: Option<String>,
 }
 
 /// Sub-districts: (post id, sub-district, communities).
@@ -614,7 +619,13 @@ struct Plan {
 /// The simulator: new calls every few seconds; posts and units that sign
 /// for, arrive and resolve — a fifth of them late, so clocks run out and
 /// alarms climb the ladder; resolved calls closed after a while.
-pub async fn simulate(addr: String, tokens: DemoTokens, every: u64, stop: CancellationToken) {
+pub async fn simulate(
+    addr: String,
+    tokens: DemoTokens,
+    every: u64,
+    stop: CancellationToken,
+    leave_alone: Option<String>,
+) {
     let mut dice = Dice::new();
     let Ok(colleague) = Client::connect(&addr, Some(&tokens.colleague)).await else {
         return;
@@ -626,6 +637,13 @@ pub async fn simulate(addr: String, tokens: DemoTokens, every: u64, stop: Cancel
         .map(|(k, v)| (format!("post:{k}"), v))
         .chain(tokens.units.iter().map(|(k, v)| (format!("unit:{k}"), v)))
     {
+        // The post a person plays acts only by their hand.
+        if leave_alone
+            .as_ref()
+            .is_some_and(|me| format!("post:{me}") == id)
+        {
+            continue;
+        }
         if let Ok(client) = Client::connect(&addr, Some(token)).await {
             actors.insert(id, client);
         }
@@ -791,6 +809,15 @@ pub async fn run(args: DemoArgs, lang: crate::tui::i18n::Lang) -> Result<(), Cli
             serde_json::from_str(&text).map_err(|e| CliError::Other(e.to_string()))?
         }
     };
+    let post_token = match &args.post {
+        Some(post) => Some(tokens.posts.get(post).cloned().ok_or_else(|| {
+            CliError::Usage(format!(
+                "--post {post}: the demo's posts are {}",
+                POSTS.map(|(id, _, _)| id).join(", ")
+            ))
+        })?),
+        None => None,
+    };
     let stop = CancellationToken::new();
     let simulator = (!args.no_sim).then(|| {
         tokio::spawn(simulate(
@@ -798,16 +825,19 @@ pub async fn run(args: DemoArgs, lang: crate::tui::i18n::Lang) -> Result<(), Cli
             tokens.clone(),
             args.every,
             stop.clone(),
+            args.post.clone(),
         ))
     });
     let result = crate::tui::run(crate::tui::Options {
         addr,
-        token: Some(tokens.officer.clone()),
+        outbox: post_token
+            .as_ref()
+            .map(|token| crate::outbox::dir_for(&data, token)),
+        post: post_token.is_some(),
+        token: Some(post_token.unwrap_or_else(|| tokens.officer.clone())),
         lang,
         keys: std::collections::BTreeMap::new(),
         bell: true,
-        outbox: None,
-        post: false,
     })
     .await;
     stop.cancel();

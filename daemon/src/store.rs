@@ -225,7 +225,29 @@ impl Store {
         };
         let store = Store { db, tree, store_id };
         store.check_head()?;
+        store.move_old_rollcalls()?;
         Ok(store)
+    }
+
+    /// Roll-calls were once kept under `rc`, which request records (`r` +
+    /// token id) can share when a token id starts with `c`. Moves them to
+    /// their own prefix: a roll-call key is exactly `rc` + 8 bytes, a
+    /// request key is longer. One atomic batch; nothing to do after.
+    fn move_old_rollcalls(&self) -> Result<()> {
+        let mut writes = WriteSet::default();
+        for (key, value) in self.scan(TreeId::State, keys::OLD_ROLLCALLS, None, usize::MAX)? {
+            if key.len() != keys::OLD_ROLLCALLS.len() + 8 {
+                continue;
+            }
+            let id = keys::decode_u64(&key[keys::OLD_ROLLCALLS.len()..])?;
+            writes.put(TreeId::State, keys::rollcall(id), value);
+            writes.remove(TreeId::State, key);
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.commit(&writes)?;
+        self.flush()
     }
 
     /// Random id fixed when the store was created.
@@ -452,6 +474,40 @@ mod tests {
             .map(|(_, v)| keys::decode_u64(v).expect("id"))
             .collect();
         assert_eq!(ids, vec![3, 4]);
+    }
+
+    #[test]
+    fn roll_calls_never_share_a_prefix_with_request_records() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = Store::open(dir.path(), 8 << 20).expect("open");
+            let mut writes = WriteSet::default();
+            // A roll-call where older dutyds kept it, and a request record
+            // of a token whose id starts with `c`.
+            let mut old = keys::OLD_ROLLCALLS.to_vec();
+            old.extend_from_slice(&7u64.to_be_bytes());
+            writes.put(TreeId::State, old, b"{\"roll-call\":7}".to_vec());
+            writes.put(
+                TreeId::State,
+                keys::request("c0ffee00", "outbox-1"),
+                b"{\"request\":1}".to_vec(),
+            );
+            store.commit(&writes).expect("commit");
+            store.flush().expect("flush");
+        }
+        let store = Store::open(dir.path(), 8 << 20).expect("reopen");
+        let rollcalls = store
+            .scan(TreeId::State, keys::ROLLCALLS, None, 100)
+            .expect("scan");
+        assert_eq!(rollcalls.len(), 1, "only the roll-call, moved");
+        assert_eq!(rollcalls[0].0, keys::rollcall(7));
+        assert!(
+            store
+                .get_raw(TreeId::State, &keys::request("c0ffee00", "outbox-1"))
+                .expect("read")
+                .is_some(),
+            "the request record stays"
+        );
     }
 
     #[test]

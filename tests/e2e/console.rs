@@ -51,6 +51,42 @@ impl Console {
         console
     }
 
+    /// A post's console, keeping its outbox in `outbox`.
+    async fn open_post(daemon: &TestDaemon, token: &str, outbox: &std::path::Path) -> Console {
+        let client = Client::lazy(&daemon.addr, Some(token)).expect("client");
+        let (tx, events) = mpsc::unbounded_channel();
+        let reload = Arc::new(Notify::new());
+        let link = tokio::spawn(net::link(client.clone(), tx.clone(), reload.clone()));
+        let mut app = App::new(
+            Lang::Zh,
+            Keymap::new(&BTreeMap::new()).expect("keymap"),
+            jiff::Timestamp::now(),
+        );
+        app.post_mode = true;
+        let mut console = Console {
+            app,
+            terminal: Terminal::new(TestBackend::new(80, 24)).expect("terminal"),
+            effects: Effects::new(client, tx, reload, false, Lang::Zh)
+                .with_outbox(outbox.to_owned()),
+            events,
+            link,
+            control_keys: 0,
+        };
+        console.until("loaded", |app| app.link == Link::Live).await;
+        console
+    }
+
+    /// Selects the incident numbered `number` on the board.
+    fn select(&mut self, number: &str) {
+        let id = self
+            .app
+            .model
+            .by_number(number)
+            .map(|i| i.id)
+            .expect("on the board");
+        self.app.selected = Some(id);
+    }
+
     fn apply(&mut self, event: AppEvent) {
         for effect in self.app.update(event) {
             self.effects.run(effect);
@@ -78,7 +114,13 @@ impl Console {
         while !check(&self.app) {
             let event = tokio::time::timeout_at(deadline, self.events.recv())
                 .await
-                .unwrap_or_else(|_| panic!("{what}: not within 10 s\n{}", self.screen()))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "{what}: not within 10 s ({:?})\n{}",
+                        self.app.link,
+                        self.screen()
+                    )
+                })
                 .expect("events");
             self.apply(event);
         }
@@ -283,5 +325,121 @@ async fn the_console_survives_a_daemon_restart_and_refuses_actions_meanwhile() {
     console
         .until("new incidents stream in again", |app| app.board.len() == 2)
         .await;
+    daemon.stop().await;
+}
+
+/// How many events of `kind` an incident's timeline holds, and the first.
+async fn events_of(daemon: &TestDaemon, number: &str, kind: &str) -> Vec<pb::Event> {
+    daemon
+        .admin()
+        .await
+        .journal()
+        .list_events(pb::ListEventsRequest {
+            incident: number.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("timeline")
+        .into_inner()
+        .events
+        .into_iter()
+        .filter(|e| e.kind == kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_works_through_a_dropped_link_and_nothing_is_lost_or_doubled() {
+    let (mut daemon, _officer) = prepared().await;
+    let xinhua = daemon.token("post:xinhua", "新华值守").await;
+    let incidents = daemon.admin().await.incidents();
+    let create = |summary: &'static str, post: &'static str| {
+        let request = call(summary, Some(post));
+        let mut incidents = incidents.clone();
+        async move {
+            incidents
+                .create_incident(request)
+                .await
+                .expect("create")
+                .into_inner()
+                .incident
+                .expect("incident")
+                .number
+        }
+    };
+    let fire = create("新华路火情", "post:xinhua").await;
+    let smoke = create("新华小区冒烟", "post:xinhua").await;
+    let elsewhere = create("前进辖区漏水", "post:qianjin").await;
+    let outbox = tempfile::tempdir().expect("outbox dir");
+
+    let mut post = Console::open_post(&daemon, &xinhua, outbox.path()).await;
+    post.until("its two orders", |app| app.board.len() == 2)
+        .await;
+    // Its own orders only, lit until signed for.
+    assert!(post.app.model.by_number(&elsewhere).is_none());
+    assert!(post.screen().contains("新华街道"), "{}", post.screen());
+
+    // The link drops. The post goes on working: sign for and reach the
+    // fire, note progress, sign for the smoke.
+    daemon.stop_only().await;
+    post.until("sees the link is lost", |app| {
+        matches!(app.link, Link::Lost { .. })
+    })
+    .await;
+    post.select(&fire);
+    post.press(KeyCode::Char('s'));
+    post.press(KeyCode::Char('o'));
+    post.press(KeyCode::Char('m'));
+    post.typed("已到现场，正在疏散");
+    post.press(KeyCode::Enter);
+    post.select(&smoke);
+    post.press(KeyCode::Char('s'));
+    post.until("four actions waiting", |app| {
+        app.outbox.contents.pending.len() == 4
+    })
+    .await;
+    assert!(post.screen().contains("待发送 4"), "{}", post.screen());
+    let resend = post.app.outbox.contents.pending[0].clone();
+
+    // The post's console is closed before the link comes back: the outbox
+    // is on disk.
+    drop(post);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    daemon.start_again_same_port().await;
+    let mut post = Console::open_post(&daemon, &xinhua, outbox.path()).await;
+    post.until("outbox drained", |app| {
+        app.outbox.contents.pending.is_empty()
+            && app
+                .model
+                .by_number(&fire)
+                .is_some_and(|i| i.status == pb::IncidentStatus::OnScene as i32)
+    })
+    .await;
+
+    // A resend of an action already delivered (its answer lost, say) is
+    // answered from dutyd's record and changes nothing.
+    let client = Client::connect(&daemon.addr, Some(&xinhua))
+        .await
+        .expect("client");
+    dutyroom_console::outbox::send(&client, resend.action.clone().expect("action"))
+        .await
+        .expect("a resend is answered, not refused");
+
+    // The centre sees every action exactly once, with the post's times.
+    for (number, kind) in [
+        (&fire, "incident.signed_for"),
+        (&fire, "incident.arrived"),
+        (&fire, "incident.note_added"),
+        (&smoke, "incident.signed_for"),
+    ] {
+        let found = events_of(&daemon, number, kind).await;
+        assert_eq!(found.len(), 1, "{number} {kind}: {found:?}");
+        let event = &found[0];
+        let reported = event.reported_at.as_ref().expect("the post's time");
+        let recorded = event.at.as_ref().expect("dutyd's time");
+        assert!(
+            reported.seconds <= recorded.seconds,
+            "{kind}: done {reported:?}, recorded {recorded:?}"
+        );
+    }
     daemon.stop().await;
 }

@@ -974,6 +974,10 @@ impl App {
                 return vec![Effect::Fetch(number.clone()), Effect::LoadTimeline(number)];
             }
             "back" => {
+                // From a panel shown in place of the board: back to it.
+                if matches!(self.mode, Mode::Board) {
+                    self.panel = Panel::Detail;
+                }
                 self.mode = Mode::Board;
                 self.timeline = None;
                 return Vec::new();
@@ -1049,7 +1053,11 @@ impl App {
                 if arg(0) == "clear" {
                     return vec![Effect::DismissFailed];
                 }
-                self.panel = Panel::Outbox;
+                self.panel = if self.panel == Panel::Outbox {
+                    Panel::Detail
+                } else {
+                    Panel::Outbox
+                };
                 return Vec::new();
             }
             // A post's own actions go to its outbox, link or no link.

@@ -530,7 +530,10 @@ async fn drain(
             Ok(Some(entry)) => entry,
             Ok(None) => {
                 waiting = None;
-                wake.notified().await;
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = events.closed() => return,
+                }
                 continue;
             }
             Err(error) => {
@@ -559,7 +562,11 @@ async fn drain(
             Err(status) if crate::outbox::retryable(status.code()) => {
                 waiting = Some(status.message().to_owned());
                 report(&outbox, &events, waiting.clone());
-                wait(&wake, backoff).await;
+                // Until the retry, or until the console is gone.
+                tokio::select! {
+                    () = wait(&wake, backoff) => {}
+                    () = events.closed() => return,
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
             Err(status) => {

@@ -214,13 +214,19 @@ pub fn shift_handover(id: &crate::rosters::model::ShiftId) -> Vec<u8> {
 
 /// `state`: a roll-call.
 pub fn rollcall(id: u64) -> Vec<u8> {
-    let mut key = b"rc".to_vec();
+    let mut key = ROLLCALLS.to_vec();
     key.extend_from_slice(&id.to_be_bytes());
     key
 }
 
-/// `state`: prefix of all roll-calls.
-pub const ROLLCALLS: &[u8] = b"rc";
+/// `state`: prefix of all roll-calls. (Not `rc`: request records are `r`
+/// + token id, and a token id may start with `c`.)
+pub const ROLLCALLS: &[u8] = b"RC";
+
+/// `state`: where roll-calls were kept before they moved to [`ROLLCALLS`]:
+/// `rc` + 8-byte id. Only [`Store::open`](crate::store::Store::open)'s
+/// migration reads it.
+pub const OLD_ROLLCALLS: &[u8] = b"rc";
 
 /// `deadlines`: the first 8 bytes of every key due at `at`.
 pub fn deadline_time(at: jiff::Timestamp) -> Vec<u8> {
