@@ -104,6 +104,13 @@ pub enum Command {
     Audit(journal::AuditCmd),
     /// Server version, time zone, journal head and who you are.
     Info,
+    /// Which posts and units are connected, since when, last seen, and how
+    /// far their clocks are off.
+    Presence {
+        /// Only those offline.
+        #[arg(long)]
+        offline: bool,
+    },
     /// The product in one command: an embedded dutyd with a demo city and a
     /// call simulator, and the console logged in as the duty officer.
     Demo(crate::demo::DemoArgs),
@@ -335,6 +342,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Watch(args) => journal::watch(&mut ctx, args).await,
         Command::Audit(cmd) => journal::audit(&mut ctx, cmd).await,
         Command::Info => journal::info(&mut ctx).await,
+        Command::Presence { offline } => journal::presence(&mut ctx, offline).await,
         Command::Completions { .. } | Command::Bench(_) | Command::Demo(_) => Ok(()),
     }
 }

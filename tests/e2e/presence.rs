@@ -10,7 +10,7 @@ use dutyroom_proto::v1 as pb;
 use jiff::{SignedDuration, Timestamp};
 use tonic::Code;
 
-use crate::support::{TestDaemon, call};
+use crate::support::{TestDaemon, call, duty};
 
 fn t0() -> Timestamp {
     "2026-11-23T13:00:00Z".parse().expect("timestamp")
@@ -98,6 +98,16 @@ async fn the_centre_sees_a_post_come_online_and_drop_off() {
     assert!(online.online, "{online:?}");
     assert_eq!(online.streams, 1);
     assert!(online.last_seen.is_some());
+    // The same for scripts.
+    let listed = duty(&daemon, &daemon.admin, &["presence"]).await;
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let line = listed
+        .stdout
+        .lines()
+        .find(|l| l.contains("post:xinhua"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(line.contains("online"), "{}", listed.stdout);
 
     // Cut the link: the stream and the connection go.
     drop(stream);

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 use dutyroom_proto::v1 as pb;
 use jiff::tz::TimeZone;
 
-use crate::cli::output::{self, fields, time};
+use crate::cli::output::{self, fields, table, time};
 use crate::cli::{CliError, Ctx};
 
 /// `duty watch`.
@@ -313,5 +313,48 @@ pub async fn info(ctx: &mut Ctx<'_>) -> Result<(), CliError> {
                 format!("{} ({}), token {}", you.name, you.role, you.token_id),
             ),
         ],
+    )
+}
+
+/// `duty presence`.
+pub async fn presence(ctx: &mut Ctx<'_>, offline_only: bool) -> Result<(), CliError> {
+    let mut reply = ctx
+        .client
+        .presence()
+        .list_presence(pb::ListPresenceRequest {})
+        .await?
+        .into_inner();
+    if offline_only {
+        reply.entries.retain(|e| !e.online);
+    }
+    if ctx.json() {
+        return output::json(ctx.out, &reply, "ListPresenceReply", true);
+    }
+    let zone = ctx.zone().await?;
+    let rows = reply
+        .entries
+        .iter()
+        .map(|e| {
+            let clock = if !e.clock_measured {
+                String::new()
+            } else if e.clock_skewed {
+                format!("{:+.1} s (corrected)", e.clock_offset_ms as f64 / 1000.0)
+            } else {
+                format!("{:+.1} s", e.clock_offset_ms as f64 / 1000.0)
+            };
+            vec![
+                output::assignee(e.who.as_ref()),
+                if e.online { "online" } else { "offline" }.to_owned(),
+                time(e.since.as_ref(), &zone),
+                time(e.last_seen.as_ref(), &zone),
+                e.streams.to_string(),
+                clock,
+            ]
+        })
+        .collect();
+    table(
+        ctx.out,
+        &["WHO", "STATE", "SINCE", "LAST SEEN", "STREAMS", "CLOCK"],
+        rows,
     )
 }
