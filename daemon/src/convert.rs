@@ -771,6 +771,7 @@ pub(crate) fn shift_out(shift: &ShiftId, start: Timestamp, end: Timestamp) -> pb
 pub(crate) fn handover_out(h: &Handover) -> pb::Handover {
     let c = &h.content;
     pb::Handover {
+        scope: h.scope.key(),
         id: h.id,
         shift: Some(shift_out(&h.shift, h.shift_start, h.shift_end)),
         status: h.stage().name().to_owned(),

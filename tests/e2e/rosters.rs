@@ -547,6 +547,85 @@ async fn a_handover_is_built_signed_and_countersigned() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_hands_over_its_own_shift() {
+    let (daemon, clock, officer) = start().await;
+    let outgoing = daemon.token("post:xinhua", "周明").await;
+    let incoming = daemon.token("post:xinhua", "孙丽").await;
+    let qianjin = daemon.token("post:qianjin", "前进值守").await;
+    let mut incidents = daemon.admin().await.incidents();
+    for (summary, post) in [
+        ("新华路火情", "post:xinhua"),
+        ("新华小区冒烟", "post:xinhua"),
+        ("前进辖区漏水", "post:qianjin"),
+    ] {
+        incidents
+            .create_incident(call(summary, Some(post)))
+            .await
+            .expect("create");
+    }
+    clock.advance(SignedDuration::from_mins(2));
+    // Xinhua's token opens Xinhua's handover: its own incidents only.
+    let opened = duty(
+        &daemon,
+        &outgoing,
+        &["-o", "json", "handover", "open", "--notes", "两起待跟进"],
+    )
+    .await;
+    assert_eq!(opened.code, 0, "{}", opened.stderr);
+    let handover = opened.json();
+    let id = handover["id"].to_string();
+    assert_eq!(handover["scope"], "post:xinhua");
+    assert_eq!(handover["open_incidents"].as_array().map(Vec::len), Some(2));
+    assert_eq!(handover["counts"]["received"], 2, "{handover}");
+    // Not another post's to open, read or sign.
+    let theirs = duty(
+        &daemon,
+        &qianjin,
+        &["handover", "open", "--scope", "post:xinhua"],
+    )
+    .await;
+    assert_eq!(theirs.code, 7, "{}", theirs.stderr);
+    let peek = duty(&daemon, &qianjin, &["handover", "show", &id]).await;
+    assert_eq!(peek.code, 4, "another post's handover is NOT_FOUND");
+    let centre_signs = duty(&daemon, &officer, &["handover", "sign", &id]).await;
+    assert_eq!(centre_signs.code, 7, "{}", centre_signs.stderr);
+
+    let signed = duty(&daemon, &outgoing, &["handover", "sign", &id]).await;
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+    let own = duty(&daemon, &outgoing, &["handover", "countersign", &id]).await;
+    assert_eq!(own.code, 6, "{}", own.stderr);
+    let countersigned = duty(
+        &daemon,
+        &incoming,
+        &[
+            "-o",
+            "json",
+            "handover",
+            "countersign",
+            &id,
+            "--remarks",
+            "已接班",
+        ],
+    )
+    .await;
+    assert_eq!(countersigned.code, 0, "{}", countersigned.stderr);
+    assert_eq!(countersigned.json()["countersigned_by"]["name"], "孙丽");
+
+    // The centre sees every post's handovers, and can ask for one post's.
+    let listed = duty(
+        &daemon,
+        &officer,
+        &["-o", "json", "handover", "list", "--scope", "post:xinhua"],
+    )
+    .await;
+    let listed = listed.json();
+    let handovers = listed["handovers"].as_array().expect("handovers");
+    assert_eq!(handovers.len(), 1);
+    assert_eq!(handovers[0]["status"], "countersigned");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roll_calls_record_latency_and_alarm_posts_that_miss_them() {
     let (daemon, clock, officer) = start().await;
     let xinhua = daemon.token("post:xinhua", "新华值守").await;

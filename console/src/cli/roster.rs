@@ -171,6 +171,10 @@ pub enum HandoverCmd {
         /// Free text.
         #[arg(long, default_value = "")]
         notes: String,
+        /// Whose: "centre" (default for centre roles) or "post:<id>"
+        /// (a post's token always opens its own).
+        #[arg(long, default_value = "")]
+        scope: String,
     },
     /// Sets the free text while open.
     Note {
@@ -203,6 +207,9 @@ pub enum HandoverCmd {
         /// Only those not yet counter-signed.
         #[arg(long)]
         pending: bool,
+        /// Only the centre's ("centre") or one post's ("post:<id>").
+        #[arg(long, default_value = "")]
+        scope: String,
     },
     /// Shows one handover in full.
     Show {
@@ -786,13 +793,19 @@ pub async fn run_handover(ctx: &mut Ctx<'_>, cmd: HandoverCmd) -> Result<(), Cli
     let rid = ctx.request_id.clone();
     let mut handovers = ctx.client.handovers();
     let handover = match cmd {
-        HandoverCmd::Open { date, shift, notes } => {
+        HandoverCmd::Open {
+            date,
+            shift,
+            notes,
+            scope,
+        } => {
             handovers
                 .open_handover(pb::OpenHandoverRequest {
                     request_id: rid,
                     date: date.unwrap_or_default(),
                     shift: shift.unwrap_or_default(),
                     notes,
+                    scope,
                 })
                 .await?
         }
@@ -827,12 +840,18 @@ pub async fn run_handover(ctx: &mut Ctx<'_>, cmd: HandoverCmd) -> Result<(), Cli
                 .get_handover(pb::GetHandoverRequest { id })
                 .await?
         }
-        HandoverCmd::List { from, to, pending } => {
+        HandoverCmd::List {
+            from,
+            to,
+            pending,
+            scope,
+        } => {
             let reply = handovers
                 .list_handovers(pb::ListHandoversRequest {
                     from: from.unwrap_or_default(),
                     to: to.unwrap_or_default(),
                     pending_only: pending,
+                    scope,
                 })
                 .await?
                 .into_inner();
@@ -848,6 +867,7 @@ pub async fn run_handover(ctx: &mut Ctx<'_>, cmd: HandoverCmd) -> Result<(), Cli
                     let shift = h.shift.clone().unwrap_or_default();
                     vec![
                         h.id.to_string(),
+                        h.scope.clone(),
                         shift.date,
                         shift.shift.clone(),
                         // Not counter-signed after its shift ended: the duty
@@ -878,6 +898,7 @@ pub async fn run_handover(ctx: &mut Ctx<'_>, cmd: HandoverCmd) -> Result<(), Cli
                 ctx.out,
                 &[
                     "ID",
+                    "SCOPE",
                     "DATE",
                     "SHIFT",
                     "STATUS",

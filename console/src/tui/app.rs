@@ -529,7 +529,7 @@ impl App {
                 self.model.own = self.own.clone();
                 if self.own.is_some() {
                     self.post_mode = true;
-                    if self.panel == Panel::Posts || self.panel == Panel::Handover {
+                    if self.panel == Panel::Posts {
                         self.panel = Panel::Detail;
                     }
                 }
@@ -1011,7 +1011,8 @@ impl App {
                     // A post: who is on duty, its outbox, its alarms.
                     match self.panel {
                         Panel::Detail => Panel::OnDuty,
-                        Panel::OnDuty => Panel::Outbox,
+                        Panel::OnDuty => Panel::Handover,
+                        Panel::Handover => Panel::Outbox,
                         Panel::Outbox => Panel::Alarms,
                         _ => Panel::Detail,
                     }

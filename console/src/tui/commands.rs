@@ -436,7 +436,7 @@ pub const COMMANDS: &[Spec] = &[
         ],
         keys: &["H"],
         confirm: false,
-        who: Who::Centre,
+        who: Who::Any,
     },
     Spec {
         name: "panel",

@@ -214,6 +214,7 @@ pub enum Command {
     /// Open (or refresh) the handover of a shift with gathered content.
     OpenHandover {
         shift: ShiftId,
+        scope: RosterScope,
         content: Box<HandoverContent>,
         notes: Option<String>,
     },

@@ -255,9 +255,10 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
         } => rosters::import(scope, rows, *apply_good_rows, *dry_run),
         Command::OpenHandover {
             shift,
+            scope: whose,
             content,
             notes,
-        } => rosters::open_handover(scope, shift, content, notes.as_deref()),
+        } => rosters::open_handover(scope, shift, whose, content, notes.as_deref()),
         Command::UpdateHandover { id, notes } => rosters::update_handover(scope, *id, notes),
         Command::SignHandover { id } => rosters::sign_handover(scope, *id),
         Command::CountersignHandover { id, remarks } => {

@@ -345,17 +345,50 @@ pub(crate) fn import(
     })
 }
 
+/// May `principal` write the handover of `whose` shift change? The centre's
+/// by centre roles; a post's by that post's own tokens only.
+pub(crate) fn require_handover_writer(
+    principal: &crate::auth::principal::Principal,
+    whose: &RosterScope,
+    action: &str,
+) -> Result<()> {
+    match whose {
+        RosterScope::Centre => require_centre(principal, action),
+        RosterScope::Post(post) => match &principal.role {
+            Role::Post(mine) if mine == post => Ok(()),
+            _ => Err(Error::denied(format!(
+                "post {post}'s handover is written by post {post}'s own people (a post:{post} \
+                 token); role {} may not {action}",
+                principal.role
+            ))),
+        },
+    }
+}
+
+/// A handover `principal` may see: a post sees only its own (another's
+/// answers NOT_FOUND, as a missing one).
 fn handover_by_id(scope: &Scope<'_>, id: u64) -> Result<Handover> {
-    scope
+    let handover: Handover = scope
         .get(TreeId::State, &keys::handover(id))?
-        .ok_or_else(|| Error::not_found(format!("handover {id}")))
+        .ok_or_else(|| Error::not_found(format!("handover {id}")))?;
+    if let Role::Post(mine) = &scope.principal.role
+        && handover.scope != RosterScope::Post(mine.clone())
+    {
+        return Err(Error::not_found(format!("handover {id}")));
+    }
+    Ok(handover)
 }
 
 fn save_handover(scope: &mut Scope<'_>, handover: &Handover) -> Result<Outcome> {
     scope.put(TreeId::State, keys::handover(handover.id), handover)?;
+    // A post's handover is its own business, and the centre's.
+    let audience = match &handover.scope {
+        RosterScope::Centre => Vec::new(),
+        RosterScope::Post(post) => vec![format!("post:{post}")],
+    };
     scope.emit(
         Subject::Handover { id: handover.id },
-        Vec::new(),
+        audience,
         EventBody::Handover(Box::new(handover.clone())),
     )?;
     Ok(Outcome::Handover(Box::new(handover.clone())))
@@ -365,13 +398,14 @@ fn save_handover(scope: &mut Scope<'_>, handover: &Handover) -> Result<Outcome> 
 pub(crate) fn open_handover(
     scope: &mut Scope<'_>,
     shift: &ShiftId,
+    whose: &RosterScope,
     content: &Content,
     notes: Option<&str>,
 ) -> Result<Outcome> {
-    require_centre(scope.principal, "open a handover")?;
+    require_handover_writer(scope.principal, whose, "open a handover")?;
     let config = config(scope)?;
     let occurrence = config.occurrence(shift, scope.tz)?;
-    let index = keys::shift_handover(shift);
+    let index = keys::shift_handover(shift, whose);
     let existing = match scope.get::<Vec<u8>>(TreeId::Index, &index)? {
         Some(id) => Some(handover_by_id(scope, keys::decode_u64(&id)?)?),
         None => None,
@@ -405,6 +439,7 @@ pub(crate) fn open_handover(
                 countersigned_at: None,
                 countersigned_by: None,
                 remarks: String::new(),
+                scope: whose.clone(),
             }
         }
     };
@@ -413,8 +448,8 @@ pub(crate) fn open_handover(
 
 /// Changes a handover's free text while it is open.
 pub(crate) fn update_handover(scope: &mut Scope<'_>, id: u64, notes: &str) -> Result<Outcome> {
-    require_centre(scope.principal, "write a handover")?;
     let mut handover = handover_by_id(scope, id)?;
+    require_handover_writer(scope.principal, &handover.scope, "write this handover")?;
     handover.require(Stage::Open, "change its notes")?;
     handover.notes = notes.to_owned();
     save_handover(scope, &handover)
@@ -422,8 +457,8 @@ pub(crate) fn update_handover(scope: &mut Scope<'_>, id: u64, notes: &str) -> Re
 
 /// The outgoing officer signs out.
 pub(crate) fn sign_handover(scope: &mut Scope<'_>, id: u64) -> Result<Outcome> {
-    require_centre(scope.principal, "sign a handover")?;
     let mut handover = handover_by_id(scope, id)?;
+    require_handover_writer(scope.principal, &handover.scope, "sign this handover")?;
     handover.require(Stage::Open, "sign it out")?;
     handover.signed_out_at = Some(scope.now);
     handover.signed_out_by = Some(scope.principal.clone());
@@ -436,8 +471,12 @@ pub(crate) fn countersign_handover(
     id: u64,
     remarks: &str,
 ) -> Result<Outcome> {
-    require_centre(scope.principal, "counter-sign a handover")?;
     let mut handover = handover_by_id(scope, id)?;
+    require_handover_writer(
+        scope.principal,
+        &handover.scope,
+        "counter-sign this handover",
+    )?;
     handover.require(Stage::SignedOut, "counter-sign it")?;
     if handover
         .signed_out_by
@@ -445,7 +484,8 @@ pub(crate) fn countersign_handover(
         .is_some_and(|p| p.token_id == scope.principal.token_id)
     {
         return Err(Error::precondition(
-            "the incoming officer counter-signs: the one who signed out cannot counter-sign too",
+            "the incoming officer counter-signs with their own token: the one who signed out \
+             cannot counter-sign too",
         ));
     }
     handover.countersigned_at = Some(scope.now);

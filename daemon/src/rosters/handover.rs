@@ -103,6 +103,10 @@ impl Stage {
     }
 }
 
+fn centre() -> crate::rosters::model::Scope {
+    crate::rosters::model::Scope::Centre
+}
+
 /// A handover record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Handover {
@@ -132,6 +136,9 @@ pub struct Handover {
     pub countersigned_by: Option<Principal>,
     /// The incoming officer's remarks.
     pub remarks: String,
+    /// Whose shift change: the centre's or a post's.
+    #[serde(default = "centre")]
+    pub scope: crate::rosters::model::Scope,
 }
 
 impl Handover {

@@ -7,7 +7,7 @@ use jiff::civil::{Date, Time};
 use jiff::{SignedDuration, Timestamp};
 use tonic::{Request, Response, Status};
 
-use crate::auth::principal::Principal;
+use crate::auth::principal::{Principal, Role};
 use crate::auth::{principal_of, require_centre};
 use crate::convert;
 use crate::directory::Reader;
@@ -16,7 +16,9 @@ use crate::engine::Engine;
 use crate::engine::command::{Command, Outcome, RosterRow, SwapRequest};
 use crate::error::{Error, Result};
 use crate::escalation::alarm::Alarm;
-use crate::incidents::model::{AssignmentRole, AssignmentState, Incident};
+use crate::incidents::model::{
+    AssigneeRef, AssignmentRole, AssignmentState, Incident, IncidentEvent, Step,
+};
 use crate::journal::record::{EventBody, Record};
 use crate::rosters::duty::{contacts, people_at};
 use crate::rosters::handover::{
@@ -518,16 +520,26 @@ fn first_seq_at(store: &Store, at: Timestamp, head: u64) -> Result<u64> {
 }
 
 /// What a handover records, gathered from the store at `now` for a shift
-/// that started at `start`.
-pub fn gather(engine: &Engine, start: Timestamp, now: Timestamp) -> Result<Content> {
+/// that started at `start`: the whole centre's, or one post's own part.
+pub fn gather(engine: &Engine, start: Timestamp, now: Timestamp, whose: &Scope) -> Result<Content> {
     let store = engine.store();
     let mut content = Content::default();
+    let post = match whose {
+        Scope::Centre => None,
+        Scope::Post(id) => Some(AssigneeRef::post(id)),
+    };
+    let post_key = post.as_ref().map(ToString::to_string);
     for (_, id) in store.scan(TreeId::Index, keys::OPEN, None, usize::MAX)? {
         let Some(incident) =
             store.get::<Incident>(TreeId::State, &keys::incident(keys::decode_u64(&id)?))?
         else {
             continue;
         };
+        if let Some(post) = &post
+            && !incident.involves(post)
+        {
+            continue;
+        }
         let lead = incident
             .assignments
             .iter()
@@ -541,11 +553,10 @@ pub fn gather(engine: &Engine, start: Timestamp, now: Timestamp) -> Result<Conte
             summary: incident.intake.summary.clone(),
             lead,
         });
-        for a in incident
-            .assignments
-            .iter()
-            .filter(|a| a.state == AssignmentState::Dispatched)
-        {
+        for a in incident.assignments.iter().filter(|a| {
+            a.state == AssignmentState::Dispatched
+                && post.as_ref().is_none_or(|post| a.assignee == *post)
+        }) {
             content.unsigned_dispatches.push(PendingDispatch {
                 number: incident.number.clone(),
                 assignee: a.assignee.clone(),
@@ -572,6 +583,14 @@ pub fn gather(engine: &Engine, start: Timestamp, now: Timestamp) -> Result<Conte
         alarms.push(alarm);
     }
     alarms.reverse();
+    if let Some(post) = &post {
+        // Alarms about the post's own assignments, or about the post itself
+        // (a mode switch, a missed roll-call): not its territory's others.
+        alarms.retain(|a| match &a.assignee {
+            Some(assignee) => assignee == post,
+            None => a.post.as_deref() == Some(post.id.as_str()),
+        });
+    }
     content.counts.escalations = alarms.iter().filter(|a| a.incident.is_some()).count() as u32;
     content.alarms = alarms;
     // The shift's events, from the journal.
@@ -593,8 +612,30 @@ pub fn gather(engine: &Engine, start: Timestamp, now: Timestamp) -> Result<Conte
             if record.at > now {
                 break 'journal;
             }
+            // A post's counts: orders it received, the incidents it could
+            // see, its own mode.
+            if let (Some(key), Some(post)) = (&post_key, &post) {
+                if let EventBody::Incident(IncidentEvent::Assignment {
+                    step: Step::Dispatched,
+                    assignment,
+                    ..
+                }) = &record.body
+                    && assignment.assignee == *post
+                {
+                    content.counts.received += 1;
+                    continue;
+                }
+                let about_post = match &record.body {
+                    EventBody::Post(event) => event.entry.id == post.id,
+                    _ => record.audience.contains(key),
+                };
+                if !about_post {
+                    continue;
+                }
+            }
             match record.body.kind().as_str() {
-                "incident.created" => content.counts.received += 1,
+                // A post "receives" an order (counted above), not a call.
+                "incident.created" if post.is_none() => content.counts.received += 1,
                 "incident.resolved" => content.counts.resolved += 1,
                 "incident.closed" => content.counts.closed += 1,
                 "incident.cancelled" => content.counts.cancelled += 1,
@@ -625,7 +666,9 @@ impl pb::handover_service_server::HandoverService for Rosters {
         request: Request<pb::OpenHandoverRequest>,
     ) -> Reply<pb::Handover> {
         let principal = principal_of(&request)?;
-        require_centre(&principal, "open a handover")?;
+        if !matches!(principal.role, Role::Post(_)) {
+            require_centre(&principal, "open a handover")?;
+        }
         let r = request.into_inner();
         validate::max_len("notes", &r.notes, validate::MAX_TEXT)?;
         let config = self.config()?;
@@ -644,8 +687,24 @@ impl pb::handover_service_server::HandoverService for Rosters {
                 tz,
             )?
         };
-        let content = gather(&self.engine, occurrence.start, now)?;
+        // A post's token opens its own post's handover; the centre's roles
+        // the centre's unless they name a post.
+        let whose = match &principal.role {
+            Role::Post(mine) => {
+                let asked = Scope::parse(&r.scope)?;
+                if !r.scope.trim().is_empty() && asked != Scope::Post(mine.clone()) {
+                    return Err(Error::denied(format!(
+                        "post {mine}'s token opens post {mine}'s handover only"
+                    ))
+                    .into());
+                }
+                Scope::Post(mine.clone())
+            }
+            _ => Scope::parse(&r.scope)?,
+        };
+        let content = gather(&self.engine, occurrence.start, now, &whose)?;
         let command = Command::OpenHandover {
+            scope: whose,
             shift: occurrence.id,
             content: Box::new(content),
             notes: (!r.notes.trim().is_empty()).then(|| r.notes.trim().to_owned()),
@@ -693,12 +752,13 @@ impl pb::handover_service_server::HandoverService for Rosters {
 
     async fn get_handover(&self, request: Request<pb::GetHandoverRequest>) -> Reply<pb::Handover> {
         let principal = principal_of(&request)?;
-        require_centre(&principal, "read handovers")?;
+        let mine = readable_handovers(&principal)?;
         let id = request.get_ref().id;
         let handover: Handover = self
             .engine
             .store()
             .get(TreeId::State, &keys::handover(id))?
+            .filter(|h: &Handover| mine.as_ref().is_none_or(|m| h.scope == *m))
             .ok_or_else(|| Error::not_found(format!("handover {id}")))?;
         Ok(Response::new(convert::handover_out(&handover)))
     }
@@ -708,8 +768,13 @@ impl pb::handover_service_server::HandoverService for Rosters {
         request: Request<pb::ListHandoversRequest>,
     ) -> Reply<pb::ListHandoversReply> {
         let principal = principal_of(&request)?;
-        require_centre(&principal, "read handovers")?;
+        let mine = readable_handovers(&principal)?;
         let r = request.into_inner();
+        let only = match (&mine, r.scope.trim()) {
+            (Some(mine), _) => Some(mine.clone()),
+            (None, "") => None,
+            (None, scope) => Some(Scope::parse(scope)?),
+        };
         let to = if r.to.trim().is_empty() {
             self.today()
         } else {
@@ -727,6 +792,9 @@ impl pb::handover_service_server::HandoverService for Rosters {
                 .scan(TreeId::State, keys::HANDOVERS, None, usize::MAX)?
         {
             let handover: Handover = store::decode(&bytes)?;
+            if only.as_ref().is_some_and(|only| handover.scope != *only) {
+                continue;
+            }
             let in_range = handover.shift.date >= from && handover.shift.date <= to;
             let pending = handover.stage() != Stage::Countersigned;
             if (in_range && !r.pending_only) || (r.pending_only && pending) {
@@ -734,6 +802,15 @@ impl pb::handover_service_server::HandoverService for Rosters {
             }
         }
         Ok(Response::new(pb::ListHandoversReply { handovers }))
+    }
+}
+
+/// Which handovers `principal` may read: every one (`None`) for the
+/// centre's roles, its own post's for a post; units none.
+fn readable_handovers(principal: &Principal) -> Result<Option<Scope>> {
+    match &principal.role {
+        Role::Post(post) => Ok(Some(Scope::Post(post.clone()))),
+        _ => require_centre(principal, "read handovers").map(|()| None),
     }
 }
 

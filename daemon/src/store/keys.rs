@@ -207,9 +207,20 @@ pub fn handover(id: u64) -> Vec<u8> {
 /// `state`: prefix of all handovers.
 pub const HANDOVERS: &[u8] = b"ho";
 
-/// `index`: the handover of a shift.
-pub fn shift_handover(id: &crate::rosters::model::ShiftId) -> Vec<u8> {
-    tagged(b'H', format!("{}/{}", id.date, id.shift).as_bytes())
+/// `index`: the handover of a shift, the centre's or a post's.
+pub fn shift_handover(
+    id: &crate::rosters::model::ShiftId,
+    scope: &crate::rosters::model::Scope,
+) -> Vec<u8> {
+    match scope {
+        crate::rosters::model::Scope::Centre => {
+            tagged(b'H', format!("{}/{}", id.date, id.shift).as_bytes())
+        }
+        crate::rosters::model::Scope::Post(post) => tagged(
+            b'H',
+            format!("{}/{}/post:{post}", id.date, id.shift).as_bytes(),
+        ),
+    }
 }
 
 /// `state`: a roll-call.
