@@ -648,6 +648,14 @@ pub async fn simulate(
             actors.insert(id, client);
         }
     }
+    // Each simulated post keeps a stream open, as its console would, so the
+    // centre sees it online; the rural 河塘乡 has a poor link and drops off
+    // for a minute every few minutes.
+    for (who, client) in &actors {
+        if let Some(post) = who.strip_prefix("post:") {
+            tokio::spawn(hold_link(client.clone(), post == "hetang", stop.clone()));
+        }
+    }
     let mut plans: HashMap<(String, u32), Plan> = HashMap::new();
     let mut next_call = jiff::Timestamp::now();
     loop {
@@ -763,6 +771,47 @@ pub async fn simulate(
                     _ => {}
                 }
             }
+        }
+    }
+}
+
+/// A simulated post's link: a Watch stream and heartbeats; a flaky one drops
+/// for a minute every four to six minutes.
+async fn hold_link(client: Client, flaky: bool, stop: CancellationToken) {
+    let mut dice = Dice::new();
+    loop {
+        let stream = client
+            .journal()
+            .watch(pb::WatchRequest {
+                live_only: true,
+                ..Default::default()
+            })
+            .await;
+        let up = if flaky {
+            Duration::from_secs(240 + dice.below(120))
+        } else {
+            Duration::from_secs(365 * 24 * 3600)
+        };
+        let beats = tokio::spawn(crate::tui::net::heartbeats(client.clone()));
+        tokio::select! {
+            () = stop.cancelled() => {
+                beats.abort();
+                return;
+            }
+            () = async {
+                if let Ok(stream) = stream {
+                    let mut stream = stream.into_inner();
+                    let _ = tokio::time::timeout(up, async {
+                        while let Ok(Some(_)) = stream.message().await {}
+                    })
+                    .await;
+                }
+            } => {}
+        }
+        beats.abort();
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
     }
 }

@@ -726,3 +726,17 @@ fn outbox_panel_80x24_zh() {
         vec![super::app::Effect::DismissFailed]
     );
 }
+
+#[test]
+fn posts_panel_shows_presence_160x48_zh() {
+    use super::app::Panel;
+    let mut app = app(Lang::Zh);
+    while app.panel != Panel::Posts {
+        key(&mut app, crossterm::event::KeyCode::Tab);
+    }
+    let screen = screen(&app, 160, 48);
+    // Xiangyang dropped off 12 minutes ago; Qianjin's clock is 95 s fast.
+    assert!(screen.contains("✕12m"), "{screen}");
+    assert!(screen.contains("+95s"), "{screen}");
+    insta::assert_snapshot!(screen);
+}

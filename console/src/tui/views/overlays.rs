@@ -339,15 +339,15 @@ pub(super) fn posts(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect)
             // Online or since when not; a skewed clock is worth a word.
             let presence = app.model.presence.get(&key);
             let online = presence.is_some_and(|p| p.online);
+            // Online: a dot. Offline: a cross and for how long (or never).
             let seen = match presence {
-                Some(p) if p.online => format!("● {}", app.t(T::Online)),
+                Some(p) if p.online => "●".to_owned(),
                 Some(p) => match &p.last_seen {
                     Some(seen) => format!(
-                        "✕ {} {}",
-                        app.t(T::Offline),
+                        "✕{}",
                         crate::tui::urgency::age(crate::tui::urgency::ts(Some(seen)), app.now)
                     ),
-                    None => format!("✕ {}", app.t(T::Never)),
+                    None => format!("✕{}", app.t(T::Never)),
                 },
                 None => String::new(),
             };
@@ -360,23 +360,25 @@ pub(super) fn posts(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect)
             } else {
                 theme.alert()
             };
+            let tail = format!("{seen}{skew}");
+            let room = cells.saturating_sub(crate::tui::text::width(&tail));
             Line::from(vec![
                 Span::styled(
-                    truncate(
+                    fit(
                         &format!(
-                            "{} {} {} {} {}{} ",
-                            fit(&p.name, 16),
+                            "{} {} {}{} {}{} ",
+                            fit(&p.name, 14),
                             fit(&mode, 6),
                             app.t(T::Load),
                             load(app, &key),
                             app.t(T::Overdue),
                             overdue
                         ),
-                        cells,
+                        room,
                     ),
                     style,
                 ),
-                Span::styled(format!("{seen}{skew}"), presence_style),
+                Span::styled(tail, presence_style),
             ])
         })
         .collect();
