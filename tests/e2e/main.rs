@@ -6,6 +6,7 @@
 //!   validation, restart, races, crash (SIGKILL of a child process),
 //!   escalation (virtual time).
 
+mod bench;
 mod console;
 mod crash;
 mod escalation;

@@ -1,4 +1,7 @@
-//! `duty bench …`: load generators (see the `bench` module).
+//! `duty bench …`: load generators, ceilings and crash drills (see the
+//! `bench` module). Every workload prints throughput and latency
+//! percentiles, errors by code and the daemon's memory; `-o json` for
+//! scripts.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,6 +18,19 @@ use crate::cli::output::Format;
 pub enum Cmd {
     /// Durable CreateIncident calls with realistic Chinese payloads.
     Intake(LoadArgs),
+    /// Create + assign to posts at a paced rate while posts and consoles
+    /// watch; measures Assign reply → arrival on the post's stream.
+    Dispatch {
+        /// Dispatchers, pacing and target.
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Posts holding Watch streams (each sees only its own orders).
+        #[arg(long, default_value_t = 500)]
+        posts: usize,
+        /// Centre consoles watching everything.
+        #[arg(long, default_value_t = 50)]
+        consoles: usize,
+    },
     /// The console's frame time with many open incidents (no daemon).
     Render {
         /// Open incidents on the board.
@@ -33,7 +49,7 @@ pub enum Cmd {
 }
 
 /// Load shape and target.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct LoadArgs {
     /// Concurrent clients (each on its own connection).
     #[arg(long, short, default_value_t = 32)]
@@ -44,12 +60,50 @@ pub struct LoadArgs {
     /// Stop after this many calls in total.
     #[arg(long)]
     count: Option<u64>,
-    /// Drive the daemon at --addr with --token instead of an embedded one.
+    /// Total calls per second across clients (default: as fast as answered;
+    /// dispatch: 1000).
     #[arg(long)]
+    rate: Option<f64>,
+    /// Drive the daemon at --addr with --token (an admin's) instead.
+    #[arg(long, conflicts_with = "spawn")]
     remote: bool,
-    /// Embedded daemon: keep the store in this (empty) directory.
+    /// Start dutyd as a child process (next to duty, or $DUTYD_BIN): the
+    /// daemon's memory and CPU alone.
+    #[arg(long)]
+    spawn: bool,
+    /// Keep the store of the daemon the bench starts in this (empty)
+    /// directory.
     #[arg(long)]
     data: Option<PathBuf>,
+}
+
+impl LoadArgs {
+    fn options(&self, default_rate: Option<f64>) -> LoadOptions {
+        LoadOptions {
+            clients: self.clients.max(1),
+            duration: Duration::from_secs(self.duration.max(1)),
+            count: self.count,
+            rate: self.rate.or(default_rate),
+        }
+    }
+
+    fn target(&self, addr: &str, token: Option<&str>) -> Result<Target, CliError> {
+        Ok(if self.remote {
+            let token = token.ok_or_else(|| CliError::Usage("--remote needs --token".into()))?;
+            Target::Remote {
+                addr: addr.to_owned(),
+                token: token.to_owned(),
+            }
+        } else if self.spawn {
+            Target::Spawned
+        } else {
+            Target::Embedded
+        })
+    }
+}
+
+fn other(error: anyhow::Error) -> CliError {
+    CliError::Other(format!("{error:#}"))
 }
 
 /// Runs a bench command. `addr`/`token` are the global options.
@@ -60,82 +114,71 @@ pub async fn run(
     format: Format,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let args = match cmd {
-        Cmd::Intake(args) => args,
+    let report = match cmd {
         Cmd::Render {
             incidents,
             frames,
             width,
             height,
         } => {
-            let report = bench::render(incidents, frames.max(1), width, height)
-                .map_err(|e| CliError::Other(format!("{e:#}")))?;
+            let report = bench::render(incidents, frames.max(1), width, height).map_err(other)?;
             if format == Format::Json {
-                serde_json::to_writer_pretty(&mut *out, &report)
-                    .map_err(|e| CliError::Other(e.to_string()))?;
-                writeln!(out)?;
-            } else {
-                writeln!(
-                    out,
-                    "render: {} open incidents at {}x{}: frame p50 {} µs, p99 {} µs; board rebuild p50 {} µs ({} frames)",
-                    report.incidents,
-                    report.width,
-                    report.height,
-                    report.frame_p50_us,
-                    report.frame_p99_us,
-                    report.rebuild_p50_us,
-                    report.frames
-                )?;
+                return json(out, &report);
             }
+            writeln!(
+                out,
+                "render: {} open incidents at {}x{}: frame p50 {} µs, p99 {} µs; board rebuild p50 {} µs ({} frames)",
+                report.incidents,
+                report.width,
+                report.height,
+                report.frame_p50_us,
+                report.frame_p99_us,
+                report.rebuild_p50_us,
+                report.frames
+            )?;
             return Ok(());
         }
+        Cmd::Intake(args) => {
+            let prepared = bench::prepare(args.target(&addr, token.as_deref())?, args.data.clone())
+                .await
+                .map_err(other)?;
+            let report = bench::intake::run(&prepared, &args.options(None)).await;
+            prepared.finish().await;
+            report.map_err(other)?
+        }
+        Cmd::Dispatch {
+            load,
+            posts,
+            consoles,
+        } => {
+            let prepared = bench::prepare(load.target(&addr, token.as_deref())?, load.data.clone())
+                .await
+                .map_err(other)?;
+            let options = bench::dispatch::DispatchOptions {
+                load: load.options(Some(1000.0)),
+                posts,
+                consoles,
+            };
+            let report = bench::dispatch::run(&prepared, &options).await;
+            prepared.finish().await;
+            report.map_err(other)?
+        }
     };
-    let target = if args.remote {
-        let token = token.ok_or_else(|| CliError::Usage("--remote needs --token".into()))?;
-        Target::Remote { addr, token }
-    } else {
-        Target::Embedded
-    };
-    let options = LoadOptions {
-        clients: args.clients.max(1),
-        duration: Duration::from_secs(args.duration.max(1)),
-        count: args.count,
-    };
-    let prepared = bench::prepare(target, args.data)
-        .await
-        .map_err(|e| CliError::Other(format!("{e:#}")))?;
-    let report = bench::intake(&prepared, &options)
-        .await
-        .map_err(|e| CliError::Other(format!("{e:#}")));
-    prepared.finish().await;
-    print(out, &report?, format)
+    print(out, &report, format)
+}
+
+fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), CliError> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(|e| CliError::Other(e.to_string()))?;
+    writeln!(out)?;
+    Ok(())
 }
 
 fn print(out: &mut dyn Write, report: &Report, format: Format) -> Result<(), CliError> {
     if format == Format::Json {
-        serde_json::to_writer_pretty(&mut *out, report)
-            .map_err(|e| CliError::Other(e.to_string()))?;
-        writeln!(out)?;
-        return Ok(());
+        return json(out, report);
     }
-    writeln!(
-        out,
-        "{}: {} clients, {} ok in {:.1} s = {:.0}/s",
-        report.workload, report.clients, report.ok, report.seconds, report.per_second
-    )?;
-    writeln!(
-        out,
-        "latency µs: p50 {}  p90 {}  p99 {}  max {}",
-        report.p50_us, report.p90_us, report.p99_us, report.max_us
-    )?;
-    if !report.errors.is_empty() {
-        writeln!(out, "errors: {:?}", report.errors)?;
-    }
-    if let Some(rss) = report.rss_mib {
-        writeln!(
-            out,
-            "rss: {rss:.0} MiB (embedded: daemon and load in one process)"
-        )?;
+    for line in report.lines() {
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }
