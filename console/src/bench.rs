@@ -16,7 +16,9 @@
 //! - [`child`]: `dutyd` as a child process.
 //! - [`render`]: the console's frame time (no daemon).
 
+pub mod baseline;
 pub mod child;
+pub mod crash;
 pub mod dispatch;
 pub mod intake;
 pub mod load;
@@ -140,7 +142,12 @@ pub async fn prepare(target: Target, data: Option<PathBuf>) -> anyhow::Result<Pr
             }
         }
     };
-    let client = prepared.client().await?;
+    ensure_category(&prepared.client().await?).await?;
+    Ok(prepared)
+}
+
+/// Creates the `fire` category the workloads use, unless it exists.
+pub async fn ensure_category(client: &Client) -> anyhow::Result<()> {
     let exists = client
         .categories()
         .get_category(pb::GetRequest { id: "fire".into() })
@@ -160,7 +167,7 @@ pub async fn prepare(target: Target, data: Option<PathBuf>) -> anyhow::Result<Pr
             })
             .await?;
     }
-    Ok(prepared)
+    Ok(())
 }
 
 /// Makes `count` posts (`bench-post-N`) and a token for each, unless they

@@ -5,6 +5,7 @@
 //! daemon converts these types to its domain types at the service edge.
 //!
 //! - [`v1`]: messages, service clients (`*_client`) and servers (`*_server`).
+//! - [`bench`]: a no-op echo service for `duty bench --baseline`.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for server reflection
 //!   and for rendering messages as proto3 JSON.
 
@@ -12,6 +13,13 @@
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
 pub mod v1 {
     tonic::include_proto!("dutyroom.v1");
+}
+
+/// Not the API: a no-op `Echo` service with CreateIncident's messages, for
+/// the bench's transport ceiling. dutyd does not serve it.
+#[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
+pub mod bench {
+    tonic::include_proto!("dutyroom.bench");
 }
 
 /// The encoded `FileDescriptorSet` of every dutyroom proto file and its imports.

@@ -1,18 +1,14 @@
-//! Crash test: `dutyd` runs as a child process (this test binary re-executed
-//! with `DUTYROOM_CHILD_DATA` set), several clients create incidents, the
-//! child is killed with SIGKILL mid-load, restarted, and every acknowledged
-//! incident must be there, intact; the journal must verify.
+//! Crash test: the drill of `duty bench crash`, short. The daemon runs as a
+//! child process (this test binary re-executed with `DUTYROOM_CHILD_DATA`
+//! set); writers create incidents and notes; the child is killed with
+//! SIGKILL (then stopped with SIGTERM) mid-load and restarted, and every
+//! acknowledged write must be there, intact; the journal must verify.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dutyroom_console::client::Client;
-use dutyroom_proto::v1 as pb;
-
-use crate::support::call;
+use dutyroom_console::bench::child::ChildDaemon;
+use dutyroom_console::bench::crash::{DrillOptions, Stop, drill};
 
 const CHILD_ENV: &str = "DUTYROOM_CHILD_DATA";
 
@@ -36,22 +32,26 @@ fn child_daemon() {
         if let Some(token) = &handle.admin_token {
             std::fs::write(data.with_extension("token"), token).expect("write token");
         }
-        // Written last and renamed: the parent never reads half an address.
-        let ready = data.with_extension("addr.tmp");
-        std::fs::write(&ready, handle.addr.to_string()).expect("write addr");
-        std::fs::rename(&ready, data.with_extension("addr")).expect("publish addr");
+        // As `dutyd serve` says it, for the drill's launcher.
+        eprintln!("dutyd listening on {}", handle.addr);
+        // SIGTERM: a graceful stop, as `dutyd serve` does it.
+        let stopping = handle.stopping();
+        tokio::spawn(async move {
+            if let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                term.recv().await;
+                stopping.cancel();
+            }
+        });
         handle.wait().await.expect("child daemon runs");
     });
 }
 
-struct Child {
-    process: tokio::process::Child,
-    addr: String,
-}
-
-async fn spawn_child(data: &Path) -> Child {
-    let _ = std::fs::remove_file(data.with_extension("addr"));
-    let process = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+/// This test binary, re-run as the child daemon on `data`.
+fn launch(data: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(std::env::current_exe().expect("test binary"));
+    command
         .args([
             "--exact",
             "crash::child_daemon",
@@ -60,117 +60,42 @@ async fn spawn_child(data: &Path) -> Child {
             "--test-threads=1",
         ])
         .env(CHILD_ENV, data)
-        .env("DUTYD_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn child");
-    let addr_file = data.with_extension("addr");
-    for _ in 0..500 {
-        if let Ok(addr) = std::fs::read_to_string(&addr_file) {
-            return Child { process, addr };
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the child daemon did not start within 10 s");
+        .env("DUTYD_LOG", "warn");
+    command
 }
 
+/// The crash drill of `duty bench crash`, short: three SIGKILLs mid-load,
+/// then two SIGTERMs, every acknowledged incident and note checked after
+/// each restart and the journal verified.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_incidents_survive_sigkill() {
+async fn acknowledged_writes_survive_sigkill_and_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut child = spawn_child(&data).await;
+    // The first start creates the store and its admin token.
+    let (mut first, _) = ChildDaemon::spawn(launch(&data))
+        .await
+        .expect("the child daemon starts");
     let token = std::fs::read_to_string(data.with_extension("token")).expect("admin token");
-    {
-        let admin = Client::connect(&child.addr, Some(&token))
-            .await
-            .expect("connect");
-        admin
-            .categories()
-            .create_category(pb::CreateCategoryRequest {
-                request_id: String::new(),
-                category: Some(pb::Category {
-                    code: "fire".into(),
-                    name_zh: "火灾".into(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("category");
+    first.terminate().await.expect("a clean stop");
+    for (stop, cycles) in [(Stop::Kill, 3), (Stop::Term, 2)] {
+        let report = drill(
+            &DrillOptions {
+                cycles,
+                writers: 6,
+                stop,
+                load: Duration::from_millis(250),
+            },
+            &data,
+            token.trim(),
+            &launch,
+        )
+        .await
+        .expect("the drill runs");
+        println!("{}", report.line());
+        assert!(report.incidents_acknowledged > 0, "{report:?}");
+        assert_eq!((report.lost, report.damaged), (0, 0), "{}", report.line());
+        if stop == Stop::Term {
+            assert!(report.term_exit_max_ms.is_some());
+        }
     }
-    // number → summary of every acknowledged create.
-    let acknowledged: Arc<Mutex<HashMap<String, String>>> = Arc::default();
-    let mut total_lost = 0;
-    for cycle in 0..3 {
-        let mut writers = Vec::new();
-        for worker in 0..6 {
-            let addr = child.addr.clone();
-            let token = token.clone();
-            let acknowledged = acknowledged.clone();
-            writers.push(tokio::spawn(async move {
-                let Ok(client) = Client::connect(&addr, Some(&token)).await else {
-                    return;
-                };
-                let mut incidents = client.incidents();
-                for n in 0.. {
-                    let summary = format!("崩溃测试 c{cycle} w{worker} n{n}");
-                    let mut request = call(&summary, None);
-                    request.intake.as_mut().expect("intake").place_id.clear();
-                    match incidents.create_incident(request).await {
-                        Ok(reply) => {
-                            let number = reply.into_inner().incident.expect("incident").number;
-                            acknowledged.lock().expect("lock").insert(number, summary);
-                        }
-                        // The kill: stop writing.
-                        Err(_) => return,
-                    }
-                }
-            }));
-        }
-        // Let the load run, then kill mid-flight.
-        tokio::time::sleep(Duration::from_millis(300 + 150 * cycle)).await;
-        child.process.start_kill().expect("SIGKILL");
-        let _ = child.process.wait().await;
-        for writer in writers {
-            let _ = writer.await;
-        }
-
-        child = spawn_child(&data).await;
-        let client = Client::connect(&child.addr, Some(&token))
-            .await
-            .expect("reconnect");
-        let mut incidents = client.incidents();
-        let acknowledged = acknowledged.lock().expect("lock").clone();
-        assert!(
-            !acknowledged.is_empty(),
-            "the load acknowledged nothing in cycle {cycle}"
-        );
-        for (number, summary) in &acknowledged {
-            match incidents
-                .get_incident(pb::GetIncidentRequest {
-                    incident: number.clone(),
-                })
-                .await
-            {
-                Ok(found) => assert_eq!(&found.into_inner().summary, summary, "{number} altered"),
-                Err(_) => total_lost += 1,
-            }
-        }
-        let verified = client
-            .journal()
-            .verify_journal(pb::VerifyJournalRequest {})
-            .await
-            .expect("verify")
-            .into_inner();
-        assert!(verified.intact, "cycle {cycle}: {}", verified.detail);
-        println!(
-            "crash cycle {cycle}: {} acknowledged so far, {total_lost} lost, {} events verified",
-            acknowledged.len(),
-            verified.checked
-        );
-    }
-    assert_eq!(total_lost, 0, "acknowledged incidents were lost");
-    child.process.start_kill().expect("kill");
-    let _ = child.process.wait().await;
 }

@@ -66,14 +66,15 @@ impl ChildDaemon {
 
     /// As [`ChildDaemon::start`], on `listen`.
     pub async fn start_on(data: &Path, listen: &str) -> anyhow::Result<(ChildDaemon, Duration)> {
+        Self::spawn(command(&binary()?, data, listen)).await
+    }
+
+    /// Runs `command`, which must start a daemon that says
+    /// `dutyd listening on ADDR` on stderr (as `dutyd serve` does); returns
+    /// once it does, with how long that took.
+    pub async fn spawn(mut command: Command) -> anyhow::Result<(ChildDaemon, Duration)> {
         let started = Instant::now();
-        let mut process = Command::new(binary()?)
-            .arg("--data")
-            .arg(data)
-            .arg("--listen")
-            .arg(listen)
-            .arg("serve")
-            .env("DUTYD_LOG", "warn")
+        let mut process = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -136,6 +137,19 @@ impl ChildDaemon {
         }
         Ok(started.elapsed())
     }
+}
+
+/// `dutyd --data DATA --listen LISTEN serve`, quiet but for warnings.
+pub fn command(binary: &Path, data: &Path, listen: &str) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .arg("--data")
+        .arg(data)
+        .arg("--listen")
+        .arg(listen)
+        .arg("serve")
+        .env("DUTYD_LOG", "warn");
+    command
 }
 
 /// A process's resident memory, MiB, from /proc (Linux).

@@ -17,7 +17,16 @@ use crate::cli::output::Format;
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Durable CreateIncident calls with realistic Chinese payloads.
-    Intake(LoadArgs),
+    Intake {
+        /// Clients, duration and target.
+        #[command(flatten)]
+        load: LoadArgs,
+        /// First measure the ceilings at the same concurrency (a no-op RPC,
+        /// bare sled with a shared flusher, a naive durable design) and
+        /// print the result as ratios to them.
+        #[arg(long)]
+        baseline: bool,
+    },
     /// Create + assign to posts at a paced rate while posts and consoles
     /// watch; measures Assign reply → arrival on the post's stream.
     Dispatch {
@@ -30,6 +39,25 @@ pub enum Cmd {
         /// Centre consoles watching everything.
         #[arg(long, default_value_t = 50)]
         consoles: usize,
+    },
+    /// The crash drill: dutyd as a child process, writers creating incidents
+    /// and notes, SIGKILL (or SIGTERM) at random moments, restart, and every
+    /// acknowledged write checked. Prints one summary line.
+    Crash {
+        /// Kill/restart cycles.
+        #[arg(long, default_value_t = 20)]
+        cycles: usize,
+        /// Concurrent writers.
+        #[arg(long, default_value_t = 6)]
+        writers: usize,
+        /// Stop with SIGTERM (graceful: must be prompt and lose nothing)
+        /// instead of SIGKILL.
+        #[arg(long)]
+        term: bool,
+        /// Load before each stop, milliseconds (plus up to as much again,
+        /// at random).
+        #[arg(long, default_value_t = 300)]
+        load_ms: u64,
     },
     /// The console's frame time with many open incidents (no daemon).
     Render {
@@ -115,6 +143,36 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let report = match cmd {
+        Cmd::Crash {
+            cycles,
+            writers,
+            term,
+            load_ms,
+        } => {
+            let options = bench::crash::DrillOptions {
+                cycles: cycles.max(1),
+                writers: writers.max(1),
+                stop: if term {
+                    bench::crash::Stop::Term
+                } else {
+                    bench::crash::Stop::Kill
+                },
+                load: Duration::from_millis(load_ms.max(1)),
+            };
+            let report = bench::crash::run(&options).await.map_err(other)?;
+            if format == Format::Json {
+                json(out, &report)?;
+            } else {
+                writeln!(out, "{}", report.line())?;
+            }
+            if report.lost > 0 || report.damaged > 0 {
+                return Err(CliError::Other(format!(
+                    "{} acknowledged writes lost, {} damaged",
+                    report.lost, report.damaged
+                )));
+            }
+            return Ok(());
+        }
         Cmd::Render {
             incidents,
             frames,
@@ -138,13 +196,40 @@ pub async fn run(
             )?;
             return Ok(());
         }
-        Cmd::Intake(args) => {
-            let prepared = bench::prepare(args.target(&addr, token.as_deref())?, args.data.clone())
+        Cmd::Intake { load, baseline } => {
+            let prepared = bench::prepare(load.target(&addr, token.as_deref())?, load.data.clone())
                 .await
                 .map_err(other)?;
-            let report = bench::intake::run(&prepared, &args.options(None)).await;
+            let options = load.options(None);
+            let result = intake_with_ceilings(&prepared, &options, baseline).await;
             prepared.finish().await;
-            report.map_err(other)?
+            let (report, ceilings) = result.map_err(other)?;
+            if let Some(ceilings) = ceilings {
+                if format == Format::Json {
+                    return json(
+                        out,
+                        &serde_json::json!({
+                            "result": report,
+                            "ceilings": ceilings,
+                            "ratios": ceilings.ratios(&report).into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+                        }),
+                    );
+                }
+                for ceiling in [&ceilings.transport, &ceilings.storage, &ceilings.naive] {
+                    for line in ceiling.lines() {
+                        writeln!(out, "{line}")?;
+                    }
+                }
+                for line in report.lines() {
+                    writeln!(out, "{line}")?;
+                }
+                writeln!(out, "ratios:")?;
+                for (name, value) in ceilings.ratios(&report) {
+                    writeln!(out, "  {name}: {value:.2}")?;
+                }
+                return Ok(());
+            }
+            report
         }
         Cmd::Dispatch {
             load,
@@ -165,6 +250,30 @@ pub async fn run(
         }
     };
     print(out, &report, format)
+}
+
+/// The intake run, after the ceilings at the same concurrency if asked.
+async fn intake_with_ceilings(
+    prepared: &bench::Prepared,
+    options: &LoadOptions,
+    baseline: bool,
+) -> anyhow::Result<(Report, Option<bench::baseline::Ceilings>)> {
+    let ceilings = if baseline {
+        let reply = bench::baseline::sample_reply(&prepared.client().await?).await?;
+        let scratch = bench::baseline::scratch()?;
+        Some(
+            bench::baseline::ceilings(
+                &bench::baseline::ceiling_options(options),
+                &reply,
+                scratch.path(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let report = bench::intake::run(prepared, options).await?;
+    Ok((report, ceilings))
 }
 
 fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), CliError> {
