@@ -22,7 +22,10 @@ pub mod crash;
 pub mod dispatch;
 pub mod intake;
 pub mod load;
+pub mod mixed;
+pub mod query;
 pub mod render;
+pub mod startup;
 
 use std::path::PathBuf;
 
@@ -131,7 +134,13 @@ pub async fn prepare(target: Target, data: Option<PathBuf>) -> anyhow::Result<Pr
         Target::Spawned => {
             let dir = tempfile::tempdir()?;
             let data = data.unwrap_or_else(|| dir.path().join("data"));
-            let token = child::init(&data).await?;
+            // A store the bench made before (--data) keeps its token beside it.
+            let token_file = data.with_extension("token");
+            let token = if token_file.exists() {
+                std::fs::read_to_string(&token_file)?.trim().to_owned()
+            } else {
+                child::init(&data).await?
+            };
             let (child, _) = child::ChildDaemon::start(&data).await?;
             Prepared {
                 addr: child.addr.clone(),

@@ -110,10 +110,14 @@ pub struct Report {
 impl Report {
     /// The report as lines for people.
     pub fn lines(&self) -> Vec<String> {
-        let mut lines = vec![format!(
-            "{} ({}, {} clients): {} ok in {:.1} s = {:.0}/s",
-            self.workload, self.target, self.clients, self.ok, self.seconds, self.per_second
-        )];
+        let mut lines = vec![if self.seconds > 0.0 {
+            format!(
+                "{} ({}, {} clients): {} ok in {:.1} s = {:.0}/s",
+                self.workload, self.target, self.clients, self.ok, self.seconds, self.per_second
+            )
+        } else {
+            format!("{} ({}): {} runs", self.workload, self.target, self.ok)
+        }];
         if self.latency.count > 0 {
             lines.push(format!("  latency  {}", self.latency.line()));
         }

@@ -16,6 +16,20 @@ use crate::cli::output::Format;
 /// The workloads.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
+    /// Everything, in one go, with dutyd as a child process: intake with its
+    /// ceilings at 1 and 32 clients, dispatch, query, mixed, startup, the
+    /// crash drill and the console; then every target, met or missed.
+    All {
+        /// Seconds per measured run.
+        #[arg(long, short, default_value_t = 10)]
+        duration: u64,
+        /// Incidents in the store for query and startup.
+        #[arg(long, default_value_t = 10_000)]
+        incidents: u64,
+        /// Crash drill cycles.
+        #[arg(long, default_value_t = 20)]
+        cycles: usize,
+    },
     /// Durable CreateIncident calls with realistic Chinese payloads.
     Intake {
         /// Clients, duration and target.
@@ -39,6 +53,49 @@ pub enum Cmd {
         /// Centre consoles watching everything.
         #[arg(long, default_value_t = 50)]
         consoles: usize,
+    },
+    /// Reads on a store of --incidents (filled first, with a progress bar):
+    /// a post's open list, get by number, and create + assign.
+    Query {
+        /// Clients, duration (of each phase) and target.
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Incidents in the store (history, with a few open per post).
+        #[arg(long, default_value_t = 10_000)]
+        incidents: u64,
+        /// Posts the incidents are spread over.
+        #[arg(long, default_value_t = 100)]
+        posts: usize,
+        /// Incidents left open per post.
+        #[arg(long, default_value_t = 20)]
+        open_per_post: u64,
+    },
+    /// A typhoon night: calls dispatched, posts signing for and reporting,
+    /// open lists, look-ups and notes at once, with posts and consoles
+    /// watching. Latency per kind of call.
+    Mixed {
+        /// Clients, duration and target.
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Posts (each watching and acting with its own token).
+        #[arg(long, default_value_t = 50)]
+        posts: usize,
+        /// Centre consoles watching everything.
+        #[arg(long, default_value_t = 10)]
+        consoles: usize,
+    },
+    /// How long dutyd (a child process) takes to open a store of
+    /// --incidents and answer its first request, and its memory then.
+    Startup {
+        /// Incidents in the store (filled first unless --data holds them).
+        #[arg(long, default_value_t = 10_000)]
+        incidents: u64,
+        /// Restarts to time.
+        #[arg(long, default_value_t = 5)]
+        restarts: usize,
+        /// Keep (or reuse) the store here.
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
     /// The crash drill: dutyd as a child process, writers creating incidents
     /// and notes, SIGKILL (or SIGTERM) at random moments, restart, and every
@@ -142,7 +199,72 @@ pub async fn run(
     format: Format,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
+    let progress = format != Format::Json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let report = match cmd {
+        Cmd::All {
+            duration,
+            incidents,
+            cycles,
+        } => {
+            return all(
+                Duration::from_secs(duration.max(1)),
+                incidents,
+                cycles.max(1),
+                progress,
+                format,
+                out,
+            )
+            .await;
+        }
+        Cmd::Query {
+            load,
+            incidents,
+            posts,
+            open_per_post,
+        } => {
+            let prepared = bench::prepare(load.target(&addr, token.as_deref())?, load.data.clone())
+                .await
+                .map_err(other)?;
+            let options = bench::query::QueryOptions {
+                load: load.options(None),
+                incidents,
+                posts: posts.max(1),
+                open_per_post,
+                progress,
+            };
+            let report = bench::query::run(&prepared, &options).await;
+            prepared.finish().await;
+            report.map_err(other)?
+        }
+        Cmd::Mixed {
+            load,
+            posts,
+            consoles,
+        } => {
+            let prepared = bench::prepare(load.target(&addr, token.as_deref())?, load.data.clone())
+                .await
+                .map_err(other)?;
+            let options = bench::mixed::MixedOptions {
+                load: load.options(None),
+                posts: posts.max(1),
+                consoles,
+            };
+            let report = bench::mixed::run(&prepared, &options).await;
+            prepared.finish().await;
+            report.map_err(other)?
+        }
+        Cmd::Startup {
+            incidents,
+            restarts,
+            data,
+        } => bench::startup::run(&bench::startup::StartupOptions {
+            incidents,
+            restarts,
+            data,
+            progress,
+        })
+        .await
+        .map_err(other)?,
         Cmd::Crash {
             cycles,
             writers,
@@ -288,6 +410,274 @@ fn print(out: &mut dyn Write, report: &Report, format: Format) -> Result<(), Cli
     }
     for line in report.lines() {
         writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// One target: what was measured against what we promise.
+#[derive(Debug, serde::Serialize)]
+struct Goal {
+    what: String,
+    measured: f64,
+    target: String,
+    met: bool,
+}
+
+fn target(what: &str, measured: f64, at_most: Option<f64>, at_least: Option<f64>) -> Goal {
+    let met =
+        at_most.is_none_or(|max| measured <= max) && at_least.is_none_or(|min| measured >= min);
+    let target = match (at_most, at_least) {
+        (Some(max), _) => format!("≤ {max}"),
+        (_, Some(min)) => format!("≥ {min}"),
+        _ => String::new(),
+    };
+    Goal {
+        what: what.to_owned(),
+        measured: (measured * 100.0).round() / 100.0,
+        target,
+        met,
+    }
+}
+
+fn series_p99_ms(report: &Report, prefix: &str) -> f64 {
+    report
+        .series
+        .iter()
+        .find(|(name, _)| name.starts_with(prefix))
+        .map_or(f64::NAN, |(_, l)| l.p99_us as f64 / 1000.0)
+}
+
+/// `duty bench all`.
+async fn all(
+    duration: Duration,
+    incidents: u64,
+    cycles: usize,
+    progress: bool,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let text = format != Format::Json;
+    let mut reports: Vec<serde_json::Value> = Vec::new();
+    let mut targets = Vec::new();
+    let say = |out: &mut dyn Write, lines: Vec<String>| -> Result<(), CliError> {
+        if text {
+            for line in lines {
+                writeln!(out, "{line}")?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    };
+    let load = |clients: usize, rate: Option<f64>| LoadOptions {
+        clients,
+        duration,
+        count: None,
+        rate,
+    };
+
+    // Intake and its ceilings, at one client and at 32.
+    for clients in [1, 32] {
+        let prepared = bench::prepare(Target::Spawned, None).await.map_err(other)?;
+        let result = intake_with_ceilings(&prepared, &load(clients, None), true).await;
+        prepared.finish().await;
+        let (report, ceilings) = result.map_err(other)?;
+        let ceilings = ceilings.ok_or_else(|| CliError::Other("no ceilings".into()))?;
+        let mut lines = Vec::new();
+        for r in [
+            &ceilings.transport,
+            &ceilings.storage,
+            &ceilings.naive,
+            &report,
+        ] {
+            lines.extend(r.lines());
+        }
+        let ratios = ceilings.ratios(&report);
+        for (name, value) in &ratios {
+            lines.push(format!("  {name}: {value:.2}"));
+        }
+        say(out, lines)?;
+        let ratio = |name: &str| {
+            ratios
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(f64::NAN, |(_, v)| *v)
+        };
+        if clients == 1 {
+            targets.push(target(
+                "1 client: durable create p50 / no-op RPC p50",
+                ratio("p50 / no-op RPC p50"),
+                Some(4.0),
+                None,
+            ));
+        } else {
+            targets.push(target(
+                "32 clients: durable intake / no-op RPC throughput",
+                ratio("throughput / no-op RPC"),
+                None,
+                Some(0.25),
+            ));
+            targets.push(target(
+                "32 clients: durable intake / naive durable design",
+                ratio("throughput / naive durable"),
+                None,
+                Some(1.0),
+            ));
+        }
+        reports.push(serde_json::json!({"result": report, "ceilings": ceilings}));
+    }
+
+    // Dispatch: 500 posts and 50 consoles watching, 1,000 assigns/s.
+    let prepared = bench::prepare(Target::Spawned, None).await.map_err(other)?;
+    let dispatch = bench::dispatch::run(
+        &prepared,
+        &bench::dispatch::DispatchOptions {
+            load: load(64, Some(1000.0)),
+            posts: 500,
+            consoles: 50,
+        },
+    )
+    .await;
+    prepared.finish().await;
+    let dispatch = dispatch.map_err(other)?;
+    say(out, dispatch.lines())?;
+    targets.push(target(
+        &format!(
+            "dispatch push to the post p99, ms ({:.0} assigns/s)",
+            dispatch.per_second
+        ),
+        series_p99_ms(&dispatch, "push to the post"),
+        Some(5.0),
+        None,
+    ));
+    targets.push(target(
+        "50 consoles watching everything: push p99, ms",
+        series_p99_ms(&dispatch, "push to consoles"),
+        Some(10.0),
+        None,
+    ));
+    targets.push(target(
+        "dispatch deliveries missed",
+        dispatch
+            .figures
+            .get("deliveries missed")
+            .copied()
+            .unwrap_or(f64::NAN),
+        Some(0.0),
+        None,
+    ));
+    reports.push(serde_json::to_value(&dispatch).map_err(|e| CliError::Other(e.to_string()))?);
+
+    // Query on a store of `incidents`.
+    let prepared = bench::prepare(Target::Spawned, None).await.map_err(other)?;
+    let query = bench::query::run(
+        &prepared,
+        &bench::query::QueryOptions {
+            load: load(8, None),
+            incidents,
+            posts: 100,
+            open_per_post: 20,
+            progress,
+        },
+    )
+    .await;
+    prepared.finish().await;
+    let query = query.map_err(other)?;
+    say(out, query.lines())?;
+    targets.push(target(
+        &format!("a post's open list p99, ms ({incidents} incidents stored)"),
+        query.latency.p99_us as f64 / 1000.0,
+        Some(5.0),
+        None,
+    ));
+    reports.push(serde_json::to_value(&query).map_err(|e| CliError::Other(e.to_string()))?);
+
+    // A typhoon night.
+    let prepared = bench::prepare(Target::Spawned, None).await.map_err(other)?;
+    let mixed = bench::mixed::run(
+        &prepared,
+        &bench::mixed::MixedOptions {
+            load: load(32, None),
+            posts: 50,
+            consoles: 10,
+        },
+    )
+    .await;
+    prepared.finish().await;
+    let mixed = mixed.map_err(other)?;
+    say(out, mixed.lines())?;
+    reports.push(serde_json::to_value(&mixed).map_err(|e| CliError::Other(e.to_string()))?);
+
+    // Startup and memory at `incidents`.
+    let startup = bench::startup::run(&bench::startup::StartupOptions {
+        incidents,
+        restarts: 5,
+        data: None,
+        progress,
+    })
+    .await
+    .map_err(other)?;
+    say(out, startup.lines())?;
+    targets.push(target(
+        &format!("start with {incidents} incidents, s (median of 5)"),
+        startup.latency.p50_us as f64 / 1e6,
+        Some(2.0),
+        None,
+    ));
+    targets.push(target(
+        &format!("RSS after start with {incidents} incidents, MiB"),
+        startup.rss_mib.unwrap_or(f64::NAN),
+        Some(150.0),
+        None,
+    ));
+    reports.push(serde_json::to_value(&startup).map_err(|e| CliError::Other(e.to_string()))?);
+
+    // The crash drill.
+    let crash = bench::crash::run(&bench::crash::DrillOptions {
+        cycles,
+        writers: 6,
+        stop: bench::crash::Stop::Kill,
+        load: Duration::from_millis(300),
+    })
+    .await
+    .map_err(other)?;
+    say(out, vec![crash.line()])?;
+    targets.push(target(
+        &format!("crash drill: acknowledged writes lost over {cycles} SIGKILLs"),
+        (crash.lost + crash.damaged) as f64,
+        Some(0.0),
+        None,
+    ));
+    reports.push(serde_json::to_value(&crash).map_err(|e| CliError::Other(e.to_string()))?);
+
+    // The console.
+    for (width, height) in [(80, 24), (160, 48)] {
+        let render = bench::render(10_000, 300, width, height).map_err(other)?;
+        say(
+            out,
+            vec![format!(
+                "render: 10000 open incidents at {width}x{height}: frame p50 {} µs, p99 {} µs; board rebuild p50 {} µs",
+                render.frame_p50_us, render.frame_p99_us, render.rebuild_p50_us
+            )],
+        )?;
+        reports.push(serde_json::to_value(&render).map_err(|e| CliError::Other(e.to_string()))?);
+    }
+
+    if !text {
+        return json(
+            out,
+            &serde_json::json!({"runs": reports, "targets": targets}),
+        );
+    }
+    writeln!(out, "targets:")?;
+    for t in &targets {
+        writeln!(
+            out,
+            "  {} {}: {} (target {})",
+            if t.met { "met   " } else { "MISSED" },
+            t.what,
+            t.measured,
+            t.target
+        )?;
     }
     Ok(())
 }

@@ -306,6 +306,7 @@ pub async fn info(ctx: &mut Ctx<'_>) -> Result<(), CliError> {
             ("version", info.version),
             ("store", info.store_id),
             ("journal head", info.head_seq.to_string()),
+            ("incidents", info.incidents.to_string()),
             ("time", time(time_info.now.as_ref(), &zone)),
             ("time zone", time_info.time_zone),
             (

@@ -336,6 +336,11 @@ impl pb::journal_service_server::JournalService for Journal {
                     .to_owned(),
             }),
             you: Some(convert::principal_out(&principal)),
+            incidents: self
+                .engine
+                .store()
+                .get::<u64>(TreeId::State, &keys::meta("next_incident_id"))?
+                .unwrap_or(0),
         }))
     }
 }
