@@ -42,8 +42,12 @@ pub fn parse_ref(text: &str, now: Timestamp, tz: &TimeZone) -> Result<String> {
     ))
 }
 
+/// A day's sequence number: any number dutyd can issue (a u32 above 0),
+/// however many digits it has grown to on a very long day.
 fn is_seq(text: &str) -> bool {
-    (1..=6).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) && text != "0"
+    (1..=10).contains(&text.len())
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && text.parse::<u32>().is_ok_and(|n| n > 0)
 }
 
 /// Reads a day as `YYYYMMDD` or `YYYY-MM-DD` and returns it as `YYYYMMDD`.
@@ -94,6 +98,16 @@ mod tests {
             parse_ref("20261101-12345", at, &shanghai()).expect("ok"),
             "20261101-12345"
         );
+    }
+
+    #[test]
+    fn every_number_dutyd_issues_reads_back() {
+        let at: Timestamp = "2026-11-22T16:30:00Z".parse().expect("timestamp");
+        // A day past a million calls (the bench fills one) still works.
+        for n in [1, 42, 9_999, 10_000, 999_999, 1_000_000, u32::MAX] {
+            let issued = number("20261123", n);
+            assert_eq!(parse_ref(&issued, at, &shanghai()).expect(&issued), issued);
+        }
     }
 
     #[test]
