@@ -531,7 +531,7 @@ async fn all(
     let dispatch = bench::dispatch::run(
         &prepared,
         &bench::dispatch::DispatchOptions {
-            load: load(64, Some(1000.0)),
+            load: load(24, Some(1000.0)),
             posts: 500,
             consoles: 50,
         },
