@@ -6,8 +6,8 @@
 //! ([`TreeId`]), so that a whole batch of commands is written with one atomic
 //! `apply_batch` (see [`Store::commit`]):
 //!
-//! - journal: seq (u64, big-endian) → journal record (JSON). Gapless from 1;
-//!   each record carries the SHA-256 of the one before it.
+//! - journal: journal records (JSON), gapless from 1, each carrying the
+//!   SHA-256 of the one before it; packed 16 to a key ([`journal`]).
 //! - state: current state by prefixed key ([`keys`]): incidents, directory
 //!   entries, tokens, idempotency records and meta counters.
 //! - index: secondary indexes ([`keys`]), each valued with the incident id:
@@ -24,6 +24,7 @@
 //! Domain code never sees sled types: reads return decoded values, writes go
 //! in as a [`WriteSet`].
 
+pub mod journal;
 pub mod keys;
 
 use std::collections::BTreeMap;
@@ -36,7 +37,10 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 /// The format this build reads and writes. Bump on incompatible changes.
-pub const FORMAT_VERSION: &str = "dutyroom-store-v1";
+pub const FORMAT_VERSION: &str = "dutyroom-store-v2";
+
+/// The format before journal groups; converted when opened.
+const FORMAT_V1: &str = "dutyroom-store-v1";
 
 /// Which tree a write goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -182,6 +186,7 @@ pub struct Store {
     db: sled::Db,
     tree: sled::Tree,
     store_id: String,
+    journal_tail: journal::Tail,
 }
 
 impl Store {
@@ -192,8 +197,13 @@ impl Store {
         let tree = db.open_tree("dutyroom").map_err(storage)?;
         let format_key = TreeId::State.key(&keys::meta("format"));
         let id_key = TreeId::State.key(&keys::meta("store_id"));
+        let mut from_v1 = false;
         let store_id = match tree.get(&format_key).map_err(storage)? {
-            Some(found) if found.as_ref() == FORMAT_VERSION.as_bytes() => {
+            Some(found)
+                if found.as_ref() == FORMAT_VERSION.as_bytes()
+                    || found.as_ref() == FORMAT_V1.as_bytes() =>
+            {
+                from_v1 = found.as_ref() == FORMAT_V1.as_bytes();
                 let id = tree.get(&id_key).map_err(storage)?;
                 String::from_utf8_lossy(id.as_deref().unwrap_or_default()).into_owned()
             }
@@ -217,13 +227,34 @@ impl Store {
                 }
                 let id = new_store_id()?;
                 tree.insert(id_key, id.as_bytes()).map_err(storage)?;
-                tree.insert(format_key, FORMAT_VERSION.as_bytes())
+                tree.insert(&format_key, FORMAT_VERSION.as_bytes())
                     .map_err(storage)?;
                 db.flush().map_err(storage)?;
                 id
             }
         };
-        let store = Store { db, tree, store_id };
+        let store = Store {
+            db,
+            tree,
+            store_id,
+            journal_tail: journal::Tail::default(),
+        };
+        if from_v1 {
+            tracing::info!(
+                "converting the journal to groups (store format v1 → v2); \
+                 this takes about 30 s per million records"
+            );
+            let moved = store.group_old_journal()?;
+            store
+                .tree
+                .insert(format_key, FORMAT_VERSION.as_bytes())
+                .map_err(storage)?;
+            store.flush()?;
+            tracing::info!(
+                records = moved,
+                "journal converted to groups (store format v2)"
+            );
+        }
         store.check_head()?;
         store.move_old_rollcalls()?;
         Ok(store)
@@ -257,19 +288,13 @@ impl Store {
 
     /// The newest journal record's seq and hash.
     pub fn head(&self) -> Result<Head> {
-        match self
-            .tree
-            .scan_prefix([TreeId::Journal.byte()])
-            .next_back()
-            .transpose()
-            .map_err(storage)?
-        {
-            Some((key, bytes)) => Ok(Head {
-                seq: keys::decode_u64(&key[1..])?,
+        Ok(match self.last_journal_record()? {
+            Some((seq, bytes)) => Head {
+                seq,
                 hash: record_hash(&bytes),
-            }),
-            None => Ok(Head::genesis()),
-        }
+            },
+            None => Head::genesis(),
+        })
     }
 
     /// The head recorded in meta with the last batch.
@@ -363,10 +388,28 @@ impl Store {
 
     /// Writes every change in `writes` atomically, as one sled batch: after
     /// a crash either all of it is there or none. Not durable until
-    /// [`Store::flush`].
+    /// [`Store::flush`]. Journal records, staged under their seq, are
+    /// appended to their groups.
     pub fn commit(&self, writes: &WriteSet) -> Result<()> {
         let mut batch = sled::Batch::default();
+        let staged = writes.trees[TreeId::Journal as usize]
+            .iter()
+            .map(|(key, value)| {
+                let seq = keys::decode_u64(key)?;
+                let record = value.as_deref().ok_or_else(|| {
+                    Error::Storage(format!("journal record {seq} cannot be removed"))
+                })?;
+                Ok((seq, record))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let packed = self.pack_journal(staged.into_iter())?;
+        for (key, bytes) in packed.groups {
+            batch.insert(TreeId::Journal.key(&key), bytes);
+        }
         for tree in TREES {
+            if tree == TreeId::Journal {
+                continue;
+            }
             for (key, value) in &writes.trees[tree as usize] {
                 match value {
                     Some(value) => batch.insert(tree.key(key), value.as_slice()),
@@ -376,7 +419,9 @@ impl Store {
         }
         self.tree
             .apply_batch(batch)
-            .map_err(|e| Error::Storage(format!("commit: {e}")))
+            .map_err(|e| Error::Storage(format!("commit: {e}")))?;
+        self.remember_tail(packed.tail);
+        Ok(())
     }
 
     /// Makes everything committed so far durable. Only the engine's writer

@@ -113,12 +113,10 @@ impl Watcher {
     /// Reads the next chunk of the journal; switches to live when caught up.
     fn replay_step(&mut self) -> Result<()> {
         let durable = self.engine.durable_seq();
-        let chunk = self.engine.store().scan(
-            TreeId::Journal,
-            &[],
-            Some(&keys::seq(self.last_seen)),
-            REPLAY_CHUNK,
-        )?;
+        let chunk = self
+            .engine
+            .store()
+            .journal_after(self.last_seen, REPLAY_CHUNK)?;
         let mut read = 0;
         for (_, bytes) in chunk {
             let record: Record = store::decode(&bytes)?;
@@ -259,7 +257,7 @@ impl pb::journal_service_server::JournalService for Journal {
         if r.incident.trim().is_empty() {
             let mut cursor = r.after_seq;
             'scan: loop {
-                let chunk = store.scan(TreeId::Journal, &[], Some(&keys::seq(cursor)), 512)?;
+                let chunk = store.journal_after(cursor, 512)?;
                 let exhausted = chunk.len() < 512;
                 for (_, bytes) in &chunk {
                     let record: Record = store::decode(bytes)?;
@@ -289,7 +287,7 @@ impl pb::journal_service_server::JournalService for Journal {
                 if seq > durable {
                     break;
                 }
-                if let Some(bytes) = store.get_raw(TreeId::Journal, &keys::seq(seq))? {
+                if let Some(bytes) = store.journal_record(seq)? {
                     let record: Record = store::decode(&bytes)?;
                     events.push(convert::event_out(&record));
                     last = seq;
@@ -356,12 +354,20 @@ pub fn verify(store: &store::Store, durable: u64) -> Result<pb::VerifyJournalRep
         first_break_seq: seq,
         detail,
     };
-    let mut cursor: Option<Vec<u8>> = None;
+    let mut cursor = 0;
     loop {
-        let chunk = store.scan(TreeId::Journal, &[], cursor.as_deref(), 1024)?;
+        let chunk = match store.journal_after(cursor, 1024) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                return Ok(broken(
+                    expected_seq,
+                    checked,
+                    format!("the records from {expected_seq} on are unreadable: {e}"),
+                ));
+            }
+        };
         let exhausted = chunk.len() < 1024;
-        for (key, bytes) in &chunk {
-            let seq = keys::decode_u64(key)?;
+        for &(seq, ref bytes) in &chunk {
             if seq > durable {
                 break;
             }
@@ -406,7 +412,7 @@ pub fn verify(store: &store::Store, durable: u64) -> Result<pb::VerifyJournalRep
         if exhausted {
             break;
         }
-        cursor = chunk.last().map(|(key, _)| key.clone());
+        cursor = chunk.last().map_or(cursor, |(seq, _)| *seq);
     }
     if let Some(recorded) = store.recorded_head()?
         && recorded.seq == checked

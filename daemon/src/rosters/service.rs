@@ -506,7 +506,7 @@ fn first_seq_at(store: &Store, at: Timestamp, head: u64) -> Result<u64> {
     let (mut low, mut high) = (1, head + 1);
     while low < high {
         let middle = low + (high - low) / 2;
-        let time = match store.get_raw(TreeId::Journal, &keys::seq(middle))? {
+        let time = match store.journal_record(middle)? {
             Some(bytes) => store::decode::<Record>(&bytes)?.at,
             None => Timestamp::MAX,
         };
@@ -597,17 +597,12 @@ pub fn gather(engine: &Engine, start: Timestamp, now: Timestamp, whose: &Scope) 
     let head = engine.durable_seq();
     let mut seq = first_seq_at(store, start, head)?;
     'journal: while seq <= head {
-        let chunk = store.scan(
-            TreeId::Journal,
-            &[],
-            Some(&keys::seq(seq.saturating_sub(1))),
-            1024,
-        )?;
+        let chunk = store.journal_after(seq.saturating_sub(1), 1024)?;
         if chunk.is_empty() {
             break;
         }
-        for (key, bytes) in &chunk {
-            seq = keys::decode_u64(key)? + 1;
+        for (at_seq, bytes) in &chunk {
+            seq = at_seq + 1;
             let record: Record = store::decode(bytes)?;
             if record.at > now {
                 break 'journal;
