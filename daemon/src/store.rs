@@ -436,15 +436,47 @@ impl Store {
     }
 }
 
+/// sled's log segment size for a new store. sled writes any page bigger
+/// than a quarter segment to a file of its own (a "blob": create, write,
+/// later delete) instead of its log; with sled's 512 KiB default a leaf of
+/// journal groups could reach that size, and every rewrite of it cost a file.
+/// A 2 MiB segment keeps pages in the log.
+const NEW_SEGMENT_SIZE: usize = 2 << 20;
+
+/// The segment size to open `dir` with: the one it was created with (sled
+/// refuses any other; stores before dutyroom chose one have sled's default
+/// in their `conf`), or [`NEW_SEGMENT_SIZE`] for a new store.
+fn segment_size(dir: &Path) -> Result<usize> {
+    let conf = dir.join("conf");
+    let text = match std::fs::read(&conf) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(NEW_SEGMENT_SIZE),
+        Err(e) => {
+            return Err(Error::Storage(format!("reading {}: {e}", conf.display())));
+        }
+    };
+    text.lines()
+        .find_map(|line| line.strip_prefix("segment_size: "))
+        .and_then(|size| size.trim().parse().ok())
+        .ok_or_else(|| {
+            Error::Storage(format!(
+                "{} has no segment_size: not a store this dutyd can open",
+                conf.display()
+            ))
+        })
+}
+
 /// Opens sled, waiting up to 2 s for the directory's lock: a store closed a
 /// moment ago (a restart) releases it when sled's I/O threads finish. A lock
 /// held longer means another dutyd is using the store.
 fn open_db(dir: &Path, cache_bytes: u64) -> Result<sled::Db> {
+    let segment_size = segment_size(dir)?;
     let mut attempts = 0;
     loop {
         match sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
+            .segment_size(segment_size)
             .open()
         {
             Ok(db) => return Ok(db),
@@ -553,6 +585,22 @@ mod tests {
                 .is_some(),
             "the request record stays"
         );
+    }
+
+    #[test]
+    fn a_store_keeps_the_segment_size_it_was_created_with() {
+        let conf = |dir: &Path| {
+            String::from_utf8_lossy(&std::fs::read(dir.join("conf")).expect("conf")).into_owned()
+        };
+        let new = tempfile::tempdir().expect("tempdir");
+        drop(Store::open(new.path(), 8 << 20).expect("open"));
+        assert!(conf(new.path()).contains("segment_size: 2097152"));
+        drop(Store::open(new.path(), 8 << 20).expect("reopen"));
+        // A store made with sled's default (as dutyds before this one did).
+        let old = tempfile::tempdir().expect("tempdir");
+        drop(sled::Config::new().path(old.path()).open().expect("sled"));
+        drop(Store::open(old.path(), 8 << 20).expect("open an old store"));
+        assert!(conf(old.path()).contains("segment_size: 524288"));
     }
 
     #[test]
