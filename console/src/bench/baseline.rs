@@ -31,7 +31,9 @@ use crate::bench::{LoadOptions, Report, load};
 
 /// One flusher for many writers: each writer waits until a flush that
 /// started after its write has finished — how a durable server would share
-/// fsyncs. (sled 0.34 must not be flushed concurrently.)
+/// fsyncs. (sled 0.34 must not be flushed concurrently.) Each flush is
+/// sled's and then an `fdatasync` of sled's log, as `dutyd` does: sled's
+/// own flush does not survive a power cut.
 struct Flusher {
     written: AtomicU64,
     wake: Mutex<bool>,
@@ -40,7 +42,7 @@ struct Flusher {
 }
 
 impl Flusher {
-    fn start(db: sled::Db) -> Arc<Flusher> {
+    fn start(db: sled::Db, log: std::fs::File) -> Arc<Flusher> {
         let (tx, rx) = watch::channel(0u64);
         let flusher = Arc::new(Flusher {
             written: AtomicU64::new(0),
@@ -59,7 +61,7 @@ impl Flusher {
                     *woken = false;
                 }
                 let target = me.written.load(Ordering::Acquire);
-                if db.flush().is_err() {
+                if db.flush().is_err() || log.sync_data().is_err() {
                     return;
                 }
                 if tx.send(target).is_err() {
@@ -179,12 +181,13 @@ pub async fn naive(
     dir: &Path,
 ) -> anyhow::Result<Report> {
     let db = sled::Config::new().path(dir.join("naive")).open()?;
+    let log = std::fs::File::open(dir.join("naive").join("db"))?;
     let trees = (
         db.open_tree("journal")?,
         db.open_tree("state")?,
         db.open_tree("index")?,
     );
-    let flusher = Flusher::start(db.clone());
+    let flusher = Flusher::start(db.clone(), log);
     let (addr, server) = serve(EchoService {
         reply: reply.clone(),
         naive: Some(Naive {
@@ -203,7 +206,8 @@ pub async fn naive(
 /// into sled in `dir`, each waiting for the shared flusher.
 pub async fn storage(options: &LoadOptions, value: &[u8], dir: &Path) -> anyhow::Result<Report> {
     let db = sled::Config::new().path(dir.join("storage")).open()?;
-    let flusher = Flusher::start(db.clone());
+    let log = std::fs::File::open(dir.join("storage").join("db"))?;
+    let flusher = Flusher::start(db.clone(), log);
     let value: Arc<[u8]> = value.into();
     let writers = vec![(db, flusher, value); options.clients];
     let outcome = load::run(writers, options, |(db, flusher, value), _, n| async move {
