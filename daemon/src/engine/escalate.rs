@@ -21,8 +21,10 @@ use crate::store::keys::DeadlineOwner;
 use crate::store::{TreeId, keys};
 
 /// Most clocks one FireDue command handles; the timer sends another at once
-/// if more are due.
-const FIRE_LIMIT: usize = 256;
+/// if more are due. Small, so that after a long stop, when thousands of
+/// clocks are due at once, an officer's command queued behind the catch-up
+/// waits for one short batch, not a long one (the writer runs jobs in order).
+const FIRE_LIMIT: usize = 32;
 
 /// Raises the alarms of every clock due now.
 pub(crate) fn fire_due(scope: &mut Scope<'_>) -> Result<Outcome> {
