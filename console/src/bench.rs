@@ -99,6 +99,19 @@ impl Prepared {
     }
 }
 
+/// Prepares `target`, runs `workload` on it, and stops what the bench
+/// started (a child dutyd, an embedded one) whether or not it succeeded.
+pub async fn on_target<T>(
+    target: Target,
+    data: Option<PathBuf>,
+    workload: impl AsyncFnOnce(&Prepared) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let prepared = prepare(target, data).await?;
+    let result = workload(&prepared).await;
+    prepared.finish().await;
+    result
+}
+
 /// Starts (or connects to) the target and loads the categories the
 /// workloads use.
 pub async fn prepare(target: Target, data: Option<PathBuf>) -> anyhow::Result<Prepared> {

@@ -187,6 +187,11 @@ impl LoadArgs {
     }
 }
 
+/// A report as JSON, for `all`'s list of runs.
+fn to_json<T: serde::Serialize>(report: &T) -> Result<serde_json::Value, CliError> {
+    serde_json::to_value(report).map_err(|e| CliError::Other(e.to_string()))
+}
+
 fn other(error: anyhow::Error) -> CliError {
     CliError::Other(format!("{error:#}"))
 }
@@ -222,9 +227,6 @@ pub async fn run(
             posts,
             open_per_post,
         } => {
-            let prepared = bench::prepare(load.target(&addr, token.as_deref())?, load.data.clone())
-                .await
-                .map_err(other)?;
             let options = bench::query::QueryOptions {
                 load: load.options(None),
                 incidents,
@@ -232,26 +234,31 @@ pub async fn run(
                 open_per_post,
                 progress,
             };
-            let report = bench::query::run(&prepared, &options).await;
-            prepared.finish().await;
-            report.map_err(other)?
+            bench::on_target(
+                load.target(&addr, token.as_deref())?,
+                load.data.clone(),
+                async |prepared| bench::query::run(prepared, &options).await,
+            )
+            .await
+            .map_err(other)?
         }
         Cmd::Mixed {
             load,
             posts,
             consoles,
         } => {
-            let prepared = bench::prepare(load.target(&addr, token.as_deref())?, load.data.clone())
-                .await
-                .map_err(other)?;
             let options = bench::mixed::MixedOptions {
                 load: load.options(None),
                 posts: posts.max(1),
                 consoles,
             };
-            let report = bench::mixed::run(&prepared, &options).await;
-            prepared.finish().await;
-            report.map_err(other)?
+            bench::on_target(
+                load.target(&addr, token.as_deref())?,
+                load.data.clone(),
+                async |prepared| bench::mixed::run(prepared, &options).await,
+            )
+            .await
+            .map_err(other)?
         }
         Cmd::Startup {
             incidents,
@@ -319,13 +326,14 @@ pub async fn run(
             return Ok(());
         }
         Cmd::Intake { load, baseline } => {
-            let prepared = bench::prepare(load.target(&addr, token.as_deref())?, load.data.clone())
-                .await
-                .map_err(other)?;
             let options = load.options(None);
-            let result = intake_with_ceilings(&prepared, &options, baseline).await;
-            prepared.finish().await;
-            let (report, ceilings) = result.map_err(other)?;
+            let (report, ceilings) = bench::on_target(
+                load.target(&addr, token.as_deref())?,
+                load.data.clone(),
+                async |prepared| intake_with_ceilings(prepared, &options, baseline).await,
+            )
+            .await
+            .map_err(other)?;
             if let Some(ceilings) = ceilings {
                 if format == Format::Json {
                     return json(
@@ -358,17 +366,18 @@ pub async fn run(
             posts,
             consoles,
         } => {
-            let prepared = bench::prepare(load.target(&addr, token.as_deref())?, load.data.clone())
-                .await
-                .map_err(other)?;
             let options = bench::dispatch::DispatchOptions {
                 load: load.options(Some(1000.0)),
                 posts,
                 consoles,
             };
-            let report = bench::dispatch::run(&prepared, &options).await;
-            prepared.finish().await;
-            report.map_err(other)?
+            bench::on_target(
+                load.target(&addr, token.as_deref())?,
+                load.data.clone(),
+                async |prepared| bench::dispatch::run(prepared, &options).await,
+            )
+            .await
+            .map_err(other)?
         }
     };
     print(out, &report, format)
@@ -477,10 +486,12 @@ async fn all(
 
     // Intake and its ceilings, at one client and at 32.
     for clients in [1, 32] {
-        let prepared = bench::prepare(Target::Spawned, None).await.map_err(other)?;
-        let result = intake_with_ceilings(&prepared, &load(clients, None), true).await;
-        prepared.finish().await;
-        let (report, ceilings) = result.map_err(other)?;
+        let options = load(clients, None);
+        let (report, ceilings) = bench::on_target(Target::Spawned, None, async |prepared| {
+            intake_with_ceilings(prepared, &options, true).await
+        })
+        .await
+        .map_err(other)?;
         let ceilings = ceilings.ok_or_else(|| CliError::Other("no ceilings".into()))?;
         let mut lines = Vec::new();
         for r in [
@@ -527,18 +538,16 @@ async fn all(
     }
 
     // Dispatch: 500 posts and 50 consoles watching, 1,000 assigns/s.
-    let prepared = bench::prepare(Target::Spawned, None).await.map_err(other)?;
-    let dispatch = bench::dispatch::run(
-        &prepared,
-        &bench::dispatch::DispatchOptions {
-            load: load(24, Some(1000.0)),
-            posts: 500,
-            consoles: 50,
-        },
-    )
-    .await;
-    prepared.finish().await;
-    let dispatch = dispatch.map_err(other)?;
+    let options = bench::dispatch::DispatchOptions {
+        load: load(24, Some(1000.0)),
+        posts: 500,
+        consoles: 50,
+    };
+    let dispatch = bench::on_target(Target::Spawned, None, async |prepared| {
+        bench::dispatch::run(prepared, &options).await
+    })
+    .await
+    .map_err(other)?;
     say(out, dispatch.lines())?;
     targets.push(target(
         &format!(
@@ -565,23 +574,21 @@ async fn all(
         Some(0.0),
         None,
     ));
-    reports.push(serde_json::to_value(&dispatch).map_err(|e| CliError::Other(e.to_string()))?);
+    reports.push(to_json(&dispatch)?);
 
     // Query on a store of `incidents`.
-    let prepared = bench::prepare(Target::Spawned, None).await.map_err(other)?;
-    let query = bench::query::run(
-        &prepared,
-        &bench::query::QueryOptions {
-            load: load(8, None),
-            incidents,
-            posts: 100,
-            open_per_post: 20,
-            progress,
-        },
-    )
-    .await;
-    prepared.finish().await;
-    let query = query.map_err(other)?;
+    let options = bench::query::QueryOptions {
+        load: load(8, None),
+        incidents,
+        posts: 100,
+        open_per_post: 20,
+        progress,
+    };
+    let query = bench::on_target(Target::Spawned, None, async |prepared| {
+        bench::query::run(prepared, &options).await
+    })
+    .await
+    .map_err(other)?;
     say(out, query.lines())?;
     targets.push(target(
         &format!("a post's open list p99, ms ({incidents} incidents stored)"),
@@ -589,23 +596,21 @@ async fn all(
         Some(5.0),
         None,
     ));
-    reports.push(serde_json::to_value(&query).map_err(|e| CliError::Other(e.to_string()))?);
+    reports.push(to_json(&query)?);
 
     // A typhoon night.
-    let prepared = bench::prepare(Target::Spawned, None).await.map_err(other)?;
-    let mixed = bench::mixed::run(
-        &prepared,
-        &bench::mixed::MixedOptions {
-            load: load(32, None),
-            posts: 50,
-            consoles: 10,
-        },
-    )
-    .await;
-    prepared.finish().await;
-    let mixed = mixed.map_err(other)?;
+    let options = bench::mixed::MixedOptions {
+        load: load(32, None),
+        posts: 50,
+        consoles: 10,
+    };
+    let mixed = bench::on_target(Target::Spawned, None, async |prepared| {
+        bench::mixed::run(prepared, &options).await
+    })
+    .await
+    .map_err(other)?;
     say(out, mixed.lines())?;
-    reports.push(serde_json::to_value(&mixed).map_err(|e| CliError::Other(e.to_string()))?);
+    reports.push(to_json(&mixed)?);
 
     // Startup and memory at `incidents`.
     let startup = bench::startup::run(&bench::startup::StartupOptions {
@@ -629,7 +634,7 @@ async fn all(
         Some(150.0),
         None,
     ));
-    reports.push(serde_json::to_value(&startup).map_err(|e| CliError::Other(e.to_string()))?);
+    reports.push(to_json(&startup)?);
 
     // The crash drill.
     let crash = bench::crash::run(&bench::crash::DrillOptions {
@@ -647,7 +652,7 @@ async fn all(
         Some(0.0),
         None,
     ));
-    reports.push(serde_json::to_value(&crash).map_err(|e| CliError::Other(e.to_string()))?);
+    reports.push(to_json(&crash)?);
 
     // The console.
     for (width, height) in [(80, 24), (160, 48)] {
@@ -659,7 +664,7 @@ async fn all(
                 render.frame_p50_us, render.frame_p99_us, render.rebuild_p50_us
             )],
         )?;
-        reports.push(serde_json::to_value(&render).map_err(|e| CliError::Other(e.to_string()))?);
+        reports.push(to_json(&render)?);
     }
 
     if !text {
