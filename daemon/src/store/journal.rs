@@ -79,11 +79,11 @@ pub(super) struct Tail(Arc<Mutex<Option<Group>>>);
 type Group = (u64, Vec<u8>);
 
 impl Tail {
-    fn get(&self) -> Option<Group> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// Takes it for a commit; [`Store::remember_tail`] puts the new one back
+    /// once the batch is applied. A commit that fails leaves it empty, and
+    /// the next one reads the group from the store.
+    fn take(&self) -> Option<Group> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 
     fn set(&self, group: u64, bytes: Vec<u8>) {
@@ -108,7 +108,9 @@ impl Store {
         staged: impl Iterator<Item = (u64, &'a [u8])>,
     ) -> Result<Packed> {
         let mut groups: Vec<Group> = Vec::new();
-        let mut tail = self.journal_tail.get();
+        let mut tail = self.journal_tail.take();
+        // The seq each group being built ends with, read once per group.
+        let mut last = None;
         for (seq, record) in staged {
             let group = seq / GROUP;
             if groups.last().is_none_or(|(g, _)| *g != group) {
@@ -116,12 +118,13 @@ impl Store {
                     Some((g, bytes)) if g == group => bytes,
                     _ => self.stored_group(seq)?.unwrap_or_default(),
                 };
+                last = last_seq(&base)?;
                 groups.push((group, base));
             }
             let (_, bytes) = groups.last_mut().ok_or_else(|| {
                 Error::Storage("packing the journal: no group to append to".to_owned())
             })?;
-            if let Some(last) = last_seq(bytes)?
+            if let Some(last) = last
                 && seq <= last
             {
                 return Err(Error::Storage(format!(
@@ -129,6 +132,7 @@ impl Store {
                 )));
             }
             push_entry(bytes, seq, record)?;
+            last = Some(seq);
         }
         let tail = groups.last().cloned();
         Ok(Packed {
