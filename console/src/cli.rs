@@ -284,6 +284,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             keys: file.keys.clone(),
             bell: file.bell.unwrap_or(true),
             post,
+            draft: token
+                .as_deref()
+                .map(|token| crate::outbox::draft_path(&data, token)),
         }
     };
     let command = match command {

@@ -877,8 +877,10 @@ pub async fn run(args: DemoArgs, lang: crate::tui::i18n::Lang) -> Result<(), Cli
             args.post.clone(),
         ))
     });
+    let console_token = post_token.clone().unwrap_or_else(|| tokens.officer.clone());
     let result = crate::tui::run(crate::tui::Options {
         addr,
+        draft: Some(crate::outbox::draft_path(&data, &console_token)),
         outbox: post_token
             .as_ref()
             .map(|token| crate::outbox::dir_for(&data, token)),

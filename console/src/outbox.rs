@@ -419,6 +419,17 @@ pub fn dir_for(data: &Path, token: &str) -> PathBuf {
     data.join("outbox").join(id)
 }
 
+/// Where the console keeps the unsent intake form of `token`'s user.
+pub fn draft_path(data: &Path, token: &str) -> PathBuf {
+    let outbox = dir_for(data, token);
+    let id = outbox.file_name().map(std::ffi::OsStr::to_owned);
+    let mut path = data.join("drafts");
+    if let Some(id) = id {
+        path.push(id);
+    }
+    path.join("intake.json")
+}
+
 /// Where the console keeps its data by default:
 /// `$XDG_DATA_HOME/dutyroom`, else `~/.local/share/dutyroom`.
 pub fn default_data_dir() -> PathBuf {

@@ -30,7 +30,6 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::{Notify, mpsc};
@@ -55,6 +54,8 @@ pub struct Options {
     pub outbox: Option<std::path::PathBuf>,
     /// Opened as a post's console (`duty post`).
     pub post: bool,
+    /// Where the unsent intake form is kept (`<data>/drafts/<token id>`).
+    pub draft: Option<std::path::PathBuf>,
 }
 
 /// Runs effects: RPCs in tasks, reloads and the bell at once.
@@ -68,6 +69,74 @@ pub struct Effects {
     lang: i18n::Lang,
     outbox_dir: Option<std::path::PathBuf>,
     outbox: Option<net::OutboxLink>,
+    drafts: Option<DraftKeeper>,
+}
+
+/// Keeps the intake draft on disk from a task of its own: the render loop
+/// only hands over the latest text, and a burst of keys becomes one write.
+struct DraftKeeper {
+    latest: Arc<std::sync::Mutex<Option<Option<form::Draft>>>>,
+    wake: Arc<Notify>,
+}
+
+impl DraftKeeper {
+    fn start(path: std::path::PathBuf, events: mpsc::UnboundedSender<AppEvent>) -> DraftKeeper {
+        let latest: Arc<std::sync::Mutex<Option<Option<form::Draft>>>> = Arc::default();
+        let wake = Arc::new(Notify::new());
+        tokio::spawn({
+            let latest = latest.clone();
+            let wake = wake.clone();
+            async move {
+                loop {
+                    wake.notified().await;
+                    let next = latest.lock().ok().and_then(|mut l| l.take());
+                    let Some(draft) = next else { continue };
+                    let path = path.clone();
+                    let written = tokio::task::spawn_blocking(move || save_draft(&path, draft))
+                        .await
+                        .map_err(|e| std::io::Error::other(e.to_string()))
+                        .and_then(|r| r);
+                    if let Err(error) = written {
+                        let _ = events.send(AppEvent::Done(Err(format!(
+                            "intake draft not saved: {error}"
+                        ))));
+                    }
+                }
+            }
+        });
+        DraftKeeper { latest, wake }
+    }
+
+    fn keep(&self, draft: Option<form::Draft>) {
+        if let Ok(mut latest) = self.latest.lock() {
+            *latest = Some(draft);
+        }
+        self.wake.notify_one();
+    }
+}
+
+/// Writes (or, for `None`, removes) the draft: temp file then rename, so a
+/// crash mid-write leaves the previous draft whole.
+fn save_draft(path: &std::path::Path, draft: Option<form::Draft>) -> std::io::Result<()> {
+    let Some(draft) = draft else {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let bytes = serde_json::to_vec(&draft).map_err(std::io::Error::other)?;
+    let temp = path.with_extension("json.tmp");
+    std::fs::write(&temp, bytes)?;
+    std::fs::rename(&temp, path)
+}
+
+/// The draft left by a console that stopped before sending its call.
+pub fn load_draft(path: &std::path::Path) -> Option<form::Draft> {
+    let bytes = std::fs::read(path).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 impl Effects {
@@ -89,7 +158,14 @@ impl Effects {
             lang,
             outbox_dir: None,
             outbox: None,
+            drafts: None,
         }
+    }
+
+    /// Keeps the unsent intake form at `path` as it is typed.
+    pub fn with_drafts(mut self, path: std::path::PathBuf) -> Self {
+        self.drafts = Some(DraftKeeper::start(path, self.events.clone()));
+        self
     }
 
     /// Keeps a post's actions in the outbox in `dir`; if it holds actions
@@ -155,6 +231,11 @@ impl Effects {
                 }
             }
             Effect::Quit => {}
+            Effect::SaveDraft(draft) => {
+                if let Some(drafts) = &self.drafts {
+                    drafts.keep(draft);
+                }
+            }
             other => {
                 tokio::spawn(net::execute(
                     self.client.clone(),
@@ -178,8 +259,9 @@ pub async fn drive<B: Backend>(
     effects: &mut Effects,
 ) -> Result<(), B::Error> {
     loop {
-        let height = terminal.size()?.height;
-        app.page_rows = usize::from(height.saturating_sub(6)).max(1);
+        let size = terminal.size()?;
+        app.page_rows = usize::from(size.height.saturating_sub(6)).max(1);
+        app.width = size.width;
         terminal.draw(|frame| views::render(app, theme, frame))?;
         let Some(event) = events.recv().await else {
             return Ok(());
@@ -220,22 +302,14 @@ pub async fn run(options: Options) -> Result<(), crate::cli::CliError> {
             }
         }
     });
-    let keys = tokio::spawn({
+    // Input on a thread of its own with crossterm's blocking reader: it
+    // reads until the terminal has nothing left, so a long paste (and the
+    // Enter after it) arrives whole, not 1 KiB per wake-up as with the
+    // async event stream.
+    let keys = {
         let tx = tx.clone();
-        async move {
-            let mut input = crossterm::event::EventStream::new();
-            while let Some(Ok(event)) = input.next().await {
-                let event = match event {
-                    crossterm::event::Event::Key(key) => AppEvent::Key(key),
-                    crossterm::event::Event::Resize(w, h) => AppEvent::Resize(w, h),
-                    _ => continue,
-                };
-                if tx.send(event).is_err() {
-                    return;
-                }
-            }
-        }
-    });
+        std::thread::spawn(move || read_input(&tx))
+    };
     let mut app = App::new(options.lang, keymap, jiff::Timestamp::now());
     app.bell = options.bell;
     app.post_mode = options.post;
@@ -244,14 +318,53 @@ pub async fn run(options: Options) -> Result<(), crate::cli::CliError> {
     if let Some(dir) = options.outbox {
         effects = effects.with_outbox(dir);
     }
+    if let Some(path) = options.draft {
+        if let Some(draft) = load_draft(&path) {
+            app.restore_draft(&draft);
+        }
+        effects = effects.with_drafts(path);
+    }
     let mut terminal = ratatui::try_init()?;
+    // Pastes arrive as one event, never as keys (an address with a line
+    // break must not submit the form).
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
+    let restore = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
+        restore(info);
+    }));
     let result = drive(&mut terminal, &mut app, &theme, &mut rx, &mut effects).await;
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
     ratatui::restore();
     link.abort();
     heartbeats.abort();
     ticks.abort();
-    keys.abort();
+    drop(rx);
+    // The reader notices the closed channel within one poll interval.
+    let _ = keys.join();
     result.map_err(CliError::Io)
+}
+
+/// Reads terminal input until the console's channel closes.
+fn read_input(tx: &mpsc::UnboundedSender<AppEvent>) {
+    use crossterm::event::{self, Event};
+    while !tx.is_closed() {
+        match event::poll(Duration::from_millis(200)) {
+            Ok(false) => continue,
+            Ok(true) => {}
+            Err(_) => return,
+        }
+        let event = match event::read() {
+            Ok(Event::Key(key)) => AppEvent::Key(key),
+            Ok(Event::Paste(text)) => AppEvent::Paste(text),
+            Ok(Event::Resize(w, h)) => AppEvent::Resize(w, h),
+            Ok(_) => continue,
+            Err(_) => return,
+        };
+        if tx.send(event).is_err() {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -250,6 +250,10 @@ async fn escalate_resolve_and_close_from_the_keyboard() {
     console.press(KeyCode::Char('R'));
     console.typed("已处置完毕");
     console.press(KeyCode::Enter);
+    // Resolving and closing are confirmed, naming the incident.
+    let short = number.rsplit('-').next().unwrap_or_default().to_owned();
+    assert!(console.screen().contains(&short), "{}", console.screen());
+    console.press(KeyCode::Char('y'));
     console
         .until("resolved", |app| {
             app.selection()
@@ -261,6 +265,7 @@ async fn escalate_resolve_and_close_from_the_keyboard() {
     console.press(KeyCode::Enter);
     console.typed("群众满意");
     console.press(KeyCode::Enter);
+    console.press(KeyCode::Char('y'));
     console
         .until("closed and off the board", |app| {
             app.model.by_number(&number).is_none()

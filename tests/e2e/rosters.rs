@@ -482,8 +482,20 @@ async fn a_handover_is_built_signed_and_countersigned() {
         "{}",
         shown.stdout
     );
+    // Opening it again refreshes the same handover (it used to fail with
+    // INTERNAL: the shift's index was read back as JSON).
+    let again = duty(&daemon, &officer, &["-o", "json", "handover", "open"]).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.json()["id"].to_string(), id);
+    assert_eq!(again.json()["notes"], "新华路火情需跟进", "notes are kept");
     let signed = duty(&daemon, &officer, &["handover", "sign", &id]).await;
     assert_eq!(signed.code, 0, "{}", signed.stderr);
+    let reopened = duty(&daemon, &officer, &["handover", "open"]).await;
+    assert_eq!(
+        reopened.code, 6,
+        "a signed handover is not reopened: {}",
+        reopened.stderr
+    );
     let own = duty(&daemon, &officer, &["handover", "countersign", &id]).await;
     assert_eq!(
         own.code, 6,

@@ -22,6 +22,9 @@ use crate::tui::urgency::{self, order_key};
 pub enum AppEvent {
     /// A key press.
     Key(KeyEvent),
+    /// Text pasted into the terminal (bracketed paste): it goes into the
+    /// field being typed in, never runs keys.
+    Paste(String),
     /// The terminal changed size.
     Resize(u16, u16),
     /// A second passed.
@@ -47,8 +50,12 @@ pub enum AppEvent {
     Timeline(String, Vec<pb::Event>),
     /// An action's result, as a line to show.
     Done(Result<String, String>),
-    /// A call was just created: select it.
-    Created(String),
+    /// A call was just created (number, the request id it was sent with):
+    /// select it.
+    Created(String, String),
+    /// dutyd refused a call (the request id, why): the form comes back with
+    /// the reason at its field.
+    CreateFailed(String, String),
     /// Who is on duty (loaded on connect, on roster changes, at shift change).
     OnDuty(Box<pb::OnDutyReply>),
     /// The handover being worked on.
@@ -77,6 +84,8 @@ pub enum Effect {
     DismissFailed,
     /// Fetch an incident whole.
     Fetch(String),
+    /// Keep the unsent intake on disk (`None`: it was sent or discarded).
+    SaveDraft(Option<form::Draft>),
     /// Load an incident's timeline.
     LoadTimeline(String),
     /// Reload everything.
@@ -186,6 +195,62 @@ pub struct Pending {
     pub spec: &'static Spec,
     /// Arguments so far.
     pub args: Vec<String>,
+    /// The incident it acts on, fixed when the key was pressed: the board
+    /// may re-sort before Enter, the target does not move with it.
+    pub target: Option<Target>,
+    /// How many confirmations were given so far.
+    pub confirmed: u8,
+}
+
+/// The incident a command acts on, as shown in its prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Incident id.
+    pub id: u64,
+    /// Its number.
+    pub number: String,
+    /// Its summary (for the prompt).
+    pub summary: String,
+    /// Its severity when the key was pressed.
+    pub severity: i32,
+}
+
+impl Target {
+    fn of(incident: &pb::Incident) -> Target {
+        Target {
+            id: incident.id,
+            number: incident.number.clone(),
+            summary: incident.summary.clone(),
+            severity: incident.severity,
+        }
+    }
+}
+
+impl Pending {
+    fn new(spec: &'static Spec, args: Vec<String>) -> Pending {
+        Pending {
+            spec,
+            args,
+            target: None,
+            confirmed: 0,
+        }
+    }
+
+    /// Confirmations this command needs: cancelling a severity I or II
+    /// incident is asked twice.
+    pub fn confirmations(&self) -> u8 {
+        let grave = self.target.as_ref().is_some_and(|t| {
+            matches!(
+                pb::Severity::try_from(t.severity),
+                Ok(pb::Severity::I | pb::Severity::Ii)
+            )
+        });
+        match self.spec.name {
+            "cancel" if grave => 2,
+            _ if self.spec.confirm => 1,
+            _ => 0,
+        }
+    }
 }
 
 /// What the keyboard is talking to.
@@ -209,6 +274,37 @@ pub enum Mode {
     Filter(Line),
     /// The help screen, scrolled down this many lines.
     Help(usize),
+    /// "Throw away what was typed?" over the mode it came from.
+    Leave(Box<Mode>, Leave),
+}
+
+/// What leaving a half-typed form or prompt would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leave {
+    /// Close it, losing what was typed.
+    Discard,
+    /// Quit the console (an intake draft stays on disk).
+    Quit,
+}
+
+impl Mode {
+    /// The mode on screen: under a "sure?" question, the one it asks about.
+    pub fn shown(&self) -> &Mode {
+        match self {
+            Mode::Leave(back, _) => back.shown(),
+            other => other,
+        }
+    }
+
+    /// Something typed would be lost by leaving now.
+    fn holds_input(&self) -> bool {
+        match self {
+            Mode::Form(form) => !form.is_empty(),
+            Mode::Prompt(..) | Mode::Confirm(_) | Mode::Picker(_) => true,
+            Mode::Command(line) => !line.text().trim().is_empty(),
+            _ => false,
+        }
+    }
 }
 
 /// The assign picker.
@@ -406,6 +502,15 @@ pub struct App {
     pub board: Vec<u64>,
     /// Rows the board showed last frame (for paging).
     pub page_rows: usize,
+    /// Columns of the terminal last frame: below 120 a panel hides the board.
+    pub width: u16,
+    /// The intake form last submitted, until dutyd records it: a refusal
+    /// brings it back, with everything typed.
+    pub sent_form: Option<(String, Box<IntakeForm>)>,
+    /// A refused call the officer was busy elsewhere for: `n` reopens it.
+    pub refused_form: Option<Box<IntakeForm>>,
+    /// Calls submitted from the form so far (request ids).
+    submitted: u64,
     /// The situation strip's counts, as of the last rebuild.
     pub situation: urgency::Situation,
     /// Set when the user asked to leave.
@@ -447,6 +552,10 @@ impl App {
             outbox: OutboxView::default(),
             board: Vec::new(),
             page_rows: 10,
+            width: 80,
+            sent_form: None,
+            refused_form: None,
+            submitted: 0,
             situation: urgency::Situation::default(),
             quit: false,
         }
@@ -507,6 +616,7 @@ impl App {
         let mut effects = Vec::new();
         match event {
             AppEvent::Key(key) => effects = self.key(key),
+            AppEvent::Paste(text) => effects = self.paste(&text),
             AppEvent::Resize(..) => {}
             AppEvent::Tick(now) => {
                 self.now = now.max(self.now);
@@ -628,13 +738,41 @@ impl App {
             }
             AppEvent::Timeline(number, events) => self.timeline = Some((number, events)),
             AppEvent::Done(Ok(text)) => self.say(text),
-            AppEvent::Created(number) => {
+            AppEvent::Created(number, request_id) => {
+                if self
+                    .sent_form
+                    .as_ref()
+                    .is_some_and(|(sent, _)| *sent == request_id)
+                {
+                    self.sent_form = None;
+                    if self.refused_form.is_none() && !matches!(self.mode, Mode::Form(_)) {
+                        effects.push(Effect::SaveDraft(None));
+                    }
+                }
                 self.rebuild();
                 if let Some(id) = self.model.by_number(&number).map(|i| i.id) {
                     self.selected = Some(id);
                 }
             }
             AppEvent::Done(Err(text)) => self.complain(text),
+            AppEvent::CreateFailed(request_id, text) => {
+                match self.sent_form.take() {
+                    Some((sent, mut form)) if sent == request_id => {
+                        form.refuse(form::field_of_error(&text), text.clone());
+                        if matches!(self.mode, Mode::Board | Mode::Detail) {
+                            self.mode = Mode::Form(form);
+                        } else {
+                            // Busy with something else: say so, keep the call.
+                            self.refused_form = Some(form);
+                            self.complain(format!("{}: {text}", self.t(T::CallRefused)));
+                        }
+                    }
+                    other => {
+                        self.sent_form = other;
+                        self.complain(text);
+                    }
+                }
+            }
         }
         self.rebuild();
         effects
@@ -644,13 +782,44 @@ impl App {
         if key.kind == crossterm::event::KeyEventKind::Release {
             return Vec::new();
         }
-        // Ctrl-C always leaves, whatever has the keyboard.
-        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        // Ctrl-C leaves from anywhere, but asks first when something typed
+        // would be lost.
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl_c && !matches!(self.mode, Mode::Leave(..)) {
+            if self.mode.holds_input() {
+                let back = std::mem::replace(&mut self.mode, Mode::Board);
+                self.mode = Mode::Leave(Box::new(back), Leave::Quit);
+                return Vec::new();
+            }
             self.quit = true;
             return vec![Effect::Quit];
         }
         let mode = std::mem::replace(&mut self.mode, Mode::Board);
         match mode {
+            Mode::Leave(back, leave) => {
+                let yes = matches!(key.code, KeyCode::Char('y' | 'Y')) || ctrl_c;
+                if !yes {
+                    // Anything else is "no": back to the typing, key unused.
+                    self.mode = *back;
+                    return Vec::new();
+                }
+                let was_form = matches!(*back, Mode::Form(_));
+                match leave {
+                    Leave::Quit => {
+                        self.quit = true;
+                        vec![Effect::Quit]
+                    }
+                    Leave::Discard => {
+                        self.say(self.t(T::Discarded));
+                        if was_form {
+                            vec![Effect::SaveDraft(None)]
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                }
+            }
             Mode::Board | Mode::Detail => {
                 self.mode = mode;
                 self.message = None;
@@ -682,11 +851,16 @@ impl App {
             Mode::Form(form) => self.form_key(*form, key),
             Mode::Picker(picker) => self.picker_key(*picker, key),
             Mode::Prompt(pending, line) => self.prompt_key(*pending, line, key),
-            Mode::Confirm(pending) => {
+            Mode::Confirm(mut pending) => {
                 if key.code == KeyCode::Char('y') {
+                    pending.confirmed += 1;
+                    if pending.confirmed < pending.confirmations() {
+                        self.mode = Mode::Confirm(pending);
+                        return Vec::new();
+                    }
                     self.execute(&pending)
                 } else {
-                    self.say("—");
+                    self.say(self.t(T::NotDone));
                     Vec::new()
                 }
             }
@@ -724,24 +898,45 @@ impl App {
             self.refuse_elsewhere(spec);
             return Vec::new();
         }
-        let mut args = Vec::new();
-        if let Some(digit) = digit {
-            args.push(digit);
-        } else if spec
+        let mut pending = Pending::new(spec, Vec::new());
+        let on_selection = spec
             .args
             .first()
             .is_some_and(|a| a.kind == ArgKind::Incident)
-        {
+            || spec.name == "ack";
+        if let Some(digit) = digit {
+            pending.args.push(digit);
+        } else if on_selection {
+            // Never act on an incident the officer cannot see.
+            if !self.board_visible() {
+                self.complain(self.t(T::BoardHidden));
+                return Vec::new();
+            }
             match self.selection() {
-                Some(incident) => args.push(incident.number.clone()),
-                None if spec.args[0].optional => {}
+                Some(incident) => {
+                    pending.target = Some(Target::of(incident));
+                    if spec.name != "ack" {
+                        pending.args.push(incident.number.clone());
+                    }
+                }
+                None if spec.args.first().is_none_or(|a| a.optional) => {}
                 None => {
                     self.complain(self.t(T::NoSelection));
                     return Vec::new();
                 }
             }
         }
-        self.continue_command(Pending { spec, args })
+        self.continue_command(pending)
+    }
+
+    /// Is the selected incident on screen: the board (alone, or beside a
+    /// panel on a wide terminal) or its detail? Below 120 columns a panel
+    /// takes the board's place, and keys must not act on what it hides.
+    pub fn board_visible(&self) -> bool {
+        match self.mode.shown() {
+            Mode::Detail => true,
+            _ => self.width >= 120 || self.panel == Panel::Detail,
+        }
     }
 
     /// Asks for the next missing argument, or runs the command.
@@ -754,7 +949,7 @@ impl App {
                 Vec::new()
             }
             _ => {
-                if pending.spec.confirm {
+                if pending.confirmations() > pending.confirmed {
                     self.mode = Mode::Confirm(Box::new(pending));
                     Vec::new()
                 } else {
@@ -785,7 +980,12 @@ impl App {
 
     fn prompt_key(&mut self, mut pending: Pending, mut line: Line, key: KeyEvent) -> Vec<Effect> {
         match key.code {
-            KeyCode::Esc => Vec::new(),
+            KeyCode::Esc if line.text().trim().is_empty() => Vec::new(),
+            KeyCode::Esc => {
+                let back = Mode::Prompt(Box::new(pending), line);
+                self.mode = Mode::Leave(Box::new(back), Leave::Discard);
+                Vec::new()
+            }
             KeyCode::Enter => {
                 let text = line.text().trim().to_owned();
                 if text.is_empty() {
@@ -894,7 +1094,23 @@ impl App {
                 }
             }
         }
-        self.continue_command(Pending { spec, args })
+        let mut pending = Pending::new(spec, args);
+        if spec
+            .args
+            .first()
+            .is_some_and(|a| a.kind == ArgKind::Incident)
+        {
+            pending.target = pending
+                .args
+                .first()
+                .and_then(|n| self.find_incident(n))
+                .map(Target::of);
+            // A short number names the incident it found, in full.
+            if let Some(target) = &pending.target {
+                pending.args[0] = target.number.clone();
+            }
+        }
+        self.continue_command(pending)
     }
 
     fn live(&mut self) -> bool {
@@ -983,7 +1199,10 @@ impl App {
                 return Vec::new();
             }
             "new" => {
-                self.mode = Mode::Form(Box::default());
+                // A call dutyd refused while the officer was elsewhere comes
+                // back first.
+                let form = self.refused_form.take().unwrap_or_default();
+                self.mode = Mode::Form(form);
                 return Vec::new();
             }
             "help" => {
@@ -1181,32 +1400,7 @@ impl App {
                 incident: number,
                 reason: arg(1),
             }),
-            "ack" => {
-                let id = match args
-                    .first()
-                    .and_then(|a| a.trim_start_matches('#').parse().ok())
-                {
-                    Some(id) => Some(id),
-                    None => {
-                        let selected = self.selection().map(|i| i.number.clone());
-                        self.model
-                            .alarms
-                            .values()
-                            .find(|a| selected.as_ref().is_some_and(|n| *n == a.incident))
-                            .or_else(|| self.model.alarms.values().next())
-                            .map(|a| a.id)
-                    }
-                };
-                let Some(id) = id else {
-                    self.say("—");
-                    return Vec::new();
-                };
-                Rpc::Ack(pb::AcknowledgeAlarmRequest {
-                    request_id: String::new(),
-                    id,
-                    note: String::new(),
-                })
-            }
+            "ack" => return self.acknowledge(pending),
             "handover" => {
                 let id = self.handover.as_ref().map(|h| h.id);
                 let step = match (arg(0).as_str(), id) {
@@ -1240,6 +1434,62 @@ impl App {
             _ => return Vec::new(),
         };
         vec![Effect::Rpc(rpc)]
+    }
+
+    /// `A` / `:ack`: every alarm of the target incident, one alarm by
+    /// `#id`, or every alarm (`all`, after a confirmation). Never an alarm
+    /// of another incident than the one named.
+    fn acknowledge(&mut self, pending: &Pending) -> Vec<Effect> {
+        let word = pending.args.first().map(|a| a.trim()).unwrap_or_default();
+        let ids: Vec<u64> = if word == "all" || word == "全部" {
+            if pending.confirmed == 0 {
+                let mut asking = pending.clone();
+                asking.target = None;
+                self.mode = Mode::Confirm(Box::new(asking));
+                return Vec::new();
+            }
+            self.model.alarms.keys().copied().collect()
+        } else if let Ok(id) = word.trim_start_matches('#').parse::<u64>() {
+            if !self.model.alarms.contains_key(&id) {
+                self.complain(format!("{} #{id}", self.t(T::NoSuchAlarm)));
+                return Vec::new();
+            }
+            vec![id]
+        } else {
+            let number = match (&pending.target, word) {
+                (_, w) if !w.is_empty() => self.find_incident(w).map(|i| i.number.clone()),
+                (Some(target), _) => Some(target.number.clone()),
+                (None, _) => None,
+            };
+            let Some(number) = number else {
+                self.complain(self.t(T::NoSelection));
+                return Vec::new();
+            };
+            let ids: Vec<u64> = self
+                .model
+                .alarms
+                .values()
+                .filter(|a| a.incident == number)
+                .map(|a| a.id)
+                .collect();
+            if ids.is_empty() {
+                self.say(format!("{}: {number}", self.t(T::NoAlarmHere)));
+                return Vec::new();
+            }
+            ids
+        };
+        if !self.live() {
+            return Vec::new();
+        }
+        ids.into_iter()
+            .map(|id| {
+                Effect::Rpc(Rpc::Ack(pb::AcknowledgeAlarmRequest {
+                    request_id: String::new(),
+                    id,
+                    note: String::new(),
+                }))
+            })
+            .collect()
     }
 
     /// A post's action as a request; its own assignment is meant, so none
@@ -1396,9 +1646,15 @@ impl App {
 
     fn form_key(&mut self, mut form: IntakeForm, key: KeyEvent) -> Vec<Effect> {
         form.problem = None;
+        form.problem_field = None;
+        let before = form.draft();
         let last = form::FIELDS.len() - 1;
         match key.code {
-            KeyCode::Esc => return Vec::new(),
+            KeyCode::Esc if form.is_empty() => return vec![Effect::SaveDraft(None)],
+            KeyCode::Esc => {
+                self.mode = Mode::Leave(Box::new(Mode::Form(Box::new(form))), Leave::Discard);
+                return Vec::new();
+            }
             KeyCode::Tab => form.focus = (form.focus + 1).min(last),
             KeyCode::BackTab => form.focus = form.focus.saturating_sub(1),
             KeyCode::Down | KeyCode::Up => {
@@ -1430,17 +1686,23 @@ impl App {
                     return Vec::new();
                 }
                 match form.build(&self.model) {
-                    Ok(request) => return vec![Effect::Rpc(Rpc::Create(request))],
+                    Ok(mut request) => {
+                        // The officer moves on at once; the form is kept
+                        // (and its draft on disk) until dutyd records it.
+                        self.submitted += 1;
+                        let id = format!("intake-{}-{}", self.now.as_millisecond(), self.submitted);
+                        request.request_id = id.clone();
+                        self.sent_form = Some((id, Box::new(form)));
+                        return vec![Effect::Rpc(Rpc::Create(request))];
+                    }
                     Err(missing) => {
-                        form.problem = Some(format!("{}: {missing}", self.t(T::Missing)));
-                        if let Some(index) = form::FIELDS.iter().position(|f| match missing {
-                            "category" => *f == Field::Category,
-                            "severity" => *f == Field::Severity,
-                            "place" => *f == Field::Place,
-                            _ => *f == Field::Summary,
-                        }) {
-                            form.focus = index;
-                        }
+                        let field = match missing {
+                            "category" => Field::Category,
+                            "severity" => Field::Severity,
+                            "place" => Field::Place,
+                            _ => Field::Summary,
+                        };
+                        form.refuse(field, format!("{}: {missing}", self.t(T::Missing)));
                     }
                 }
             }
@@ -1454,8 +1716,51 @@ impl App {
                 }
             }
         }
+        let draft = form.draft();
         self.mode = Mode::Form(Box::new(form));
+        if draft != before {
+            vec![Effect::SaveDraft(Some(draft))]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Pasted text goes into the line being typed in, as one line; with no
+    /// line open it is dropped (a paste never runs keys).
+    fn paste(&mut self, text: &str) -> Vec<Effect> {
+        let text = crate::tui::text::one_line(text);
+        let insert = |line: &mut Line| text.chars().for_each(|c| line.insert(c));
+        match &mut self.mode {
+            Mode::Form(form) if form.field() != Field::Source => {
+                insert(form.line());
+                match form.field() {
+                    Field::Category => form.category_choice = 0,
+                    Field::Place => form.place_choice = 0,
+                    _ => {}
+                }
+                return vec![Effect::SaveDraft(Some(form.draft()))];
+            }
+            Mode::Prompt(_, line) | Mode::Command(line) => insert(line),
+            Mode::Filter(line) => {
+                insert(line);
+                self.filter = Filter::parse(line.text());
+            }
+            Mode::Picker(picker) => {
+                insert(&mut picker.query);
+                picker.choice = 0;
+            }
+            _ => self.complain(self.t(T::PasteIgnored)),
+        }
         Vec::new()
+    }
+
+    /// Reopens the intake form with a draft kept from before a restart.
+    pub fn restore_draft(&mut self, draft: &form::Draft) {
+        let form = IntakeForm::from_draft(draft);
+        if !form.is_empty() {
+            self.mode = Mode::Form(Box::new(form));
+            self.say(self.t(T::DraftRestored));
+        }
     }
 
     /// The picker's candidates, best first.
@@ -1479,10 +1784,13 @@ impl App {
                     matches.get(picker.choice.min(matches.len().saturating_sub(1)))
                 {
                     let role = if picker.support { "support" } else { "lead" };
-                    let pending = Pending {
-                        spec: commands::find("assign").unwrap_or(&commands::COMMANDS[0]),
-                        args: vec![picker.incident.clone(), chosen.value.clone(), role.into()],
+                    let Some(spec) = commands::find("assign") else {
+                        return Vec::new();
                     };
+                    let pending = Pending::new(
+                        spec,
+                        vec![picker.incident.clone(), chosen.value.clone(), role.into()],
+                    );
                     return self.execute(&pending);
                 }
             }

@@ -319,7 +319,7 @@ pub const COMMANDS: &[Spec] = &[
         help: ("处置完毕 (填写结果)", "resolve with an outcome"),
         args: &[INCIDENT, arg(ArgKind::Rest, T::Outcome)],
         keys: &["R"],
-        confirm: false,
+        confirm: true,
         who: Who::Any,
     },
     Spec {
@@ -335,7 +335,7 @@ pub const COMMANDS: &[Spec] = &[
             arg(ArgKind::Rest, T::Callback),
         ],
         keys: &["C"],
-        confirm: false,
+        confirm: true,
         who: Who::Centre,
     },
     Spec {
@@ -344,7 +344,7 @@ pub const COMMANDS: &[Spec] = &[
         help: ("撤销 (误报等)", "cancel (false alarm)"),
         args: &[INCIDENT, arg(ArgKind::Rest, T::Reason)],
         keys: &["X"],
-        confirm: false,
+        confirm: true,
         who: Who::Centre,
     },
     Spec {
@@ -372,8 +372,8 @@ pub const COMMANDS: &[Spec] = &[
         name: "ack",
         aliases: &[],
         help: (
-            "确认警报 (选中事件的, 否则最早的)",
-            "acknowledge an alarm (the selected incident's, else the oldest)",
+            "确认警报: 选中事件的全部; #编号 一条; all 全部 (需确认)",
+            "acknowledge alarms: all of the selected incident's; #id one; all every alarm (confirmed)",
         ),
         args: &[optional(ArgKind::Word, T::Alarms)],
         keys: &["A"],

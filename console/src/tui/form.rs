@@ -21,6 +21,9 @@ pub enum Field {
     Summary,
     /// Caller's phone.
     Phone,
+    /// The exact address (house number, building) as the caller gives it;
+    /// the place above decides the routing.
+    Address,
     /// Caller's name.
     Name,
     /// Channel (110 by default).
@@ -28,12 +31,13 @@ pub enum Field {
 }
 
 /// Every field, in order.
-pub const FIELDS: [Field; 7] = [
+pub const FIELDS: [Field; 8] = [
     Field::Category,
     Field::Severity,
     Field::Place,
     Field::Summary,
     Field::Phone,
+    Field::Address,
     Field::Name,
     Field::Source,
 ];
@@ -55,7 +59,7 @@ pub const SOURCES: [(pb::SourceChannel, &str); 9] = [
 #[derive(Debug, Clone, Default)]
 pub struct IntakeForm {
     /// Typed text per field (Source is chosen with ←/→).
-    pub lines: [Line; 7],
+    pub lines: [Line; 8],
     /// The focused field's index in [`FIELDS`].
     pub focus: usize,
     /// Which suggestion is chosen for the category.
@@ -66,6 +70,19 @@ pub struct IntakeForm {
     pub source: usize,
     /// The last validation problem, shown until the next key.
     pub problem: Option<String>,
+    /// The field the problem concerns (focused when it is shown).
+    pub problem_field: Option<Field>,
+}
+
+/// What survives a console crash: the typed text, not the suggestions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Draft {
+    /// Text per field, in [`FIELDS`] order (the source is `source`).
+    pub fields: Vec<String>,
+    /// Index into [`SOURCES`].
+    pub source: usize,
+    /// The focused field.
+    pub focus: usize,
 }
 
 /// Categories as fuzzy candidates (code, names, pinyin initials).
@@ -145,6 +162,23 @@ pub fn suggest(model: &Model, category: Option<&str>, place: Option<&str>) -> Di
     }
 }
 
+/// The form field a dutyd refusal of a call is about (it names the request
+/// field first: `intake.summary: must be at most …`).
+pub fn field_of_error(message: &str) -> Field {
+    let field = message.split(':').next().unwrap_or_default().trim();
+    match field.trim_start_matches("intake.") {
+        "category" => Field::Category,
+        "severity" => Field::Severity,
+        "place_id" => Field::Place,
+        "address" => Field::Address,
+        "caller_phone" => Field::Phone,
+        "caller_name" => Field::Name,
+        "source" => Field::Source,
+        "dispatch" => Field::Place,
+        _ => Field::Summary,
+    }
+}
+
 /// Builds the create request for a call.
 pub fn request(intake: pb::IncidentIntake, dispatch: &Dispatch) -> pb::CreateIncidentRequest {
     let mut assign = Vec::new();
@@ -178,6 +212,40 @@ pub fn request(intake: pb::IncidentIntake, dispatch: &Dispatch) -> pb::CreateInc
 }
 
 impl IntakeForm {
+    /// Nothing typed yet (an empty form can close without asking).
+    pub fn is_empty(&self) -> bool {
+        self.lines.iter().all(|l| l.text().trim().is_empty()) && self.source == 0
+    }
+
+    /// The typed text, to keep on disk until the call is recorded.
+    pub fn draft(&self) -> Draft {
+        Draft {
+            fields: self.lines.iter().map(|l| l.text().to_owned()).collect(),
+            source: self.source,
+            focus: self.focus,
+        }
+    }
+
+    /// A form holding a saved draft (extra or missing fields are ignored).
+    pub fn from_draft(draft: &Draft) -> IntakeForm {
+        let mut form = IntakeForm::default();
+        for (line, text) in form.lines.iter_mut().zip(&draft.fields) {
+            line.set(&crate::tui::text::one_line(text));
+        }
+        form.source = draft.source.min(SOURCES.len() - 1);
+        form.focus = draft.focus.min(FIELDS.len() - 1);
+        form
+    }
+
+    /// Focuses `field` and says what is wrong with it.
+    pub fn refuse(&mut self, field: Field, problem: String) {
+        if let Some(index) = FIELDS.iter().position(|f| *f == field) {
+            self.focus = index;
+        }
+        self.problem = Some(problem);
+        self.problem_field = Some(field);
+    }
+
     /// The focused field.
     pub fn field(&self) -> Field {
         FIELDS[self.focus]
@@ -227,7 +295,9 @@ impl IntakeForm {
         }
         let place = self.place(model);
         let typed = self.text(Field::Place).trim();
+        let exact = self.text(Field::Address).trim();
         let address = match &place {
+            _ if !exact.is_empty() => exact.to_owned(),
             Some(id) => model
                 .places
                 .get(id)

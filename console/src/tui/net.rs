@@ -215,6 +215,7 @@ pub async fn execute(
 ) {
     let event = match effect {
         Effect::Rpc(Rpc::Create(request)) => {
+            let request_id = request.request_id.clone();
             match client.incidents().create_incident(request).await {
                 Ok(reply) => {
                     let number = reply
@@ -224,9 +225,9 @@ pub async fn execute(
                         .unwrap_or_default();
                     let verb = pick(lang, "接警并派单", "call recorded and dispatched");
                     let _ = events.send(AppEvent::Done(Ok(format!("{verb} {number} ✓"))));
-                    AppEvent::Created(number)
+                    AppEvent::Created(number, request_id)
                 }
-                Err(status) => AppEvent::Done(Err(status.message().to_owned())),
+                Err(status) => AppEvent::CreateFailed(request_id, status.message().to_owned()),
             }
         }
         Effect::Rpc(rpc) => AppEvent::Done(rpc_call(&client, rpc, lang).await),
@@ -309,7 +310,7 @@ pub async fn execute(
             }
         }
         // The outbox and the local effects are run by `Effects` itself.
-        Effect::Queue(_) | Effect::DismissFailed => return,
+        Effect::Queue(_) | Effect::DismissFailed | Effect::SaveDraft(_) => return,
         Effect::Reload | Effect::Bell | Effect::Quit => return,
     };
     let _ = events.send(event);

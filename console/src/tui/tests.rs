@@ -740,3 +740,5 @@ fn posts_panel_shows_presence_160x48_zh() {
     assert!(screen.contains("+95s"), "{screen}");
     insta::assert_snapshot!(screen);
 }
+
+mod safety;

@@ -39,9 +39,33 @@ pub fn fit(text: &str, cells: usize) -> String {
     out
 }
 
+/// Pasted or restored text for a one-line field: line breaks and tabs
+/// become single spaces, other control characters are dropped, so nothing
+/// pasted can act as a key.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\n' | '\r' | '\t') {
+            if !out.ends_with(' ') && !out.is_empty() {
+                out.push(' ');
+            }
+        } else if !c.is_control() {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pasted_text_becomes_one_line_without_controls() {
+        assert_eq!(one_line("新华路12号\r\n3单元\t502"), "新华路12号 3单元 502");
+        assert_eq!(one_line("a\x1b[2Jb\x07"), "a[2Jb");
+        assert_eq!(one_line("\n\nx\n"), "x ");
+    }
 
     #[test]
     fn chinese_is_two_cells_and_cut_on_whole_glyphs() {

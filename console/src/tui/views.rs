@@ -117,7 +117,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
         situation_strip(app, theme, frame, strip);
         key_hints(app, theme, frame, hints);
     }
-    match &app.mode {
+    match app.mode.shown() {
         Mode::Detail => detail::full(app, theme, frame, main),
         Mode::Form(form) => overlays::form(app, form, theme, frame, main),
         Mode::Picker(picker) => overlays::picker(app, picker, theme, frame, main),
@@ -372,7 +372,7 @@ fn situation_strip(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
 }
 
 fn key_hints(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
-    let hints: Vec<(&str, &str)> = match &app.mode {
+    let hints: Vec<(&str, &str)> = match app.mode.shown() {
         Mode::Form(_) | Mode::Picker(_) | Mode::Prompt(..) | Mode::Command(_) | Mode::Filter(_) => {
             Vec::new()
         }
@@ -397,7 +397,7 @@ fn key_hints(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         })
         .collect(),
     };
-    let text = match &app.mode {
+    let text = match app.mode.shown() {
         Mode::Form(_) => app.t(T::FormHint).to_owned(),
         Mode::Picker(_) => app.t(T::PickerHint).to_owned(),
         _ => hints
@@ -413,6 +413,15 @@ fn key_hints(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         )),
         area,
     );
+}
+
+/// A command as prompts and confirmations name it, in the console's
+/// language (never its English registry name in the Chinese console).
+pub(super) fn verb(app: &App, spec: &crate::tui::commands::Spec) -> &'static str {
+    match short(app, spec.name) {
+        "" => spec.help(app.lang),
+        word => word,
+    }
 }
 
 /// A command's name for the hint bar, in the console's language.
@@ -436,6 +445,14 @@ fn short(app: &App, name: &str) -> &'static str {
         "callin" => ("吹哨", "call in"),
         "answer" => ("应答查岗", "roll-call"),
         "outbox" => ("待发送", "outbox"),
+        "cancel" => ("撤销", "cancel"),
+        "merge" => ("合并", "merge"),
+        "reopen" => ("重新打开", "reopen"),
+        "raise" => ("提升级别", "raise"),
+        "ack" => ("确认警报", "acknowledge"),
+        "finish" => ("完成", "finish"),
+        "mode" => ("平急转换", "mode"),
+        "handover" => ("交接班", "handover"),
         _ => ("", ""),
     };
     match app.lang {

@@ -98,6 +98,11 @@ impl<'a> Scope<'a> {
         self.store.get_raw(tree, key)
     }
 
+    /// The bytes at `key`, undecoded (index values are raw ids, not JSON).
+    pub(crate) fn get_raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.raw(tree, key)
+    }
+
     /// The decoded value at `key`.
     pub(crate) fn get<T: DeserializeOwned>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>> {
         self.raw(tree, key)?

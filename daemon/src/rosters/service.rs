@@ -697,7 +697,14 @@ impl pb::handover_service_server::HandoverService for Rosters {
             }
             _ => Scope::parse(&r.scope)?,
         };
-        let content = gather(&self.engine, occurrence.start, now, &whose)?;
+        // A past shift's handover counts that shift's events, not everything
+        // since it began.
+        let content = gather(
+            &self.engine,
+            occurrence.start,
+            now.min(occurrence.end),
+            &whose,
+        )?;
         let command = Command::OpenHandover {
             scope: whose,
             shift: occurrence.id,

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::Theme;
 use super::board::{category, numeral};
-use crate::tui::app::{App, Mode, Picker};
+use crate::tui::app::{App, Leave, Mode, Picker};
 use crate::tui::commands::{ArgKind, COMMANDS};
 use crate::tui::form::{self, Field, IntakeForm};
 use crate::tui::fuzzy::rank;
@@ -26,6 +26,7 @@ fn label(app: &App, field: Field) -> &'static str {
         Field::Place => T::Place,
         Field::Summary => T::Summary,
         Field::Phone => T::Phone,
+        Field::Address => T::ExactAddress,
         Field::Name => T::Caller,
         Field::Source => T::Source,
     })
@@ -147,7 +148,7 @@ pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Fram
     }
     match &form.problem {
         Some(problem) => lines.push(Line::from(Span::styled(
-            format!("! {problem}"),
+            truncate(&format!("! {problem}"), inner.width as usize),
             theme.alert(),
         ))),
         None => lines.push(Line::from(Span::styled(app.t(T::Submit), theme.dim()))),
@@ -415,22 +416,61 @@ pub(super) fn alarms(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
+/// ` 0042 居民楼冒烟 · ` — the incident a prompt acts on, named in full.
+fn target_words(pending: &crate::tui::app::Pending) -> String {
+    match &pending.target {
+        Some(t) => format!(
+            " {} {} {}",
+            t.number.rsplit('-').next().unwrap_or(&t.number),
+            numeral(t.severity),
+            truncate(&t.summary, 24)
+        ),
+        None => String::new(),
+    }
+}
+
 /// The bottom line: a prompt, the command line, the filter, or a message.
 pub(super) fn input_line(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let cells = area.width as usize;
+    if let Mode::Leave(_, leave) = &app.mode {
+        let text = app.t(match leave {
+            Leave::Discard => T::AskDiscard,
+            Leave::Quit => T::AskQuit,
+        });
+        frame.render_widget(
+            Paragraph::new(Span::styled(truncate(text, cells), theme.alert())),
+            area,
+        );
+        return;
+    }
     let (prefix, line) = match &app.mode {
         Mode::Prompt(pending, line) => {
             let arg = pending.spec.args.get(pending.args.len());
             let what = arg.map_or("", |a| app.t(a.prompt));
-            (format!("{} {}: ", pending.spec.name, what), Some(line))
+            (
+                format!(
+                    "{}{} · {what}: ",
+                    super::verb(app, pending.spec),
+                    target_words(pending)
+                ),
+                Some(line),
+            )
         }
         Mode::Command(line) => (":".to_owned(), Some(line)),
         Mode::Filter(line) => ("/".to_owned(), Some(line)),
         Mode::Confirm(pending) => {
+            let again = pending.confirmed > 0;
             let text = format!(
-                "{} {} — {}",
-                pending.spec.name,
-                pending.args.join(" "),
+                "{}{}{}{} — {}",
+                if again { app.t(T::ConfirmAgain) } else { "" },
+                super::verb(app, pending.spec),
+                target_words(pending),
+                pending
+                    .args
+                    .iter()
+                    .skip(usize::from(pending.target.is_some()))
+                    .map(|a| format!(" {a}"))
+                    .collect::<String>(),
                 app.t(T::Confirm)
             );
             frame.render_widget(

@@ -1,0 +1,315 @@
+//! The console under pressure: nothing typed is lost, every action names
+//! its target and acts on nothing else. Each test reproduces a defect seen
+//! on a busy night (issue 11) and fails on the console before the fix.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use dutyroom_proto::v1 as pb;
+
+use super::super::app::{AppEvent, Effect, Leave, Mode, Panel, Rpc};
+use super::super::form::Field;
+use super::super::i18n::Lang;
+use super::{app, command, key, screen};
+
+fn ctrl_c() -> AppEvent {
+    AppEvent::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL))
+}
+
+fn type_text(app: &mut super::super::app::App, text: &str) -> Vec<Effect> {
+    text.chars()
+        .flat_map(|c| key(app, KeyCode::Char(c)))
+        .collect()
+}
+
+/// Opens the form and fills category, severity, place and summary.
+fn filled_form(app: &mut super::super::app::App) {
+    key(app, KeyCode::Char('n'));
+    type_text(app, "fire");
+    key(app, KeyCode::Tab);
+    type_text(app, "1");
+    key(app, KeyCode::Tab);
+    type_text(app, "xingfu");
+    key(app, KeyCode::Tab);
+    type_text(app, "三楼冒烟");
+}
+
+fn form_text(app: &super::super::app::App, field: Field) -> String {
+    match &app.mode {
+        Mode::Form(form) => form.text(field).to_owned(),
+        other => panic!("the form is not open: {other:?}"),
+    }
+}
+
+#[test]
+fn a_paste_with_line_breaks_stays_in_its_field_and_runs_no_keys() {
+    let mut app = app(Lang::Zh);
+    filled_form(&mut app);
+    // An address pasted with a line break and board hotkeys in it.
+    let effects = app.update(AppEvent::Paste("，新华路12号\r\n3e单元".into()));
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Rpc(_))),
+        "nothing submitted: {effects:?}"
+    );
+    assert_eq!(
+        form_text(&app, Field::Summary),
+        "三楼冒烟，新华路12号 3e单元"
+    );
+    // On the board a paste is dropped, not run as keys (`3` switched views).
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('y'));
+    let filter = app.filter.clone();
+    assert!(app.update(AppEvent::Paste("3e\n".into())).is_empty());
+    assert!(matches!(app.mode, Mode::Board));
+    assert_eq!(app.filter, filter);
+    assert!(app.message.as_ref().is_some_and(|m| m.error));
+}
+
+#[test]
+fn a_refused_call_comes_back_with_the_reason_at_its_field() {
+    let mut app = app(Lang::Zh);
+    filled_form(&mut app);
+    let effects = key(&mut app, KeyCode::Enter);
+    let [Effect::Rpc(Rpc::Create(request))] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    let sent = request.request_id.clone();
+    assert!(!sent.is_empty(), "a retry cannot record the call twice");
+    // The officer moves on at once.
+    assert!(matches!(app.mode, Mode::Board));
+    app.update(AppEvent::CreateFailed(
+        sent.clone(),
+        "intake.caller_phone: must be at most 64 characters (got 80)".into(),
+    ));
+    let Mode::Form(form) = &app.mode else {
+        panic!("the refused call did not come back");
+    };
+    assert_eq!(form.field(), Field::Phone, "the phone field is focused");
+    assert!(
+        form.problem.as_deref().is_some_and(|p| p.contains("64")),
+        "{:?}",
+        form.problem
+    );
+    assert_eq!(
+        form.text(Field::Summary),
+        "三楼冒烟",
+        "nothing typed is lost"
+    );
+    assert!(screen(&app, 80, 24).contains("must be at most 64"));
+    // Accepted this time: the draft is dropped.
+    let effects = key(&mut app, KeyCode::Enter);
+    let [Effect::Rpc(Rpc::Create(request))] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    let effects = app.update(AppEvent::Created(
+        "20261123-0042".into(),
+        request.request_id.clone(),
+    ));
+    assert!(matches!(app.mode, Mode::Board));
+    assert!(effects.contains(&Effect::SaveDraft(None)), "{effects:?}");
+}
+
+#[test]
+fn a_call_refused_while_the_officer_types_elsewhere_waits_for_n() {
+    let mut app = app(Lang::Zh);
+    filled_form(&mut app);
+    let effects = key(&mut app, KeyCode::Enter);
+    let [Effect::Rpc(Rpc::Create(request))] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    let sent = request.request_id.clone();
+    // Already writing a note on another incident when the refusal comes.
+    key(&mut app, KeyCode::Char('m'));
+    type_text(&mut app, "电话已通知");
+    app.update(AppEvent::CreateFailed(
+        sent,
+        "intake.summary: is required".into(),
+    ));
+    assert!(
+        matches!(app.mode, Mode::Prompt(..)),
+        "the note is not interrupted"
+    );
+    assert!(app.message.as_ref().is_some_and(|m| m.error));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('y'));
+    key(&mut app, KeyCode::Char('n'));
+    assert_eq!(
+        form_text(&app, Field::Summary),
+        "三楼冒烟",
+        "n reopens the call"
+    );
+}
+
+#[test]
+fn ctrl_c_and_esc_ask_before_throwing_a_call_away() {
+    let mut app = app(Lang::Zh);
+    filled_form(&mut app);
+    assert!(app.update(ctrl_c()).is_empty());
+    assert!(
+        !app.quit,
+        "Ctrl-C in a half-typed form does not quit at once"
+    );
+    assert!(matches!(&app.mode, Mode::Leave(_, Leave::Quit)));
+    assert!(screen(&app, 80, 24).contains("退出?"));
+    // Any other key goes back to the form, and is not typed into it.
+    key(&mut app, KeyCode::Char('n'));
+    assert_eq!(form_text(&app, Field::Summary), "三楼冒烟");
+    // Esc asks too; `y` discards.
+    key(&mut app, KeyCode::Esc);
+    assert!(matches!(&app.mode, Mode::Leave(_, Leave::Discard)));
+    let effects = key(&mut app, KeyCode::Char('y'));
+    assert!(matches!(app.mode, Mode::Board));
+    assert!(effects.contains(&Effect::SaveDraft(None)));
+    // With nothing typed, Ctrl-C quits straight away.
+    assert_eq!(app.update(ctrl_c()), vec![Effect::Quit]);
+    assert!(app.quit);
+}
+
+#[test]
+fn ctrl_c_with_a_prompt_open_asks_and_then_quits() {
+    let mut app = app(Lang::Zh);
+    key(&mut app, KeyCode::Char('m'));
+    type_text(&mut app, "现场已");
+    app.update(ctrl_c());
+    assert!(!app.quit);
+    assert!(matches!(&app.mode, Mode::Leave(_, Leave::Quit)));
+    assert_eq!(
+        app.update(ctrl_c()),
+        vec![Effect::Quit],
+        "Ctrl-C twice quits"
+    );
+}
+
+#[test]
+fn the_intake_draft_is_kept_as_typed_and_restored() {
+    let mut app = app(Lang::Zh);
+    filled_form(&mut app);
+    let effects = type_text(&mut app, "!");
+    let Some(Effect::SaveDraft(Some(draft))) = effects.last() else {
+        panic!("every change keeps the draft: {effects:?}");
+    };
+    assert_eq!(draft.fields[3], "三楼冒烟!");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("drafts/0a1b/intake.json");
+    super::super::save_draft(&path, Some(draft.clone())).expect("save");
+    let loaded = super::super::load_draft(&path).expect("load");
+    let mut restarted = super::app(Lang::Zh);
+    restarted.restore_draft(&loaded);
+    assert_eq!(form_text(&restarted, Field::Summary), "三楼冒烟!");
+    assert_eq!(form_text(&restarted, Field::Place), "xingfu");
+    super::super::save_draft(&path, None).expect("remove");
+    assert!(super::super::load_draft(&path).is_none());
+}
+
+#[test]
+fn keys_do_not_act_on_a_selection_hidden_by_a_panel() {
+    let mut app = app(Lang::Zh);
+    app.width = 80;
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.panel, Panel::Posts);
+    for action in ['X', 'C', 'R', 'e', 'A', 'm'] {
+        let effects = key(&mut app, KeyCode::Char(action));
+        assert!(effects.is_empty(), "{action}: {effects:?}");
+        assert!(
+            matches!(app.mode, Mode::Board),
+            "{action} opened {:?}",
+            app.mode
+        );
+        assert!(app.message.as_ref().is_some_and(|m| m.error), "{action}");
+    }
+    // Beside the board (wide terminal) the same key works.
+    app.width = 160;
+    key(&mut app, KeyCode::Char('X'));
+    assert!(matches!(app.mode, Mode::Prompt(..)));
+}
+
+#[test]
+fn a_re_sort_between_key_and_confirm_does_not_move_the_target() {
+    let mut app = app(Lang::Zh);
+    let first = app.board[0];
+    let target = app.model.incidents[&first].number.clone();
+    key(&mut app, KeyCode::Char('C'));
+    // The prompt names the incident.
+    let shown = screen(&app, 80, 24);
+    assert!(
+        shown.contains(target.rsplit('-').next().unwrap_or_default()),
+        "{shown}"
+    );
+    assert!(shown.contains("居民楼三层冒烟"), "{shown}");
+    // The board moves under the officer: another row is selected now.
+    app.selected = app.board.last().copied();
+    type_text(&mut app, "5");
+    key(&mut app, KeyCode::Enter);
+    type_text(&mut app, "已回访");
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(app.mode, Mode::Confirm(_)), "close is confirmed");
+    let effects = key(&mut app, KeyCode::Char('y'));
+    let [Effect::Rpc(Rpc::Close(close))] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(close.incident, target);
+}
+
+#[test]
+fn cancelling_a_severity_one_incident_is_confirmed_twice() {
+    let mut app = app(Lang::Zh);
+    let fire = app.model.by_number("20261123-0001").map(|i| i.id);
+    app.selected = fire;
+    key(&mut app, KeyCode::Char('X'));
+    type_text(&mut app, "误报");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert!(
+        key(&mut app, KeyCode::Char('y')).is_empty(),
+        "one y is not enough"
+    );
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains("再次确认"), "{shown}");
+    assert!(shown.contains("0001"), "{shown}");
+    let effects = key(&mut app, KeyCode::Char('y'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Rpc(Rpc::Cancel(c))] if c.incident == "20261123-0001"),
+        "{effects:?}"
+    );
+    // A severity IV incident: once; and `n` leaves it alone.
+    let noise = app.model.by_number("20261123-0003").map(|i| i.id);
+    app.selected = noise;
+    key(&mut app, KeyCode::Char('X'));
+    type_text(&mut app, "误报");
+    key(&mut app, KeyCode::Enter);
+    assert!(key(&mut app, KeyCode::Char('n')).is_empty());
+    assert!(matches!(app.mode, Mode::Board));
+}
+
+#[test]
+fn acknowledging_touches_only_the_named_incident() {
+    let mut app = app(Lang::Zh);
+    // Another alarm on the fire, so one key must acknowledge both.
+    app.model.alarms.insert(
+        4,
+        pb::Alarm {
+            id: 4,
+            level: 1,
+            incident: "20261123-0001".into(),
+            ..Default::default()
+        },
+    );
+    app.selected = app.model.by_number("20261123-0003").map(|i| i.id);
+    let effects = key(&mut app, KeyCode::Char('A'));
+    assert!(effects.is_empty(), "no alarm on 0003: {effects:?}");
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("0003"))
+    );
+    app.selected = app.model.by_number("20261123-0001").map(|i| i.id);
+    let acked: Vec<u64> = key(&mut app, KeyCode::Char('A'))
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Rpc(Rpc::Ack(a)) => Some(a.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(acked, vec![3, 4], "every alarm of 0001, in one key");
+    // All of them: asked first.
+    assert!(command(&mut app, "ack all").is_empty());
+    assert!(matches!(app.mode, Mode::Confirm(_)));
+    assert_eq!(key(&mut app, KeyCode::Char('y')).len(), 2);
+}
