@@ -283,6 +283,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
                 .unwrap_or_else(crate::tui::i18n::Lang::from_env),
             keys: file.keys.clone(),
             bell: file.bell.unwrap_or(true),
+            bell_repeat_secs: file.bell_repeat_secs.unwrap_or(30),
             post,
             draft: token
                 .as_deref()

@@ -18,6 +18,9 @@ pub struct ConsoleConfig {
     pub language: Option<crate::tui::i18n::Lang>,
     /// Ring the terminal bell on new incidents and alarms (default true).
     pub bell: Option<bool>,
+    /// Ring again every this many seconds while anything waits for the
+    /// officer (default 30; 0: ring once).
+    pub bell_repeat_secs: Option<u64>,
     /// Where the console keeps a post's outbox (default
     /// `~/.local/share/dutyroom`).
     pub data: Option<PathBuf>,

@@ -889,6 +889,7 @@ pub async fn run(args: DemoArgs, lang: crate::tui::i18n::Lang) -> Result<(), Cli
         lang,
         keys: std::collections::BTreeMap::new(),
         bell: true,
+        bell_repeat_secs: 30,
     })
     .await;
     stop.cancel();

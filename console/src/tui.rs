@@ -15,6 +15,7 @@
 //! channel, so tests run it on a `TestBackend` with scripted keys.
 
 pub mod app;
+pub mod attention;
 pub mod commands;
 pub mod form;
 pub mod fuzzy;
@@ -50,6 +51,8 @@ pub struct Options {
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
     /// Ring the bell.
     pub bell: bool,
+    /// Ring again this often while anything waits (0: once).
+    pub bell_repeat_secs: u64,
     /// Where the post's outbox lives (`<data>/outbox/<token id>`).
     pub outbox: Option<std::path::PathBuf>,
     /// Opened as a post's console (`duty post`).
@@ -312,6 +315,11 @@ pub async fn run(options: Options) -> Result<(), crate::cli::CliError> {
     };
     let mut app = App::new(options.lang, keymap, jiff::Timestamp::now());
     app.bell = options.bell;
+    app.bell_every = jiff::SignedDuration::from_secs(match options.bell_repeat_secs {
+        // "Once": a repeat so far off it never comes in a shift.
+        0 => 365 * 24 * 3600,
+        secs => secs.clamp(5, 3600) as i64,
+    });
     app.post_mode = options.post;
     let theme = Theme::from_env();
     let mut effects = Effects::new(client, tx, reload, true, options.lang);

@@ -9,6 +9,7 @@ use dutyroom_proto::v1 as pb;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use crate::tui::attention;
 use crate::tui::commands::{self, ArgKind, Keymap, Spec};
 use crate::tui::form::{self, Field, IntakeForm};
 use crate::tui::fuzzy::{Candidate, rank};
@@ -381,7 +382,13 @@ impl Filter {
         *self == Filter::default()
     }
 
-    fn matches(&self, model: &Model, incident: &pb::Incident, now: Timestamp) -> bool {
+    fn matches(
+        &self,
+        model: &Model,
+        incident: &pb::Incident,
+        now: Timestamp,
+        flagged: &std::collections::BTreeSet<&str>,
+    ) -> bool {
         if self.open_only && !is_open(incident.status) {
             return false;
         }
@@ -414,7 +421,7 @@ impl Filter {
         if self.overdue && !urgency::overdue(incident, now) {
             return false;
         }
-        if self.alarmed && !model.alarms.values().any(|a| a.incident == incident.number) {
+        if self.alarmed && !flagged.contains(incident.number.as_str()) {
             return false;
         }
         let in_emergency = model
@@ -486,6 +493,19 @@ pub struct App {
     pub bell: bool,
     /// Incidents highlighted as new, until when.
     pub fresh: BTreeMap<u64, Timestamp>,
+    /// Everything waiting for the officer, as of the last rebuild.
+    pub attention: Vec<attention::Item>,
+    /// Attention items acknowledged here (send-backs, offline posts).
+    pub seen: std::collections::BTreeSet<String>,
+    /// The item `!` last jumped to (what `A` acknowledges when it is not
+    /// about an incident).
+    pub attention_focus: Option<String>,
+    /// How often the bell repeats while anything waits.
+    pub bell_every: jiff::SignedDuration,
+    /// When the bell rings next while anything waits.
+    pub next_ring: Option<Timestamp>,
+    /// The alarm sound is off until then (`:mute`).
+    pub muted_until: Option<Timestamp>,
     /// The open detail's timeline, once loaded.
     pub timeline: Option<(String, Vec<pb::Event>)>,
     /// Who is on duty, as last loaded.
@@ -544,6 +564,12 @@ impl App {
             message: None,
             bell: true,
             fresh: BTreeMap::new(),
+            attention: Vec::new(),
+            seen: std::collections::BTreeSet::new(),
+            attention_focus: None,
+            bell_every: jiff::SignedDuration::from_secs(30),
+            next_ring: None,
+            muted_until: None,
             timeline: None,
             on_duty: None,
             handover: None,
@@ -564,6 +590,21 @@ impl App {
     /// A text in the console's language.
     pub fn t(&self, text: T) -> &'static str {
         text.get(self.lang)
+    }
+
+    /// Should the bell sound now (on, and not muted)?
+    fn ringing(&self) -> bool {
+        self.bell && self.muted_until.is_none_or(|until| until <= self.now)
+    }
+
+    /// `post:xinhua` → 新华街道 (the id when unknown).
+    fn display_name(&self, key: &str) -> String {
+        match key.split_once(':') {
+            Some(("post", id)) => self.model.posts.get(id).map(|p| p.name.clone()),
+            Some(("unit", id)) => self.model.units.get(id).map(|u| u.name.clone()),
+            _ => None,
+        }
+        .unwrap_or_else(|| key.to_owned())
     }
 
     fn say(&mut self, text: impl Into<String>) {
@@ -588,11 +629,17 @@ impl App {
     /// Recomputes the board's rows and keeps the selection valid.
     pub fn rebuild(&mut self) {
         let now = self.now;
+        self.attention = attention::items(&self.model, &self.seen, self.lang);
+        let flagged: std::collections::BTreeSet<&str> = self
+            .attention
+            .iter()
+            .filter_map(|item| item.incident.as_deref())
+            .collect();
         let mut rows: Vec<&pb::Incident> = self
             .model
             .incidents
             .values()
-            .filter(|i| self.filter.matches(&self.model, i, now))
+            .filter(|i| self.filter.matches(&self.model, i, now, &flagged))
             .collect();
         match self.own.as_deref() {
             // A post: orders still to sign for on top, newest first.
@@ -605,6 +652,11 @@ impl App {
         }
         self.board = rows.iter().map(|i| i.id).collect();
         self.situation = urgency::situation(&self.model, now);
+        // The strip counts everything waiting for the officer, not only alarms.
+        self.situation.alarms = self.attention.len();
+        if self.attention.is_empty() {
+            self.next_ring = None;
+        }
         if self.selected.is_none_or(|id| !self.board.contains(&id)) {
             self.selected = self.board.first().copied();
         }
@@ -620,6 +672,23 @@ impl App {
             AppEvent::Resize(..) => {}
             AppEvent::Tick(now) => {
                 self.now = now.max(self.now);
+                if self.muted_until.is_some_and(|until| until <= self.now) {
+                    self.muted_until = None;
+                    self.say(self.t(T::Unmuted));
+                }
+                // The bell repeats while anything waits, until acknowledged.
+                if !self.attention.is_empty() {
+                    match self.next_ring {
+                        Some(at) if at <= self.now => {
+                            if self.ringing() {
+                                effects.push(Effect::Bell);
+                            }
+                            self.next_ring = Some(self.now + self.bell_every);
+                        }
+                        Some(_) => {}
+                        None => self.next_ring = Some(self.now + self.bell_every),
+                    }
+                }
                 // At shift change, the people on duty change.
                 let ended = self
                     .on_duty
@@ -691,12 +760,35 @@ impl App {
                                 .model
                                 .alarms
                                 .get(&id)
-                                .map(|a| format!("{} {}", a.incident, a.reason))
+                                .map(|a| {
+                                    format!(
+                                        "{} {}",
+                                        a.incident,
+                                        attention::describe_alarm(&self.model, a, self.lang)
+                                    )
+                                })
                                 .unwrap_or_default();
                             self.complain(format!("{} #{id}: {reason}", self.t(T::NewAlarm)));
-                            if self.bell {
+                            if self.ringing() {
                                 effects.push(Effect::Bell);
                             }
+                            self.next_ring = Some(self.now + self.bell_every);
+                        }
+                        Notice::SentBack(number, who) => {
+                            let name = self.display_name(&who);
+                            self.complain(format!("{}: {number} {name}", self.t(T::SentBack)));
+                            if self.ringing() {
+                                effects.push(Effect::Bell);
+                            }
+                            self.next_ring = Some(self.now + self.bell_every);
+                        }
+                        Notice::Offline(post) => {
+                            let name = self.display_name(&format!("post:{post}"));
+                            self.complain(format!("{}: {name}", self.t(T::PostOffline)));
+                            if self.ringing() {
+                                effects.push(Effect::Bell);
+                            }
+                            self.next_ring = Some(self.now + self.bell_every);
                         }
                     }
                 }
@@ -894,6 +986,9 @@ impl App {
         let Some(spec) = commands::find(name) else {
             return Vec::new();
         };
+        if !matches!(name, "ack" | "next") {
+            self.attention_focus = None;
+        }
         if !self.offers(spec) {
             self.refuse_elsewhere(spec);
             return Vec::new();
@@ -907,8 +1002,13 @@ impl App {
         if let Some(digit) = digit {
             pending.args.push(digit);
         } else if on_selection {
-            // Never act on an incident the officer cannot see.
-            if !self.board_visible() {
+            // Never act on an incident the officer cannot see (acknowledging
+            // the item `!` jumped to, not about an incident, is fine).
+            let local_focus = name == "ack"
+                && self.attention_focus.as_ref().is_some_and(|key| {
+                    self.attention.iter().any(|i| i.key == *key && i.incident.is_none())
+                });
+            if !self.board_visible() && !local_focus {
                 self.complain(self.t(T::BoardHidden));
                 return Vec::new();
             }
@@ -1249,6 +1349,31 @@ impl App {
                 }
                 return Vec::new();
             }
+            "next" => {
+                self.next_attention();
+                return Vec::new();
+            }
+            "mute" => {
+                let word = arg(0);
+                if word == "off" {
+                    self.muted_until = None;
+                    self.say(self.t(T::Unmuted));
+                    return Vec::new();
+                }
+                let minutes = match word.parse::<i64>() {
+                    Ok(m) if (1..=720).contains(&m) => m,
+                    Err(_) if word.is_empty() => 10,
+                    _ => {
+                        self.complain(format!("{}: {word} (1–720)", self.t(T::Minutes)));
+                        return Vec::new();
+                    }
+                };
+                let until = self.now + jiff::SignedDuration::from_mins(minutes);
+                self.muted_until = Some(until);
+                let shown = until.to_zoned_datetime(self.zone.clone()).strftime("%H:%M");
+                self.say(format!("{} {shown}", self.t(T::Muted)));
+                return Vec::new();
+            }
             "bell" => {
                 self.bell = !self.bell;
                 let text = if self.bell { T::BellOn } else { T::BellOff };
@@ -1448,7 +1573,33 @@ impl App {
                 self.mode = Mode::Confirm(Box::new(asking));
                 return Vec::new();
             }
+            let local: Vec<String> = self
+                .attention
+                .iter()
+                .filter(|i| !matches!(i.kind, attention::Kind::Alarm(_)))
+                .map(|i| i.key.clone())
+                .collect();
+            self.seen.extend(local);
             self.model.alarms.keys().copied().collect()
+        } else if word.is_empty()
+            && let Some(focus) = self
+                .attention_focus
+                .take()
+                .filter(|key| self.attention.iter().any(|i| i.key == *key && i.incident.is_none()))
+        {
+            // The item `!` jumped to, when it is not about an incident.
+            match self.attention.iter().find(|i| i.key == focus) {
+                Some(attention::Item {
+                    kind: attention::Kind::Alarm(id),
+                    ..
+                }) => vec![*id],
+                Some(item) => {
+                    self.say(format!("{} ✓", item.what));
+                    self.seen.insert(focus);
+                    return Vec::new();
+                }
+                None => Vec::new(),
+            }
         } else if let Ok(id) = word.trim_start_matches('#').parse::<u64>() {
             if !self.model.alarms.contains_key(&id) {
                 self.complain(format!("{} #{id}", self.t(T::NoSuchAlarm)));
@@ -1472,6 +1623,23 @@ impl App {
                 .filter(|a| a.incident == number)
                 .map(|a| a.id)
                 .collect();
+            // The incident's other items (send-backs) are acknowledged here.
+            let local: Vec<String> = self
+                .attention
+                .iter()
+                .filter(|i| {
+                    i.incident.as_deref() == Some(number.as_str())
+                        && !matches!(i.kind, attention::Kind::Alarm(_))
+                })
+                .map(|i| i.key.clone())
+                .collect();
+            if !local.is_empty() {
+                self.seen.extend(local);
+                if ids.is_empty() {
+                    self.say(format!("{number} ✓"));
+                    return Vec::new();
+                }
+            }
             if ids.is_empty() {
                 self.say(format!("{}: {number}", self.t(T::NoAlarmHere)));
                 return Vec::new();
@@ -1490,6 +1658,49 @@ impl App {
                 }))
             })
             .collect()
+    }
+
+    /// Selects the next item that needs the officer (after the one last
+    /// jumped to): its incident on the board, or the item on the bottom line.
+    fn next_attention(&mut self) {
+        if self.attention.is_empty() {
+            self.attention_focus = None;
+            self.say(self.t(T::NothingWaiting));
+            return;
+        }
+        let after = self
+            .attention_focus
+            .as_ref()
+            .and_then(|key| self.attention.iter().position(|i| i.key == *key));
+        let index = after.map_or(0, |i| (i + 1) % self.attention.len());
+        let item = self.attention[index].clone();
+        self.attention_focus = Some(item.key.clone());
+        if let Some(number) = &item.incident
+            && let Some(id) = self.model.by_number(number).map(|i| i.id)
+        {
+            if !self.board.contains(&id) {
+                // Filtered out: show the whole board again.
+                self.filter = Filter::default();
+                self.rebuild();
+            }
+            self.selected = Some(id);
+            if self.width < 120 {
+                self.panel = Panel::Detail;
+            }
+        }
+        let since = urgency::age(item.since, self.now);
+        let mut text = format!(
+            "[{}/{}] {}{} · {since}",
+            index + 1,
+            self.attention.len(),
+            item.incident.as_ref().map(|n| format!("{n} ")).unwrap_or_default(),
+            item.what
+        );
+        if !item.who.is_empty() {
+            text.push_str(&format!(" · {}", item.who));
+        }
+        text.push_str(&format!(" · {}", self.t(T::AckHint)));
+        self.complain(text);
     }
 
     /// A post's action as a request; its own assignment is meant, so none
@@ -1635,7 +1846,12 @@ impl App {
             2 => Filter::parse("unsigned"),
             3 => Filter::parse("status:on-scene"),
             4 => Filter::parse("overdue"),
-            5 => Filter::parse("alarmed"),
+            5 => {
+                // Everything waiting, with the queue beside (or instead of)
+                // the board: items without an incident show there.
+                self.panel = Panel::Alarms;
+                Filter::parse("alarmed")
+            }
             6 => Filter::parse("emergency"),
             n => self.views.get(&n).cloned().unwrap_or_default(),
         };

@@ -381,6 +381,30 @@ pub const COMMANDS: &[Spec] = &[
         who: Who::Any,
     },
     Spec {
+        name: "next",
+        aliases: &["attention"],
+        help: (
+            "跳到下一条待处理事项 (警报、退单、离线)",
+            "jump to the next item needing attention (alarms, send-backs, offline posts)",
+        ),
+        args: &[],
+        keys: &["!"],
+        confirm: false,
+        who: Who::Any,
+    },
+    Spec {
+        name: "mute",
+        aliases: &[],
+        help: (
+            "警报声静音 N 分钟 (默认 10; off 恢复)",
+            "mute the alarm sound for N minutes (default 10; off turns it back on)",
+        ),
+        args: &[optional(ArgKind::Word, T::Minutes)],
+        keys: &[],
+        confirm: false,
+        who: Who::Any,
+    },
+    Spec {
         name: "mode",
         aliases: &[],
         help: (

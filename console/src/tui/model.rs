@@ -95,6 +95,10 @@ pub enum Notice {
     NewOrder(String),
     /// A roll-call this console's post must answer.
     RollCall(u64),
+    /// A post or unit sent an order back (退单): incident number, who.
+    SentBack(String, String),
+    /// A post dropped off (its id).
+    Offline(String),
 }
 
 /// `post:<id>` or `unit:<id>` for an assignee.
@@ -223,6 +227,15 @@ impl Model {
         {
             notices.push(Notice::NewOrder(event.subject_id.clone()));
         }
+        // The centre hears of every send-back at once.
+        if self.own.is_none()
+            && let Some(Body::AssignmentChanged(changed)) = &event.body
+            && let Some(assignment) = &changed.assignment
+            && assignment.state == pb::AssignmentState::Refused as i32
+        {
+            let who = assignment.assignee.as_ref().map(assignee_key).unwrap_or_default();
+            notices.push(Notice::SentBack(event.subject_id.clone(), who));
+        }
         match &event.body {
             Some(Body::IncidentCreated(created)) => {
                 let known = created
@@ -267,7 +280,16 @@ impl Model {
                 }
             }
             Some(Body::PresenceChanged(entry)) => {
-                self.presence.insert(presence_key(entry), entry.clone());
+                let key = presence_key(entry);
+                let was_online = self.presence.get(&key).is_none_or(|p| p.online);
+                if self.own.is_none()
+                    && was_online
+                    && !entry.online
+                    && let Some(id) = key.strip_prefix("post:")
+                {
+                    notices.push(Notice::Offline(id.to_owned()));
+                }
+                self.presence.insert(key, entry.clone());
             }
             Some(Body::PostChanged(post)) => {
                 self.posts.insert(post.id.clone(), post.clone());

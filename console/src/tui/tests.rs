@@ -741,4 +741,5 @@ fn posts_panel_shows_presence_160x48_zh() {
     insta::assert_snapshot!(screen);
 }
 
+mod attention;
 mod safety;

@@ -257,7 +257,7 @@ fn situation_strip(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
         (0, item("4", T::Overdue, s.overdue, true)),
         (
             if post { 1 } else { 0 },
-            item("5", T::Alarms, s.alarms, true),
+            item("5", T::Attention, s.alarms, true),
         ),
         // A post's own mode is in its title bar.
         (
@@ -339,6 +339,19 @@ fn situation_strip(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
                 ));
             }
         }
+    }
+    if let Some(until) = app.muted_until {
+        groups.push((
+            0,
+            vec![Span::styled(
+                format!(
+                    "{} {} ",
+                    app.t(T::Muted),
+                    until.to_zoned_datetime(app.zone.clone()).strftime("%H:%M")
+                ),
+                theme.alert(),
+            )],
+        ));
     }
     if !app.filter.text.is_empty() {
         groups.push((

@@ -96,6 +96,73 @@ pub(super) fn lead(incident: &pb::Incident) -> Option<&pb::Assignment> {
     })
 }
 
+/// A post's or unit's name as a board cell has room for: `新华街道` → `新华`.
+pub(super) fn short_name(name: &str) -> String {
+    let mut short = name;
+    'strip: loop {
+        for suffix in ["办事处", "指挥部", "街道", "乡", "镇"] {
+            if let Some(stem) = short.strip_suffix(suffix)
+                && stem.chars().count() >= 2
+            {
+                short = stem;
+                continue 'strip;
+            }
+        }
+        return short.to_owned();
+    }
+}
+
+/// Who leads an incident, for the centre's board: `!新华✕ 待签收` — `!` the
+/// post is in emergency mode, `✕` it is offline; `!退单 新华` when the lead
+/// sent the order back and no one leads now. The flag says "needs the
+/// officer" (offline lead, send-back, no lead).
+pub(super) fn lead_cell(app: &App, incident: &pb::Incident, cells: usize) -> (String, bool) {
+    if let Some(a) = lead(incident) {
+        let who = a.assignee.as_ref();
+        let key = who.map(crate::tui::model::assignee_key).unwrap_or_default();
+        let emergency = who.is_some_and(|w| {
+            w.kind == pb::AssigneeKind::Post as i32
+                && app
+                    .model
+                    .posts
+                    .get(&w.id)
+                    .is_some_and(|p| p.mode == pb::PostMode::Emergency as i32)
+        });
+        let offline = app.model.presence.get(&key).is_some_and(|p| !p.online);
+        let mut text = format!(
+            "{}{}{}",
+            if emergency { "!" } else { "" },
+            short_name(&assignee_name(app, who)),
+            if offline { "✕" } else { "" },
+        );
+        // The state when there is room; the clock column says what is due.
+        if cells >= 14 {
+            text.push(' ');
+            text.push_str(state(app, a.state));
+        }
+        return (text, offline);
+    }
+    let refused = incident.assignments.iter().rev().find(|a| {
+        a.role == pb::AssignmentRole::Lead as i32
+            && a.state == pb::AssignmentState::Refused as i32
+    });
+    match refused {
+        Some(a) => (
+            format!(
+                "!{} {}",
+                app.t(T::SentBack),
+                short_name(&assignee_name(app, a.assignee.as_ref()))
+            ),
+            true,
+        ),
+        // Nobody leads a call still being handled: that needs the officer.
+        None => (
+            app.t(T::NoLead).to_owned(),
+            incident.status < pb::IncidentStatus::Resolved as i32,
+        ),
+    }
+}
+
 /// Where an incident is: its place's name, else its post's, else the
 /// address as given.
 pub(super) fn where_(app: &App, incident: &pb::Incident) -> String {
@@ -243,13 +310,14 @@ fn row(
     let age = urgency::age(urgency::ts(incident.created_at.as_ref()), app.now);
     let place = where_(app, incident);
     let own = app.own.as_deref();
-    // A post sees its own part: its assignment's state and clocks.
-    let lead = match own
-        .and_then(|own| crate::tui::model::mine(incident, own))
-        .or_else(|| own.is_none().then(|| lead(incident)).flatten())
-    {
-        Some(a) => state(app, a.state).to_owned(),
-        None => status(app, incident.status).to_owned(),
+    // A post sees its own part: its assignment's state and clocks; the
+    // centre sees who leads.
+    let (lead, lead_alert) = match own {
+        Some(own) => match crate::tui::model::mine(incident, own) {
+            Some(a) => (state(app, a.state).to_owned(), false),
+            None => (status(app, incident.status).to_owned(), false),
+        },
+        None => lead_cell(app, incident, columns.lead),
     };
     let (clock_text, clock_style) = match urgency::countdown_of(incident, app.now, own) {
         Some(countdown) => (
@@ -303,7 +371,15 @@ fn row(
         ),
         (category(app, &incident.category), columns.category, base),
         (place, columns.place, base),
-        (lead, columns.lead, base),
+        (
+            lead,
+            columns.lead,
+            if lead_alert {
+                base.patch(theme.alert())
+            } else {
+                base
+            },
+        ),
         (clock_text, columns.clock, base.patch(clock_style)),
         (summary, columns.summary, summary_style),
     ];

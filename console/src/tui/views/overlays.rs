@@ -138,6 +138,27 @@ pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Fram
             .map_or(u.clone(), |unit| unit.name.clone())
     }));
     lines.push(Line::raw(""));
+    // The post that would lead has dropped off: say so before dispatching.
+    if let Some(lead) = &dispatch.lead
+        && let Some(presence) = app
+            .model
+            .presence
+            .get(&format!("post:{lead}"))
+            .filter(|p| !p.online)
+    {
+        let name = app.model.posts.get(lead).map_or(lead.clone(), |p| p.name.clone());
+        let since = crate::tui::urgency::age(
+            crate::tui::urgency::ts(presence.last_seen.as_ref()),
+            app.now,
+        );
+        lines.push(Line::from(Span::styled(
+            truncate(
+                &format!("! {}: {name} ✕ {since}", app.t(T::LeadOffline)),
+                inner.width as usize,
+            ),
+            theme.alert(),
+        )));
+    }
     if dispatch.lead.is_some() || !dispatch.support.is_empty() {
         lines.push(Line::from(vec![
             Span::styled(format!("{}: ", app.t(T::WillDispatch)), theme.dim()),
@@ -388,31 +409,65 @@ pub(super) fn posts(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect)
 
 /// The alarms panel: waiting for acknowledgement.
 pub(super) fn alarms(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let mut title = format!("{} {}", app.t(T::Attention), app.attention.len());
+    if let Some(until) = app.muted_until {
+        title.push_str(&format!(
+            "  {} {}",
+            app.t(T::Muted),
+            until.to_zoned_datetime(app.zone.clone()).strftime("%H:%M")
+        ));
+    }
     let block = Block::default()
         .borders(Borders::LEFT)
-        .title(Span::styled(app.t(T::Alarms), theme.dim()));
+        .title(Span::styled(title, theme.dim()));
     let cells = area.width.saturating_sub(2) as usize;
-    let lines: Vec<Line<'static>> = app
-        .model
-        .alarms
-        .values()
-        .map(|a| {
-            Line::from(Span::styled(
-                truncate(
-                    &format!(
-                        "!#{} {}{} {} {}",
-                        a.id,
-                        a.level,
-                        app.t(T::Level),
-                        a.incident,
-                        a.reason
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    if app.attention.is_empty() {
+        lines.push(Line::from(Span::styled(
+            app.t(T::NothingWaiting),
+            theme.dim(),
+        )));
+    }
+    // Grouped per incident: a heading, then each item: what, since when,
+    // who was alarmed.
+    let mut group: Option<Option<String>> = None;
+    for item in &app.attention {
+        if group.as_ref() != Some(&item.incident) {
+            group = Some(item.incident.clone());
+            if let Some(number) = &item.incident {
+                let heading = match app.model.by_number(number) {
+                    Some(i) => format!(
+                        "{} {} {}",
+                        number.rsplit('-').next().unwrap_or(number),
+                        numeral(i.severity),
+                        i.summary
                     ),
-                    cells,
-                ),
-                theme.alert(),
-            ))
-        })
-        .collect();
+                    None => number.clone(),
+                };
+                lines.push(Line::from(Span::styled(
+                    truncate(&heading, cells),
+                    Style::default().add_modifier(Modifier::BOLD),
+                )));
+            }
+        }
+        let focused = app.attention_focus.as_deref() == Some(item.key.as_str());
+        let style = if focused {
+            theme.alert().patch(theme.selected())
+        } else {
+            theme.alert()
+        };
+        let since = crate::tui::urgency::age(item.since, app.now);
+        lines.push(Line::from(Span::styled(
+            truncate(&format!(" ! {} · {since}", item.what), cells),
+            style,
+        )));
+        if !item.who.is_empty() {
+            lines.push(Line::from(Span::styled(
+                truncate(&format!("   → {}", item.who), cells),
+                theme.dim(),
+            )));
+        }
+    }
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 

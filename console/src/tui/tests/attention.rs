@@ -1,0 +1,200 @@
+//! One attention queue: alarms, send-backs and posts dropping off ring,
+//! are counted, shown with who was alarmed, and keep ringing until
+//! acknowledged (issue 11).
+
+use crossterm::event::KeyCode;
+use dutyroom_proto::v1 as pb;
+use jiff::SignedDuration;
+
+use super::super::app::{App, AppEvent, Effect, Mode, Panel, Rpc};
+use super::super::attention::Kind;
+use super::super::i18n::Lang;
+use super::{NOW, app, assignment, command, key, screen};
+
+fn tick(app: &mut App, secs: i64) -> Vec<Effect> {
+    let now = app.now + SignedDuration::from_secs(secs);
+    app.update(AppEvent::Tick(now))
+}
+
+fn sent_back(seq: u64) -> AppEvent {
+    let mut refused = assignment(
+        1,
+        pb::AssigneeKind::Post,
+        "xinhua",
+        true,
+        pb::AssignmentState::Refused,
+    );
+    refused.reason = "不在辖区".into();
+    refused.ended_at = super::ts(NOW - 10);
+    AppEvent::Watch(Box::new(pb::Event {
+        seq,
+        kind: "incident.refused".into(),
+        subject_kind: "incident".into(),
+        subject_id: "20261123-0001".into(),
+        body: Some(pb::event::Body::AssignmentChanged(pb::AssignmentChanged {
+            assignment: Some(refused),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }))
+}
+
+fn offline(seq: u64, post: &str) -> AppEvent {
+    AppEvent::Watch(Box::new(pb::Event {
+        seq,
+        kind: "presence.offline".into(),
+        subject_kind: "presence".into(),
+        subject_id: format!("post:{post}"),
+        body: Some(pb::event::Body::PresenceChanged(pb::PresenceEntry {
+            who: Some(pb::Assignee {
+                kind: pb::AssigneeKind::Post as i32,
+                id: post.into(),
+                name: String::new(),
+            }),
+            online: false,
+            last_seen: super::ts(NOW),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }))
+}
+
+#[test]
+fn a_send_back_rings_is_counted_and_shows_on_the_board() {
+    let mut app = app(Lang::Zh);
+    let before = app.attention.len();
+    let effects = app.update(sent_back(200));
+    assert!(effects.contains(&Effect::Bell), "{effects:?}");
+    assert!(app.message.as_ref().is_some_and(|m| m.text.contains("退单")));
+    assert_eq!(app.attention.len(), before + 1);
+    assert!(
+        app.attention
+            .iter()
+            .any(|i| i.kind == Kind::SentBack && i.what.contains("不在辖区"))
+    );
+    let board = screen(&app, 80, 24);
+    assert!(board.contains("!退单"), "{board}");
+    assert!(board.contains(&format!("待处理! {}", before + 1)), "{board}");
+}
+
+#[test]
+fn the_bell_repeats_until_everything_is_acknowledged_and_can_be_muted() {
+    let mut app = app(Lang::Zh);
+    // Only the alarm waits: 向阳 being offline was acknowledged before.
+    let offline: Vec<String> = app
+        .attention
+        .iter()
+        .filter(|i| i.kind == Kind::Offline)
+        .map(|i| i.key.clone())
+        .collect();
+    app.seen.extend(offline);
+    app.rebuild();
+    assert_eq!(app.attention.len(), 1, "the snapshot's alarm");
+    tick(&mut app, 1);
+    assert!(!tick(&mut app, 30).is_empty(), "rings again after 30 s");
+    assert!(tick(&mut app, 5).is_empty(), "not every second");
+    assert!(tick(&mut app, 30).contains(&Effect::Bell));
+    command(&mut app, "mute 5");
+    assert!(app.muted_until.is_some());
+    assert!(screen(&app, 80, 24).contains("静音至"));
+    for _ in 0..8 {
+        assert!(!tick(&mut app, 30).contains(&Effect::Bell), "muted");
+    }
+    // The mute ended (4 minutes of ticks: still muted; then it lifts).
+    tick(&mut app, 120);
+    assert!(app.muted_until.is_none());
+    assert!(tick(&mut app, 30).contains(&Effect::Bell));
+    // The alarm acknowledged in dutyd: silence.
+    let mut alarm = app.model.alarms[&3].clone();
+    alarm.acknowledged_at = super::ts(NOW + 600);
+    app.update(AppEvent::Watch(Box::new(pb::Event {
+        seq: 300,
+        subject_kind: "incident".into(),
+        subject_id: alarm.incident.clone(),
+        body: Some(pb::event::Body::Alarm(alarm)),
+        ..Default::default()
+    })));
+    assert!(app.attention.is_empty(), "{:?}", app.attention);
+    for _ in 0..4 {
+        assert!(!tick(&mut app, 30).contains(&Effect::Bell));
+    }
+}
+
+#[test]
+fn a_post_going_offline_rings_and_the_intake_warns_before_routing_to_it() {
+    let mut app = app(Lang::Zh);
+    let effects = app.update(offline(200, "xinhua"));
+    assert!(effects.contains(&Effect::Bell), "{effects:?}");
+    assert!(app.message.as_ref().is_some_and(|m| m.text.contains("新华")));
+    assert!(app.attention.iter().any(|i| i.kind == Kind::Offline));
+    // The board marks the offline lead.
+    assert!(screen(&app, 160, 48).contains("新华✕"));
+    // A call for 幸福社区 would go to 新华: the form says it is offline.
+    key(&mut app, KeyCode::Char('n'));
+    for c in "fire".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Tab);
+    for c in "xingfu".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    let form = screen(&app, 80, 24);
+    assert!(form.contains("主办指挥部离线"), "{form}");
+}
+
+#[test]
+fn view_five_and_the_jump_key_show_every_item_with_who_was_alarmed() {
+    let mut app = app(Lang::Zh);
+    if let Some(alarm) = app.model.alarms.get_mut(&3) {
+        alarm.targets = vec![pb::AlarmTarget {
+            target: "centre_duty_leader".into(),
+            scope: String::new(),
+            people: vec![pb::Contact {
+                person_id: "zhang".into(),
+                name: "张军".into(),
+                phone: "13900000001".into(),
+            }],
+        }];
+        alarm.kind = pb::AlarmKind::SignForOverdue as i32;
+    }
+    app.update(offline(200, "qianjin"));
+    key(&mut app, KeyCode::Char('5'));
+    assert_eq!(app.panel, Panel::Alarms);
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains("签收超时"), "in Chinese, from the fields: {shown}");
+    assert!(shown.contains("张军 13900000001"), "{shown}");
+    assert!(shown.contains("离线"), "an item with no incident is listed: {shown}");
+    // `!` jumps: first the fire's alarm (its incident selected, the board
+    // back), then the offline post; `A` acknowledges that one item.
+    app.width = 80;
+    key(&mut app, KeyCode::Char('!'));
+    assert_eq!(
+        app.selection().map(|i| i.number.as_str()),
+        Some("20261123-0001")
+    );
+    assert_eq!(app.panel, Panel::Detail);
+    key(&mut app, KeyCode::Char('!'));
+    assert!(app.message.as_ref().is_some_and(|m| m.text.contains("离线")));
+    let focused = app.attention_focus.clone().expect("an item is focused");
+    let offline = |app: &App| {
+        app.attention
+            .iter()
+            .filter(|i| i.kind == Kind::Offline)
+            .count()
+    };
+    let before = offline(&app);
+    let effects = key(&mut app, KeyCode::Char('A'));
+    assert!(effects.is_empty(), "nothing to send for a local item: {effects:?}");
+    assert_eq!(offline(&app), before - 1, "that one item only");
+    assert!(!app.attention.iter().any(|i| i.key == focused));
+    assert!(matches!(app.mode, Mode::Board));
+    // The rest at once, confirmed.
+    command(&mut app, "ack all");
+    let effects = key(&mut app, KeyCode::Char('y'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Rpc(Rpc::Ack(a))] if a.id == 3),
+        "{effects:?}"
+    );
+}
