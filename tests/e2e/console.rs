@@ -195,12 +195,19 @@ async fn a_call_is_taken_and_dispatched_in_six_control_keys() {
     assert_eq!(incident.territorial_post_id, "xinhua");
     assert!(console.screen().contains("居民楼三层冒烟"));
 
-    // The same call as one command line: two control keys.
+    // The same call as one command line: `:`, Enter to see what it was
+    // understood as, Enter to send — three control keys.
     console.control_keys = 0;
     console.press(KeyCode::Char(':'));
     console.typed("call huozai 2 xingfu 楼道有烟 13900000000");
     console.press(KeyCode::Enter);
-    assert_eq!(console.control_keys, 2);
+    assert!(
+        console.screen().contains("幸福社区 → 新华街道"),
+        "{}",
+        console.screen()
+    );
+    console.press(KeyCode::Enter);
+    assert_eq!(console.control_keys, 3);
     console
         .until("the second call", |app| {
             app.model

@@ -277,6 +277,23 @@ pub enum Mode {
     Help(usize),
     /// "Throw away what was typed?" over the mode it came from.
     Leave(Box<Mode>, Leave),
+    /// What a `:call` line was understood as, waiting for Enter.
+    CallPreview(Box<CallPreview>),
+}
+
+/// A `:call` line as understood: shown before anything is sent.
+#[derive(Debug, Clone)]
+pub struct CallPreview {
+    /// The line as typed (Esc goes back to it).
+    pub line: String,
+    /// What would be sent.
+    pub request: pb::CreateIncidentRequest,
+    /// How the category word was read.
+    pub category: form::Match,
+    /// How the place word was read.
+    pub place: form::Match,
+    /// The post that would lead, if the place has one.
+    pub lead: Option<String>,
 }
 
 /// What leaving a half-typed form or prompt would do.
@@ -303,6 +320,7 @@ impl Mode {
             Mode::Form(form) => !form.is_empty(),
             Mode::Prompt(..) | Mode::Confirm(_) | Mode::Picker(_) => true,
             Mode::Command(line) => !line.text().trim().is_empty(),
+            Mode::CallPreview(_) => true,
             _ => false,
         }
     }
@@ -957,6 +975,7 @@ impl App {
                 }
             }
             Mode::Command(line) => self.command_key(line, key),
+            Mode::CallPreview(preview) => self.preview_key(*preview, key),
             Mode::Filter(line) => self.filter_key(line, key),
         }
     }
@@ -1006,7 +1025,9 @@ impl App {
             // the item `!` jumped to, not about an incident, is fine).
             let local_focus = name == "ack"
                 && self.attention_focus.as_ref().is_some_and(|key| {
-                    self.attention.iter().any(|i| i.key == *key && i.incident.is_none())
+                    self.attention
+                        .iter()
+                        .any(|i| i.key == *key && i.incident.is_none())
                 });
             if !self.board_visible() && !local_focus {
                 self.complain(self.t(T::BoardHidden));
@@ -1419,7 +1440,12 @@ impl App {
             }
             _ if !self.live() => return Vec::new(),
             "call" => match self.call(args) {
-                Ok(request) => Rpc::Create(request),
+                Ok(preview) => {
+                    // Nothing is sent before the officer has seen what the
+                    // words were taken to mean.
+                    self.mode = Mode::CallPreview(Box::new(preview));
+                    return Vec::new();
+                }
                 Err(problem) => {
                     self.complain(problem);
                     return Vec::new();
@@ -1582,10 +1608,11 @@ impl App {
             self.seen.extend(local);
             self.model.alarms.keys().copied().collect()
         } else if word.is_empty()
-            && let Some(focus) = self
-                .attention_focus
-                .take()
-                .filter(|key| self.attention.iter().any(|i| i.key == *key && i.incident.is_none()))
+            && let Some(focus) = self.attention_focus.take().filter(|key| {
+                self.attention
+                    .iter()
+                    .any(|i| i.key == *key && i.incident.is_none())
+            })
         {
             // The item `!` jumped to, when it is not about an incident.
             match self.attention.iter().find(|i| i.key == focus) {
@@ -1693,7 +1720,10 @@ impl App {
             "[{}/{}] {}{} · {since}",
             index + 1,
             self.attention.len(),
-            item.incident.as_ref().map(|n| format!("{n} ")).unwrap_or_default(),
+            item.incident
+                .as_ref()
+                .map(|n| format!("{n} "))
+                .unwrap_or_default(),
             item.what
         );
         if !item.who.is_empty() {
@@ -1762,8 +1792,39 @@ impl App {
         })
     }
 
-    /// `:call CATEGORY SEVERITY PLACE SUMMARY… [PHONE]`.
-    fn call(&self, args: &[String]) -> Result<pb::CreateIncidentRequest, String> {
+    /// Enter sends the previewed call (only with a lead post); `y` sends it
+    /// without one; Esc goes back to the line to correct it.
+    fn preview_key(&mut self, preview: CallPreview, key: KeyEvent) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Esc => {
+                self.mode = Mode::Command(Line::with(&preview.line));
+                Vec::new()
+            }
+            KeyCode::Enter if preview.lead.is_none() => {
+                self.complain(self.t(T::NoLeadAsk));
+                self.mode = Mode::CallPreview(Box::new(preview));
+                Vec::new()
+            }
+            KeyCode::Enter | KeyCode::Char('y') => {
+                if !self.live() {
+                    self.mode = Mode::CallPreview(Box::new(preview));
+                    return Vec::new();
+                }
+                let mut request = preview.request;
+                self.submitted += 1;
+                request.request_id =
+                    format!("call-{}-{}", self.now.as_millisecond(), self.submitted);
+                vec![Effect::Rpc(Rpc::Create(request))]
+            }
+            _ => {
+                self.mode = Mode::CallPreview(Box::new(preview));
+                Vec::new()
+            }
+        }
+    }
+
+    /// `:call CATEGORY SEVERITY PLACE SUMMARY… [PHONE]`, as understood.
+    fn call(&self, args: &[String]) -> Result<CallPreview, String> {
         let [category, severity, place, summary] = args else {
             return Err(format!(
                 "call: {}",
@@ -1771,14 +1832,16 @@ impl App {
             ));
         };
         let categories = form::category_candidates(&self.model);
-        let category = rank(category, &categories)
-            .first()
-            .map(|c| c.value.clone())
-            .ok_or_else(|| format!("{}: {category}", self.t(T::Category)))?;
+        let category_match = form::best(category, &categories);
+        let category = category_match
+            .value
+            .clone()
+            .ok_or_else(|| format!("{} ?: {category}", self.t(T::Category)))?;
         let severity = form::severity(severity)
             .ok_or_else(|| format!("{}: {severity}", self.t(T::Severity)))?;
         let places = form::place_candidates(&self.model);
-        let place_id = rank(place, &places).first().map(|c| c.value.clone());
+        let place_match = form::best(place, &places);
+        let place_id = place_match.value.clone();
         let mut summary = summary.clone();
         let mut phone = String::new();
         if let Some((head, last)) = summary.rsplit_once(' ')
@@ -1804,7 +1867,13 @@ impl App {
             tags: Vec::new(),
         };
         let dispatch = form::suggest(&self.model, Some(&category), place_id.as_deref());
-        Ok(form::request(intake, &dispatch))
+        Ok(CallPreview {
+            line: format!("call {}", args.join(" ")),
+            request: form::request(intake, &dispatch),
+            category: category_match,
+            place: place_match,
+            lead: dispatch.lead,
+        })
     }
 
     fn navigate(&mut self, how: &str) {

@@ -133,7 +133,11 @@ pub fn items(model: &Model, seen: &BTreeSet<String>, lang: Lang) -> Vec<Item> {
         }
     }
     items.sort_by(|a, b| {
-        (a.incident.is_none(), &a.incident, a.since).cmp(&(b.incident.is_none(), &b.incident, b.since))
+        (a.incident.is_none(), &a.incident, a.since).cmp(&(
+            b.incident.is_none(),
+            &b.incident,
+            b.since,
+        ))
     });
     items
 }

@@ -128,6 +128,40 @@ pub fn assignee_candidates(model: &Model) -> Vec<Candidate<String>> {
     posts.chain(units).collect()
 }
 
+/// What a typed word was taken to mean.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Match {
+    /// The best candidate, if any matched at all.
+    pub value: Option<String>,
+    /// The word is the candidate's id, name, pinyin initials or full pinyin;
+    /// anything else is a guess and is shown as one.
+    pub exact: bool,
+    /// The next candidates, for a guess.
+    pub others: Vec<String>,
+}
+
+/// The best candidate for `query`, and whether that is a guess.
+pub fn best(query: &str, candidates: &[Candidate<String>]) -> Match {
+    let ranked = rank(query, candidates);
+    let Some(top) = ranked.first() else {
+        return Match::default();
+    };
+    let query = query.trim();
+    Match {
+        value: Some(top.value.clone()),
+        exact: top
+            .haystack
+            .split_whitespace()
+            .any(|word| word.eq_ignore_ascii_case(query)),
+        others: ranked
+            .iter()
+            .skip(1)
+            .take(2)
+            .map(|c| c.value.clone())
+            .collect(),
+    }
+}
+
 /// Severity from what was typed: 1–4 or I–IV.
 pub fn severity(text: &str) -> Option<pb::Severity> {
     match text.trim().to_ascii_uppercase().as_str() {

@@ -233,7 +233,11 @@ impl Model {
             && let Some(assignment) = &changed.assignment
             && assignment.state == pb::AssignmentState::Refused as i32
         {
-            let who = assignment.assignee.as_ref().map(assignee_key).unwrap_or_default();
+            let who = assignment
+                .assignee
+                .as_ref()
+                .map(assignee_key)
+                .unwrap_or_default();
             notices.push(Notice::SentBack(event.subject_id.clone(), who));
         }
         match &event.body {

@@ -122,6 +122,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
         Mode::Form(form) => overlays::form(app, form, theme, frame, main),
         Mode::Picker(picker) => overlays::picker(app, picker, theme, frame, main),
         Mode::Help(offset) => overlays::help(app, *offset, theme, frame, main),
+        Mode::CallPreview(preview) => overlays::call_preview(app, preview, theme, frame, main),
         _ => {
             if main.width >= 120 {
                 let [left, right] =
@@ -412,6 +413,7 @@ fn key_hints(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     };
     let text = match app.mode.shown() {
         Mode::Form(_) => app.t(T::FormHint).to_owned(),
+        Mode::CallPreview(_) => app.t(T::PreviewHint).to_owned(),
         Mode::Picker(_) => app.t(T::PickerHint).to_owned(),
         _ => hints
             .iter()

@@ -65,7 +65,11 @@ fn a_send_back_rings_is_counted_and_shows_on_the_board() {
     let before = app.attention.len();
     let effects = app.update(sent_back(200));
     assert!(effects.contains(&Effect::Bell), "{effects:?}");
-    assert!(app.message.as_ref().is_some_and(|m| m.text.contains("退单")));
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("退单"))
+    );
     assert_eq!(app.attention.len(), before + 1);
     assert!(
         app.attention
@@ -74,7 +78,10 @@ fn a_send_back_rings_is_counted_and_shows_on_the_board() {
     );
     let board = screen(&app, 80, 24);
     assert!(board.contains("!退单"), "{board}");
-    assert!(board.contains(&format!("待处理! {}", before + 1)), "{board}");
+    assert!(
+        board.contains(&format!("待处理! {}", before + 1)),
+        "{board}"
+    );
 }
 
 #[test]
@@ -125,7 +132,11 @@ fn a_post_going_offline_rings_and_the_intake_warns_before_routing_to_it() {
     let mut app = app(Lang::Zh);
     let effects = app.update(offline(200, "xinhua"));
     assert!(effects.contains(&Effect::Bell), "{effects:?}");
-    assert!(app.message.as_ref().is_some_and(|m| m.text.contains("新华")));
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("新华"))
+    );
     assert!(app.attention.iter().any(|i| i.kind == Kind::Offline));
     // The board marks the offline lead.
     assert!(screen(&app, 160, 48).contains("新华✕"));
@@ -163,9 +174,15 @@ fn view_five_and_the_jump_key_show_every_item_with_who_was_alarmed() {
     key(&mut app, KeyCode::Char('5'));
     assert_eq!(app.panel, Panel::Alarms);
     let shown = screen(&app, 80, 24);
-    assert!(shown.contains("签收超时"), "in Chinese, from the fields: {shown}");
+    assert!(
+        shown.contains("签收超时"),
+        "in Chinese, from the fields: {shown}"
+    );
     assert!(shown.contains("张军 13900000001"), "{shown}");
-    assert!(shown.contains("离线"), "an item with no incident is listed: {shown}");
+    assert!(
+        shown.contains("离线"),
+        "an item with no incident is listed: {shown}"
+    );
     // `!` jumps: first the fire's alarm (its incident selected, the board
     // back), then the offline post; `A` acknowledges that one item.
     app.width = 80;
@@ -176,7 +193,11 @@ fn view_five_and_the_jump_key_show_every_item_with_who_was_alarmed() {
     );
     assert_eq!(app.panel, Panel::Detail);
     key(&mut app, KeyCode::Char('!'));
-    assert!(app.message.as_ref().is_some_and(|m| m.text.contains("离线")));
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("离线"))
+    );
     let focused = app.attention_focus.clone().expect("an item is focused");
     let offline = |app: &App| {
         app.attention
@@ -186,7 +207,10 @@ fn view_five_and_the_jump_key_show_every_item_with_who_was_alarmed() {
     };
     let before = offline(&app);
     let effects = key(&mut app, KeyCode::Char('A'));
-    assert!(effects.is_empty(), "nothing to send for a local item: {effects:?}");
+    assert!(
+        effects.is_empty(),
+        "nothing to send for a local item: {effects:?}"
+    );
     assert_eq!(offline(&app), before - 1, "that one item only");
     assert!(!app.attention.iter().any(|i| i.key == focused));
     assert!(matches!(app.mode, Mode::Board));

@@ -313,3 +313,59 @@ fn acknowledging_touches_only_the_named_incident() {
     assert!(matches!(app.mode, Mode::Confirm(_)));
     assert_eq!(key(&mut app, KeyCode::Char('y')).len(), 2);
 }
+
+#[test]
+fn call_shows_what_it_understood_and_sends_nothing_before_enter() {
+    let mut app = app(Lang::Zh);
+    // `hou` is no category's name: it was silently taken as 供水漏损.
+    let effects = command(&mut app, "call hou 2 xingfu 路面冒水 13800000000");
+    assert!(effects.is_empty(), "nothing sent yet: {effects:?}");
+    assert!(matches!(app.mode, Mode::CallPreview(_)));
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains("? 供水漏损"), "a guess is marked: {shown}");
+    assert!(shown.contains("幸福社区 → 新华街道"), "{shown}");
+    // Esc goes back to the line, as typed, to correct it.
+    key(&mut app, KeyCode::Esc);
+    let Mode::Command(line) = &app.mode else {
+        panic!("{:?}", app.mode);
+    };
+    assert_eq!(line.text(), "call hou 2 xingfu 路面冒水 13800000000");
+    key(&mut app, KeyCode::Esc);
+    // Exact words: no question marks; Enter sends it with its lead.
+    command(&mut app, "call fire 1 xingfu 三楼冒烟 13800000000");
+    assert!(!screen(&app, 80, 24).contains("? "));
+    let effects = key(&mut app, KeyCode::Enter);
+    let [Effect::Rpc(Rpc::Create(request))] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert!(!request.request_id.is_empty());
+    assert_eq!(
+        request.dispatch[0].assignee.as_ref().map(|a| a.id.as_str()),
+        Some("xinhua")
+    );
+}
+
+#[test]
+fn call_with_an_unknown_place_does_not_dispatch_without_being_asked() {
+    let mut app = app(Lang::Zh);
+    command(&mut app, "call fire 1 zzzz 三楼冒烟");
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains("无匹配"), "{shown}");
+    assert!(shown.contains("无主办"), "{shown}");
+    assert!(
+        key(&mut app, KeyCode::Enter).is_empty(),
+        "Enter alone is refused"
+    );
+    assert!(app.message.as_ref().is_some_and(|m| m.error));
+    let effects = key(&mut app, KeyCode::Char('y'));
+    let [Effect::Rpc(Rpc::Create(request))] = effects.as_slice() else {
+        panic!("y records it anyway: {effects:?}");
+    };
+    assert!(
+        request
+            .dispatch
+            .iter()
+            .all(|a| a.role != pb::AssignmentRole::Lead as i32),
+        "no lead"
+    );
+}

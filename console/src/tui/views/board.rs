@@ -143,8 +143,7 @@ pub(super) fn lead_cell(app: &App, incident: &pb::Incident, cells: usize) -> (St
         return (text, offline);
     }
     let refused = incident.assignments.iter().rev().find(|a| {
-        a.role == pb::AssignmentRole::Lead as i32
-            && a.state == pb::AssignmentState::Refused as i32
+        a.role == pb::AssignmentRole::Lead as i32 && a.state == pb::AssignmentState::Refused as i32
     });
     match refused {
         Some(a) => (

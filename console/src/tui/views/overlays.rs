@@ -146,7 +146,11 @@ pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Fram
             .get(&format!("post:{lead}"))
             .filter(|p| !p.online)
     {
-        let name = app.model.posts.get(lead).map_or(lead.clone(), |p| p.name.clone());
+        let name = app
+            .model
+            .posts
+            .get(lead)
+            .map_or(lead.clone(), |p| p.name.clone());
         let since = crate::tui::urgency::age(
             crate::tui::urgency::ts(presence.last_seen.as_ref()),
             app.now,
@@ -183,6 +187,107 @@ pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Fram
             inner.y + row as u16,
         ));
     }
+}
+
+/// What a `:call` line was understood as: every field, guesses marked `?`
+/// with the next candidates, and a missing lead said plainly.
+pub(super) fn call_preview(
+    app: &App,
+    preview: &crate::tui::app::CallPreview,
+    theme: &Theme,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) {
+    let block = Block::default().borders(Borders::TOP).title(Span::styled(
+        format!(":{}", preview.line),
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let cells = inner.width as usize;
+    let place_name = |id: &str| {
+        app.model
+            .places
+            .get(id)
+            .map_or(id.to_owned(), |p| p.name.clone())
+    };
+    let shown = |m: &form::Match, name: &dyn Fn(&str) -> String| -> (String, bool) {
+        match &m.value {
+            None => (format!("? {}", app.t(T::NoMatch2)), true),
+            Some(v) if m.exact => (name(v), false),
+            Some(v) => {
+                let others: Vec<String> = m.others.iter().map(|o| name(o)).collect();
+                let mut text = format!("? {} ({}", name(v), app.t(T::Guess));
+                if !others.is_empty() {
+                    text.push_str(&format!(": {}", others.join(", ")));
+                }
+                text.push(')');
+                (text, true)
+            }
+        }
+    };
+    let intake = preview.request.intake.clone().unwrap_or_default();
+    let (category, category_guess) = shown(&preview.category, &|c| category_label(app, c));
+    let (place, place_guess) = shown(&preview.place, &place_name);
+    let lead = match &preview.lead {
+        Some(post) => app
+            .model
+            .posts
+            .get(post)
+            .map_or(post.clone(), |p| p.name.clone()),
+        None => format!("! {}", app.t(T::NoLead)),
+    };
+    let units: Vec<String> = preview
+        .request
+        .dispatch
+        .iter()
+        .filter(|a| a.role == pb::AssignmentRole::Support as i32)
+        .filter_map(|a| a.assignee.as_ref())
+        .map(|a| {
+            app.model
+                .units
+                .get(&a.id)
+                .map_or(a.id.clone(), |u| u.name.clone())
+        })
+        .collect();
+    let rows: Vec<(T, String, bool)> = vec![
+        (T::Category, category, category_guess),
+        (T::Severity, numeral(intake.severity).to_owned(), false),
+        (
+            T::Place,
+            format!("{place} → {lead}"),
+            place_guess || preview.lead.is_none(),
+        ),
+        (T::Units, units.join(" + "), false),
+        (T::Summary, intake.summary.clone(), false),
+        (T::Phone, intake.caller_phone.clone(), false),
+    ];
+    let mut lines = vec![Line::from(Span::styled(
+        format!("{}:", app.t(T::Understood)),
+        theme.dim(),
+    ))];
+    for (label, value, flagged) in rows {
+        lines.push(Line::from(vec![
+            Span::styled(fit(app.t(label), 10), theme.dim()),
+            Span::raw(" "),
+            Span::styled(
+                truncate(&value, cells.saturating_sub(11)),
+                if flagged {
+                    theme.alert()
+                } else {
+                    Style::default()
+                },
+            ),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    let hint = if preview.lead.is_none() {
+        app.t(T::NoLeadAsk)
+    } else {
+        app.t(T::PreviewHint)
+    };
+    lines.push(Line::from(Span::styled(truncate(hint, cells), theme.dim())));
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn category_label(app: &App, code: &str) -> String {
