@@ -279,6 +279,8 @@ pub enum Mode {
     Leave(Box<Mode>, Leave),
     /// What a `:call` line was understood as, waiting for Enter.
     CallPreview(Box<CallPreview>),
+    /// The message log, scrolled up this many lines from the newest.
+    Log(usize),
 }
 
 /// A `:call` line as understood: shown before anything is sent.
@@ -479,6 +481,20 @@ pub struct Message {
     pub error: bool,
 }
 
+/// A message as kept in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    /// When it was said.
+    pub at: Timestamp,
+    /// What.
+    pub text: String,
+    /// An error.
+    pub error: bool,
+}
+
+/// How many messages the log keeps.
+const LOG_LINES: usize = 200;
+
 /// The console's whole state.
 pub struct App {
     /// What we know of the duty room.
@@ -507,6 +523,10 @@ pub struct App {
     pub panel: Panel,
     /// The bottom line.
     pub message: Option<Message>,
+    /// The last results and errors, oldest first (`L` shows them).
+    pub log: std::collections::VecDeque<Logged>,
+    /// How far the detail screen is scrolled down.
+    pub detail_scroll: usize,
     /// Ring the bell on new incidents and alarms.
     pub bell: bool,
     /// Incidents highlighted as new, until when.
@@ -580,6 +600,8 @@ impl App {
             views: BTreeMap::new(),
             panel: Panel::Detail,
             message: None,
+            log: std::collections::VecDeque::new(),
+            detail_scroll: 0,
             bell: true,
             fresh: BTreeMap::new(),
             attention: Vec::new(),
@@ -626,17 +648,24 @@ impl App {
     }
 
     fn say(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            error: false,
-        });
+        self.tell(text.into(), false);
     }
 
     fn complain(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            error: true,
+        self.tell(text.into(), true);
+    }
+
+    /// Shows a message on the bottom line and keeps it in the log.
+    fn tell(&mut self, text: String, error: bool) {
+        if self.log.len() == LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(Logged {
+            at: self.now,
+            text: text.clone(),
+            error,
         });
+        self.message = Some(Message { text, error });
     }
 
     /// The selected incident.
@@ -943,6 +972,21 @@ impl App {
                     }
                     None => Vec::new(),
                 }
+            }
+            Mode::Log(offset) => {
+                let scroll = match key.code {
+                    KeyCode::Up | KeyCode::Char('k') => Some(offset + 1),
+                    KeyCode::Down | KeyCode::Char('j') => Some(offset.saturating_sub(1)),
+                    KeyCode::PageUp => Some(offset + self.page_rows),
+                    KeyCode::PageDown | KeyCode::Char(' ') => {
+                        Some(offset.saturating_sub(self.page_rows))
+                    }
+                    _ => None,
+                };
+                if let Some(offset) = scroll {
+                    self.mode = Mode::Log(offset.min(self.log.len().saturating_sub(1)));
+                }
+                Vec::new()
             }
             Mode::Help(offset) => {
                 // Scroll with the movement keys; anything else closes help.
@@ -1293,7 +1337,17 @@ impl App {
         let number = arg(0);
         let rpc = match pending.spec.name {
             "down" | "up" | "top" | "bottom" | "page-down" | "page-up" => {
-                self.navigate(pending.spec.name);
+                // In the detail the movement keys scroll it; on the board
+                // they move the selection.
+                if matches!(self.mode, Mode::Detail) {
+                    self.scroll_detail(pending.spec.name);
+                } else {
+                    self.navigate(pending.spec.name);
+                }
+                return Vec::new();
+            }
+            "log" => {
+                self.mode = Mode::Log(0);
                 return Vec::new();
             }
             "open" => {
@@ -1306,6 +1360,7 @@ impl App {
                 };
                 let number = incident.number.clone();
                 self.mode = Mode::Detail;
+                self.detail_scroll = 0;
                 self.timeline = None;
                 // Lists mask the caller's phone; the detail shows it in full.
                 return vec![Effect::Fetch(number.clone()), Effect::LoadTimeline(number)];
@@ -1874,6 +1929,19 @@ impl App {
             place: place_match,
             lead: dispatch.lead,
         })
+    }
+
+    fn scroll_detail(&mut self, how: &str) {
+        let page = self.page_rows.max(1);
+        self.detail_scroll = match how {
+            "down" => self.detail_scroll + 1,
+            "up" => self.detail_scroll.saturating_sub(1),
+            "page-down" => self.detail_scroll + page,
+            "page-up" => self.detail_scroll.saturating_sub(page),
+            "top" => 0,
+            // The view clamps to the last page.
+            _ => usize::MAX / 2,
+        };
     }
 
     fn navigate(&mut self, how: &str) {

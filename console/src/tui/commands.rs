@@ -381,6 +381,18 @@ pub const COMMANDS: &[Spec] = &[
         who: Who::Any,
     },
     Spec {
+        name: "log",
+        aliases: &["messages"],
+        help: (
+            "消息记录: 最近的结果与错误",
+            "message log: the last results and errors",
+        ),
+        args: &[],
+        keys: &["L"],
+        confirm: false,
+        who: Who::Any,
+    },
+    Spec {
         name: "next",
         aliases: &["attention"],
         help: (

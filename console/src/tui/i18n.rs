@@ -109,6 +109,7 @@ catalogue! {
     AskDiscard => ("放弃已输入的内容? y 放弃 · 其他键继续输入", "Throw away what you typed? y discards · any other key goes back"),
     AskQuit => ("有未提交的输入。退出? y 退出 (接警草稿保留) · 其他键继续", "Unsent input. Quit? y quits (the intake draft is kept) · any other key goes back"),
     PasteIgnored => ("粘贴已忽略: 请先打开输入框", "paste ignored: open a field first"),
+    Log => ("消息记录 (↑↓ 翻看, 其他键返回)", "messages (↑↓ scroll, any other key returns)"),
     Minutes => ("分钟", "minutes"),
     NoLeadAsk => ("没有主办指挥部: y 仍然登记 (不派主办) · Esc 修改", "no lead post: y records it anyway (no lead) · Esc to correct"),
     Understood => ("将登记为", "will record"),

@@ -122,6 +122,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
         Mode::Form(form) => overlays::form(app, form, theme, frame, main),
         Mode::Picker(picker) => overlays::picker(app, picker, theme, frame, main),
         Mode::Help(offset) => overlays::help(app, *offset, theme, frame, main),
+        Mode::Log(offset) => overlays::log(app, *offset, theme, frame, main),
         Mode::CallPreview(preview) => overlays::call_preview(app, preview, theme, frame, main),
         _ => {
             if main.width >= 120 {

@@ -369,3 +369,63 @@ fn call_with_an_unknown_place_does_not_dispatch_without_being_asked() {
         "no lead"
     );
 }
+
+#[test]
+fn the_detail_scrolls_at_80x24_to_the_end_of_a_long_timeline() {
+    use super::assignment;
+    let mut app = app(Lang::Zh);
+    let number = "20261123-0001".to_owned();
+    if let Some(fire) = app.model.incidents.get_mut(&1) {
+        for (id, unit) in [(3, "water"), (4, "power"), (5, "health")] {
+            fire.assignments.push(assignment(
+                id,
+                pb::AssigneeKind::Unit,
+                unit,
+                false,
+                pb::AssignmentState::Dispatched,
+            ));
+        }
+    }
+    app.selected = Some(1);
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(app.mode, Mode::Detail));
+    let events: Vec<pb::Event> = (1..=30)
+        .map(|n| pb::Event {
+            seq: n,
+            kind: "incident.noted".into(),
+            subject_kind: "incident".into(),
+            subject_id: number.clone(),
+            body: Some(pb::event::Body::NoteAdded(pb::NoteAdded {
+                note: Some(pb::Note {
+                    text: format!("第{n}条进展"),
+                    ..Default::default()
+                }),
+            })),
+            ..Default::default()
+        })
+        .collect();
+    app.update(AppEvent::Timeline(number, events));
+    let top = screen(&app, 80, 24);
+    assert!(top.contains("↓"), "more below is shown: {top}");
+    assert!(!top.contains("第30条进展"));
+    key(&mut app, KeyCode::Char('G'));
+    let bottom = screen(&app, 80, 24);
+    assert!(bottom.contains("第30条进展"), "{bottom}");
+    assert!(bottom.contains("↑"), "{bottom}");
+    // Scrolling does not move the selection.
+    assert_eq!(app.selected, Some(1));
+}
+
+#[test]
+fn the_message_log_keeps_what_the_bottom_line_overwrote() {
+    let mut app = app(Lang::Zh);
+    app.update(AppEvent::Done(Err("intake.summary: is required".into())));
+    app.update(AppEvent::Done(Ok("派单 0042 ✓".into())));
+    app.update(AppEvent::Done(Ok("备注 0042 ✓".into())));
+    key(&mut app, KeyCode::Char('L'));
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains("intake.summary: is required"), "{shown}");
+    assert!(shown.contains("派单 0042"), "{shown}");
+    key(&mut app, KeyCode::Esc);
+    assert!(matches!(app.mode, Mode::Board));
+}

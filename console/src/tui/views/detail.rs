@@ -193,12 +193,11 @@ fn describe(app: &App, event: &pb::Event) -> String {
             if a.acknowledged_at.is_some() {
                 format!("{} #{}", pick("警报已确认", "alarm acknowledged"), a.id)
             } else {
+                // From the alarm's fields, in the console's language.
                 format!(
-                    "! {} {}{} {}",
-                    pick("警报", "alarm"),
-                    a.level,
-                    app.t(T::Level),
-                    a.reason
+                    "! #{} {}",
+                    a.id,
+                    crate::tui::attention::describe_alarm(&app.model, a, app.lang)
                 )
             }
         }
@@ -244,9 +243,7 @@ pub(super) fn full(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
     content.push(Line::from(Span::styled(app.t(T::Timeline), theme.dim())));
     match &app.timeline {
         Some((number, events)) if *number == incident.number => {
-            let room = (area.height as usize).saturating_sub(content.len());
-            let skip = events.len().saturating_sub(room);
-            for event in events.iter().skip(skip) {
+            for event in events {
                 let who = event.principal.as_ref().map_or("", |p| p.name.as_str());
                 let style = if event.kind == "incident.escalated" {
                     theme.alert()
@@ -268,5 +265,32 @@ pub(super) fn full(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
         }
         _ => content.push(Line::from(Span::styled(app.t(T::Loading), theme.dim()))),
     }
-    frame.render_widget(Paragraph::new(content).wrap(Wrap { trim: false }), area);
+    // Everything is there; the movement keys scroll it (clamped to the
+    // last page), with arrows in the corner when there is more.
+    let rows: usize = content
+        .iter()
+        .map(|line| line.width().max(1).div_ceil(cells.max(1)))
+        .sum();
+    let height = area.height as usize;
+    let last = rows.saturating_sub(height);
+    let scroll = app.detail_scroll.min(last);
+    frame.render_widget(
+        Paragraph::new(content)
+            .wrap(Wrap { trim: false })
+            .scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0)),
+        area,
+    );
+    let corner = |y: u16| Rect::new(area.right().saturating_sub(3), y, 3.min(area.width), 1);
+    if scroll > 0 {
+        frame.render_widget(
+            Paragraph::new(Span::styled(" ↑ ", theme.alert())),
+            corner(area.y),
+        );
+    }
+    if scroll < last {
+        frame.render_widget(
+            Paragraph::new(Span::styled(" ↓ ", theme.alert())),
+            corner(area.bottom().saturating_sub(1)),
+        );
+    }
 }

@@ -290,6 +290,42 @@ pub(super) fn call_preview(
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
+/// The message log, newest at the bottom, scrolled up `offset` lines.
+pub(super) fn log(app: &App, offset: usize, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let block = Block::default().borders(Borders::TOP).title(Span::styled(
+        format!("{} ({})", app.t(T::Log), app.log.len()),
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let rows = inner.height as usize;
+    let cells = inner.width as usize;
+    let end = app.log.len().saturating_sub(offset);
+    let start = end.saturating_sub(rows);
+    let lines: Vec<Line<'static>> = app
+        .log
+        .iter()
+        .skip(start)
+        .take(end - start)
+        .map(|entry| {
+            let at = entry
+                .at
+                .to_zoned_datetime(app.zone.clone())
+                .strftime("%H:%M:%S");
+            let (mark, style) = if entry.error {
+                ("!", theme.alert())
+            } else {
+                (" ", Style::default())
+            };
+            Line::from(Span::styled(
+                truncate(&format!("{at} {mark} {}", entry.text), cells),
+                style,
+            ))
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
 fn category_label(app: &App, code: &str) -> String {
     format!("{} {code}", category(app, code))
 }
