@@ -339,6 +339,11 @@ pub struct Picker {
     pub choice: usize,
     /// Assign as support rather than lead.
     pub support: bool,
+    /// Calling in units (吹哨) rather than assigning: units only, several
+    /// may be chosen.
+    pub call_in: bool,
+    /// Units chosen so far for a call-in (`unit:ID`).
+    pub chosen: Vec<String>,
 }
 
 /// What the board shows.
@@ -527,6 +532,8 @@ pub struct App {
     pub log: std::collections::VecDeque<Logged>,
     /// How far the detail screen is scrolled down.
     pub detail_scroll: usize,
+    /// A new order to select as soon as it is on the board (a post's).
+    pub select_when_shown: Option<String>,
     /// Ring the bell on new incidents and alarms.
     pub bell: bool,
     /// Incidents highlighted as new, until when.
@@ -576,8 +583,8 @@ pub struct App {
 }
 
 /// The commands a post's console queues in its outbox.
-const QUEUED: [&str; 8] = [
-    "sign", "arrive", "finish", "refuse", "note", "resolve", "callin", "answer",
+const QUEUED: [&str; 7] = [
+    "sign", "arrive", "finish", "refuse", "note", "resolve", "answer",
 ];
 
 /// How long a new incident stays highlighted.
@@ -602,6 +609,7 @@ impl App {
             message: None,
             log: std::collections::VecDeque::new(),
             detail_scroll: 0,
+            select_when_shown: None,
             bell: true,
             fresh: BTreeMap::new(),
             attention: Vec::new(),
@@ -682,22 +690,35 @@ impl App {
             .iter()
             .filter_map(|item| item.incident.as_deref())
             .collect();
+        let own = self.own.as_deref();
         let mut rows: Vec<&pb::Incident> = self
             .model
             .incidents
             .values()
             .filter(|i| self.filter.matches(&self.model, i, now, &flagged))
+            // An order the post sent back (or that was withdrawn) is no
+            // longer the post's: it leaves its board.
+            .filter(|i| own.is_none_or(|own| !crate::tui::model::only_ended_for(i, own)))
             .collect();
-        match self.own.as_deref() {
-            // A post: orders still to sign for on top, newest first.
+        match own {
+            // A post: orders still to sign for on top, most urgent first.
             Some(own) => rows.sort_by_cached_key(|i| {
-                let unsigned = crate::tui::model::unsigned_for(i, own)
-                    .map(|a| std::cmp::Reverse(urgency::ts(a.dispatched_at.as_ref())));
-                (unsigned.is_none(), unsigned, order_key(i, now))
+                let unsigned = crate::tui::model::unsigned_for(i, own).is_some();
+                (!unsigned, order_key(i, now))
             }),
             None => rows.sort_by_cached_key(|i| order_key(i, now)),
         }
         self.board = rows.iter().map(|i| i.id).collect();
+        // A new order takes the selection once it is on the board.
+        if let Some(number) = self.select_when_shown.clone()
+            && let Some(id) = self.model.by_number(&number).map(|i| i.id)
+            && self.board.contains(&id)
+        {
+            self.select_when_shown = None;
+            if matches!(self.mode, Mode::Board) {
+                self.selected = Some(id);
+            }
+        }
         self.situation = urgency::situation(&self.model, now);
         // The strip counts everything waiting for the officer, not only alarms.
         self.situation.alarms = self.attention.len();
@@ -783,6 +804,11 @@ impl App {
                             }
                         }
                         Notice::NewOrder(number) => {
+                            // Unless the post is typing, the new order is
+                            // what `s` will sign for.
+                            if matches!(self.mode, Mode::Board) {
+                                self.select_when_shown = Some(number.clone());
+                            }
                             self.complain(format!(
                                 "{}: {number} — {}",
                                 self.t(T::NewOrder),
@@ -1467,8 +1493,45 @@ impl App {
                     query: Line::default(),
                     choice: 0,
                     support: false,
+                    call_in: false,
+                    chosen: Vec::new(),
                 }));
                 return Vec::new();
+            }
+            "callin" if args.len() < 2 => {
+                self.mode = Mode::Picker(Box::new(Picker {
+                    incident: number,
+                    query: Line::default(),
+                    choice: 0,
+                    support: true,
+                    call_in: true,
+                    chosen: Vec::new(),
+                }));
+                return Vec::new();
+            }
+            "callin" => {
+                // Units by id, Chinese name or pinyin; each called in by a
+                // request of its own, so one refusal does not refuse all.
+                let candidates: Vec<Candidate<String>> = form::assignee_candidates(&self.model)
+                    .into_iter()
+                    .filter(|c| c.value.starts_with("unit:"))
+                    .collect();
+                let mut units = Vec::new();
+                let mut unknown = Vec::new();
+                for word in arg(1).split_whitespace() {
+                    let found = form::best(word.trim_start_matches("unit:"), &candidates);
+                    // An exact name, id or pinyin, or a word only one unit
+                    // matches; anything vaguer is refused, not guessed.
+                    match found.value {
+                        Some(unit) if found.exact || found.others.is_empty() => units.push(unit),
+                        _ => unknown.push(word.to_owned()),
+                    }
+                }
+                if !unknown.is_empty() || units.is_empty() {
+                    self.complain(format!("{}: {}", self.t(T::UnknownUnit), unknown.join(" ")));
+                    return Vec::new();
+                }
+                return self.call_in(&number, &units);
             }
             "outbox" => {
                 if arg(0) == "clear" {
@@ -1561,13 +1624,6 @@ impl App {
                 incident: number,
                 severity: 0,
                 reason: arg(1),
-            }),
-            "callin" => Rpc::CallIn(pb::CallInRequest {
-                done_at: None,
-                request_id: String::new(),
-                incident: number,
-                units: arg(1).split_whitespace().map(str::to_owned).collect(),
-                note: String::new(),
             }),
             "resolve" => Rpc::Resolve(pb::ResolveRequest {
                 done_at: None,
@@ -1742,6 +1798,40 @@ impl App {
             .collect()
     }
 
+    /// One call-in request per unit: queued at a post, sent at the centre.
+    fn call_in(&mut self, number: &str, units: &[String]) -> Vec<Effect> {
+        if !self.post_mode && !self.live() {
+            return Vec::new();
+        }
+        let names: Vec<String> = units.iter().map(|u| self.display_name(u)).collect();
+        let effects: Vec<Effect> = units
+            .iter()
+            .map(|unit| {
+                let request = pb::CallInRequest {
+                    incident: number.to_owned(),
+                    units: vec![unit.trim_start_matches("unit:").to_owned()],
+                    ..Default::default()
+                };
+                if self.post_mode {
+                    Effect::Queue(Rpc::CallIn(request))
+                } else {
+                    Effect::Rpc(Rpc::CallIn(request))
+                }
+            })
+            .collect();
+        let verb = if self.post_mode {
+            self.t(T::Queued)
+        } else {
+            "…"
+        };
+        self.say(format!(
+            "{} {number}: {} — {verb}",
+            self.t(T::CallIn),
+            names.join("、")
+        ));
+        effects
+    }
+
     /// Selects the next item that needs the officer (after the one last
     /// jumped to): its incident on the board, or the item on the bottom line.
     fn next_attention(&mut self) {
@@ -1816,11 +1906,6 @@ impl App {
             "resolve" => Rpc::Resolve(pb::ResolveRequest {
                 incident: number.clone(),
                 outcome: arg(1),
-                ..Default::default()
-            }),
-            "callin" => Rpc::CallIn(pb::CallInRequest {
-                incident: number.clone(),
-                units: arg(1).split_whitespace().map(str::to_owned).collect(),
                 ..Default::default()
             }),
             "answer" => {
@@ -2118,7 +2203,13 @@ impl App {
 
     /// The picker's candidates, best first.
     pub fn picker_matches(&self, picker: &Picker) -> Vec<Candidate<String>> {
-        let candidates = form::assignee_candidates(&self.model);
+        let candidates: Vec<Candidate<String>> = form::assignee_candidates(&self.model)
+            .into_iter()
+            .filter(|c| {
+                !picker.call_in
+                    || (c.value.starts_with("unit:") && !picker.chosen.contains(&c.value))
+            })
+            .collect();
         rank(picker.query.text(), &candidates)
             .into_iter()
             .cloned()
@@ -2128,6 +2219,34 @@ impl App {
     fn picker_key(&mut self, mut picker: Picker, key: KeyEvent) -> Vec<Effect> {
         match key.code {
             KeyCode::Esc => return Vec::new(),
+            // Calling in: Tab adds the highlighted unit, Enter calls in what
+            // was added (or the highlighted one).
+            KeyCode::Tab if picker.call_in => {
+                let matches = self.picker_matches(&picker);
+                if let Some(chosen) =
+                    matches.get(picker.choice.min(matches.len().saturating_sub(1)))
+                {
+                    picker.chosen.push(chosen.value.clone());
+                    picker.query.clear();
+                    picker.choice = 0;
+                }
+            }
+            KeyCode::Enter if picker.call_in => {
+                let mut units = picker.chosen.clone();
+                if units.is_empty() || !picker.query.text().trim().is_empty() {
+                    let matches = self.picker_matches(&picker);
+                    if let Some(chosen) =
+                        matches.get(picker.choice.min(matches.len().saturating_sub(1)))
+                    {
+                        units.push(chosen.value.clone());
+                    }
+                }
+                if units.is_empty() {
+                    self.mode = Mode::Picker(Box::new(picker));
+                    return Vec::new();
+                }
+                return self.call_in(&picker.incident, &units);
+            }
             KeyCode::Tab => picker.support = !picker.support,
             KeyCode::Down => picker.choice += 1,
             KeyCode::Up => picker.choice = picker.choice.saturating_sub(1),

@@ -88,6 +88,43 @@ impl Spec {
         }
     }
 
+    /// The help text as the console using it means it: a post's `s` signs
+    /// for its own order, the centre's signs on the assignee's behalf.
+    pub fn help_for(&self, lang: Lang, post: bool) -> &'static str {
+        let own = match self.name {
+            _ if !post => None,
+            "sign" => Some((
+                "签收本指挥部的派单 (记录签收时间)",
+                "sign for your order (records the time)",
+            )),
+            "arrive" => Some((
+                "报到场 (记录到场时间)",
+                "report arrival on scene (records the time)",
+            )),
+            "finish" => Some(("本方处置完毕 (协办)", "your part is done (support)")),
+            "note" => Some(("记录处置进展", "record progress")),
+            "resolve" => Some(("处置完毕: 填写结果 (主办)", "resolved: the outcome (lead)")),
+            "refuse" => Some((
+                "退单: 写明原因, 退回中心",
+                "send the order back to the centre, with a reason",
+            )),
+            "callin" => Some((
+                "吹哨: 调联动单位报到 (各自计时)",
+                "call in units to report (each on its own clock)",
+            )),
+            "answer" => Some((
+                "应答查岗 (记录应答时间)",
+                "answer the roll-call (records the time)",
+            )),
+            _ => None,
+        };
+        match (own, lang) {
+            (Some((zh, _)), Lang::Zh) => zh,
+            (Some((_, en)), Lang::En) => en,
+            (None, _) => self.help(lang),
+        }
+    }
+
     /// `name ARG ARG…` for help and completion.
     pub fn usage(&self) -> String {
         let mut text = self.name.to_owned();
@@ -308,7 +345,7 @@ pub const COMMANDS: &[Spec] = &[
         name: "callin",
         aliases: &["call-in"],
         help: ("吹哨: 调派联动单位", "call in units (街乡吹哨)"),
-        args: &[INCIDENT, arg(ArgKind::Rest, T::Units)],
+        args: &[INCIDENT, optional(ArgKind::Rest, T::Units)],
         keys: &["i"],
         confirm: false,
         who: Who::Any,

@@ -124,6 +124,23 @@ pub fn waits_for(rollcall: &pb::RollCall, own: &str) -> bool {
         .any(|p| p.answered_at.is_none() && format!("post:{}", p.post) == own)
 }
 
+/// Was `own` assigned to this incident only in assignments that ended
+/// without its work (sent back or withdrawn)? Then it is no longer its.
+pub fn only_ended_for(incident: &pb::Incident, own: &str) -> bool {
+    let mut ours = incident
+        .assignments
+        .iter()
+        .filter(|a| a.assignee.as_ref().is_some_and(|x| assignee_key(x) == own))
+        .peekable();
+    ours.peek().is_some()
+        && ours.all(|a| {
+            matches!(
+                pb::AssignmentState::try_from(a.state),
+                Ok(pb::AssignmentState::Refused | pb::AssignmentState::Withdrawn)
+            )
+        })
+}
+
 /// This incident's assignment of `own` that is waiting to be signed for.
 pub fn unsigned_for<'a>(incident: &'a pb::Incident, own: &str) -> Option<&'a pb::Assignment> {
     incident.assignments.iter().find(|a| {

@@ -596,10 +596,11 @@ fn post_console_80x24_zh() {
         .filter_map(|id| app.model.incidents.get(id))
         .map(|i| i.number.as_str())
         .collect();
-    // Orders to sign for first, the newest on top; then the rest.
+    // Orders to sign for first, the most urgent (severity I) on top; then
+    // the rest.
     assert_eq!(
         numbers,
-        vec!["20261123-0006", "20261123-0001", "20261123-0002"]
+        vec!["20261123-0001", "20261123-0006", "20261123-0002"]
     );
     insta::assert_snapshot!(screen(&app, 80, 24));
 }
@@ -609,13 +610,13 @@ fn a_post_acts_through_its_outbox_even_offline() {
     use super::app::{Effect, Rpc};
     let mut app = post_app(Lang::Zh);
     app.update(AppEvent::LinkLost("connection refused".into()));
-    // `s` signs for the selected order (the newest): no assignee named, the
-    // post's own is meant; queued, not refused for the lost link.
+    // `s` signs for the selected order (the most urgent): no assignee
+    // named, the post's own is meant; queued, not refused for the lost link.
     let effects = key(&mut app, crossterm::event::KeyCode::Char('s'));
     let [Effect::Queue(Rpc::Sign(request))] = effects.as_slice() else {
         panic!("sign is queued: {effects:?}");
     };
-    assert_eq!(request.incident, "20261123-0006");
+    assert_eq!(request.incident, "20261123-0001");
     assert!(request.assignee.is_none());
     // `r` answers the roll-call waiting for Xinhua.
     let effects = key(&mut app, crossterm::event::KeyCode::Char('r'));
@@ -742,4 +743,5 @@ fn posts_panel_shows_presence_160x48_zh() {
 }
 
 mod attention;
+mod post;
 mod safety;

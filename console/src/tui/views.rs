@@ -286,10 +286,14 @@ fn situation_strip(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
                     0,
                     vec![Span::styled(
                         format!(
-                            "{}! #{} {} r ",
+                            "{}! #{} {} {}{} r ",
                             app.t(T::RollCall),
                             rollcall.id,
-                            countdown.text()
+                            countdown.text(),
+                            app.t(T::AnswerUntil),
+                            urgency::ts(rollcall.answer_by.as_ref())
+                                .to_zoned_datetime(app.zone.clone())
+                                .strftime("%H:%M")
                         ),
                         theme.alert(),
                     )],
@@ -415,6 +419,7 @@ fn key_hints(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let text = match app.mode.shown() {
         Mode::Form(_) => app.t(T::FormHint).to_owned(),
         Mode::CallPreview(_) => app.t(T::PreviewHint).to_owned(),
+        Mode::Picker(p) if p.call_in => app.t(T::CallInHint).to_owned(),
         Mode::Picker(_) => app.t(T::PickerHint).to_owned(),
         _ => hints
             .iter()
@@ -435,7 +440,7 @@ fn key_hints(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
 /// language (never its English registry name in the Chinese console).
 pub(super) fn verb(app: &App, spec: &crate::tui::commands::Spec) -> &'static str {
     match short(app, spec.name) {
-        "" => spec.help(app.lang),
+        "" => spec.help_for(app.lang, app.post_mode),
         word => word,
     }
 }

@@ -357,7 +357,27 @@ pub(super) fn picker(app: &App, picker: &Picker, theme: &Theme, frame: &mut Fram
     } else {
         app.t(T::AsLead)
     };
-    let title = format!("{} {} [{role}]", app.t(T::AssignTo), picker.incident);
+    let title = if picker.call_in {
+        let chosen: Vec<String> = picker
+            .chosen
+            .iter()
+            .map(|u| {
+                app.model
+                    .units
+                    .get(u.trim_start_matches("unit:"))
+                    .map_or(u.clone(), |unit| unit.name.clone())
+            })
+            .collect();
+        format!(
+            "{} {}  {}: {}",
+            app.t(T::CallIn),
+            picker.incident,
+            app.t(T::ChosenUnits),
+            chosen.join("、")
+        )
+    } else {
+        format!("{} {} [{role}]", app.t(T::AssignTo), picker.incident)
+    };
     let block = Block::default().borders(Borders::TOP).title(Span::styled(
         title,
         Style::default().add_modifier(Modifier::BOLD),
@@ -461,7 +481,10 @@ pub(super) fn help(app: &App, offset: usize, theme: &Theme, frame: &mut Frame<'_
             Span::raw(" "),
             Span::styled(fit(&args, 24), theme.dim()),
             Span::raw(" "),
-            Span::raw(truncate(spec.help(app.lang), cells.saturating_sub(36))),
+            Span::raw(truncate(
+                spec.help_for(app.lang, app.post_mode),
+                cells.saturating_sub(36),
+            )),
         ]));
     }
     frame.render_widget(Paragraph::new(lines), area);
