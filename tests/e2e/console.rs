@@ -17,7 +17,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::{Notify, mpsc};
 
-use crate::support::{TestDaemon, call};
+use crate::support::{TestDaemon, call, duty};
 
 struct Console {
     app: App,
@@ -288,6 +288,93 @@ async fn escalate_resolve_and_close_from_the_keyboard() {
         .into_inner();
     assert_eq!(closed.satisfaction, 5);
     assert_eq!(closed.callback_result, "群众满意");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handover_is_opened_twice_signed_and_countersigned_from_the_consoles() {
+    let (daemon, officer) = prepared().await;
+    let pattern = duty(
+        &daemon,
+        &daemon.admin,
+        &[
+            "roster",
+            "pattern",
+            "2026-01-01",
+            "--shift",
+            "day=08:00/12h",
+            "--shift",
+            "night=20:00/12h",
+        ],
+    )
+    .await;
+    assert_eq!(pattern.code, 0, "{}", pattern.stderr);
+    let mut outgoing = Console::open(&daemon, &officer).await;
+    outgoing.press(KeyCode::Char('H'));
+    outgoing
+        .until("the handover opens", |app| app.handover.is_some())
+        .await;
+    let id = outgoing.app.handover.as_ref().map(|h| h.id);
+    // Again: the same handover, refreshed (this was an INTERNAL error).
+    outgoing.app.handover = None;
+    outgoing.press(KeyCode::Char('H'));
+    outgoing
+        .until("refreshed", |app| app.handover.is_some())
+        .await;
+    assert_eq!(outgoing.app.handover.as_ref().map(|h| h.id), id);
+    assert!(
+        outgoing.app.message.as_ref().is_none_or(|m| !m.error),
+        "{:?}",
+        outgoing.app.message
+    );
+    outgoing.press(KeyCode::Char(':'));
+    outgoing.typed("handover sign");
+    outgoing.press(KeyCode::Enter);
+    outgoing
+        .until("signed out", |app| {
+            app.handover
+                .as_ref()
+                .is_some_and(|h| h.status == "signed_out")
+        })
+        .await;
+    drop(outgoing);
+
+    // The next officer logs in: told at once, H shows it, H again asks for
+    // remarks, Enter and y countersign.
+    let incoming_token = daemon.token("officer", "刘洋").await;
+    let mut incoming = Console::open(&daemon, &incoming_token).await;
+    incoming
+        .until("the waiting handover is known", |app| {
+            app.handover_for_me().is_some()
+        })
+        .await;
+    assert!(
+        incoming.screen().contains("待接班"),
+        "{}",
+        incoming.screen()
+    );
+    incoming.control_keys = 0;
+    incoming.press(KeyCode::Char('H'));
+    incoming.press(KeyCode::Char('H'));
+    incoming.typed("已接班，继续跟进");
+    incoming.press(KeyCode::Enter);
+    incoming.press(KeyCode::Char('y'));
+    assert_eq!(incoming.control_keys, 4);
+    incoming
+        .until("countersigned", |app| {
+            app.handover
+                .as_ref()
+                .is_some_and(|h| h.status == "countersigned")
+        })
+        .await;
+    let handover = incoming.app.handover.clone().expect("handover");
+    assert_eq!(Some(handover.id), id);
+    assert_eq!(handover.remarks, "已接班，继续跟进");
+    assert_eq!(
+        handover.countersigned_by.map(|p| p.name).as_deref(),
+        Some("刘洋")
+    );
+    assert!(incoming.app.handover_for_me().is_none());
     daemon.stop().await;
 }
 

@@ -59,6 +59,8 @@ pub enum AppEvent {
     CreateFailed(String, String),
     /// Who is on duty (loaded on connect, on roster changes, at shift change).
     OnDuty(Box<pb::OnDutyReply>),
+    /// Handovers signed out and waiting for the incoming officer.
+    PendingHandovers(Vec<pb::Handover>),
     /// The handover being worked on.
     Handover(Box<pb::Handover>),
     /// The post's outbox changed.
@@ -95,6 +97,8 @@ pub enum Effect {
     Bell,
     /// Ask who is on duty now.
     LoadOnDuty,
+    /// Handovers waiting for a countersignature.
+    LoadPendingHandovers,
     /// Open, note, sign or counter-sign the current shift's handover.
     Handover(HandoverStep),
     /// Leave.
@@ -557,6 +561,9 @@ pub struct App {
     pub on_duty: Option<pb::OnDutyReply>,
     /// The handover being worked on, as last seen.
     pub handover: Option<pb::Handover>,
+    /// Handovers signed out and not yet countersigned (this console's
+    /// scope: the centre's, or its own post's).
+    pub pending_handovers: Vec<pb::Handover>,
     /// The post or unit this console speaks for (`post:xinhua`): post mode.
     pub own: Option<String>,
     /// Started as a post's console (`duty post`), before dutyd said whose.
@@ -621,6 +628,7 @@ impl App {
             timeline: None,
             on_duty: None,
             handover: None,
+            pending_handovers: Vec::new(),
             own: None,
             post_mode: false,
             outbox: OutboxView::default(),
@@ -638,6 +646,22 @@ impl App {
     /// A text in the console's language.
     pub fn t(&self, text: T) -> &'static str {
         text.get(self.lang)
+    }
+
+    /// Keeps the list of signed-out handovers current.
+    fn note_handover(&mut self, handover: &pb::Handover) {
+        self.pending_handovers.retain(|h| h.id != handover.id);
+        if handover.status == "signed_out" {
+            self.pending_handovers.push(handover.clone());
+        }
+    }
+
+    /// A handover someone else signed out, for this console to receive.
+    pub fn handover_for_me(&self) -> Option<&pb::Handover> {
+        let me = self.me.as_ref().map(|p| p.token_id.as_str());
+        self.pending_handovers
+            .iter()
+            .find(|h| h.signed_out_by.as_ref().map(|p| p.token_id.as_str()) != me)
     }
 
     /// Should the bell sound now (on, and not muted)?
@@ -790,6 +814,7 @@ impl App {
                 self.model.own = self.own.clone();
                 self.link = Link::Live;
                 effects.push(Effect::LoadOnDuty);
+                effects.push(Effect::LoadPendingHandovers);
             }
             AppEvent::Watch(event) => {
                 for notice in self.model.apply(&event) {
@@ -871,10 +896,11 @@ impl App {
                 match event.subject_kind.as_str() {
                     "roster" | "post" | "person" => effects.push(Effect::LoadOnDuty),
                     "handover" => {
-                        if let Some(pb::event::Body::HandoverChanged(h)) = &event.body
-                            && self.handover.as_ref().is_none_or(|mine| mine.id == h.id)
-                        {
-                            self.handover = Some(h.clone());
+                        if let Some(pb::event::Body::HandoverChanged(h)) = &event.body {
+                            if self.handover.as_ref().is_none_or(|mine| mine.id == h.id) {
+                                self.handover = Some(h.clone());
+                            }
+                            self.note_handover(h);
                         }
                     }
                     _ => {}
@@ -896,8 +922,24 @@ impl App {
             AppEvent::LinkBack => self.link = Link::Live,
             AppEvent::Fetched(incident) => self.model.put(*incident),
             AppEvent::OnDuty(reply) => self.on_duty = Some(*reply),
+            AppEvent::PendingHandovers(list) => {
+                self.pending_handovers.clear();
+                for handover in &list {
+                    self.note_handover(handover);
+                }
+                if let Some(waiting) = self.handover_for_me() {
+                    let text = format!(
+                        "{} #{} — H {}",
+                        self.t(T::HandoverWaiting),
+                        waiting.id,
+                        self.t(T::Show)
+                    );
+                    self.complain(text);
+                }
+            }
             AppEvent::Outbox(view) => self.outbox = *view,
             AppEvent::Handover(handover) => {
+                self.note_handover(&handover);
                 self.handover = Some(*handover);
                 self.panel = Panel::Handover;
             }
@@ -1663,7 +1705,35 @@ impl App {
                 reason: arg(1),
             }),
             "ack" => return self.acknowledge(pending),
+            "countersign" => {
+                let Some(id) = self
+                    .handover_for_me()
+                    .map(|h| h.id)
+                    .or_else(|| self.handover.as_ref().map(|h| h.id))
+                else {
+                    self.complain(self.t(T::NoHandoverWaiting));
+                    return Vec::new();
+                };
+                return vec![Effect::Handover(HandoverStep::Countersign(id, arg(0)))];
+            }
             "handover" => {
+                // Signed out by the officer before: the incoming officer's
+                // H shows it, and H again countersigns it.
+                if matches!(arg(0).as_str(), "" | "open")
+                    && let Some(waiting) = self.handover_for_me().cloned()
+                {
+                    let shown = self.panel == Panel::Handover
+                        && self.handover.as_ref().is_some_and(|h| h.id == waiting.id);
+                    if shown && let Some(spec) = commands::find("countersign") {
+                        self.mode =
+                            Mode::Prompt(Box::new(Pending::new(spec, Vec::new())), Line::default());
+                    } else {
+                        self.handover = Some(waiting);
+                        self.panel = Panel::Handover;
+                        self.say(self.t(T::CountersignHint));
+                    }
+                    return Vec::new();
+                }
                 let id = self.handover.as_ref().map(|h| h.id);
                 let step = match (arg(0).as_str(), id) {
                     ("" | "open", _) => HandoverStep::Open,

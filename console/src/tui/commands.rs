@@ -512,6 +512,18 @@ pub const COMMANDS: &[Spec] = &[
         who: Who::Any,
     },
     Spec {
+        name: "countersign",
+        aliases: &["接班"],
+        help: (
+            "接班: 签收上一班的交接 (写接班意见)",
+            "countersign the outgoing officer's handover, with remarks",
+        ),
+        args: &[arg(ArgKind::Rest, T::Remarks)],
+        keys: &[],
+        confirm: true,
+        who: Who::Any,
+    },
+    Spec {
         name: "panel",
         aliases: &[],
         help: (

@@ -269,6 +269,17 @@ pub async fn execute(
             // No roster yet is not worth a message; the panel says so.
             Err(_) => return,
         },
+        Effect::LoadPendingHandovers => {
+            let request = pb::ListHandoversRequest {
+                pending_only: true,
+                ..Default::default()
+            };
+            match client.handovers().list_handovers(request).await {
+                Ok(reply) => AppEvent::PendingHandovers(reply.into_inner().handovers),
+                // Not worth a message: the panel still works from H.
+                Err(_) => return,
+            }
+        }
         Effect::Handover(step) => {
             let mut handovers = client.handovers();
             let reply = match step {

@@ -346,6 +346,15 @@ fn situation_strip(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
             }
         }
     }
+    if let Some(waiting) = app.handover_for_me() {
+        groups.push((
+            0,
+            vec![Span::styled(
+                format!("{}! #{} H ", app.t(T::HandoverPending), waiting.id),
+                theme.alert(),
+            )],
+        ));
+    }
     if let Some(until) = app.muted_until {
         groups.push((
             0,
@@ -474,6 +483,7 @@ fn short(app: &App, name: &str) -> &'static str {
         "finish" => ("完成", "finish"),
         "mode" => ("平急转换", "mode"),
         "handover" => ("交接班", "handover"),
+        "countersign" => ("接班", "countersign"),
         _ => ("", ""),
     };
     match app.lang {

@@ -429,3 +429,62 @@ fn the_message_log_keeps_what_the_bottom_line_overwrote() {
     key(&mut app, KeyCode::Esc);
     assert!(matches!(app.mode, Mode::Board));
 }
+
+#[test]
+fn the_incoming_officer_sees_the_handover_and_countersigns_in_four_keys() {
+    let mut app = app(Lang::Zh);
+    let signed_out = pb::Handover {
+        id: 12,
+        status: "signed_out".into(),
+        signed_out_by: Some(pb::Principal {
+            token_id: "99990000".into(),
+            name: "李强".into(),
+            role: "officer".into(),
+        }),
+        notes: "新华路火情需跟进".into(),
+        ..Default::default()
+    };
+    app.update(AppEvent::PendingHandovers(vec![signed_out]));
+    assert!(app.message.as_ref().is_some_and(|m| m.text.contains("#12")));
+    assert!(screen(&app, 80, 24).contains("待接班! #12"));
+    let mut control_keys = 0;
+    let mut press = |app: &mut super::super::app::App, code: KeyCode| {
+        control_keys += 1;
+        key(app, code)
+    };
+    press(&mut app, KeyCode::Char('H'));
+    assert_eq!(app.panel, Panel::Handover);
+    assert_eq!(app.handover.as_ref().map(|h| h.id), Some(12));
+    press(&mut app, KeyCode::Char('H'));
+    assert!(matches!(app.mode, Mode::Prompt(..)), "{:?}", app.mode);
+    type_text(&mut app, "已接班");
+    press(&mut app, KeyCode::Enter);
+    let effects = press(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        effects,
+        vec![Effect::Handover(
+            super::super::app::HandoverStep::Countersign(12, "已接班".into())
+        )]
+    );
+    assert_eq!(control_keys, 4);
+    // The officer who signed it out is not asked to receive it.
+    let mut own = app_with_me("99990000");
+    own.update(AppEvent::PendingHandovers(vec![pb::Handover {
+        id: 12,
+        status: "signed_out".into(),
+        signed_out_by: Some(pb::Principal {
+            token_id: "99990000".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }]));
+    assert!(own.handover_for_me().is_none());
+}
+
+fn app_with_me(token_id: &str) -> super::super::app::App {
+    let mut app = app(Lang::Zh);
+    if let Some(me) = &mut app.me {
+        me.token_id = token_id.into();
+    }
+    app
+}
