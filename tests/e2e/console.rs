@@ -379,6 +379,52 @@ async fn a_handover_is_opened_twice_signed_and_countersigned_from_the_consoles()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roll_call_is_sent_and_followed_from_the_centre_console() {
+    let (daemon, officer) = prepared().await;
+    let mut console = Console::open(&daemon, &officer).await;
+    console.control_keys = 0;
+    console.press(KeyCode::Char(':'));
+    console.typed("rollcall xinhua");
+    console.press(KeyCode::Enter);
+    assert!(console.screen().contains("新华"), "{}", console.screen());
+    console.press(KeyCode::Char('y'));
+    assert_eq!(console.control_keys, 3, "`:`, Enter, y");
+    console
+        .until("the roll-call is followed", |app| app.rollcall.is_some())
+        .await;
+    let id = console
+        .app
+        .rollcall
+        .as_ref()
+        .map(|r| r.id)
+        .unwrap_or_default();
+    let xinhua = daemon.token("post:xinhua", "新华值守").await;
+    daemon
+        .client(&xinhua)
+        .await
+        .rollcalls()
+        .answer_roll_call(pb::AnswerRollCallRequest {
+            id,
+            ..Default::default()
+        })
+        .await
+        .expect("answer");
+    console
+        .until("the answer shows", |app| {
+            app.rollcall
+                .as_ref()
+                .is_some_and(|r| r.posts.iter().all(|p| p.answered_at.is_some()))
+        })
+        .await;
+    assert!(
+        console.screen().contains("应答 1/1"),
+        "{}",
+        console.screen()
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_survives_a_daemon_restart_and_refuses_actions_meanwhile() {
     let (mut daemon, officer) = prepared().await;
     daemon

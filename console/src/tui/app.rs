@@ -127,6 +127,7 @@ pub enum Rpc {
     Finish(pb::AssignmentActionRequest),
     Refuse(pb::RefuseRequest),
     Answer(pb::AnswerRollCallRequest),
+    RollCall(pb::SendRollCallRequest),
 }
 
 impl Rpc {
@@ -191,6 +192,8 @@ pub enum Panel {
     Handover,
     /// A post's outbox: actions waiting or refused.
     Outbox,
+    /// The last roll-call: who answered, how fast, who missed it.
+    RollCall,
 }
 
 /// A command waiting for the rest of its arguments (or a confirmation).
@@ -561,6 +564,8 @@ pub struct App {
     pub on_duty: Option<pb::OnDutyReply>,
     /// The handover being worked on, as last seen.
     pub handover: Option<pb::Handover>,
+    /// The roll-call the centre follows: the newest one seen.
+    pub rollcall: Option<pb::RollCall>,
     /// Handovers signed out and not yet countersigned (this console's
     /// scope: the centre's, or its own post's).
     pub pending_handovers: Vec<pb::Handover>,
@@ -629,6 +634,7 @@ impl App {
             on_duty: None,
             handover: None,
             pending_handovers: Vec::new(),
+            rollcall: None,
             own: None,
             post_mode: false,
             outbox: OutboxView::default(),
@@ -892,6 +898,11 @@ impl App {
                 }
                 for number in std::mem::take(&mut self.model.needs_fetch) {
                     effects.push(Effect::Fetch(number));
+                }
+                if let Some(pb::event::Body::RollCallChanged(rollcall)) = &event.body
+                    && self.rollcall.as_ref().is_none_or(|r| r.id <= rollcall.id)
+                {
+                    self.rollcall = Some(rollcall.clone());
                 }
                 match event.subject_kind.as_str() {
                     "roster" | "post" | "person" => effects.push(Effect::LoadOnDuty),
@@ -1485,7 +1496,8 @@ impl App {
                         Panel::Posts => Panel::Alarms,
                         Panel::Alarms => Panel::OnDuty,
                         Panel::OnDuty => Panel::Handover,
-                        Panel::Handover | Panel::Outbox => Panel::Detail,
+                        Panel::Handover => Panel::RollCall,
+                        Panel::RollCall | Panel::Outbox => Panel::Detail,
                     }
                 };
                 if self.panel == Panel::OnDuty && self.on_duty.is_none() {
@@ -1705,6 +1717,60 @@ impl App {
                 reason: arg(1),
             }),
             "ack" => return self.acknowledge(pending),
+            "rollcall" => {
+                // Posts by id, name or pinyin (each must name one post);
+                // none: every post.
+                let candidates: Vec<Candidate<String>> = form::assignee_candidates(&self.model)
+                    .into_iter()
+                    .filter(|c| c.value.starts_with("post:"))
+                    .collect();
+                let mut posts = Vec::new();
+                let mut unknown = Vec::new();
+                // After the confirmation the typed words are the second arg.
+                let typed = if pending.confirmed > 0 {
+                    arg(1)
+                } else {
+                    arg(0)
+                };
+                for word in typed.split_whitespace() {
+                    let found = form::best(word.trim_start_matches("post:"), &candidates);
+                    match found.value {
+                        Some(post) if found.exact || found.others.is_empty() => {
+                            posts.push(post.trim_start_matches("post:").to_owned());
+                        }
+                        _ => unknown.push(word.to_owned()),
+                    }
+                }
+                if !unknown.is_empty() {
+                    self.complain(format!("{}: {}", self.t(T::UnknownPost), unknown.join(" ")));
+                    return Vec::new();
+                }
+                if pending.confirmed == 0 {
+                    let mut asking = pending.clone();
+                    asking.args = vec![if posts.is_empty() {
+                        self.t(T::AllPosts).to_owned()
+                    } else {
+                        posts
+                            .iter()
+                            .map(|p| self.display_name(&format!("post:{p}")))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    }];
+                    asking.target = None;
+                    // The names shown are re-read on `y`: keep what was typed.
+                    asking.args.push(arg(0));
+                    self.mode = Mode::Confirm(Box::new(asking));
+                    return Vec::new();
+                }
+                if !self.live() {
+                    return Vec::new();
+                }
+                self.panel = Panel::RollCall;
+                Rpc::RollCall(pb::SendRollCallRequest {
+                    posts,
+                    ..Default::default()
+                })
+            }
             "countersign" => {
                 let Some(id) = self
                     .handover_for_me()

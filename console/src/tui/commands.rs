@@ -295,7 +295,7 @@ pub const COMMANDS: &[Spec] = &[
     },
     Spec {
         name: "answer",
-        aliases: &["rollcall"],
+        aliases: &["应答"],
         help: ("应答查岗", "answer the roll-call"),
         args: &[optional(ArgKind::Word, T::RollCall)],
         keys: &["r"],
@@ -510,6 +510,19 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["H"],
         confirm: false,
         who: Who::Any,
+    },
+    Spec {
+        name: "rollcall",
+        aliases: &["查岗"],
+        help: (
+            "查岗: 向全部或指定指挥部发出, 跟踪应答与超时",
+            "roll-call all posts or the ones named; follow answers and misses",
+        ),
+        args: &[optional(ArgKind::Rest, T::Posts)],
+        keys: &[],
+        // Confirmed after the names are checked (in the handler).
+        confirm: false,
+        who: Who::Centre,
     },
     Spec {
         name: "countersign",

@@ -382,6 +382,22 @@ async fn rpc_call(client: &Client, rpc: Rpc, lang: Lang) -> Result<String, Strin
                 })
                 .map_err(|s| s.message().to_owned());
         }
+        Rpc::RollCall(r) => {
+            return client
+                .rollcalls()
+                .send_roll_call(r)
+                .await
+                .map(|r| {
+                    let r = r.into_inner();
+                    format!(
+                        "{} #{} → {} ✓",
+                        p("已发出查岗", "roll-call sent"),
+                        r.id,
+                        r.posts.len()
+                    )
+                })
+                .map_err(|s| s.message().to_owned());
+        }
         Rpc::Mode(r) => {
             return client
                 .posts()

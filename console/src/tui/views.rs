@@ -136,6 +136,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
                     Panel::OnDuty => overlays::on_duty(app, theme, frame, right),
                     Panel::Handover => overlays::handover(app, theme, frame, right),
                     Panel::Outbox => overlays::outbox(app, theme, frame, right),
+                    Panel::RollCall => overlays::rollcall(app, theme, frame, right),
                 }
             } else {
                 // Narrow: the panels are tabs in place of the board.
@@ -146,6 +147,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
                     Panel::OnDuty => overlays::on_duty(app, theme, frame, main),
                     Panel::Handover => overlays::handover(app, theme, frame, main),
                     Panel::Outbox => overlays::outbox(app, theme, frame, main),
+                    Panel::RollCall => overlays::rollcall(app, theme, frame, main),
                 }
             }
         }

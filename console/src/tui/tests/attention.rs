@@ -222,3 +222,53 @@ fn view_five_and_the_jump_key_show_every_item_with_who_was_alarmed() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn a_roll_call_is_sent_from_the_console_and_followed() {
+    let mut app = app(Lang::Zh);
+    assert!(command(&mut app, "rollcall xinhua bogus").is_empty());
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.error && m.text.contains("bogus"))
+    );
+    assert!(command(&mut app, "rollcall").is_empty(), "asked first");
+    let effects = key(&mut app, KeyCode::Char('y'));
+    let [Effect::Rpc(Rpc::RollCall(request))] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert!(request.posts.is_empty(), "every post");
+    assert_eq!(app.panel, Panel::RollCall);
+    let answer = |post: &str, latency_ms: u64| pb::RollCallAnswer {
+        post: post.into(),
+        answered_at: (latency_ms > 0).then(|| super::ts(NOW + 5)).flatten(),
+        latency_ms,
+        ..Default::default()
+    };
+    let rollcall = pb::RollCall {
+        id: 8,
+        sent_at: super::ts(NOW),
+        answer_by: super::ts(NOW + 300),
+        posts: vec![
+            answer("xinhua", 12_300),
+            answer("qianjin", 0),
+            answer("xiangyang", 0),
+        ],
+        ..Default::default()
+    };
+    app.update(AppEvent::Watch(Box::new(pb::Event {
+        seq: 400,
+        subject_kind: "rollcall".into(),
+        subject_id: "8".into(),
+        body: Some(pb::event::Body::RollCallChanged(rollcall)),
+        ..Default::default()
+    })));
+    let shown = screen(&app, 160, 48);
+    assert!(shown.contains("应答 1/3"), "{shown}");
+    assert!(shown.contains("12.3s"), "{shown}");
+    assert!(shown.contains("等待应答"), "{shown}");
+    // Past the deadline, those who did not answer are misses.
+    tick(&mut app, 301);
+    let shown = screen(&app, 160, 48);
+    assert!(shown.contains("超时未应答"), "{shown}");
+}

@@ -326,6 +326,87 @@ pub(super) fn log(app: &App, offset: usize, theme: &Theme, frame: &mut Frame<'_>
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
+/// The roll-call the centre follows: each post answered (with how long it
+/// took), still waiting (with the time left), or missed.
+pub(super) fn rollcall(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let cells = area.width.saturating_sub(2) as usize;
+    let Some(rollcall) = &app.rollcall else {
+        let block = Block::default()
+            .borders(Borders::LEFT)
+            .title(Span::styled(app.t(T::RollCallPanel), theme.dim()));
+        frame.render_widget(
+            Paragraph::new(Span::styled(app.t(T::NoRollCall2), theme.dim())).block(block),
+            area,
+        );
+        return;
+    };
+    let time = |ts: Option<&prost_types::Timestamp>, format: &str| {
+        crate::tui::urgency::ts(ts)
+            .to_zoned_datetime(app.zone.clone())
+            .strftime(format)
+            .to_string()
+    };
+    let answered = rollcall
+        .posts
+        .iter()
+        .filter(|p| p.answered_at.is_some())
+        .count();
+    let title = format!(
+        "{} #{} {} {} · {}{} · {} {answered}/{}",
+        app.t(T::RollCallPanel),
+        rollcall.id,
+        app.t(T::SentAt),
+        time(rollcall.sent_at.as_ref(), "%H:%M:%S"),
+        app.t(T::AnswerUntil),
+        time(rollcall.answer_by.as_ref(), "%H:%M"),
+        app.t(T::Answered),
+        rollcall.posts.len()
+    );
+    let block = Block::default()
+        .borders(Borders::LEFT)
+        .title(Span::styled(truncate(&title, cells), theme.dim()));
+    let due = crate::tui::urgency::ts(rollcall.answer_by.as_ref());
+    let mut rows: Vec<&pb::RollCallAnswer> = rollcall.posts.iter().collect();
+    // Misses first, then those still waiting, then answers, slowest first.
+    rows.sort_by_key(|p| (p.answered_at.is_some(), std::cmp::Reverse(p.latency_ms)));
+    let lines: Vec<Line<'static>> = rows
+        .into_iter()
+        .map(|answer| {
+            let name = app
+                .model
+                .posts
+                .get(&answer.post)
+                .map_or(answer.post.clone(), |p| p.name.clone());
+            let (text, style) = match &answer.answered_at {
+                Some(_) => (
+                    format!(
+                        "✓ {} {} {:.1}s",
+                        fit(&name, 14),
+                        app.t(T::Answered),
+                        answer.latency_ms as f64 / 1000.0
+                    ),
+                    theme.ok(),
+                ),
+                None if due <= app.now => (
+                    format!("✕ {} {}", fit(&name, 14), app.t(T::Missed)),
+                    theme.alert(),
+                ),
+                None => (
+                    format!(
+                        "… {} {} {}",
+                        fit(&name, 14),
+                        app.t(T::AwaitingAnswer),
+                        crate::tui::urgency::age(app.now, due)
+                    ),
+                    Style::default(),
+                ),
+            };
+            Line::from(Span::styled(truncate(&text, cells), style))
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
 fn category_label(app: &App, code: &str) -> String {
     format!("{} {code}", category(app, code))
 }
