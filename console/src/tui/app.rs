@@ -128,6 +128,8 @@ pub enum Rpc {
     Refuse(pb::RefuseRequest),
     Answer(pb::AnswerRollCallRequest),
     RollCall(pb::SendRollCallRequest),
+    Update(pb::UpdateIncidentRequest),
+    Unassign(pb::UnassignRequest),
 }
 
 impl Rpc {
@@ -931,7 +933,23 @@ impl App {
                 }
             }
             AppEvent::LinkBack => self.link = Link::Live,
-            AppEvent::Fetched(incident) => self.model.put(*incident),
+            AppEvent::Fetched(incident) => {
+                // An edit form opened from the list gets the phone in full.
+                if let Mode::Form(form) = &mut self.mode
+                    && form
+                        .editing
+                        .as_ref()
+                        .is_some_and(|was| was.id == incident.id)
+                    && form.text(Field::Phone).is_empty()
+                {
+                    if let Some(index) = form::FIELDS.iter().position(|f| *f == Field::Phone) {
+                        form.lines[index].set(&incident.caller_phone);
+                    }
+                    form.editing = Some(incident.clone());
+                    form.opened_as = Some(form.draft());
+                }
+                self.model.put(*incident);
+            }
             AppEvent::OnDuty(reply) => self.on_duty = Some(*reply),
             AppEvent::PendingHandovers(list) => {
                 self.pending_handovers.clear();
@@ -1022,7 +1040,7 @@ impl App {
                     self.mode = *back;
                     return Vec::new();
                 }
-                let was_form = matches!(*back, Mode::Form(_));
+                let was_form = matches!(&*back, Mode::Form(f) if f.editing.is_none());
                 match leave {
                     Leave::Quit => {
                         self.quit = true;
@@ -1771,6 +1789,52 @@ impl App {
                     ..Default::default()
                 })
             }
+            "edit" => {
+                let Some(incident) = self.find_incident(&number).cloned() else {
+                    self.complain(self.t(T::NoSelection));
+                    return Vec::new();
+                };
+                self.mode = Mode::Form(Box::new(IntakeForm::for_incident(&incident, &self.model)));
+                // The list masks the phone: fetch it whole for the form.
+                return vec![Effect::Fetch(incident.number)];
+            }
+            "unassign" => {
+                let Some(incident) = self.find_incident(&number) else {
+                    self.complain(self.t(T::NoSelection));
+                    return Vec::new();
+                };
+                let which = arg(1);
+                let active = |a: &&pb::Assignment| {
+                    matches!(
+                        pb::AssignmentState::try_from(a.state),
+                        Ok(pb::AssignmentState::Dispatched
+                            | pb::AssignmentState::SignedFor
+                            | pb::AssignmentState::OnScene)
+                    )
+                };
+                let found = match which.trim_start_matches('#').parse::<u32>() {
+                    Ok(id) => incident.assignments.iter().find(|a| a.id == id),
+                    Err(_) => {
+                        let named = self.assignee(&number, Some(&which));
+                        incident.assignments.iter().filter(active).find(|a| {
+                            a.assignee
+                                .as_ref()
+                                .zip(named.as_ref())
+                                .is_some_and(|(x, n)| x.id == n.id && x.kind == n.kind)
+                        })
+                    }
+                };
+                let Some(assignment) = found.filter(active) else {
+                    self.complain(format!("{}: {which}", self.t(T::NoSuchAssignment)));
+                    return Vec::new();
+                };
+                Rpc::Unassign(pb::UnassignRequest {
+                    request_id: String::new(),
+                    incident: number,
+                    assignment_id: assignment.id,
+                    reason: arg(2),
+                })
+            }
             "countersign" => {
                 let Some(id) = self
                     .handover_for_me()
@@ -2224,6 +2288,9 @@ impl App {
         let before = form.draft();
         let last = form::FIELDS.len() - 1;
         match key.code {
+            KeyCode::Esc if form.editing.is_some() && form.opened_as == Some(form.draft()) => {
+                return Vec::new();
+            }
             KeyCode::Esc if form.is_empty() => return vec![Effect::SaveDraft(None)],
             KeyCode::Esc => {
                 self.mode = Mode::Leave(Box::new(Mode::Form(Box::new(form))), Leave::Discard);
@@ -2259,6 +2326,17 @@ impl App {
                     self.mode = Mode::Form(Box::new(form));
                     return Vec::new();
                 }
+                if form.editing.is_some() {
+                    match form.build_update(&self.model) {
+                        Ok(request) => return vec![Effect::Rpc(Rpc::Update(request))],
+                        Err(problem) => {
+                            let field = form.field();
+                            form.refuse(field, format!("{}: {problem}", self.t(T::Missing)));
+                        }
+                    }
+                    self.mode = Mode::Form(Box::new(form));
+                    return Vec::new();
+                }
                 match form.build(&self.model) {
                     Ok(mut request) => {
                         // The officer moves on at once; the form is kept
@@ -2291,8 +2369,10 @@ impl App {
             }
         }
         let draft = form.draft();
+        // A correction is not a call: it never replaces the call's draft.
+        let editing = form.editing.is_some();
         self.mode = Mode::Form(Box::new(form));
-        if draft != before {
+        if draft != before && !editing {
             vec![Effect::SaveDraft(Some(draft))]
         } else {
             Vec::new()
@@ -2312,7 +2392,9 @@ impl App {
                     Field::Place => form.place_choice = 0,
                     _ => {}
                 }
-                return vec![Effect::SaveDraft(Some(form.draft()))];
+                if form.editing.is_none() {
+                    return vec![Effect::SaveDraft(Some(form.draft()))];
+                }
             }
             Mode::Prompt(_, line) | Mode::Command(line) => insert(line),
             Mode::Filter(line) => {

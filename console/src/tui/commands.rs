@@ -246,7 +246,7 @@ pub const COMMANDS: &[Spec] = &[
     },
     Spec {
         name: "assign",
-        aliases: &["as"],
+        aliases: &["as", "transfer"],
         help: ("派单 (主办/协办)", "assign (lead or support)"),
         args: &[
             INCIDENT,
@@ -510,6 +510,34 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["H"],
         confirm: false,
         who: Who::Any,
+    },
+    Spec {
+        name: "edit",
+        aliases: &["修改"],
+        help: (
+            "修改接警信息 (只提交改动的字段)",
+            "correct the intake (only changed fields are sent)",
+        ),
+        args: &[INCIDENT],
+        keys: &["E"],
+        confirm: false,
+        who: Who::Centre,
+    },
+    Spec {
+        name: "unassign",
+        aliases: &["withdraw"],
+        help: (
+            "撤回派单: #编号 或 单位名, 原因",
+            "withdraw an assignment: #id or the assignee, reason",
+        ),
+        args: &[
+            INCIDENT,
+            arg(ArgKind::Word, T::Assignment),
+            arg(ArgKind::Rest, T::Reason),
+        ],
+        keys: &["W"],
+        confirm: true,
+        who: Who::Centre,
     },
     Spec {
         name: "rollcall",

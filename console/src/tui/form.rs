@@ -72,6 +72,10 @@ pub struct IntakeForm {
     pub problem: Option<String>,
     /// The field the problem concerns (focused when it is shown).
     pub problem_field: Option<Field>,
+    /// Editing this incident's intake rather than taking a new call.
+    pub editing: Option<Box<pb::Incident>>,
+    /// The text an edit form opened with (closing it unchanged asks nothing).
+    pub opened_as: Option<Draft>,
 }
 
 /// What survives a console crash: the typed text, not the suggestions.
@@ -269,6 +273,91 @@ impl IntakeForm {
         form.source = draft.source.min(SOURCES.len() - 1);
         form.focus = draft.focus.min(FIELDS.len() - 1);
         form
+    }
+
+    /// A form holding `incident`'s intake, to correct it. A masked phone
+    /// (from a list) is left empty: typing one replaces it.
+    pub fn for_incident(incident: &pb::Incident, model: &Model) -> IntakeForm {
+        let mut form = IntakeForm::default();
+        let place_name = model
+            .places
+            .get(&incident.place_id)
+            .map(|p| p.name.as_str());
+        let address = if Some(incident.address.as_str()) == place_name {
+            ""
+        } else {
+            incident.address.as_str()
+        };
+        let severity = match pb::Severity::try_from(incident.severity) {
+            Ok(pb::Severity::I) => "1",
+            Ok(pb::Severity::Ii) => "2",
+            Ok(pb::Severity::Iii) => "3",
+            _ => "4",
+        };
+        let phone = if incident.caller_phone.contains('*') {
+            ""
+        } else {
+            incident.caller_phone.as_str()
+        };
+        for (field, text) in [
+            (Field::Category, incident.category.as_str()),
+            (Field::Severity, severity),
+            (Field::Place, incident.place_id.as_str()),
+            (Field::Summary, incident.summary.as_str()),
+            (Field::Phone, phone),
+            (Field::Address, address),
+            (Field::Name, incident.caller_name.as_str()),
+        ] {
+            if let Some(index) = FIELDS.iter().position(|f| *f == field) {
+                form.lines[index].set(text);
+            }
+        }
+        form.source = SOURCES
+            .iter()
+            .position(|(s, _)| *s as i32 == incident.source)
+            .unwrap_or(0);
+        form.editing = Some(Box::new(incident.clone()));
+        form.opened_as = Some(form.draft());
+        form
+    }
+
+    /// The correction of the incident being edited: only what changed.
+    pub fn build_update(&self, model: &Model) -> Result<pb::UpdateIncidentRequest, &'static str> {
+        let Some(was) = self.editing.as_deref() else {
+            return Err("incident");
+        };
+        let new = self.build(model)?;
+        let intake = new.intake.unwrap_or_default();
+        let changed = |before: &str, after: &str| (before != after).then(|| after.to_owned());
+        let phone = intake.caller_phone.trim();
+        let request = pb::UpdateIncidentRequest {
+            request_id: String::new(),
+            incident: was.number.clone(),
+            source: (was.source != intake.source).then_some(intake.source),
+            caller_name: changed(&was.caller_name, &intake.caller_name),
+            caller_phone: (!phone.is_empty())
+                .then(|| changed(&was.caller_phone, phone))
+                .flatten(),
+            address: changed(&was.address, &intake.address),
+            place_id: changed(&was.place_id, &intake.place_id),
+            category: changed(&was.category, &intake.category),
+            severity: (was.severity != intake.severity).then_some(intake.severity),
+            summary: changed(&was.summary, &intake.summary),
+            tags: None,
+            reason: String::new(),
+        };
+        let nothing = request.source.is_none()
+            && request.caller_name.is_none()
+            && request.caller_phone.is_none()
+            && request.address.is_none()
+            && request.place_id.is_none()
+            && request.category.is_none()
+            && request.severity.is_none()
+            && request.summary.is_none();
+        if nothing {
+            return Err("nothing changed");
+        }
+        Ok(request)
     }
 
     /// Focuses `field` and says what is wrong with it.

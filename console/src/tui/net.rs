@@ -357,6 +357,11 @@ async fn rpc_call(client: &Client, rpc: Rpc, lang: Lang) -> Result<String, Strin
         Rpc::Cancel(r) => (p("已撤销", "cancelled"), incidents.cancel(r).await),
         Rpc::Merge(r) => (p("已合并", "merged"), incidents.merge(r).await),
         Rpc::Reopen(r) => (p("已重新打开", "reopened"), incidents.reopen(r).await),
+        Rpc::Update(r) => (p("已修改", "corrected"), incidents.update_incident(r).await),
+        Rpc::Unassign(r) => (
+            p("已撤回派单", "assignment withdrawn"),
+            incidents.unassign(r).await,
+        ),
         Rpc::Ack(r) => {
             let verb = p("已确认警报", "alarm acknowledged");
             return client

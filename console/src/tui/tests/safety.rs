@@ -488,3 +488,76 @@ fn app_with_me(token_id: &str) -> super::super::app::App {
     }
     app
 }
+
+#[test]
+fn the_intake_is_corrected_from_the_console_sending_only_what_changed() {
+    let mut app = app(Lang::Zh);
+    app.selected = app.model.by_number("20261123-0002").map(|i| i.id);
+    let effects = key(&mut app, KeyCode::Char('E'));
+    assert_eq!(effects, vec![Effect::Fetch("20261123-0002".into())]);
+    assert!(screen(&app, 80, 24).contains("修改接警 20261123-0002"));
+    let mut full = app.model.incidents[&2].clone();
+    full.caller_phone = "13812345678".into();
+    app.update(AppEvent::Fetched(Box::new(full)));
+    assert_eq!(form_text(&app, Field::Phone), "13812345678");
+    // Unchanged: Esc closes without asking, and no call draft is touched.
+    let effects = key(&mut app, KeyCode::Esc);
+    assert!(effects.is_empty(), "{effects:?}");
+    assert!(matches!(app.mode, Mode::Board));
+    key(&mut app, KeyCode::Char('E'));
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Tab);
+    }
+    app.update(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char('u'),
+        KeyModifiers::CONTROL,
+    )));
+    let typed = type_text(&mut app, "路面水管爆裂，已关阀");
+    assert!(
+        !typed.iter().any(|e| matches!(e, Effect::SaveDraft(_))),
+        "a correction is not a call draft: {typed:?}"
+    );
+    let effects = key(&mut app, KeyCode::Enter);
+    let [Effect::Rpc(Rpc::Update(update))] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(update.incident, "20261123-0002");
+    assert_eq!(update.summary.as_deref(), Some("路面水管爆裂，已关阀"));
+    assert!(
+        update.category.is_none() && update.severity.is_none() && update.caller_phone.is_none()
+    );
+}
+
+#[test]
+fn an_assignment_is_withdrawn_or_the_lead_transferred() {
+    let mut app = app(Lang::Zh);
+    app.selected = app.model.by_number("20261123-0001").map(|i| i.id);
+    key(&mut app, KeyCode::Char('W'));
+    assert!(screen(&app, 80, 24).contains("0001"), "the prompt names it");
+    type_text(&mut app, "#2");
+    key(&mut app, KeyCode::Enter);
+    type_text(&mut app, "消防已撤离");
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(app.mode, Mode::Confirm(_)));
+    let effects = key(&mut app, KeyCode::Char('y'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Rpc(Rpc::Unassign(u))] if u.assignment_id == 2 && u.incident == "20261123-0001"),
+        "{effects:?}"
+    );
+    // By the assignee's name; an assignee not on it is refused.
+    command(&mut app, "unassign 0001 fire 重复派单");
+    let effects = key(&mut app, KeyCode::Char('y'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Rpc(Rpc::Unassign(u))] if u.assignment_id == 2),
+        "{effects:?}"
+    );
+    command(&mut app, "unassign 0001 qianjin 无");
+    assert!(key(&mut app, KeyCode::Char('y')).is_empty());
+    assert!(app.message.as_ref().is_some_and(|m| m.error));
+    // Transfer: the lead moves to another post.
+    let effects = command(&mut app, "transfer 0001 qianjin");
+    assert!(
+        matches!(effects.as_slice(), [Effect::Rpc(Rpc::Assign(a))] if a.replace_lead && a.assignee.as_ref().is_some_and(|x| x.id == "qianjin")),
+        "{effects:?}"
+    );
+}

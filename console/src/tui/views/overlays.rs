@@ -34,8 +34,12 @@ fn label(app: &App, field: Field) -> &'static str {
 
 /// The intake form.
 pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let title = match &form.editing {
+        Some(incident) => format!("{} {}", app.t(T::Editing), incident.number),
+        None => app.t(T::Intake).to_owned(),
+    };
     let block = Block::default().borders(Borders::TOP).title(Span::styled(
-        app.t(T::Intake),
+        title,
         Style::default().add_modifier(Modifier::BOLD),
     ));
     let inner = block.inner(area);
