@@ -1092,6 +1092,8 @@ impl App {
                     KeyCode::Up | KeyCode::Char('k') => Some(offset.saturating_sub(1)),
                     KeyCode::PageDown | KeyCode::Char(' ') => Some(offset + self.page_rows),
                     KeyCode::PageUp => Some(offset.saturating_sub(self.page_rows)),
+                    KeyCode::End | KeyCode::Char('G') => Some(usize::MAX),
+                    KeyCode::Home | KeyCode::Char('g') => Some(0),
                     _ => None,
                 };
                 if let Some(offset) = scroll {

@@ -803,10 +803,10 @@ mod tests {
     #[test]
     fn overrides_replace_keys_and_conflicts_are_errors() {
         let mut overrides = BTreeMap::new();
-        overrides.insert("escalate".to_owned(), vec!["E".to_owned()]);
+        overrides.insert("escalate".to_owned(), vec!["Z".to_owned()]);
         let keymap = Keymap::new(&overrides).expect("valid");
-        assert_eq!(keymap.keys_of("escalate"), vec!["E"]);
-        overrides.insert("resolve".to_owned(), vec!["E".to_owned()]);
+        assert_eq!(keymap.keys_of("escalate"), vec!["Z"]);
+        overrides.insert("resolve".to_owned(), vec!["Z".to_owned()]);
         assert!(matches!(
             Keymap::new(&overrides),
             Err(KeymapError::Conflict { .. })

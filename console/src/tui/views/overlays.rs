@@ -532,6 +532,8 @@ pub(super) fn help(app: &App, offset: usize, theme: &Theme, frame: &mut Frame<'_
     let room = (area.height as usize).saturating_sub(2);
     // Only what this console offers (a post's or the centre's).
     let offered: Vec<_> = COMMANDS.iter().filter(|spec| app.offers(spec)).collect();
+    // Never past the last page.
+    let offset = offset.min(offered.len().saturating_sub(room));
     let more = offered.len() > offset + room;
     let mut lines = vec![Line::from(vec![
         Span::styled(
