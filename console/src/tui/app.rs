@@ -1141,7 +1141,11 @@ impl App {
         } else {
             T::PostOnly
         };
-        self.complain(format!("{}: {}", spec.name, self.t(whose)));
+        self.complain(format!(
+            "{}: {}",
+            spec.verb(self.lang, self.post_mode),
+            self.t(whose)
+        ));
     }
 
     fn run_key(&mut self, name: &'static str, digit: Option<String>) -> Vec<Effect> {
@@ -1625,7 +1629,7 @@ impl App {
                 };
                 self.say(format!(
                     "{} {number} — {}",
-                    pending.spec.name,
+                    pending.spec.verb(self.lang, self.post_mode),
                     self.t(T::Queued)
                 ));
                 return vec![Effect::Queue(rpc)];

@@ -125,14 +125,30 @@ impl Spec {
         }
     }
 
+    /// The command as prompts and results name it in `lang`.
+    pub fn verb(&self, lang: Lang, post: bool) -> &'static str {
+        match short_label(self.name, lang) {
+            "" => self.help_for(lang, post),
+            word => word,
+        }
+    }
+
     /// `name ARG ARG…` for help and completion.
     pub fn usage(&self) -> String {
+        self.usage_in(Lang::En)
+    }
+
+    /// `name ARG ARG…` with the placeholders in `lang` (`close 编号 词 文字…`).
+    pub fn usage_in(&self, lang: Lang) -> String {
         let mut text = self.name.to_owned();
         for arg in self.args {
-            let name = match arg.kind {
-                ArgKind::Incident => "N",
-                ArgKind::Word => "WORD",
-                ArgKind::Rest => "TEXT…",
+            let name = match (arg.kind, lang) {
+                (ArgKind::Incident, Lang::En) => "N",
+                (ArgKind::Word, Lang::En) => "WORD",
+                (ArgKind::Rest, Lang::En) => "TEXT…",
+                (ArgKind::Incident, Lang::Zh) => "编号",
+                (ArgKind::Word, Lang::Zh) => "词",
+                (ArgKind::Rest, Lang::Zh) => "文字…",
             };
             if arg.optional {
                 text.push_str(&format!(" [{name}]"));
@@ -141,6 +157,44 @@ impl Spec {
             }
         }
         text
+    }
+}
+
+/// A command's short name in `lang` (hint bar, prompts, results); empty
+/// when it has none and its help text serves instead.
+pub fn short_label(name: &str, lang: Lang) -> &'static str {
+    let (zh, en) = match name {
+        "new" => ("接警", "new"),
+        "assign" => ("派单", "assign"),
+        "sign" => ("签收", "sign"),
+        "arrive" => ("到场", "arrive"),
+        "escalate" => ("督办", "escalate"),
+        "note" => ("备注", "note"),
+        "resolve" => ("处置", "resolve"),
+        "close" => ("办结", "close"),
+        "open" => ("详情", "open"),
+        "filter" => ("筛选", "filter"),
+        "command" => ("命令", "cmd"),
+        "help" => ("帮助", "help"),
+        "quit" => ("退出", "quit"),
+        "refuse" => ("退回", "refuse"),
+        "callin" => ("吹哨", "call in"),
+        "answer" => ("应答查岗", "roll-call"),
+        "outbox" => ("待发送", "outbox"),
+        "cancel" => ("撤销", "cancel"),
+        "merge" => ("合并", "merge"),
+        "reopen" => ("重新打开", "reopen"),
+        "raise" => ("提升级别", "raise"),
+        "ack" => ("确认警报", "acknowledge"),
+        "finish" => ("完成", "finish"),
+        "mode" => ("平急转换", "mode"),
+        "handover" => ("交接班", "handover"),
+        "countersign" => ("接班", "countersign"),
+        _ => ("", ""),
+    };
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
     }
 }
 

@@ -29,6 +29,22 @@ impl Lang {
     }
 }
 
+/// A principal's role in `lang`: `officer` → 值班员.
+pub fn role_label(role: &str, lang: Lang) -> String {
+    let (zh, en) = match role {
+        "officer" => ("值班员", "duty officer"),
+        "leader" => ("带班领导", "duty leader"),
+        "admin" => ("管理员", "administrator"),
+        other if other.starts_with("post:") => ("指挥部", "post"),
+        other if other.starts_with("unit:") => ("联动单位", "unit"),
+        other => (other, other),
+    };
+    match lang {
+        Lang::Zh => zh.to_owned(),
+        Lang::En => en.to_owned(),
+    }
+}
+
 macro_rules! catalogue {
     ($($key:ident => ($zh:expr, $en:expr),)*) => {
         /// A text of the console.
@@ -37,6 +53,10 @@ macro_rules! catalogue {
         pub enum T { $($key,)* }
 
         impl T {
+            /// Every text of the catalogue (tests check each language is
+            /// clean of the other).
+            pub const ALL: &'static [T] = &[$(T::$key,)*];
+
             /// The text in `lang`.
             pub fn get(self, lang: Lang) -> &'static str {
                 match (self, lang) {
@@ -231,10 +251,42 @@ mod tests {
 
     #[test]
     fn every_text_exists_in_both_languages() {
-        for text in [T::Title, T::Overdue, T::Loading] {
-            assert!(!text.get(Lang::Zh).is_empty());
-            assert!(!text.get(Lang::En).is_empty());
-            assert_ne!(text.get(Lang::Zh), text.get(Lang::En));
+        for text in T::ALL {
+            assert!(!text.get(Lang::Zh).is_empty(), "{text:?}");
+            assert!(!text.get(Lang::En).is_empty(), "{text:?}");
         }
+    }
+
+    /// Latin words that belong in the Chinese interface: key names, the
+    /// severity numerals, product and command names the officer types.
+    const ALLOWED_IN_ZH: &[&str] = &[
+        "y", "n", "H", "A", "L", "r", "a", "s", "Esc", "Tab", "Shift", "Enter", "PgDn", "PgUp",
+        "I", "II", "III", "IV", "dutyd", "duty", "roster", "pattern", "handover", "rollcall",
+        "outbox", "clear", "call", "ack", "all", "off", "m", "s", "N",
+    ];
+
+    fn is_cjk(c: char) -> bool {
+        matches!(c as u32, 0x3000..=0x303F | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xFF00..=0xFFEF)
+    }
+
+    #[test]
+    fn no_english_in_the_chinese_texts_and_no_chinese_in_the_english_ones() {
+        let mut problems = Vec::new();
+        for text in T::ALL {
+            let en = text.get(Lang::En);
+            if en.chars().any(is_cjk) {
+                problems.push(format!("{text:?} en: {en}"));
+            }
+            let zh = text.get(Lang::Zh);
+            for word in zh
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| !w.is_empty())
+            {
+                if !ALLOWED_IN_ZH.contains(&word) {
+                    problems.push(format!("{text:?} zh: {zh} ({word})"));
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

@@ -181,7 +181,13 @@ fn title_bar(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let me = app
         .me
         .as_ref()
-        .map(|p| format!("{} ({})", p.name, p.role))
+        .map(|p| {
+            format!(
+                "{} ({})",
+                p.name,
+                crate::tui::i18n::role_label(&p.role, app.lang)
+            )
+        })
         .unwrap_or_default();
     // A post's console names the post and shows its mode up front.
     let (left, badge) = match app.own.as_deref() {
@@ -450,46 +456,10 @@ fn key_hints(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
 /// A command as prompts and confirmations name it, in the console's
 /// language (never its English registry name in the Chinese console).
 pub(super) fn verb(app: &App, spec: &crate::tui::commands::Spec) -> &'static str {
-    match short(app, spec.name) {
-        "" => spec.help_for(app.lang, app.post_mode),
-        word => word,
-    }
+    spec.verb(app.lang, app.post_mode)
 }
 
 /// A command's name for the hint bar, in the console's language.
 fn short(app: &App, name: &str) -> &'static str {
-    use crate::tui::i18n::Lang;
-    let (zh, en) = match name {
-        "new" => ("接警", "new"),
-        "assign" => ("派单", "assign"),
-        "sign" => ("签收", "sign"),
-        "arrive" => ("到场", "arrive"),
-        "escalate" => ("督办", "escalate"),
-        "note" => ("备注", "note"),
-        "resolve" => ("处置", "resolve"),
-        "close" => ("办结", "close"),
-        "open" => ("详情", "open"),
-        "filter" => ("筛选", "filter"),
-        "command" => ("命令", "cmd"),
-        "help" => ("帮助", "help"),
-        "quit" => ("退出", "quit"),
-        "refuse" => ("退回", "refuse"),
-        "callin" => ("吹哨", "call in"),
-        "answer" => ("应答查岗", "roll-call"),
-        "outbox" => ("待发送", "outbox"),
-        "cancel" => ("撤销", "cancel"),
-        "merge" => ("合并", "merge"),
-        "reopen" => ("重新打开", "reopen"),
-        "raise" => ("提升级别", "raise"),
-        "ack" => ("确认警报", "acknowledge"),
-        "finish" => ("完成", "finish"),
-        "mode" => ("平急转换", "mode"),
-        "handover" => ("交接班", "handover"),
-        "countersign" => ("接班", "countersign"),
-        _ => ("", ""),
-    };
-    match app.lang {
-        Lang::Zh => zh,
-        Lang::En => en,
-    }
+    crate::tui::commands::short_label(name, app.lang)
 }

@@ -130,14 +130,19 @@ fn lines(
 }
 
 /// A timeline entry in words.
-fn describe(app: &App, event: &pb::Event) -> String {
+pub(crate) fn describe(app: &App, event: &pb::Event) -> String {
     use pb::event::Body;
     let zh = app.lang == crate::tui::i18n::Lang::Zh;
     let pick = |c: &str, e: &str| if zh { c.to_owned() } else { e.to_owned() };
     match &event.body {
         Some(Body::IncidentCreated(_)) => pick("接警登记", "call recorded"),
         Some(Body::IncidentUpdated(u)) => {
-            format!("{} {}", pick("修改", "changed"), u.changed_fields.join(","))
+            let fields: Vec<String> = u
+                .changed_fields
+                .iter()
+                .map(|field| field_label(app, field))
+                .collect();
+            format!("{} {}", pick("修改", "changed"), fields.join("、"))
         }
         Some(Body::AssignmentChanged(c)) => {
             let a = c.assignment.clone().unwrap_or_default();
@@ -207,11 +212,34 @@ fn describe(app: &App, event: &pb::Event) -> String {
             numeral(r.from),
             numeral(r.to)
         ),
-        Some(Body::ClocksChanged(c)) => {
-            format!("{} {}", pick("时限调整", "clocks changed"), c.reason)
-        }
-        _ => event.kind.clone(),
+        // dutyd's reason is English prose: the Chinese console says what
+        // happened without it.
+        Some(Body::ClocksChanged(_)) if zh => "时限调整".to_owned(),
+        Some(Body::ClocksChanged(c)) => format!("clocks changed: {}", c.reason),
+        _ => pick("其他记录", &event.kind),
     }
+}
+
+/// An intake field as the form labels it.
+fn field_label(app: &App, field: &str) -> String {
+    let text = match field {
+        "summary" => T::Summary,
+        "address" => T::Address,
+        "caller_phone" => T::Phone,
+        "caller_name" => T::Caller,
+        "place_id" => T::Place,
+        "category" => T::Category,
+        "severity" => T::Severity,
+        "source" => T::Source,
+        _ => {
+            return if app.lang == crate::tui::i18n::Lang::Zh {
+                "其他".into()
+            } else {
+                field.into()
+            };
+        }
+    };
+    app.t(text).to_owned()
 }
 
 /// The side panel on wide terminals: the selected incident.
@@ -292,5 +320,127 @@ pub(super) fn full(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
             Paragraph::new(Span::styled(" ↓ ", theme.alert())),
             corner(area.bottom().saturating_sub(1)),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dutyroom_proto::v1 as pb;
+    use pb::event::Body;
+
+    use super::describe;
+    use crate::tui::i18n::Lang;
+
+    /// Every kind of timeline entry, described in Chinese, holds no English
+    /// word: only the data (Chinese here) and digits.
+    #[test]
+    fn the_timeline_speaks_one_language() {
+        let app = crate::tui::tests::app(Lang::Zh);
+        let assignment = pb::Assignment {
+            assignee: Some(pb::Assignee {
+                kind: pb::AssigneeKind::Post as i32,
+                id: "xinhua".into(),
+                name: String::new(),
+            }),
+            ..Default::default()
+        };
+        let bodies: Vec<(&str, Body)> = vec![
+            (
+                "incident.created",
+                Body::IncidentCreated(pb::IncidentCreated::default()),
+            ),
+            (
+                "incident.updated",
+                Body::IncidentUpdated(pb::IncidentUpdated {
+                    changed_fields: vec![
+                        "summary".into(),
+                        "place_id".into(),
+                        "caller_phone".into(),
+                    ],
+                    ..Default::default()
+                }),
+            ),
+            ("incident.noted", Body::NoteAdded(pb::NoteAdded::default())),
+            (
+                "incident.resolved",
+                Body::IncidentPhaseChanged(pb::IncidentPhaseChanged::default()),
+            ),
+            (
+                "incident.closed",
+                Body::IncidentPhaseChanged(pb::IncidentPhaseChanged::default()),
+            ),
+            (
+                "incident.cancelled",
+                Body::IncidentPhaseChanged(pb::IncidentPhaseChanged::default()),
+            ),
+            (
+                "incident.reopened",
+                Body::IncidentPhaseChanged(pb::IncidentPhaseChanged::default()),
+            ),
+            (
+                "incident.raised",
+                Body::SeverityRaised(pb::SeverityRaised::default()),
+            ),
+            (
+                "incident.clocks_changed",
+                Body::ClocksChanged(pb::ClocksChanged {
+                    reason: "post xinhua switched to emergency mode".into(),
+                }),
+            ),
+            (
+                "policy.changed",
+                Body::PolicyChanged(pb::PolicyChanged::default()),
+            ),
+        ];
+        let mut bodies = bodies;
+        for kind in [
+            "incident.assigned",
+            "incident.signed_for",
+            "incident.arrived",
+            "incident.finished",
+            "incident.refused",
+            "incident.withdrawn",
+        ] {
+            bodies.push((
+                kind,
+                Body::AssignmentChanged(pb::AssignmentChanged {
+                    assignment: Some(assignment.clone()),
+                    ..Default::default()
+                }),
+            ));
+        }
+        for alarm_kind in 0..=6 {
+            bodies.push((
+                "alarm.raised",
+                Body::Alarm(pb::Alarm {
+                    id: 1,
+                    level: 2,
+                    kind: alarm_kind,
+                    reason: "sign-for overdue by post:xinhua".into(),
+                    post_id: "xinhua".into(),
+                    late_by_seconds: 120,
+                    ..Default::default()
+                }),
+            ));
+        }
+        for (kind, body) in bodies {
+            let event = pb::Event {
+                kind: kind.into(),
+                body: Some(body),
+                ..Default::default()
+            };
+            let text = describe(&app, &event);
+            // Durations keep the compact 2m / 1h30 / 3d form in both
+            // languages (the board's columns are 4 cells wide).
+            let words: Vec<&str> = text
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
+                .filter(|w| {
+                    !(w.starts_with(|c: char| c.is_ascii_digit())
+                        && w.trim_start_matches(|c: char| c.is_ascii_digit()).len() == 1)
+                })
+                .collect();
+            assert!(words.is_empty(), "{kind}: {text} ({words:?})");
+        }
     }
 }

@@ -556,7 +556,7 @@ pub(super) fn help(app: &App, offset: usize, theme: &Theme, frame: &mut Frame<'_
             .iter()
             .any(|a| a.kind == ArgKind::Rest || !a.optional)
         {
-            format!(":{}", spec.usage())
+            format!(":{}", spec.usage_in(app.lang))
         } else {
             format!(":{}", spec.name)
         };
