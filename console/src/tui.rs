@@ -216,11 +216,8 @@ impl Effects {
                     };
                     self.outbox = self.open_outbox(&dir);
                 }
-                if let Some(outbox) = &self.outbox
-                    && let Err(error) = outbox.push(action)
-                {
-                    // Not on disk: say so loudly, nothing was recorded.
-                    let _ = self.events.send(AppEvent::Done(Err(error.to_string())));
+                if let Some(outbox) = &self.outbox {
+                    outbox.record(action);
                 }
             }
             Effect::DismissFailed => {

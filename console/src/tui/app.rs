@@ -1630,7 +1630,7 @@ impl App {
                 self.say(format!(
                     "{} {number} — {}",
                     pending.spec.verb(self.lang, self.post_mode),
-                    self.t(T::Queued)
+                    self.t(T::Recording)
                 ));
                 return vec![Effect::Queue(rpc)];
             }
@@ -2026,7 +2026,7 @@ impl App {
             })
             .collect();
         let verb = if self.post_mode {
-            self.t(T::Queued)
+            self.t(T::Recording)
         } else {
             "…"
         };

@@ -235,6 +235,7 @@ catalogue! {
     OutboxEmpty => ("没有待发送的操作", "nothing waiting to be sent"),
     OutboxClearHint => (":outbox clear 清除失败项", ":outbox clear dismisses the refused"),
     Queued => ("已记录, 待发送", "recorded, to be sent"),
+    Recording => ("记录中…", "recording…"),
     Sent => ("已送达", "delivered"),
     CentreOnly => ("指挥中心专用", "centre only"),
     PostOnly => ("指挥部专用", "for posts"),

@@ -459,6 +459,9 @@ pub struct OutboxLink {
     outbox: Arc<std::sync::Mutex<crate::outbox::Outbox>>,
     wake: Arc<Notify>,
     events: mpsc::UnboundedSender<AppEvent>,
+    /// Actions to write, in order, by the writer task (never on the
+    /// screen loop: each write is fsynced).
+    writes: mpsc::UnboundedSender<crate::outbox::Action>,
 }
 
 fn lock(
@@ -484,23 +487,30 @@ impl OutboxLink {
             events.clone(),
             lang,
         ));
+        let (writes, queue) = mpsc::unbounded_channel();
+        tokio::spawn(write_in_order(
+            queue,
+            outbox.clone(),
+            wake.clone(),
+            events.clone(),
+            lang,
+        ));
         Ok(OutboxLink {
             outbox,
             wake,
             events,
+            writes,
         })
     }
 
-    /// Writes an action to the outbox (on disk when this returns) and wakes
-    /// the sender.
-    pub fn push(&self, action: crate::outbox::Action) -> Result<(), crate::outbox::OutboxError> {
-        let summary = format!("{} {}", action.verb(), action.incident())
-            .trim()
-            .to_owned();
-        let outbox = lock(&self.outbox);
-        outbox_push(outbox, action, summary)?;
-        self.wake.notify_one();
-        Ok(())
+    /// Hands an action to the writer task: it is on disk (and the console
+    /// says "recorded") a moment later, in the order handed over.
+    pub fn record(&self, action: crate::outbox::Action) {
+        if self.writes.send(action).is_err() {
+            let _ = self.events.send(AppEvent::Done(Err(
+                "the outbox writer stopped: nothing was recorded".into(),
+            )));
+        }
     }
 
     /// Forgets the refused actions.
@@ -513,6 +523,45 @@ impl OutboxLink {
     /// Tells the console what the outbox holds now.
     pub fn report(&self) {
         report(&self.outbox, &self.events, None);
+    }
+}
+
+/// Writes queued actions one at a time, off the screen loop, then wakes
+/// the sender and reports: "recorded" only once the action is on disk.
+async fn write_in_order(
+    mut queue: mpsc::UnboundedReceiver<crate::outbox::Action>,
+    outbox: Arc<std::sync::Mutex<crate::outbox::Outbox>>,
+    wake: Arc<Notify>,
+    events: mpsc::UnboundedSender<AppEvent>,
+    lang: Lang,
+) {
+    while let Some(action) = queue.recv().await {
+        let summary = format!("{} {}", action.verb(), action.incident())
+            .trim()
+            .to_owned();
+        let written = tokio::task::spawn_blocking({
+            let outbox = outbox.clone();
+            let summary = summary.clone();
+            move || outbox_push(lock(&outbox), action, summary)
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {
+                wake.notify_one();
+                report(&outbox, &events, None);
+                let _ = events.send(AppEvent::Done(Ok(format!(
+                    "{summary} — {}",
+                    pick(lang, "已记录, 待发送", "recorded, queued")
+                ))));
+            }
+            // Not on disk: say so loudly, nothing was recorded.
+            Ok(Err(error)) => {
+                let _ = events.send(AppEvent::Done(Err(error.to_string())));
+            }
+            Err(error) => {
+                let _ = events.send(AppEvent::Done(Err(format!("{summary}: {error}"))));
+            }
+        }
     }
 }
 
