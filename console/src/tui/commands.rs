@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::tui::app::{App, Effect, Pending, handlers};
 use crate::tui::i18n::{Lang, T};
 
 /// What an argument is.
@@ -66,7 +67,13 @@ pub struct Spec {
     pub confirm: bool,
     /// Who may use it.
     pub who: Who,
+    /// What it does once its arguments are in.
+    pub run: Handler,
 }
+
+/// A command's handler: the app with the command and its arguments in,
+/// effects out.
+pub type Handler = fn(&mut App, &Pending) -> Vec<Effect>;
 
 /// Which consoles offer a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +215,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["j", "down"],
         confirm: false,
         who: Who::Any,
+        run: handlers::navigate,
     },
     Spec {
         name: "up",
@@ -217,6 +225,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["k", "up"],
         confirm: false,
         who: Who::Any,
+        run: handlers::navigate,
     },
     Spec {
         name: "top",
@@ -226,6 +235,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["g", "home"],
         confirm: false,
         who: Who::Any,
+        run: handlers::navigate,
     },
     Spec {
         name: "bottom",
@@ -235,6 +245,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["G", "end"],
         confirm: false,
         who: Who::Any,
+        run: handlers::navigate,
     },
     Spec {
         name: "page-down",
@@ -244,6 +255,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["pgdn"],
         confirm: false,
         who: Who::Any,
+        run: handlers::navigate,
     },
     Spec {
         name: "page-up",
@@ -253,6 +265,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["pgup"],
         confirm: false,
         who: Who::Any,
+        run: handlers::navigate,
     },
     Spec {
         name: "open",
@@ -262,6 +275,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["enter"],
         confirm: false,
         who: Who::Any,
+        run: handlers::open,
     },
     Spec {
         name: "back",
@@ -271,6 +285,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["esc"],
         confirm: false,
         who: Who::Any,
+        run: handlers::back,
     },
     Spec {
         name: "new",
@@ -280,6 +295,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["n"],
         confirm: false,
         who: Who::Centre,
+        run: handlers::new,
     },
     Spec {
         name: "call",
@@ -297,6 +313,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &[],
         confirm: false,
         who: Who::Centre,
+        run: handlers::call,
     },
     Spec {
         name: "assign",
@@ -310,6 +327,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["a"],
         confirm: false,
         who: Who::Centre,
+        run: handlers::assign,
     },
     Spec {
         name: "sign",
@@ -319,6 +337,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["s"],
         confirm: false,
         who: Who::Any,
+        run: handlers::sign_or_arrive,
     },
     Spec {
         name: "arrive",
@@ -328,6 +347,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["o"],
         confirm: false,
         who: Who::Any,
+        run: handlers::sign_or_arrive,
     },
     Spec {
         name: "finish",
@@ -337,6 +357,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["F"],
         confirm: false,
         who: Who::Post,
+        run: handlers::finish,
     },
     Spec {
         name: "refuse",
@@ -346,6 +367,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["x"],
         confirm: true,
         who: Who::Post,
+        run: handlers::refuse,
     },
     Spec {
         name: "answer",
@@ -355,6 +377,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["r"],
         confirm: false,
         who: Who::Post,
+        run: handlers::answer,
     },
     Spec {
         name: "outbox",
@@ -367,6 +390,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["u"],
         confirm: false,
         who: Who::Post,
+        run: handlers::outbox,
     },
     Spec {
         name: "note",
@@ -376,6 +400,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["m"],
         confirm: false,
         who: Who::Any,
+        run: handlers::note,
     },
     Spec {
         name: "escalate",
@@ -385,6 +410,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["e"],
         confirm: false,
         who: Who::Centre,
+        run: handlers::escalate,
     },
     Spec {
         name: "raise",
@@ -394,6 +420,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["+"],
         confirm: false,
         who: Who::Centre,
+        run: handlers::raise,
     },
     Spec {
         name: "callin",
@@ -403,6 +430,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["i"],
         confirm: false,
         who: Who::Any,
+        run: handlers::callin,
     },
     Spec {
         name: "resolve",
@@ -412,6 +440,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["R"],
         confirm: true,
         who: Who::Any,
+        run: handlers::resolve,
     },
     Spec {
         name: "close",
@@ -428,6 +457,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["C"],
         confirm: true,
         who: Who::Centre,
+        run: handlers::close,
     },
     Spec {
         name: "cancel",
@@ -437,6 +467,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["X"],
         confirm: true,
         who: Who::Centre,
+        run: handlers::cancel,
     },
     Spec {
         name: "merge",
@@ -449,6 +480,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["M"],
         confirm: true,
         who: Who::Centre,
+        run: handlers::merge,
     },
     Spec {
         name: "reopen",
@@ -458,6 +490,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["O"],
         confirm: false,
         who: Who::Centre,
+        run: handlers::reopen,
     },
     Spec {
         name: "ack",
@@ -470,6 +503,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["A"],
         confirm: false,
         who: Who::Any,
+        run: handlers::ack,
     },
     Spec {
         name: "log",
@@ -482,6 +516,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["L"],
         confirm: false,
         who: Who::Any,
+        run: handlers::log,
     },
     Spec {
         name: "next",
@@ -494,6 +529,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["!"],
         confirm: false,
         who: Who::Any,
+        run: handlers::next,
     },
     Spec {
         name: "mute",
@@ -506,6 +542,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &[],
         confirm: false,
         who: Who::Any,
+        run: handlers::mute,
     },
     Spec {
         name: "mode",
@@ -522,6 +559,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &[],
         confirm: false,
         who: Who::Centre,
+        run: handlers::mode,
     },
     Spec {
         name: "filter",
@@ -534,6 +572,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["/"],
         confirm: false,
         who: Who::Any,
+        run: handlers::filter,
     },
     Spec {
         name: "view",
@@ -549,6 +588,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
         confirm: false,
         who: Who::Any,
+        run: handlers::view,
     },
     Spec {
         name: "handover",
@@ -564,6 +604,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["H"],
         confirm: false,
         who: Who::Any,
+        run: handlers::handover,
     },
     Spec {
         name: "edit",
@@ -576,6 +617,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["E"],
         confirm: false,
         who: Who::Centre,
+        run: handlers::edit,
     },
     Spec {
         name: "unassign",
@@ -592,6 +634,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["W"],
         confirm: true,
         who: Who::Centre,
+        run: handlers::unassign,
     },
     Spec {
         name: "rollcall",
@@ -605,6 +648,7 @@ pub const COMMANDS: &[Spec] = &[
         // Confirmed after the names are checked (in the handler).
         confirm: false,
         who: Who::Centre,
+        run: handlers::rollcall,
     },
     Spec {
         name: "countersign",
@@ -617,6 +661,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &[],
         confirm: true,
         who: Who::Any,
+        run: handlers::countersign,
     },
     Spec {
         name: "panel",
@@ -629,6 +674,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["tab"],
         confirm: false,
         who: Who::Any,
+        run: handlers::panel,
     },
     Spec {
         name: "command",
@@ -638,6 +684,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &[":"],
         confirm: false,
         who: Who::Any,
+        run: handlers::command,
     },
     Spec {
         name: "help",
@@ -647,6 +694,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["?", "f1"],
         confirm: false,
         who: Who::Any,
+        run: handlers::help,
     },
     Spec {
         name: "bell",
@@ -656,6 +704,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["b"],
         confirm: false,
         who: Who::Any,
+        run: handlers::bell,
     },
     Spec {
         name: "refresh",
@@ -665,6 +714,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["ctrl-r"],
         confirm: false,
         who: Who::Any,
+        run: handlers::refresh,
     },
     Spec {
         name: "quit",
@@ -674,6 +724,7 @@ pub const COMMANDS: &[Spec] = &[
         keys: &["q", "ctrl-c"],
         confirm: false,
         who: Who::Any,
+        run: handlers::quit,
     },
 ];
 
