@@ -1598,7 +1598,10 @@ impl App {
                 self.panel = Panel::Detail;
             }
         }
-        let since = urgency::age(item.since, self.now);
+        let since = item.since.map_or_else(
+            || self.t(T::Never).to_owned(),
+            |at| urgency::age(at, self.now),
+        );
         let mut text = format!(
             "[{}/{}] {}{} · {since}",
             index + 1,

@@ -34,8 +34,8 @@ pub struct Item {
     pub kind: Kind,
     /// The incident it concerns, if any.
     pub incident: Option<String>,
-    /// Since when.
-    pub since: Timestamp,
+    /// Since when (unknown for a post never seen).
+    pub since: Option<Timestamp>,
     /// What happened, in the console's language.
     pub what: String,
     /// Who was alarmed (name and phone), or who it is about.
@@ -52,7 +52,7 @@ pub fn items(model: &Model, seen: &BTreeSet<String>, lang: Lang) -> Vec<Item> {
             key: format!("alarm:{}", alarm.id),
             kind: Kind::Alarm(alarm.id),
             incident: (!alarm.incident.is_empty()).then(|| alarm.incident.clone()),
-            since: urgency::ts(alarm.raised_at.as_ref()),
+            since: Some(urgency::ts(alarm.raised_at.as_ref())),
             what: describe_alarm(model, alarm, lang),
             who: targets(alarm),
         });
@@ -92,7 +92,7 @@ pub fn items(model: &Model, seen: &BTreeSet<String>, lang: Lang) -> Vec<Item> {
                     key,
                     kind: Kind::SentBack,
                     incident: Some(incident.number.clone()),
-                    since: urgency::ts(a.ended_at.as_ref()),
+                    since: Some(urgency::ts(a.ended_at.as_ref())),
                     what: format!(
                         "{} {name}{}",
                         T::SentBack.get(lang),
@@ -119,6 +119,7 @@ pub fn items(model: &Model, seen: &BTreeSet<String>, lang: Lang) -> Vec<Item> {
             };
             let since = urgency::ts(entry.last_seen.as_ref());
             let key = format!("offline:{key}:{}", since.as_second());
+            let never = entry.last_seen.is_none();
             if entry.online || seen.contains(&key) {
                 continue;
             }
@@ -126,7 +127,7 @@ pub fn items(model: &Model, seen: &BTreeSet<String>, lang: Lang) -> Vec<Item> {
                 key,
                 kind: Kind::Offline,
                 incident: None,
-                since,
+                since: (!never).then_some(since),
                 what: format!("{} {}", post.name, T::Offline.get(lang)),
                 who: post.contact.clone(),
             });

@@ -155,10 +155,10 @@ pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Fram
             .posts
             .get(lead)
             .map_or(lead.clone(), |p| p.name.clone());
-        let since = crate::tui::urgency::age(
-            crate::tui::urgency::ts(presence.last_seen.as_ref()),
-            app.now,
-        );
+        let since = match &presence.last_seen {
+            Some(seen) => crate::tui::urgency::age(crate::tui::urgency::ts(Some(seen)), app.now),
+            None => app.t(T::Never).to_owned(),
+        };
         lines.push(Line::from(Span::styled(
             truncate(
                 &format!("! {}: {name} ✕ {since}", app.t(T::LeadOffline)),
@@ -707,7 +707,10 @@ pub(super) fn alarms(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         } else {
             theme.alert()
         };
-        let since = crate::tui::urgency::age(item.since, app.now);
+        let since = item.since.map_or_else(
+            || app.t(T::Never).to_owned(),
+            |at| crate::tui::urgency::age(at, app.now),
+        );
         lines.push(Line::from(Span::styled(
             truncate(&format!(" ! {} · {since}", item.what), cells),
             style,
