@@ -559,6 +559,58 @@ async fn a_handover_is_built_signed_and_countersigned() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_past_shifts_handover_counts_that_shift_only() {
+    // t0 is 09:00 Shanghai, in the day shift (08:00–20:00).
+    let (daemon, clock, officer) = start().await;
+    let mut incidents = daemon.admin().await.incidents();
+    for n in 0..2 {
+        incidents
+            .create_incident(call(&format!("白班事件 {n}"), None))
+            .await
+            .expect("create");
+    }
+    // Into the night shift: three more calls.
+    clock.advance(SignedDuration::from_hours(12));
+    for n in 0..3 {
+        incidents
+            .create_incident(call(&format!("夜班事件 {n}"), None))
+            .await
+            .expect("create");
+    }
+    let day = duty(
+        &daemon,
+        &officer,
+        &[
+            "-o",
+            "json",
+            "handover",
+            "open",
+            "--date",
+            "2026-11-23",
+            "--shift",
+            "day",
+        ],
+    )
+    .await;
+    assert_eq!(day.code, 0, "{}", day.stderr);
+    assert_eq!(
+        day.json()["counts"]["received"],
+        2,
+        "the day shift's calls, not the night's: {}",
+        day.json()
+    );
+    assert_eq!(
+        day.json()["counts"]["escalations"],
+        0,
+        "the alarms fired at night are the night's"
+    );
+    let night = duty(&daemon, &officer, &["-o", "json", "handover", "open"]).await;
+    assert_eq!(night.code, 0, "{}", night.stderr);
+    assert_eq!(night.json()["counts"]["received"], 3, "{}", night.json());
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_hands_over_its_own_shift() {
     let (daemon, clock, officer) = start().await;
     let outgoing = daemon.token("post:xinhua", "周明").await;

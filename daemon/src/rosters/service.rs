@@ -583,6 +583,8 @@ pub fn gather(engine: &Engine, start: Timestamp, now: Timestamp, whose: &Scope) 
         alarms.push(alarm);
     }
     alarms.reverse();
+    // A past shift's handover: not the alarms of the shifts after it.
+    alarms.retain(|a| a.raised_at <= now);
     if let Some(post) = &post {
         // Alarms about the post's own assignments, or about the post itself
         // (a mode switch, a missed roll-call): not its territory's others.

@@ -561,3 +561,39 @@ fn an_assignment_is_withdrawn_or_the_lead_transferred() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn the_exact_address_is_kept_while_the_place_routes_the_call() {
+    let mut app = app(Lang::Zh);
+    filled_form(&mut app);
+    // Summary → phone → exact address.
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "新华路12号3单元");
+    let effects = key(&mut app, KeyCode::Enter);
+    let [Effect::Rpc(Rpc::Create(request))] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    let intake = request.intake.clone().unwrap_or_default();
+    assert_eq!(intake.address, "新华路12号3单元");
+    assert_eq!(intake.place_id, "xingfu", "the place still routes it");
+    assert_eq!(
+        request.dispatch[0].assignee.as_ref().map(|a| a.id.as_str()),
+        Some("xinhua")
+    );
+}
+
+#[test]
+fn a_post_typing_while_a_panel_hides_its_board_acts_on_nothing() {
+    let mut app = super::post_app(Lang::Zh);
+    app.width = 80;
+    // The handover panel (after on-duty) is shown in place of the board.
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.panel, Panel::Handover);
+    for stray in ['o', 'R', 's', 'x', 'm', 'i'] {
+        let effects = key(&mut app, KeyCode::Char(stray));
+        assert!(effects.is_empty(), "{stray}: {effects:?}");
+        assert!(matches!(app.mode, Mode::Board), "{stray}: {:?}", app.mode);
+    }
+}
