@@ -725,6 +725,48 @@ impl App {
     pub fn rebuild(&mut self) {
         let now = self.now;
         self.attention = attention::items(&self.model, &self.seen, self.lang);
+        // What only this console knows: its own link, and a handover left
+        // for its officer (late once its shift has ended).
+        if let Link::Lost { since, error } = &self.link
+            && !self.seen.contains(&format!("link:{}", since.as_second()))
+        {
+            self.attention.push(attention::Item {
+                key: format!("link:{}", since.as_second()),
+                kind: attention::Kind::Link,
+                incident: None,
+                since: Some(*since),
+                what: format!("{}: {}", self.t(T::Lost), crate::tui::text::one_line(error)),
+                who: String::new(),
+            });
+        }
+        if let Some(waiting) = self.handover_for_me() {
+            let key = format!("handover:{}", waiting.id);
+            let late = waiting
+                .shift
+                .as_ref()
+                .and_then(|s| s.ends.as_ref())
+                .is_some_and(|end| urgency::ts(Some(end)) < self.now);
+            if !self.seen.contains(&key) {
+                let item = attention::Item {
+                    key,
+                    kind: attention::Kind::Handover,
+                    incident: None,
+                    since: waiting.signed_out_at.as_ref().map(|t| urgency::ts(Some(t))),
+                    what: format!(
+                        "{} #{}{}",
+                        self.t(T::HandoverWaiting),
+                        waiting.id,
+                        if late { self.t(T::Late) } else { "" }
+                    ),
+                    who: waiting
+                        .signed_out_by
+                        .as_ref()
+                        .map(|p| p.name.clone())
+                        .unwrap_or_default(),
+                };
+                self.attention.push(item);
+            }
+        }
         let flagged: std::collections::BTreeSet<&str> = self
             .attention
             .iter()

@@ -22,6 +22,10 @@ pub enum Kind {
     SentBack,
     /// A post that is not connected.
     Offline,
+    /// A handover signed out and waiting for this console's officer.
+    Handover,
+    /// This console's own link to dutyd is down.
+    Link,
 }
 
 /// One thing that needs the officer.

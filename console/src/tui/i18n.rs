@@ -152,6 +152,7 @@ catalogue! {
     Assignment => ("派单 (#编号或名称)", "assignment (#id or name)"),
     NoSuchAssignment => ("没有这条进行中的派单", "no such active assignment"),
     Editing => ("修改接警", "correct intake"),
+    Late => (" (已过交班时间)", " (late: the shift has ended)"),
     Minutes => ("分钟", "minutes"),
     NoLeadAsk => ("没有主办指挥部: y 仍然登记 (不派主办) · Esc 修改", "no lead post: y records it anyway (no lead) · Esc to correct"),
     Understood => ("将登记为", "will record"),

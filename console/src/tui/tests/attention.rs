@@ -272,3 +272,36 @@ fn a_roll_call_is_sent_from_the_console_and_followed() {
     let shown = screen(&app, 160, 48);
     assert!(shown.contains("超时未应答"), "{shown}");
 }
+
+#[test]
+fn a_lost_link_and_a_waiting_handover_are_in_the_queue_too() {
+    let mut app = app(Lang::Zh);
+    let before = app.attention.len();
+    app.update(AppEvent::LinkLost("connection refused".into()));
+    assert!(app.attention.iter().any(|i| i.kind == Kind::Link));
+    app.update(AppEvent::PendingHandovers(vec![pb::Handover {
+        id: 5,
+        status: "signed_out".into(),
+        shift: Some(pb::ShiftInfo {
+            ends: super::ts(NOW - 60),
+            ..Default::default()
+        }),
+        signed_out_by: Some(pb::Principal {
+            token_id: "other".into(),
+            name: "李强".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }]));
+    let handover = app
+        .attention
+        .iter()
+        .find(|i| i.kind == Kind::Handover)
+        .expect("the handover waits");
+    assert!(handover.what.contains("已过交班时间"), "{}", handover.what);
+    assert_eq!(handover.who, "李强");
+    assert_eq!(app.attention.len(), before + 2);
+    // Back: the link item goes by itself.
+    app.update(AppEvent::LinkBack);
+    assert!(!app.attention.iter().any(|i| i.kind == Kind::Link));
+}
