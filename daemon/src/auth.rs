@@ -7,6 +7,7 @@
 //!   `authorization: Bearer …` header into a [`Principal`] in the request's
 //!   extensions (constant-time secret comparison).
 //! - `require_*`: the role checks each command handler makes, in one place.
+//!   What a principal may *see* is [`crate::visibility`]'s.
 
 pub mod principal;
 pub mod service;
@@ -18,7 +19,6 @@ use std::sync::{Arc, RwLock};
 use tonic::{Request, Status};
 
 use crate::error::{Error, Result};
-use crate::incidents::model::Incident;
 use principal::{Principal, Role};
 use tokens::TokenRecord;
 
@@ -165,23 +165,4 @@ pub fn require_centre(principal: &Principal, action: &str) -> Result<()> {
         action,
         principal.role.is_centre(),
     )
-}
-
-/// May the principal see this incident? Centre roles see all; a post or unit
-/// only incidents it is involved in.
-pub fn can_see(principal: &Principal, incident: &Incident) -> bool {
-    match principal.role.confined_to() {
-        None => true,
-        Some(me) => incident.involves(&me),
-    }
-}
-
-/// NOT_FOUND (as if it did not exist) when the principal may not see it:
-/// a post cannot learn which numbers exist elsewhere.
-pub fn require_visible(principal: &Principal, incident: &Incident) -> Result<()> {
-    if can_see(principal, incident) {
-        Ok(())
-    } else {
-        Err(Error::not_found(format!("incident {}", incident.number)))
-    }
 }

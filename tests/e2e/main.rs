@@ -4,7 +4,8 @@
 //! - `support`: the [`support::TestDaemon`] fixture and CLI runner.
 //! - one file per scenario: lifecycle, idempotency, watch, isolation,
 //!   validation, restart, races, crash (SIGKILL of a child process),
-//!   escalation (virtual time).
+//!   escalation (virtual time), visibility (the matrix of every RPC × role).
+//! - `raw`: a descriptor-driven client for any RPC by name.
 
 mod bench;
 mod console;
@@ -15,8 +16,10 @@ mod isolation;
 mod lifecycle;
 mod presence;
 mod races;
+mod raw;
 mod restart;
 mod rosters;
 mod support;
 mod validation;
+mod visibility;
 mod watch;

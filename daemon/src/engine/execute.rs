@@ -3,7 +3,7 @@
 
 use crate::auth::principal::Role;
 use crate::auth::tokens::{self, TokenEvent, TokenRecord};
-use crate::auth::{require_admin, require_centre, require_leader, require_visible};
+use crate::auth::{require_admin, require_centre, require_leader};
 use crate::directory::model::{
     Category, Entry, EntryChange, EntryEvent, EntryKind, Person, Place, PlaceKind, Post, PostMode,
     Unit,
@@ -19,6 +19,7 @@ use crate::incidents::model::{
 use crate::incidents::numbering;
 use crate::journal::record::{EventBody, Subject};
 use crate::store::{TreeId, keys};
+use crate::visibility::require_incident as require_visible;
 
 /// Runs one command in `scope`.
 pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcome> {
@@ -596,7 +597,6 @@ fn retire(scope: &mut Scope<'_>, kind: EntryKind, id: &str, restore: bool) -> Re
         restore: bool,
         body: fn(EntryEvent<T>) -> EventBody,
     ) -> Result<T> {
-        require_admin(scope.principal, &format!("retire a {}", T::KIND.noun()))?;
         let mut entry = existing_entry::<T>(scope, id)?;
         if entry.retired() != restore {
             // Already where the caller wants it.
@@ -611,6 +611,9 @@ fn retire(scope: &mut Scope<'_>, kind: EntryKind, id: &str, restore: bool) -> Re
         save_entry(scope, entry, change, body)
     }
 
+    // Authorise before any state check: the refusal to retire names open
+    // incidents, which only an admin may learn about this way.
+    require_admin(scope.principal, &format!("retire a {}", kind.noun()))?;
     if !restore {
         check_retirable(scope, kind, id)?;
     }

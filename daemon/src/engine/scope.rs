@@ -88,7 +88,8 @@ impl<'a> Scope<'a> {
         self.reported.map_or(self.now, |r| r.at.min(self.now))
     }
 
-    fn raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    /// The stored bytes at `key` (the command's writes, then the batch's, then the store).
+    pub(crate) fn raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
         if let Some(value) = self.writes.lookup(tree, key) {
             return Ok(value.map(<[u8]>::to_vec));
         }
@@ -250,23 +251,10 @@ impl<'a> Scope<'a> {
             return Ok(incident.last_seq);
         }
         for event in events {
-            let mut audience: Vec<String> = incident.involved().map(ToString::to_string).collect();
+            let before: Vec<String> = incident.involved().map(ToString::to_string).collect();
             incident.apply(&event, self.now);
             incident.clocks = self.plan_clocks(incident)?;
-            for tag in incident.involved().map(ToString::to_string) {
-                if !audience.contains(&tag) {
-                    audience.push(tag);
-                }
-            }
-            if let IncidentEvent::Alarmed { alarm, .. }
-            | IncidentEvent::AlarmAcknowledged { alarm } = &event
-            {
-                for tag in alarm.audience() {
-                    if !audience.contains(&tag) {
-                        audience.push(tag);
-                    }
-                }
-            }
+            let audience = crate::visibility::incident_event_audience(&before, incident);
             let subject = Subject::Incident {
                 id: incident.id,
                 number: incident.number.clone(),

@@ -28,6 +28,7 @@ use crate::incidents::numbering;
 use crate::incidents::service::load_visible;
 use crate::journal::record::Record;
 use crate::store::{self, TreeId, keys};
+use crate::visibility;
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 type WatchStream =
@@ -82,6 +83,8 @@ struct Watcher {
     filter: Filter,
     /// Seq of the last record looked at (sent or filtered out).
     last_seen: u64,
+    /// Seq of the last record sent (or where the stream started).
+    last_sent: u64,
     live: broadcast::Receiver<Arc<Record>>,
     ready: VecDeque<pb::WatchResponse>,
     phase: Phase,
@@ -91,19 +94,31 @@ struct Watcher {
 }
 
 impl Watcher {
-    fn offer(&mut self, record: &Record) {
+    fn offer(&mut self, record: &Record) -> Result<()> {
         self.last_seen = record.seq;
-        if record.visible_to(&self.principal.role) && self.filter.wants(record) {
+        if !self.filter.wants(record) {
+            return Ok(());
+        }
+        if let Some(event) = visibility::event(self.engine.store(), &self.principal, record)? {
+            self.last_sent = record.seq;
             self.ready.push_back(pb::WatchResponse {
-                item: Some(pb::watch_response::Item::Event(convert::event_out(record))),
+                item: Some(pb::watch_response::Item::Event(event)),
             });
         }
+        Ok(())
     }
 
     fn heartbeat(&self, caught_up: bool) -> pb::WatchResponse {
+        // A post or unit is told how far it has everything it may see, not
+        // the store's head (visibility: no store-wide figures).
+        let head_seq = if self.principal.role.is_centre() {
+            self.engine.durable_seq()
+        } else {
+            self.last_sent
+        };
         pb::WatchResponse {
             item: Some(pb::watch_response::Item::Heartbeat(pb::Heartbeat {
-                head_seq: self.engine.durable_seq(),
+                head_seq,
                 server_time: Some(convert::ts(self.engine.now())),
                 caught_up,
             })),
@@ -124,7 +139,7 @@ impl Watcher {
                 break;
             }
             read += 1;
-            self.offer(&record);
+            self.offer(&record)?;
         }
         if read < REPLAY_CHUNK && self.last_seen >= durable {
             self.phase = Phase::Live;
@@ -163,7 +178,12 @@ impl Watcher {
                         }
                         received = self.live.recv() => match received {
                             Ok(record) if record.seq <= self.last_seen => {}
-                            Ok(record) if record.seq == self.last_seen + 1 => self.offer(&record),
+                            Ok(record) if record.seq == self.last_seen + 1 => {
+                                if let Err(error) = self.offer(&record) {
+                                    self.phase = Phase::Done;
+                                    return Some((Err(error.into()), self));
+                                }
+                            }
                             // Missed something: the journal has it.
                             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                                 self.phase = Phase::Replay;
@@ -215,6 +235,11 @@ impl pb::journal_service_server::JournalService for Journal {
         // A post or unit is online while this stream lives.
         let presence = crate::presence::client_of(&principal)
             .map(|who| self.engine.presence().stream_opened(&who));
+        let last_sent = if r.live_only {
+            visibility::newest_visible_seq(self.engine.store(), &principal, head)?
+        } else {
+            r.from_seq
+        };
         let watcher = Watcher {
             _presence: presence,
             engine: self.engine.clone(),
@@ -224,6 +249,7 @@ impl pb::journal_service_server::JournalService for Journal {
                 subject_kinds: filter.subject_kinds.into_iter().collect(),
             },
             last_seen: if r.live_only { head } else { r.from_seq },
+            last_sent,
             live,
             ready: VecDeque::new(),
             phase: Phase::Replay,
@@ -265,8 +291,8 @@ impl pb::journal_service_server::JournalService for Journal {
                         break 'scan;
                     }
                     cursor = record.seq;
-                    if record.visible_to(&principal.role) {
-                        events.push(convert::event_out(&record));
+                    if let Some(event) = visibility::event(store, &principal, &record)? {
+                        events.push(event);
                         last = record.seq;
                         if events.len() == limit {
                             break 'scan;
@@ -289,7 +315,7 @@ impl pb::journal_service_server::JournalService for Journal {
                 }
                 if let Some(bytes) = store.journal_record(seq)? {
                     let record: Record = store::decode(&bytes)?;
-                    events.push(convert::event_out(&record));
+                    events.push(visibility::timeline_event(&principal, &record));
                     last = seq;
                 }
             }
@@ -320,10 +346,20 @@ impl pb::journal_service_server::JournalService for Journal {
         request: Request<pb::GetServerInfoRequest>,
     ) -> Reply<pb::ServerInfo> {
         let principal = principal_of(&request)?;
+        let store = self.engine.store();
+        let head_seq =
+            visibility::newest_visible_seq(store, &principal, self.engine.durable_seq())?;
+        let incidents = if visibility::store_figures(&principal) {
+            store
+                .get::<u64>(TreeId::State, &keys::meta("next_incident_id"))?
+                .unwrap_or(0)
+        } else {
+            0
+        };
         Ok(Response::new(pb::ServerInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            store_id: self.engine.store().store_id().to_owned(),
-            head_seq: self.engine.durable_seq(),
+            store_id: store.store_id().to_owned(),
+            head_seq,
             time: Some(pb::ServerTime {
                 now: Some(convert::ts(self.engine.now())),
                 time_zone: self
@@ -334,11 +370,7 @@ impl pb::journal_service_server::JournalService for Journal {
                     .to_owned(),
             }),
             you: Some(convert::principal_out(&principal)),
-            incidents: self
-                .engine
-                .store()
-                .get::<u64>(TreeId::State, &keys::meta("next_incident_id"))?
-                .unwrap_or(0),
+            incidents,
         }))
     }
 }

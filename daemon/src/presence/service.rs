@@ -8,7 +8,7 @@ use jiff::SignedDuration;
 use tonic::{Request, Response, Status};
 
 use crate::auth::principal::Principal;
-use crate::auth::{principal_of, require_centre};
+use crate::auth::principal_of;
 use crate::convert;
 use crate::directory::Reader;
 use crate::directory::model::{Post, Unit};
@@ -102,7 +102,7 @@ impl pb::presence_service_server::PresenceService for PresenceApi {
         request: Request<pb::ListPresenceRequest>,
     ) -> Reply<pb::ListPresenceReply> {
         let principal = principal_of(&request)?;
-        require_centre(&principal, "see who is connected")?;
+        crate::visibility::presence(&principal)?;
         let presence = self.engine.presence();
         let mut known = presence.snapshot();
         let store = self.engine.store();
