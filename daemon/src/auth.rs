@@ -80,13 +80,26 @@ impl TokenCache {
 pub struct Authenticator {
     cache: Arc<TokenCache>,
     presence: Arc<crate::presence::Presence>,
+    /// Client certificates are required (mTLS) and bind tokens.
+    mtls: bool,
 }
 
 impl Authenticator {
     /// Authenticates against `cache`; every call of a post or unit counts
     /// as seeing it.
     pub fn new(cache: Arc<TokenCache>, presence: Arc<crate::presence::Presence>) -> Self {
-        Authenticator { cache, presence }
+        Authenticator {
+            cache,
+            presence,
+            mtls: false,
+        }
+    }
+
+    /// Requires a client certificate on every call, bound to the token's
+    /// post, unit or (for centre roles) `centre` ([`crate::tls`]).
+    pub fn requiring_client_certificates(mut self) -> Self {
+        self.mtls = true;
+        self
     }
 }
 
@@ -109,12 +122,42 @@ impl tonic::service::Interceptor for Authenticator {
                 Status::unauthenticated("the authorization header must read `Bearer <token>`")
             })?;
         let principal = self.cache.authenticate(bearer.trim())?;
+        if self.mtls {
+            check_certificate(&request, &principal)?;
+        }
         if let Some(who) = crate::presence::client_of(&principal) {
             self.presence.seen(&who);
         }
         request.extensions_mut().insert(principal);
         Ok(request)
     }
+}
+
+/// With mTLS: the connection's verified client certificate must be bound to
+/// the token's identity. (The handshake already checked the chain; a
+/// missing certificate is allowed there so that it is refused here, clearly.)
+fn check_certificate(
+    request: &Request<()>,
+    principal: &Principal,
+) -> std::result::Result<(), Status> {
+    let certs = request.peer_certs().ok_or_else(|| {
+        Status::unauthenticated(
+            "this dutyd requires a client certificate (mTLS): present the one made for you              with `dutyd cert client` (duty: --cert and --key)",
+        )
+    })?;
+    let bound = certs
+        .first()
+        .and_then(|leaf| crate::tls::identity_of(leaf.as_ref()))
+        .ok_or_else(|| {
+            Status::unauthenticated("the client certificate names no identity (subject CN)")
+        })?;
+    if !crate::tls::matches(&bound, principal) {
+        return Err(Status::unauthenticated(format!(
+            "the client certificate is bound to {bound}, which cannot carry a token of role {}",
+            principal.role
+        )));
+    }
+    Ok(())
 }
 
 /// The principal the interceptor put on a request.

@@ -19,6 +19,7 @@
 //! - [`server`]: builds the tonic server (auth, health, reflection, limits)
 //!   and runs it until shutdown; [`server::Daemon`] is what `dutyd`, the
 //!   tests and `duty demo` start.
+//! - [`tls`]: server TLS, client-certificate identities, `dutyd cert`.
 //! - [`visibility`]: the one rule for what a principal may see.
 //! - [`config`], [`clock`], [`validate`], [`error`]: shared plumbing.
 
@@ -36,6 +37,7 @@ pub mod presence;
 pub mod rosters;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod validate;
 pub mod visibility;
 

@@ -1,6 +1,7 @@
 //! Assembles and runs the gRPC server: every service behind the token
 //! interceptor, health and reflection without it, message size limits,
-//! TCP_NODELAY on accepted sockets, and a graceful shutdown.
+//! TCP_NODELAY on accepted sockets, TLS (and mTLS) when configured, and a
+//! graceful shutdown.
 //!
 //! [`Daemon::start`] is what `dutyd`, the end-to-end tests and `duty demo`
 //! call: it opens the store, starts the engine, creates the first admin token
@@ -145,7 +146,10 @@ impl Daemon {
             .build_v1()
             .map_err(|e| Error::Storage(format!("reflection: {e}")))?;
 
-        let auth = Authenticator::new(engine.tokens(), engine.presence().clone());
+        let mut auth = Authenticator::new(engine.tokens(), engine.presence().clone());
+        if config.client_ca.is_some() {
+            auth = auth.requiring_client_certificates();
+        }
         let limit = config.max_message_kb * 1024;
         let incidents = Incidents::new(engine.clone());
         let directory = Directory::new(engine.clone());
@@ -167,7 +171,15 @@ impl Daemon {
                 )
             };
         }
-        let router = Server::builder()
+        let mut builder = Server::builder();
+        if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+            let tls = crate::tls::server_config(cert, key, config.client_ca.as_deref())
+                .map_err(|e| Error::InvalidArgument(format!("TLS: {e}")))?;
+            builder = builder
+                .tls_config(tls)
+                .map_err(|e| Error::InvalidArgument(format!("TLS: {e}")))?;
+        }
+        let router = builder
             .http2_keepalive_interval(Some(Duration::from_secs(20)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .tcp_keepalive(Some(Duration::from_secs(60)))

@@ -20,6 +20,7 @@ mod raw;
 mod restart;
 mod rosters;
 mod support;
+mod tls;
 mod validation;
 mod visibility;
 mod watch;

@@ -338,6 +338,37 @@ impl CliRun {
     }
 }
 
+/// Runs `duty <argv>` in-process (argv without the program name).
+pub async fn duty_argv(argv: &[&str]) -> CliRun {
+    let mut full = vec!["duty"];
+    full.extend_from_slice(argv);
+    let cli = match Cli::try_parse_from(&full) {
+        Ok(cli) => cli,
+        Err(error) => {
+            return CliRun {
+                code: 2,
+                stdout: String::new(),
+                stderr: error.to_string(),
+            };
+        }
+    };
+    let mut out = Vec::new();
+    let result = run(cli, &mut out).await;
+    let stdout = String::from_utf8(out).expect("utf-8 output");
+    match result {
+        Ok(()) => CliRun {
+            code: 0,
+            stdout,
+            stderr: String::new(),
+        },
+        Err(error) => CliRun {
+            code: error.exit_code(),
+            stdout,
+            stderr: error.to_string(),
+        },
+    }
+}
+
 /// Runs `duty --addr … --token … <args>` in-process.
 pub async fn duty(daemon: &TestDaemon, token: &str, args: &[&str]) -> CliRun {
     let config = daemon.data.with_extension("console.toml");
