@@ -223,6 +223,7 @@ pub async fn posts(prepared: &Prepared, count: usize) -> anyhow::Result<Vec<(Str
                 request_id: String::new(),
                 name: format!("压测{n}号值守"),
                 role: format!("post:{id}"),
+                expires_at: None,
             })
             .await?
             .into_inner()

@@ -217,6 +217,7 @@ async fn token(client: &Client, name: &str, role: &str) -> Result<String, CliErr
             request_id: String::new(),
             name: name.into(),
             role: role.into(),
+            expires_at: None,
         })
         .await?
         .into_inner()

@@ -14,7 +14,9 @@ pub mod service;
 pub mod tokens;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+
+use jiff::Timestamp;
 
 use tonic::{Request, Status};
 
@@ -23,10 +25,21 @@ use principal::{Principal, Role};
 use tokens::TokenRecord;
 
 /// Every token record, kept in memory for the interceptor. The engine's
-/// flusher updates it once a token change is durable.
-#[derive(Debug, Default)]
+/// flusher updates it once a token change is durable, and tells open
+/// streams (a revoked token's Watch ends at once). It also keeps when each
+/// token was last used, in memory only: a store write per call would cost
+/// more than the answer is worth.
+#[derive(Debug)]
 pub struct TokenCache {
     tokens: RwLock<HashMap<String, TokenRecord>>,
+    last_used: Mutex<HashMap<String, Timestamp>>,
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache::new(Vec::new())
+    }
 }
 
 impl TokenCache {
@@ -34,16 +47,50 @@ impl TokenCache {
     pub fn new(records: impl IntoIterator<Item = TokenRecord>) -> Self {
         TokenCache {
             tokens: RwLock::new(records.into_iter().map(|r| (r.id.clone(), r)).collect()),
+            last_used: Mutex::new(HashMap::new()),
+            changes: tokio::sync::watch::channel(0).0,
         }
     }
 
-    /// Adds or replaces a record.
+    /// Adds or replaces a record, and wakes every stream to re-check its token.
     pub fn upsert(&self, record: TokenRecord) {
         let mut tokens = self
             .tokens
             .write()
             .unwrap_or_else(|poison| poison.into_inner());
         tokens.insert(record.id.clone(), record);
+        drop(tokens);
+        self.changes.send_modify(|generation| *generation += 1);
+    }
+
+    /// Fires after every token change (streams re-check theirs).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// UNAUTHENTICATED once token `id` is revoked, expired or gone: for
+    /// streams, which outlive the call that authenticated them.
+    pub fn check(&self, id: &str, now: Timestamp) -> Result<()> {
+        let tokens = self
+            .tokens
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
+        match tokens.get(id) {
+            None => Err(Error::Unauthenticated(format!("token {id} is gone"))),
+            Some(record) => match record.refusal(now) {
+                Some(why) => Err(Error::Unauthenticated(why)),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// When token `id` last authenticated a call, since dutyd started.
+    pub fn last_used(&self, id: &str) -> Option<Timestamp> {
+        self.last_used
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get(id)
+            .copied()
     }
 
     /// Number of usable (unrevoked) tokens.
@@ -55,8 +102,8 @@ impl TokenCache {
         tokens.values().filter(|t| t.revoked_at.is_none()).count()
     }
 
-    /// The principal for a bearer token, or UNAUTHENTICATED.
-    pub fn authenticate(&self, bearer: &str) -> Result<Principal> {
+    /// The principal for a bearer token at `now`, or UNAUTHENTICATED.
+    pub fn authenticate(&self, bearer: &str, now: Timestamp) -> Result<Principal> {
         let (id, secret) = tokens::parse(bearer)?;
         let tokens = self
             .tokens
@@ -66,12 +113,16 @@ impl TokenCache {
             .get(id)
             .filter(|record| record.matches(secret))
             .ok_or_else(|| Error::Unauthenticated("unknown token".into()))?;
-        if record.revoked_at.is_some() {
-            return Err(Error::Unauthenticated(format!(
-                "token {id} was revoked; ask an administrator for a new one"
-            )));
+        if let Some(why) = record.refusal(now) {
+            return Err(Error::Unauthenticated(why));
         }
-        Ok(record.principal())
+        let principal = record.principal();
+        drop(tokens);
+        self.last_used
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(principal.token_id.clone(), now);
+        Ok(principal)
     }
 }
 
@@ -80,6 +131,7 @@ impl TokenCache {
 pub struct Authenticator {
     cache: Arc<TokenCache>,
     presence: Arc<crate::presence::Presence>,
+    clock: Arc<dyn crate::clock::Clock>,
     /// Client certificates are required (mTLS) and bind tokens.
     mtls: bool,
 }
@@ -87,10 +139,15 @@ pub struct Authenticator {
 impl Authenticator {
     /// Authenticates against `cache`; every call of a post or unit counts
     /// as seeing it.
-    pub fn new(cache: Arc<TokenCache>, presence: Arc<crate::presence::Presence>) -> Self {
+    pub fn new(
+        cache: Arc<TokenCache>,
+        presence: Arc<crate::presence::Presence>,
+        clock: Arc<dyn crate::clock::Clock>,
+    ) -> Self {
         Authenticator {
             cache,
             presence,
+            clock,
             mtls: false,
         }
     }
@@ -121,7 +178,7 @@ impl tonic::service::Interceptor for Authenticator {
             .ok_or_else(|| {
                 Status::unauthenticated("the authorization header must read `Bearer <token>`")
             })?;
-        let principal = self.cache.authenticate(bearer.trim())?;
+        let principal = self.cache.authenticate(bearer.trim(), self.clock.now())?;
         if self.mtls {
             check_certificate(&request, &principal)?;
         }

@@ -452,7 +452,7 @@ pub(crate) fn category_out(category: &Category) -> pb::Category {
     }
 }
 
-pub(crate) fn token_out(record: &TokenRecord) -> pb::TokenInfo {
+pub(crate) fn token_out(record: &TokenRecord, last_used: Option<Timestamp>) -> pb::TokenInfo {
     pb::TokenInfo {
         id: record.id.clone(),
         name: record.name.clone(),
@@ -461,6 +461,8 @@ pub(crate) fn token_out(record: &TokenRecord) -> pb::TokenInfo {
         revoked: record.revoked_at.is_some(),
         revoked_at: opt_ts(record.revoked_at),
         created_by: Some(principal_out(&record.created_by)),
+        expires_at: opt_ts(record.expires_at),
+        last_used_at: opt_ts(last_used),
     }
 }
 
@@ -601,7 +603,7 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
         EventBody::Place(e) => Some(Body::PlaceChanged(place_out(&e.entry))),
         EventBody::Person(e) => Some(Body::PersonChanged(person_out(&e.entry))),
         EventBody::Category(e) => Some(Body::CategoryChanged(category_out(&e.entry))),
-        EventBody::Token(e) => Some(Body::TokenChanged(token_out(e.record()))),
+        EventBody::Token(e) => Some(Body::TokenChanged(token_out(e.record(), None))),
         EventBody::Alarm(e) => Some(Body::Alarm(alarm_out(e.alarm()))),
         EventBody::Policy(e) => Some(Body::PolicyChanged(pb::PolicyChanged {
             version: e.version,

@@ -146,7 +146,8 @@ impl Daemon {
             .build_v1()
             .map_err(|e| Error::Storage(format!("reflection: {e}")))?;
 
-        let mut auth = Authenticator::new(engine.tokens(), engine.presence().clone());
+        let mut auth =
+            Authenticator::new(engine.tokens(), engine.presence().clone(), engine.clock());
         if config.client_ca.is_some() {
             auth = auth.requiring_client_certificates();
         }
@@ -313,6 +314,7 @@ async fn bootstrap(engine: &Engine) -> Result<Option<String>> {
     let command = Command::CreateToken {
         name: "first admin".into(),
         role: Role::Admin,
+        expires_at: None,
     };
     match engine.submit(Principal::system(), None, command).await? {
         Outcome::Token { bearer, .. } => Ok(bearer),

@@ -21,6 +21,7 @@ mod restart;
 mod rosters;
 mod support;
 mod tls;
+mod tokens;
 mod validation;
 mod visibility;
 mod watch;

@@ -169,6 +169,7 @@ impl TestDaemon {
                 request_id: String::new(),
                 name: name.into(),
                 role: role.into(),
+                expires_at: None,
             })
             .await
             .expect("token created")

@@ -152,6 +152,7 @@ pub enum Command {
     CreateToken {
         name: String,
         role: Role,
+        expires_at: Option<jiff::Timestamp>,
     },
     RevokeToken {
         id: String,

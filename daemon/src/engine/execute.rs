@@ -210,7 +210,11 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
                 .map(Outcome::Category)
         }
         Command::Retire { kind, id, restore } => retire(scope, *kind, id, *restore),
-        Command::CreateToken { name, role } => create_token(scope, name, role),
+        Command::CreateToken {
+            name,
+            role,
+            expires_at,
+        } => create_token(scope, name, role, *expires_at),
         Command::RevokeToken { id } => revoke_token(scope, id),
         Command::FireDue => escalate::fire_due(scope),
         Command::Escalate {
@@ -688,8 +692,24 @@ fn check_retirable(scope: &Scope<'_>, kind: EntryKind, id: &str) -> Result<()> {
 
 // --- tokens ------------------------------------------------------------------
 
-fn create_token(scope: &mut Scope<'_>, name: &str, role: &Role) -> Result<Outcome> {
+fn create_token(
+    scope: &mut Scope<'_>,
+    name: &str,
+    role: &Role,
+    expires_at: Option<jiff::Timestamp>,
+) -> Result<Outcome> {
     require_admin(scope.principal, "create tokens")?;
+    if let Some(at) = expires_at
+        && at <= scope.now
+    {
+        return Err(Error::invalid(
+            "expires_at",
+            format!(
+                "{at} is not in the future (dutyd's clock says {})",
+                scope.now
+            ),
+        ));
+    }
     if *role == Role::System {
         return Err(Error::invalid("role", "system is the daemon's own role"));
     }
@@ -712,6 +732,7 @@ fn create_token(scope: &mut Scope<'_>, name: &str, role: &Role) -> Result<Outcom
         created_at: scope.now,
         created_by: scope.principal.clone(),
         revoked_at: None,
+        expires_at,
     };
     scope.put(TreeId::State, keys::token(&record.id), &record)?;
     scope.emit(

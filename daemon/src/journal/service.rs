@@ -91,6 +91,9 @@ struct Watcher {
     caught_up_once: bool,
     heartbeat: Duration,
     shutdown: CancellationToken,
+    tokens: Arc<crate::auth::TokenCache>,
+    /// Fires on every token change: a revoked token's stream ends at once.
+    token_changes: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Watcher {
@@ -154,6 +157,16 @@ impl Watcher {
 
     async fn next(mut self) -> Option<(std::result::Result<pb::WatchResponse, Status>, Self)> {
         loop {
+            // A stream outlives the call that authenticated it: a token
+            // revoked or expired since ends it, before anything else is sent.
+            if !matches!(self.phase, Phase::Done)
+                && let Err(error) = self
+                    .tokens
+                    .check(&self.principal.token_id, self.engine.now())
+            {
+                self.phase = Phase::Done;
+                return Some((Err(error.into()), self));
+            }
             if let Some(item) = self.ready.pop_front() {
                 return Some((Ok(item), self));
             }
@@ -197,6 +210,8 @@ impl Watcher {
                                 return Some((Err(status), self));
                             }
                         },
+                        // Re-checked at the top of the loop.
+                        _ = self.token_changes.changed() => {}
                         () = tokio::time::sleep(self.heartbeat) => {
                             let beat = self.heartbeat(false);
                             self.ready.push_back(beat);
@@ -256,6 +271,8 @@ impl pb::journal_service_server::JournalService for Journal {
             caught_up_once: false,
             heartbeat: self.heartbeat,
             shutdown: self.shutdown.clone(),
+            tokens: self.engine.tokens(),
+            token_changes: self.engine.tokens().changes(),
         };
         let stream = futures_util::stream::unfold(watcher, Watcher::next);
         Ok(Response::new(Box::pin(stream)))
