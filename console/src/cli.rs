@@ -351,9 +351,10 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         return bench::run(cmd, addr, token, cli.output, out).await;
     }
     let client = Client::connect_with(&addr, token.as_deref(), &transport).await?;
+    let mut guarded = output::Guarded::new(out, cli.output != Format::Json);
     let mut ctx = Ctx {
         client,
-        out,
+        out: &mut guarded,
         format: cli.output,
         request_id: cli.request_id.unwrap_or_default(),
         zone: None,
@@ -402,7 +403,8 @@ pub fn main() -> ExitCode {
         // A closed pipe (`duty watch | head`) is not an error.
         Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("duty: {error}");
+            // The message may carry text from the network.
+            eprintln!("duty: {}", output::visible(&error.to_string()));
             ExitCode::from(error.exit_code())
         }
     }

@@ -175,7 +175,11 @@ mod tests {
         assert!(record.matches(secret));
         assert_eq!(record.refusal(Timestamp::UNIX_EPOCH), None);
         let later = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs(60);
-        assert!(record.refusal(later).is_some_and(|why| why.contains("expired")));
+        assert!(
+            record
+                .refusal(later)
+                .is_some_and(|why| why.contains("expired"))
+        );
         let other = generate().expect("token");
         let (_, other_secret) = parse(&other.bearer).expect("parses");
         assert!(!record.matches(other_secret));
