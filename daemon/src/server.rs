@@ -181,6 +181,7 @@ impl Daemon {
                 .map_err(|e| Error::InvalidArgument(format!("TLS: {e}")))?;
         }
         let router = builder
+            .layer(crate::error::DecodeErrors)
             .http2_keepalive_interval(Some(Duration::from_secs(20)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .tcp_keepalive(Some(Duration::from_secs(60)))

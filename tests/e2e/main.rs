@@ -11,6 +11,7 @@ mod bench;
 mod console;
 mod crash;
 mod escalation;
+mod hostile;
 mod idempotency;
 mod isolation;
 mod lifecycle;
