@@ -32,6 +32,14 @@ pub(crate) fn ts(at: Timestamp) -> prost_types::Timestamp {
 /// A time from the wire; INVALID_ARGUMENT naming `field` when out of range.
 pub(crate) fn ts_in(field: &str, at: Option<&prost_types::Timestamp>) -> Result<Option<Timestamp>> {
     at.map(|t| {
+        // google.protobuf.Timestamp: nanos are 0..=999,999,999 (jiff would
+        // also take negative ones and normalise them).
+        if !(0..=999_999_999).contains(&t.nanos) {
+            return Err(Error::invalid(
+                field,
+                format!("nanos must be 0 to 999999999 (got {})", t.nanos),
+            ));
+        }
         Timestamp::new(t.seconds, t.nanos).map_err(|_| Error::invalid(field, "is not a valid time"))
     })
     .transpose()

@@ -24,6 +24,11 @@ const OLDEST_REPORT: SignedDuration = SignedDuration::from_hours(24 * 30);
 /// How far ahead a client's clock may claim to be before it is refused.
 const NEWEST_REPORT: SignedDuration = SignedDuration::from_hours(24);
 
+/// How far a heartbeat's `client_time` may be from dutyd's clock. A clock
+/// further off is broken, not skewed: measuring it would shift every time
+/// the client reports by years.
+const CLIENT_CLOCK_WINDOW: SignedDuration = SignedDuration::from_hours(24);
+
 /// The time a client says it did something (`done_at`), checked and
 /// corrected for its measured clock offset.
 pub fn reported(
@@ -83,6 +88,17 @@ impl pb::presence_service_server::PresenceService for PresenceApi {
         let r = request.into_inner();
         let client_time = convert::ts_in("client_time", r.client_time.as_ref())?
             .ok_or_else(|| Error::invalid("client_time", "is required"))?;
+        let now = self.engine.now();
+        if client_time < now - CLIENT_CLOCK_WINDOW || client_time > now + CLIENT_CLOCK_WINDOW {
+            return Err(Error::invalid(
+                "client_time",
+                format!(
+                    "{client_time} is more than a day from dutyd's clock ({now}); set the \
+                     client's clock"
+                ),
+            )
+            .into());
+        }
         let presence = self.engine.presence();
         let offset = presence.heartbeat(
             &who,
