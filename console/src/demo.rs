@@ -218,6 +218,7 @@ async fn token(client: &Client, name: &str, role: &str) -> Result<String, CliErr
             name: name.into(),
             role: role.into(),
             expires_at: None,
+            ..Default::default()
         })
         .await?
         .into_inner()

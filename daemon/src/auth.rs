@@ -84,6 +84,15 @@ impl TokenCache {
         }
     }
 
+    /// Token `id`'s own limits (the defaults when it has none).
+    pub fn limits(&self, id: &str) -> crate::limits::TokenLimits {
+        let tokens = self
+            .tokens
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
+        tokens.get(id).map(|t| t.limits).unwrap_or_default()
+    }
+
     /// When token `id` last authenticated a call, since dutyd started.
     pub fn last_used(&self, id: &str) -> Option<Timestamp> {
         self.last_used
@@ -132,6 +141,7 @@ pub struct Authenticator {
     cache: Arc<TokenCache>,
     presence: Arc<crate::presence::Presence>,
     clock: Arc<dyn crate::clock::Clock>,
+    limiter: Arc<crate::limits::Limiter>,
     /// Client certificates are required (mTLS) and bind tokens.
     mtls: bool,
 }
@@ -143,11 +153,13 @@ impl Authenticator {
         cache: Arc<TokenCache>,
         presence: Arc<crate::presence::Presence>,
         clock: Arc<dyn crate::clock::Clock>,
+        limiter: Arc<crate::limits::Limiter>,
     ) -> Self {
         Authenticator {
             cache,
             presence,
             clock,
+            limiter,
             mtls: false,
         }
     }
@@ -182,6 +194,11 @@ impl tonic::service::Interceptor for Authenticator {
         if self.mtls {
             check_certificate(&request, &principal)?;
         }
+        self.limiter.call(
+            &principal.token_id,
+            self.cache.limits(&principal.token_id),
+            std::time::Instant::now(),
+        )?;
         if let Some(who) = crate::presence::client_of(&principal) {
             self.presence.seen(&who);
         }

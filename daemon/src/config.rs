@@ -38,6 +38,12 @@ pub struct Config {
     /// PEM CA whose client certificates are required (mTLS); each binds a
     /// connection to one post, unit or the centre.
     pub client_ca: Option<PathBuf>,
+    /// Calls per second one token may make, sustained (0: unlimited).
+    pub calls_per_second_per_token: u32,
+    /// Calls one token may make at once after a quiet spell.
+    pub call_burst_per_token: u32,
+    /// Watch streams one token may hold open (0: unlimited).
+    pub max_streams_per_token: u32,
 }
 
 impl Default for Config {
@@ -55,6 +61,9 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             client_ca: None,
+            calls_per_second_per_token: 100,
+            call_burst_per_token: 400,
+            max_streams_per_token: 16,
         }
     }
 }

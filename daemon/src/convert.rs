@@ -471,6 +471,9 @@ pub(crate) fn token_out(record: &TokenRecord, last_used: Option<Timestamp>) -> p
         created_by: Some(principal_out(&record.created_by)),
         expires_at: opt_ts(record.expires_at),
         last_used_at: opt_ts(last_used),
+        calls_per_second: record.limits.calls_per_second,
+        call_burst: record.limits.call_burst,
+        max_streams: record.limits.max_streams,
     }
 }
 

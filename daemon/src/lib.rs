@@ -19,6 +19,7 @@
 //! - [`server`]: builds the tonic server (auth, health, reflection, limits)
 //!   and runs it until shutdown; [`server::Daemon`] is what `dutyd`, the
 //!   tests and `duty demo` start.
+//! - [`limits`]: calls per second and Watch streams per token.
 //! - [`tls`]: server TLS, client-certificate identities, `dutyd cert`.
 //! - [`visibility`]: the one rule for what a principal may see.
 //! - [`config`], [`clock`], [`validate`], [`error`]: shared plumbing.
@@ -33,6 +34,7 @@ pub mod error;
 pub mod escalation;
 pub mod incidents;
 pub mod journal;
+pub mod limits;
 pub mod presence;
 pub mod rosters;
 pub mod server;

@@ -146,8 +146,17 @@ impl Daemon {
             .build_v1()
             .map_err(|e| Error::Storage(format!("reflection: {e}")))?;
 
-        let mut auth =
-            Authenticator::new(engine.tokens(), engine.presence().clone(), engine.clock());
+        let limiter = Arc::new(crate::limits::Limiter::new(crate::limits::Defaults {
+            calls_per_second: config.calls_per_second_per_token,
+            call_burst: config.call_burst_per_token,
+            max_streams: config.max_streams_per_token,
+        }));
+        let mut auth = Authenticator::new(
+            engine.tokens(),
+            engine.presence().clone(),
+            engine.clock(),
+            limiter.clone(),
+        );
         if config.client_ca.is_some() {
             auth = auth.requiring_client_certificates();
         }
@@ -159,6 +168,7 @@ impl Daemon {
         let rosters = crate::rosters::service::Rosters::new(engine.clone());
         let journal = Journal::new(
             engine.clone(),
+            limiter,
             Duration::from_secs(config.heartbeat_secs),
             shutdown.clone(),
         );
@@ -316,6 +326,7 @@ async fn bootstrap(engine: &Engine) -> Result<Option<String>> {
         name: "first admin".into(),
         role: Role::Admin,
         expires_at: None,
+        limits: crate::limits::TokenLimits::default(),
     };
     match engine.submit(Principal::system(), None, command).await? {
         Outcome::Token { bearer, .. } => Ok(bearer),

@@ -170,6 +170,7 @@ impl TestDaemon {
                 name: name.into(),
                 role: role.into(),
                 expires_at: None,
+                ..Default::default()
             })
             .await
             .expect("token created")

@@ -160,3 +160,106 @@ fn clock_in(clock: &ManualClock, secs: i64) -> prost_types::Timestamp {
         nanos: at.subsec_nanosecond(),
     }
 }
+
+/// Limits per token: a burst of calls passes, then RESOURCE_EXHAUSTED says
+/// when to retry; Watch streams are counted; a token may carry its own
+/// limits (0: unlimited, what the bench's tokens carry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_over_its_limits_is_told_when_to_retry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = crate::support::config(&dir.path().join("data"));
+    config.calls_per_second_per_token = 1;
+    config.call_burst_per_token = 3;
+    config.max_streams_per_token = 2;
+    let mut daemon = Daemon::new(config);
+    daemon.listener = Some(std::net::TcpListener::bind("127.0.0.1:0").expect("bind"));
+    let handle = daemon.start().await.expect("starts");
+    let addr = handle.addr.to_string();
+    let admin_token = handle.admin_token.clone().expect("admin");
+    let admin = dutyroom_console::client::Client::connect(&addr, Some(&admin_token))
+        .await
+        .expect("admin");
+    // The first admin token has the defaults too: make one without limits.
+    let unlimited = dutyroom_console::bench::unlimited_token(&admin)
+        .await
+        .expect("unlimited token");
+    let free = dutyroom_console::client::Client::connect(&addr, Some(&unlimited))
+        .await
+        .expect("free");
+    let limited = free
+        .tokens()
+        .create_token(pb::CreateTokenRequest {
+            name: "值班员".into(),
+            role: "officer".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("token")
+        .into_inner()
+        .secret;
+    for _ in 0..50 {
+        free.tokens()
+            .who_am_i(pb::WhoAmIRequest {})
+            .await
+            .expect("no limits");
+    }
+    let officer = dutyroom_console::client::Client::connect(&addr, Some(&limited))
+        .await
+        .expect("officer");
+    let mut refused = None;
+    for _ in 0..10 {
+        if let Err(status) = officer.tokens().who_am_i(pb::WhoAmIRequest {}).await {
+            refused = Some(status);
+            break;
+        }
+    }
+    let refused = refused.expect("10 calls at once are over a burst of 3 at 1/s");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("retry in"),
+        "{}",
+        refused.message()
+    );
+    assert!(refused.metadata().get("grpc-retry-pushback-ms").is_some());
+
+    // Calls without limit, streams at dutyd's default of 2.
+    let watcher_token = free
+        .tokens()
+        .create_token(pb::CreateTokenRequest {
+            name: "看板".into(),
+            role: "officer".into(),
+            calls_per_second: Some(0),
+            ..Default::default()
+        })
+        .await
+        .expect("token")
+        .into_inner()
+        .secret;
+    let watcher = dutyroom_console::client::Client::connect(&addr, Some(&watcher_token))
+        .await
+        .expect("watcher");
+    let watch = |client: dutyroom_console::client::Client| async move {
+        client
+            .journal()
+            .watch(pb::WatchRequest::default())
+            .await
+            .map(tonic::Response::into_inner)
+    };
+    let mut streams = vec![
+        watch(watcher.clone()).await.expect("first stream"),
+        watch(watcher.clone()).await.expect("second stream"),
+    ];
+    let third = watch(watcher.clone()).await.expect_err("a third stream");
+    assert_eq!(third.code(), Code::ResourceExhausted, "{third:?}");
+    assert!(
+        third.message().contains("2 Watch streams"),
+        "{}",
+        third.message()
+    );
+    // The unlimited token holds as many as it likes.
+    for _ in 0..5 {
+        streams.push(watch(free.clone()).await.expect("stream"));
+    }
+    drop(streams);
+    handle.shutdown().await.expect("shutdown");
+}

@@ -21,6 +21,16 @@ pub enum Cmd {
         /// an RFC 3339 time (`2027-01-01T00:00:00+08:00`). Default: never.
         #[arg(long, value_parser = parse_expiry)]
         expires: Option<jiff::Timestamp>,
+        /// Its own calls per second (0: unlimited) [default: dutyd's].
+        #[arg(long)]
+        calls_per_second: Option<u32>,
+        /// Its own burst of calls [default: dutyd's].
+        #[arg(long)]
+        burst: Option<u32>,
+        /// Its own number of Watch streams open at once (0: unlimited)
+        /// [default: dutyd's].
+        #[arg(long)]
+        streams: Option<u32>,
     },
     /// Lists tokens (never their secrets).
     List {
@@ -46,6 +56,9 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
             name,
             role,
             expires,
+            calls_per_second,
+            burst,
+            streams,
         } => {
             let reply = tokens
                 .create_token(pb::CreateTokenRequest {
@@ -56,6 +69,9 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
                         seconds: at.as_second(),
                         nanos: at.subsec_nanosecond(),
                     }),
+                    calls_per_second,
+                    call_burst: burst,
+                    max_streams: streams,
                 })
                 .await?
                 .into_inner();

@@ -68,6 +68,11 @@ impl pb::token_service_server::TokenService for Tokens {
             name: r.name.trim().to_owned(),
             role,
             expires_at: convert::ts_in("expires_at", r.expires_at.as_ref())?,
+            limits: crate::limits::TokenLimits {
+                calls_per_second: r.calls_per_second,
+                call_burst: r.call_burst,
+                max_streams: r.max_streams,
+            },
         };
         let (record, bearer) = self.run(principal, &r.request_id, command).await?;
         Ok(Response::new(pb::CreateTokenReply {

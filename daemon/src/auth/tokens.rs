@@ -32,6 +32,12 @@ pub struct TokenRecord {
     /// When it stops working by itself, if ever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Timestamp>,
+    /// Its own limits (unset: the daemon's defaults).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::limits::TokenLimits::is_default"
+    )]
+    pub limits: crate::limits::TokenLimits,
 }
 
 impl TokenRecord {
@@ -171,6 +177,7 @@ mod tests {
             created_by: Principal::system(),
             revoked_at: None,
             expires_at: Some(Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs(60)),
+            limits: crate::limits::TokenLimits::default(),
         };
         assert!(record.matches(secret));
         assert_eq!(record.refusal(Timestamp::UNIX_EPOCH), None);

@@ -153,6 +153,7 @@ pub enum Command {
         name: String,
         role: Role,
         expires_at: Option<jiff::Timestamp>,
+        limits: crate::limits::TokenLimits,
     },
     RevokeToken {
         id: String,

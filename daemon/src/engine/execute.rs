@@ -214,7 +214,8 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             name,
             role,
             expires_at,
-        } => create_token(scope, name, role, *expires_at),
+            limits,
+        } => create_token(scope, name, role, *expires_at, *limits),
         Command::RevokeToken { id } => revoke_token(scope, id),
         Command::FireDue => escalate::fire_due(scope),
         Command::Escalate {
@@ -697,6 +698,7 @@ fn create_token(
     name: &str,
     role: &Role,
     expires_at: Option<jiff::Timestamp>,
+    limits: crate::limits::TokenLimits,
 ) -> Result<Outcome> {
     require_admin(scope.principal, "create tokens")?;
     if let Some(at) = expires_at
@@ -733,6 +735,7 @@ fn create_token(
         created_by: scope.principal.clone(),
         revoked_at: None,
         expires_at,
+        limits,
     };
     scope.put(TreeId::State, keys::token(&record.id), &record)?;
     scope.emit(

@@ -41,15 +41,22 @@ const REPLAY_CHUNK: usize = 256;
 #[derive(Clone)]
 pub struct Journal {
     engine: Engine,
+    limiter: Arc<crate::limits::Limiter>,
     heartbeat: Duration,
     shutdown: CancellationToken,
 }
 
 impl Journal {
     /// Serves the journal of `engine`; streams end when `shutdown` fires.
-    pub fn new(engine: Engine, heartbeat: Duration, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        engine: Engine,
+        limiter: Arc<crate::limits::Limiter>,
+        heartbeat: Duration,
+        shutdown: CancellationToken,
+    ) -> Self {
         Journal {
             engine,
+            limiter,
             heartbeat,
             shutdown,
         }
@@ -78,6 +85,8 @@ enum Phase {
 struct Watcher {
     /// Dropped with the stream: the client goes offline.
     _presence: Option<crate::presence::StreamGuard>,
+    /// Dropped with the stream: the token may open another.
+    _slot: crate::limits::StreamSlot,
     engine: Engine,
     principal: Principal,
     filter: Filter,
@@ -247,6 +256,10 @@ impl pb::journal_service_server::JournalService for Journal {
                 r.from_seq
             )));
         }
+        let slot = self.limiter.stream(
+            &principal.token_id,
+            self.engine.tokens().limits(&principal.token_id),
+        )?;
         // A post or unit is online while this stream lives.
         let presence = crate::presence::client_of(&principal)
             .map(|who| self.engine.presence().stream_opened(&who));
@@ -257,6 +270,7 @@ impl pb::journal_service_server::JournalService for Journal {
         };
         let watcher = Watcher {
             _presence: presence,
+            _slot: slot,
             engine: self.engine.clone(),
             principal,
             filter: Filter {
