@@ -403,8 +403,8 @@ pub(crate) fn open_handover(
     let config = config(scope)?;
     let occurrence = config.occurrence(shift, scope.tz)?;
     let index = keys::shift_handover(shift, whose);
-    // The index holds the id as 8 raw bytes, not an encoded value.
-    let existing = match scope.raw(TreeId::Index, &index)? {
+    // The index holds the id as 8 raw bytes, as written below.
+    let existing = match scope.get_raw(TreeId::Index, &index)? {
         Some(id) => Some(handover_by_id(scope, keys::decode_u64(&id)?)?),
         None => None,
     };

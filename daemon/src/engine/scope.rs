@@ -88,8 +88,7 @@ impl<'a> Scope<'a> {
         self.reported.map_or(self.now, |r| r.at.min(self.now))
     }
 
-    /// The stored bytes at `key` (the command's writes, then the batch's, then the store).
-    pub(crate) fn raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
         if let Some(value) = self.writes.lookup(tree, key) {
             return Ok(value.map(<[u8]>::to_vec));
         }
@@ -97,6 +96,11 @@ impl<'a> Scope<'a> {
             return Ok(value.map(<[u8]>::to_vec));
         }
         self.store.get_raw(tree, key)
+    }
+
+    /// The bytes at `key`, undecoded (index values are raw ids, not JSON).
+    pub(crate) fn get_raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.raw(tree, key)
     }
 
     /// The decoded value at `key`.
