@@ -4,7 +4,9 @@
 //! - `support`: the [`support::TestDaemon`] fixture and CLI runner.
 //! - one file per scenario: lifecycle, idempotency, watch, isolation,
 //!   validation, restart, races, crash (SIGKILL of a child process),
-//!   escalation (virtual time), visibility (the matrix of every RPC × role).
+//!   escalation (virtual time), visibility (the matrix of every RPC × role),
+//!   hostile (malformed bytes and huge strings to every RPC), tls (TLS,
+//!   mTLS, cleartext refusal), tokens (revocation, expiry, limits).
 //! - `raw`: a descriptor-driven client for any RPC by name.
 
 mod bench;
