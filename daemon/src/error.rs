@@ -262,4 +262,18 @@ mod tests {
             status.message()
         );
     }
+
+    proptest::proptest! {
+        /// Whatever a client sends, the message it gets back is bounded
+        /// and a quoted echo of it is at most ECHO_LIMIT characters.
+        #[test]
+        fn any_input_comes_back_bounded(input in "\\PC{0,3000}", prefix in "[a-z .]{0,40}") {
+            let message = bounded(&format!("{prefix}{input:?} is not valid"));
+            proptest::prop_assert!(message.chars().count() <= MESSAGE_LIMIT + 1);
+            let echoed = input.chars().take(ECHO_LIMIT + 1).collect::<String>();
+            if input.chars().count() > ECHO_LIMIT + 20 && !input.contains(['"', '\\']) {
+                proptest::prop_assert!(!message.contains(&echoed));
+            }
+        }
+    }
 }

@@ -237,4 +237,18 @@ mod tests {
         assert!(phone("p", "+86 138-0000-0000").is_ok());
         assert!(phone("p", "abc").is_err());
     }
+
+    proptest::proptest! {
+        /// No accepted name holds a control or bidi character; no accepted
+        /// free text holds a control character but newline and tab.
+        #[test]
+        fn accepted_text_is_terminal_safe(text in "\\PC{0,20}[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{202a}-\\u{202e}\\u{2066}-\\u{2069}]?\\PC{0,20}") {
+            if max_len("name", &text, MAX_NAME).is_ok() {
+                proptest::prop_assert!(!text.chars().any(|c| c.is_control() || is_bidi_control(c)));
+            }
+            if max_len("text", &text, MAX_TEXT).is_ok() {
+                proptest::prop_assert!(!text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
+            }
+        }
+    }
 }
