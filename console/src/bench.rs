@@ -165,7 +165,26 @@ pub async fn prepare(target: Target, data: Option<PathBuf>) -> anyhow::Result<Pr
         }
     };
     ensure_category(&prepared.client().await?).await?;
+    let mut prepared = prepared;
+    prepared.token = unlimited_token(&prepared.client().await?).await?;
     Ok(prepared)
+}
+
+/// An admin token without limits per token, made with `admin`: the bench
+/// measures dutyd, not its limits (which would cap a load at 100 calls/s).
+pub async fn unlimited_token(admin: &Client) -> anyhow::Result<String> {
+    Ok(admin
+        .tokens()
+        .create_token(pb::CreateTokenRequest {
+            name: "duty bench (no limits)".into(),
+            role: "admin".into(),
+            calls_per_second: Some(0),
+            max_streams: Some(0),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .secret)
 }
 
 /// Creates the `fire` category the workloads use, unless it exists.
@@ -223,6 +242,11 @@ pub async fn posts(prepared: &Prepared, count: usize) -> anyhow::Result<Vec<(Str
                 request_id: String::new(),
                 name: format!("压测{n}号值守"),
                 role: format!("post:{id}"),
+                expires_at: None,
+                // The bench measures dutyd, not the limits per token.
+                calls_per_second: Some(0),
+                call_burst: None,
+                max_streams: Some(0),
             })
             .await?
             .into_inner()

@@ -43,6 +43,21 @@ pub struct Cli {
     /// Bearer token [or `token` in the config file].
     #[arg(long, env = "DUTY_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// PEM CA to trust for https:// instead of the system roots [or `ca` in
+    /// the config file].
+    #[arg(long, env = "DUTY_CA", global = true)]
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate, for a dutyd that requires one (mTLS) [or
+    /// `cert` in the config file].
+    #[arg(long, env = "DUTY_CERT", global = true, requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The PEM private key of --cert [or `key` in the config file].
+    #[arg(long, env = "DUTY_KEY", global = true, requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Send the token over plain http:// to another machine anyway (only on
+    /// a network you trust; loopback never needs it).
+    #[arg(long, global = true)]
+    pub insecure: bool,
     /// Config file [default: ~/.config/dutyroom/console.toml].
     #[arg(long, env = "DUTY_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -181,12 +196,13 @@ fn describe_status(status: &Status) -> String {
 impl CliError {
     /// The process exit code: 2 usage, 3 invalid argument, 4 not found,
     /// 5 already exists, 6 failed precondition, 7 not authenticated or not
-    /// allowed, 8 unavailable or unreachable, 1 anything else.
+    /// allowed, 8 unavailable, unreachable or a failed TLS handshake, 1
+    /// anything else. A refusal to send a token in cleartext is 2.
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) => 2,
             CliError::Config(_) => 2,
-            CliError::Connect(ConnectError::Unreachable { .. }) => 8,
+            CliError::Connect(ConnectError::Unreachable { .. } | ConnectError::Tls { .. }) => 8,
             CliError::Connect(_) => 2,
             CliError::Rpc(status) => match status.code() {
                 Code::InvalidArgument | Code::OutOfRange => 3,
@@ -268,6 +284,16 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         .or(file.addr)
         .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
     let token = cli.token.or(file.token);
+    let (cert, key) = match (cli.cert, cli.key) {
+        (Some(cert), Some(key)) => (Some(cert), Some(key)),
+        _ => (file.cert.clone(), file.key.clone()),
+    };
+    let transport = crate::client::Transport::from_files(
+        cli.ca.or(file.ca.clone()).as_deref(),
+        cert.as_deref(),
+        key.as_deref(),
+        cli.insecure || file.insecure.unwrap_or(false),
+    )?;
     let console = |post: bool, data: Option<PathBuf>| {
         let data = data
             .or(file.data.clone())
@@ -290,15 +316,23 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
                 .map(|token| crate::outbox::draft_path(&data, token)),
         }
     };
+    // The consoles and the bench connect through `Client::connect`/`lazy`.
+    let whole_process = |transport: &crate::client::Transport| {
+        crate::client::set_default_transport(transport.clone());
+    };
     let command = match command {
-        None => return crate::tui::run(console(false, None)).await,
+        None => {
+            whole_process(&transport);
+            return crate::tui::run(console(false, None)).await;
+        }
         Some(Command::Post(PostArgs {
             command: None,
             data,
         })) => {
             // The post console speaks for the token's post: check it is one
             // before taking over the terminal (when dutyd can say).
-            if let Ok(client) = Client::connect(&addr, token.as_deref()).await
+            whole_process(&transport);
+            if let Ok(client) = Client::connect_with(&addr, token.as_deref(), &transport).await
                 && let Ok(info) = client
                     .journal()
                     .get_server_info(dutyroom_proto::v1::GetServerInfoRequest {})
@@ -317,12 +351,14 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Some(command) => command,
     };
     if let Command::Bench(cmd) = command {
+        whole_process(&transport);
         return bench::run(cmd, addr, token, cli.output, out).await;
     }
-    let client = Client::connect(&addr, token.as_deref()).await?;
+    let client = Client::connect_with(&addr, token.as_deref(), &transport).await?;
+    let mut guarded = output::Guarded::new(out, cli.output != Format::Json);
     let mut ctx = Ctx {
         client,
-        out,
+        out: &mut guarded,
         format: cli.output,
         request_id: cli.request_id.unwrap_or_default(),
         zone: None,
@@ -371,7 +407,8 @@ pub fn main() -> ExitCode {
         // A closed pipe (`duty watch | head`) is not an error.
         Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("duty: {error}");
+            // The message may carry text from the network.
+            eprintln!("duty: {}", output::visible(&error.to_string()));
             ExitCode::from(error.exit_code())
         }
     }

@@ -24,6 +24,14 @@ pub struct ConsoleConfig {
     /// Where the console keeps a post's outbox (default
     /// `~/.local/share/dutyroom`).
     pub data: Option<PathBuf>,
+    /// PEM CA to trust for `https://` addresses instead of the system roots.
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate for a dutyd that requires one (mTLS).
+    pub cert: Option<PathBuf>,
+    /// The private key of `cert`.
+    pub key: Option<PathBuf>,
+    /// Allow a token over plain `http://` to another machine.
+    pub insecure: Option<bool>,
     /// Key overrides: command name → keys, e.g. `escalate = ["E"]`.
     #[serde(default)]
     pub keys: std::collections::BTreeMap<String, Vec<String>>,

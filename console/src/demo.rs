@@ -217,6 +217,8 @@ async fn token(client: &Client, name: &str, role: &str) -> Result<String, CliErr
             request_id: String::new(),
             name: name.into(),
             role: role.into(),
+            expires_at: None,
+            ..Default::default()
         })
         .await?
         .into_inner()

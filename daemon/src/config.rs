@@ -31,6 +31,19 @@ pub struct Config {
     /// A client clock off by more than this many seconds is flagged, and the
     /// times it reports are corrected by its measured offset.
     pub clock_skew_secs: u64,
+    /// PEM certificate chain to serve gRPC over TLS with (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA whose client certificates are required (mTLS); each binds a
+    /// connection to one post, unit or the centre.
+    pub client_ca: Option<PathBuf>,
+    /// Calls per second one token may make, sustained (0: unlimited).
+    pub calls_per_second_per_token: u32,
+    /// Calls one token may make at once after a quiet spell.
+    pub call_burst_per_token: u32,
+    /// Watch streams one token may hold open (0: unlimited).
+    pub max_streams_per_token: u32,
 }
 
 impl Default for Config {
@@ -45,6 +58,12 @@ impl Default for Config {
             shutdown_grace_secs: 5,
             offline_after_secs: 5,
             clock_skew_secs: 10,
+            tls_cert: None,
+            tls_key: None,
+            client_ca: None,
+            calls_per_second_per_token: 100,
+            call_burst_per_token: 400,
+            max_streams_per_token: 16,
         }
     }
 }
@@ -133,6 +152,19 @@ impl Config {
                 "max_message_kb = {}: use 64 to 65536",
                 self.max_message_kb
             )));
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "tls_cert and tls_key go together: give both, or neither".into(),
+                ));
+            }
+            (None, None) if self.client_ca.is_some() => {
+                return Err(ConfigError::Invalid(
+                    "client_ca needs TLS: give tls_cert and tls_key too".into(),
+                ));
+            }
+            _ => {}
         }
         if self.heartbeat_secs == 0 {
             return Err(ConfigError::Invalid(

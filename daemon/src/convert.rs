@@ -32,6 +32,14 @@ pub(crate) fn ts(at: Timestamp) -> prost_types::Timestamp {
 /// A time from the wire; INVALID_ARGUMENT naming `field` when out of range.
 pub(crate) fn ts_in(field: &str, at: Option<&prost_types::Timestamp>) -> Result<Option<Timestamp>> {
     at.map(|t| {
+        // google.protobuf.Timestamp: nanos are 0..=999,999,999 (jiff would
+        // also take negative ones and normalise them).
+        if !(0..=999_999_999).contains(&t.nanos) {
+            return Err(Error::invalid(
+                field,
+                format!("nanos must be 0 to 999999999 (got {})", t.nanos),
+            ));
+        }
         Timestamp::new(t.seconds, t.nanos).map_err(|_| Error::invalid(field, "is not a valid time"))
     })
     .transpose()
@@ -452,7 +460,7 @@ pub(crate) fn category_out(category: &Category) -> pb::Category {
     }
 }
 
-pub(crate) fn token_out(record: &TokenRecord) -> pb::TokenInfo {
+pub(crate) fn token_out(record: &TokenRecord, last_used: Option<Timestamp>) -> pb::TokenInfo {
     pb::TokenInfo {
         id: record.id.clone(),
         name: record.name.clone(),
@@ -461,6 +469,11 @@ pub(crate) fn token_out(record: &TokenRecord) -> pb::TokenInfo {
         revoked: record.revoked_at.is_some(),
         revoked_at: opt_ts(record.revoked_at),
         created_by: Some(principal_out(&record.created_by)),
+        expires_at: opt_ts(record.expires_at),
+        last_used_at: opt_ts(last_used),
+        calls_per_second: record.limits.calls_per_second,
+        call_burst: record.limits.call_burst,
+        max_streams: record.limits.max_streams,
     }
 }
 
@@ -601,7 +614,7 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
         EventBody::Place(e) => Some(Body::PlaceChanged(place_out(&e.entry))),
         EventBody::Person(e) => Some(Body::PersonChanged(person_out(&e.entry))),
         EventBody::Category(e) => Some(Body::CategoryChanged(category_out(&e.entry))),
-        EventBody::Token(e) => Some(Body::TokenChanged(token_out(e.record()))),
+        EventBody::Token(e) => Some(Body::TokenChanged(token_out(e.record(), None))),
         EventBody::Alarm(e) => Some(Body::Alarm(alarm_out(e.alarm()))),
         EventBody::Policy(e) => Some(Body::PolicyChanged(pb::PolicyChanged {
             version: e.version,

@@ -251,6 +251,11 @@ impl Engine {
         self.shared.clock.now()
     }
 
+    /// The engine's clock (the interceptor checks token expiry by it).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.shared.clock.clone()
+    }
+
     /// The centre's time zone.
     pub fn time_zone(&self) -> &TimeZone {
         &self.shared.tz

@@ -2,7 +2,12 @@
 //!
 //! Domain and store code return [`Error`]; the service edge turns it into a
 //! [`tonic::Status`] in exactly one place ([`From<Error> for Status`]). Storage
-//! details are logged there and never reach clients.
+//! details are logged there under an error id and never reach clients, who
+//! get the id. Messages are bounded there too: a quoted piece of client
+//! input is cut to [`ECHO_LIMIT`] characters and a whole message to
+//! [`MESSAGE_LIMIT`], so a megabyte id never comes back as a megabyte of
+//! metadata. [`DecodeErrors`] turns tonic's decoder failure (INTERNAL with
+//! prost's words) into the INVALID_ARGUMENT that malformed input is.
 
 use tonic::{Code, Status};
 
@@ -58,26 +63,217 @@ impl Error {
     }
 }
 
+/// Most characters of one quoted piece of client input in a message.
+pub const ECHO_LIMIT: usize = 100;
+/// Most characters of a whole message.
+pub const MESSAGE_LIMIT: usize = 600;
+
+/// `message` with every quoted (`"…"`, Rust debug style) piece cut to
+/// [`ECHO_LIMIT`] characters and the whole cut to [`MESSAGE_LIMIT`].
+pub fn bounded(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(MESSAGE_LIMIT + 16));
+    let mut quoted = false;
+    let mut escaped = false;
+    let mut run = 0usize;
+    let mut cut = false;
+    for c in message.chars() {
+        if quoted {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                quoted = false;
+                cut = false;
+                out.push(c);
+                continue;
+            }
+            run += 1;
+            if run > ECHO_LIMIT {
+                if !cut {
+                    out.push('…');
+                    cut = true;
+                }
+                continue;
+            }
+            out.push(c);
+        } else {
+            if c == '"' {
+                quoted = true;
+                run = 0;
+            }
+            out.push(c);
+        }
+    }
+    if out.chars().count() > MESSAGE_LIMIT {
+        out = out.chars().take(MESSAGE_LIMIT).collect();
+        out.push('…');
+    }
+    out
+}
+
+/// A short random id that ties an INTERNAL reply to its log line.
+fn error_id() -> String {
+    let mut bytes = [0u8; 4];
+    if getrandom::fill(&mut bytes).is_err() {
+        // An id only needs to be findable in the log; the time will do.
+        let nanos = jiff::Timestamp::now().subsec_nanosecond();
+        bytes = nanos.to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
+        let status = |code, message: String| Status::new(code, bounded(&message));
         match error {
-            Error::InvalidArgument(m) => Status::new(Code::InvalidArgument, m),
-            Error::NotFound(m) => Status::new(Code::NotFound, m),
-            Error::AlreadyExists(m) => Status::new(Code::AlreadyExists, m),
-            Error::FailedPrecondition(m) => Status::new(Code::FailedPrecondition, m),
-            Error::PermissionDenied(m) => Status::new(Code::PermissionDenied, m),
-            Error::Unauthenticated(m) => Status::new(Code::Unauthenticated, m),
-            Error::Unavailable(m) => Status::new(Code::Unavailable, m),
+            Error::InvalidArgument(m) => status(Code::InvalidArgument, m),
+            Error::NotFound(m) => status(Code::NotFound, m),
+            Error::AlreadyExists(m) => status(Code::AlreadyExists, m),
+            Error::FailedPrecondition(m) => status(Code::FailedPrecondition, m),
+            Error::PermissionDenied(m) => status(Code::PermissionDenied, m),
+            Error::Unauthenticated(m) => status(Code::Unauthenticated, m),
+            Error::Unavailable(m) => status(Code::Unavailable, m),
             Error::Storage(detail) => {
-                tracing::error!(%detail, "storage error");
+                let id = error_id();
+                tracing::error!(error_id = %id, %detail, "internal error");
                 Status::new(
                     Code::Internal,
-                    "internal storage error; the daemon log has the detail",
+                    format!("internal error {id}; the daemon log has the detail under this id"),
                 )
             }
         }
     }
 }
 
+/// Tower layer: a request body that does not decode (invalid UTF-8, a
+/// truncated field, a bad varint) is the client's error, not dutyd's. tonic
+/// answers it INTERNAL with prost's message; this answers INVALID_ARGUMENT
+/// with a fixed one, so INTERNAL keeps meaning "dutyd failed" (which clients
+/// are told they may retry).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodeErrors;
+
+impl<S> tower::Layer<S> for DecodeErrors {
+    type Service = DecodeErrorsService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        DecodeErrorsService { inner }
+    }
+}
+
+/// The service [`DecodeErrors`] wraps around the server.
+#[derive(Debug, Clone)]
+pub struct DecodeErrorsService<S> {
+    inner: S,
+}
+
+/// The start of tonic-prost's decode failure message, percent-encoded as
+/// it travels in `grpc-message`, and plain.
+const DECODE_FAILURE: [&str; 2] = [
+    "failed%20to%20decode%20Protobuf",
+    "failed to decode Protobuf",
+];
+
+fn fix_decode_failure(headers: &mut tonic::codegen::http::HeaderMap) {
+    let internal = headers
+        .get("grpc-status")
+        .is_some_and(|v| v.as_bytes() == b"13");
+    let decoding = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|m| DECODE_FAILURE.iter().any(|p| m.starts_with(p)));
+    if internal && decoding {
+        headers.insert(
+            "grpc-status",
+            tonic::codegen::http::HeaderValue::from_static("3"),
+        );
+        headers.insert(
+            "grpc-message",
+            tonic::codegen::http::HeaderValue::from_static(
+                "the%20request%20is%20not%20a%20valid%20protobuf%20message%20for%20this%20method",
+            ),
+        );
+    }
+}
+
+impl<S, B, R> tower::Service<tonic::codegen::http::Request<B>> for DecodeErrorsService<S>
+where
+    S: tower::Service<
+            tonic::codegen::http::Request<B>,
+            Response = tonic::codegen::http::Response<R>,
+        >,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = std::result::Result<S::Response, S::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::result::Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: tonic::codegen::http::Request<B>) -> Self::Future {
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = future.await?;
+            fix_decode_failure(response.headers_mut());
+            Ok(response)
+        })
+    }
+}
+
 /// Shorthand for results in the daemon.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_input_and_whole_messages_are_bounded() {
+        let long = "x".repeat(100_000);
+        let message = bounded(&format!("{long:?} is not an incident number"));
+        assert!(message.chars().count() < 130, "{}", message.len());
+        assert!(
+            message.ends_with("…\" is not an incident number"),
+            "{message}"
+        );
+        let short = format!("{:?} is fine", "post:xinhua");
+        assert_eq!(bounded(&short), short);
+        let escaped = format!("{:?} and {:?}", "a\"b".repeat(80), "c");
+        let cut = bounded(&escaped);
+        assert!(cut.ends_with(" and \"c\""), "{cut}");
+        assert!(bounded(&"y".repeat(5000)).chars().count() <= MESSAGE_LIMIT + 1);
+    }
+
+    #[test]
+    fn storage_details_stay_in_the_log() {
+        let status = Status::from(Error::Storage("sled: /data/db corrupt".into()));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("sled"), "{}", status.message());
+        assert!(
+            status.message().starts_with("internal error "),
+            "{}",
+            status.message()
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever a client sends, the message it gets back is bounded
+        /// and a quoted echo of it is at most ECHO_LIMIT characters.
+        #[test]
+        fn any_input_comes_back_bounded(input in "\\PC{0,3000}", prefix in "[a-z .]{0,40}") {
+            let message = bounded(&format!("{prefix}{input:?} is not valid"));
+            proptest::prop_assert!(message.chars().count() <= MESSAGE_LIMIT + 1);
+            let echoed = input.chars().take(ECHO_LIMIT + 1).collect::<String>();
+            if input.chars().count() > ECHO_LIMIT + 20 && !input.contains(['"', '\\']) {
+                proptest::prop_assert!(!message.contains(&echoed));
+            }
+        }
+    }
+}

@@ -19,6 +19,9 @@
 //! - [`server`]: builds the tonic server (auth, health, reflection, limits)
 //!   and runs it until shutdown; [`server::Daemon`] is what `dutyd`, the
 //!   tests and `duty demo` start.
+//! - [`limits`]: calls per second and Watch streams per token.
+//! - [`tls`]: server TLS, client-certificate identities, `dutyd cert`.
+//! - [`visibility`]: the one rule for what a principal may see.
 //! - [`config`], [`clock`], [`validate`], [`error`]: shared plumbing.
 
 pub mod auth;
@@ -31,11 +34,14 @@ pub mod error;
 pub mod escalation;
 pub mod incidents;
 pub mod journal;
+pub mod limits;
 pub mod presence;
 pub mod rosters;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod validate;
+pub mod visibility;
 
 pub use config::Config;
 pub use server::{Daemon, DaemonHandle};

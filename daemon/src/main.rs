@@ -23,6 +23,16 @@ struct Args {
     /// The centre's time zone, e.g. Asia/Shanghai.
     #[arg(long, global = true)]
     time_zone: Option<String>,
+    /// Serve over TLS with this PEM certificate (chain) [config: tls_cert].
+    #[arg(long, global = true, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert [config: tls_key].
+    #[arg(long, global = true, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this PEM CA (mTLS), each bound
+    /// to one post, unit or the centre [config: client_ca].
+    #[arg(long, global = true)]
+    client_ca: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -37,6 +47,64 @@ enum Cmd {
     },
     /// Serves (the default).
     Serve,
+    /// Makes the certificates of a small deployment (one command each).
+    #[command(subcommand)]
+    Cert(CertCmd),
+}
+
+#[derive(Subcommand)]
+enum CertCmd {
+    /// A new CA: <dir>/ca.pem and <dir>/ca.key (keep the key offline).
+    Ca {
+        /// Where the CA lives.
+        #[arg(long, default_value = "pki")]
+        dir: PathBuf,
+        /// The CA's name.
+        #[arg(long, default_value = "dutyroom CA")]
+        name: String,
+    },
+    /// dutyd's certificate, for the names clients dial (DNS names or IP
+    /// addresses): <dir>/server.pem and <dir>/server.key.
+    Server {
+        /// DNS names or IP addresses, e.g. dutyd.city.local 10.0.0.5.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Where the CA lives and the files go.
+        #[arg(long, default_value = "pki")]
+        dir: PathBuf,
+    },
+    /// A client certificate bound to post:<id>, unit:<id> or centre:
+    /// <dir>/post-<id>.pem and .key.
+    Client {
+        /// post:<id>, unit:<id> or centre.
+        who: String,
+        /// Where the CA lives and the files go.
+        #[arg(long, default_value = "pki")]
+        dir: PathBuf,
+    },
+}
+
+fn cert(cmd: CertCmd) -> anyhow::Result<()> {
+    use dutyroom_daemon::tls;
+    let (dir, stem, pem) = match cmd {
+        CertCmd::Ca { dir, name } => (dir, "ca".to_owned(), tls::make_ca(&name)?),
+        CertCmd::Server { names, dir } => {
+            let ca = tls::read_ca(&dir).context("reading the CA (make one: dutyd cert ca)")?;
+            (dir, "server".to_owned(), tls::make_server(&ca, &names)?)
+        }
+        CertCmd::Client { who, dir } => {
+            let ca = tls::read_ca(&dir).context("reading the CA (make one: dutyd cert ca)")?;
+            let pem = tls::make_client(&ca, &who)?;
+            (dir, tls::stem(&who), pem)
+        }
+    };
+    let (cert, key) = tls::write(&dir, &stem, &pem)?;
+    println!(
+        "wrote {} and {} (the key is private: mode 0600)",
+        cert.display(),
+        key.display()
+    );
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -59,6 +127,9 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Cmd::Cert(cmd)) = args.command {
+        return cert(cmd);
+    }
     let mut config = Config::load(args.config.as_deref(), |name| std::env::var(name).ok())?;
     if let Some(data) = args.data {
         config.data = data;
@@ -69,6 +140,13 @@ fn run() -> anyhow::Result<()> {
     if let Some(zone) = args.time_zone {
         config.time_zone = zone;
     }
+    if args.tls_cert.is_some() {
+        config.tls_cert = args.tls_cert;
+        config.tls_key = args.tls_key;
+    }
+    if args.client_ca.is_some() {
+        config.client_ca = args.client_ca;
+    }
     config.validate()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -78,6 +156,7 @@ fn run() -> anyhow::Result<()> {
         match args.command.unwrap_or(Cmd::Serve) {
             Cmd::Init { token_file } => init(config, token_file).await,
             Cmd::Serve => serve(config).await,
+            Cmd::Cert(_) => Ok(()),
         }
     })
 }

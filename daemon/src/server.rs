@@ -1,6 +1,7 @@
 //! Assembles and runs the gRPC server: every service behind the token
 //! interceptor, health and reflection without it, message size limits,
-//! TCP_NODELAY on accepted sockets, and a graceful shutdown.
+//! TCP_NODELAY on accepted sockets, TLS (and mTLS) when configured, and a
+//! graceful shutdown.
 //!
 //! [`Daemon::start`] is what `dutyd`, the end-to-end tests and `duty demo`
 //! call: it opens the store, starts the engine, creates the first admin token
@@ -145,7 +146,20 @@ impl Daemon {
             .build_v1()
             .map_err(|e| Error::Storage(format!("reflection: {e}")))?;
 
-        let auth = Authenticator::new(engine.tokens(), engine.presence().clone());
+        let limiter = Arc::new(crate::limits::Limiter::new(crate::limits::Defaults {
+            calls_per_second: config.calls_per_second_per_token,
+            call_burst: config.call_burst_per_token,
+            max_streams: config.max_streams_per_token,
+        }));
+        let mut auth = Authenticator::new(
+            engine.tokens(),
+            engine.presence().clone(),
+            engine.clock(),
+            limiter.clone(),
+        );
+        if config.client_ca.is_some() {
+            auth = auth.requiring_client_certificates();
+        }
         let limit = config.max_message_kb * 1024;
         let incidents = Incidents::new(engine.clone());
         let directory = Directory::new(engine.clone());
@@ -154,6 +168,7 @@ impl Daemon {
         let rosters = crate::rosters::service::Rosters::new(engine.clone());
         let journal = Journal::new(
             engine.clone(),
+            limiter,
             Duration::from_secs(config.heartbeat_secs),
             shutdown.clone(),
         );
@@ -167,7 +182,16 @@ impl Daemon {
                 )
             };
         }
-        let router = Server::builder()
+        let mut builder = Server::builder();
+        if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+            let tls = crate::tls::server_config(cert, key, config.client_ca.as_deref())
+                .map_err(|e| Error::InvalidArgument(format!("TLS: {e}")))?;
+            builder = builder
+                .tls_config(tls)
+                .map_err(|e| Error::InvalidArgument(format!("TLS: {e}")))?;
+        }
+        let router = builder
+            .layer(crate::error::DecodeErrors)
             .http2_keepalive_interval(Some(Duration::from_secs(20)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .tcp_keepalive(Some(Duration::from_secs(60)))
@@ -301,6 +325,8 @@ async fn bootstrap(engine: &Engine) -> Result<Option<String>> {
     let command = Command::CreateToken {
         name: "first admin".into(),
         role: Role::Admin,
+        expires_at: None,
+        limits: crate::limits::TokenLimits::default(),
     };
     match engine.submit(Principal::system(), None, command).await? {
         Outcome::Token { bearer, .. } => Ok(bearer),

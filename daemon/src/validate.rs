@@ -26,7 +26,13 @@ pub const MAX_LIST: usize = 32;
 /// Longest tag or role label.
 pub const MAX_LABEL: usize = 32;
 
-/// `text` has at most `max` characters.
+/// `text` has at most `max` characters, and only characters a terminal
+/// shows as text. Fields limited to [`MAX_NAME`] or less are names, labels,
+/// contacts and ids: one line, no control characters at all and no bidi
+/// controls (U+202A–U+202E, U+2066–U+2069, which reorder what an operator
+/// reads). Longer fields are free text: newline and tab are allowed, other
+/// control characters are not. The message names the field and the position,
+/// never echoes the text.
 pub fn max_len(field: &str, text: &str, max: usize) -> Result<()> {
     let count = text.chars().count();
     if count > max {
@@ -35,7 +41,54 @@ pub fn max_len(field: &str, text: &str, max: usize) -> Result<()> {
             format!("must be at most {max} characters (got {count})"),
         ));
     }
-    Ok(())
+    if max <= MAX_NAME {
+        name_chars(field, text)
+    } else {
+        text_chars(field, text)
+    }
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A one-line name: no control characters, no bidi controls.
+pub fn name_chars(field: &str, text: &str) -> Result<()> {
+    match text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() || is_bidi_control(*c))
+    {
+        Some((at, c)) => Err(Error::invalid(
+            field,
+            format!(
+                "must not contain control or bidi characters (U+{:04X} at character {})",
+                c as u32,
+                at + 1
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Free text: newline and tab allowed, other control characters not.
+pub fn text_chars(field: &str, text: &str) -> Result<()> {
+    match text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        Some((at, c)) => Err(Error::invalid(
+            field,
+            format!(
+                "must not contain control characters other than newline and tab (U+{:04X} at \
+                 character {})",
+                c as u32,
+                at + 1
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// `text` is not blank and has at most `max` characters.
@@ -130,6 +183,32 @@ pub fn tidy_labels(values: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn names_refuse_controls_and_bidi_free_text_allows_newline_and_tab() {
+        assert!(max_len("post.name", "新华街道", MAX_NAME).is_ok());
+        for bad in [
+            "a\nb",
+            "a\tb",
+            "\x1b[2J",
+            "x\u{9b}",
+            "abc\u{202e}fed",
+            "\u{2066}x",
+        ] {
+            let error = max_len("post.name", bad, MAX_NAME)
+                .expect_err(bad)
+                .to_string();
+            assert!(error.contains("post.name"), "{error}");
+        }
+        assert!(max_len("text", "第一行\n\t第二行", MAX_TEXT).is_ok());
+        for bad in ["a\rb", "\x1b]0;title\x07", "\x00", "\u{85}"] {
+            let error = max_len("text", bad, MAX_TEXT).expect_err(bad).to_string();
+            assert!(
+                error.contains("text") && error.contains("newline and tab"),
+                "{error}"
+            );
+        }
+    }
     use super::*;
 
     #[test]
@@ -157,5 +236,19 @@ mod tests {
     fn phones() {
         assert!(phone("p", "+86 138-0000-0000").is_ok());
         assert!(phone("p", "abc").is_err());
+    }
+
+    proptest::proptest! {
+        /// No accepted name holds a control or bidi character; no accepted
+        /// free text holds a control character but newline and tab.
+        #[test]
+        fn accepted_text_is_terminal_safe(text in "\\PC{0,20}[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{202a}-\\u{202e}\\u{2066}-\\u{2069}]?\\PC{0,20}") {
+            if max_len("name", &text, MAX_NAME).is_ok() {
+                proptest::prop_assert!(!text.chars().any(|c| c.is_control() || is_bidi_control(c)));
+            }
+            if max_len("text", &text, MAX_TEXT).is_ok() {
+                proptest::prop_assert!(!text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
+            }
+        }
     }
 }

@@ -123,6 +123,8 @@ async fn a_retried_action_changes_nothing_and_ids_are_per_token() {
         request_id: "tok-1".into(),
         name: "夜班值班员".into(),
         role: "officer".into(),
+        expires_at: None,
+        ..Default::default()
     };
     let first = tokens
         .create_token(create.clone())

@@ -192,3 +192,54 @@ async fn drain(stream: &mut tonic::Streaming<pb::WatchResponse>) -> Vec<String> 
         }
     }
 }
+
+/// journal.proto: the caller's phone in `incident.created` (and in intake
+/// updates) is unmasked only for centre roles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_reads_the_callers_phone_masked_in_events() {
+    let daemon = TestDaemon::start().await;
+    daemon.seed().await;
+    let xinhua = daemon.token("post:xinhua", "新华值守").await;
+    let officer = daemon.token("officer", "王伟").await;
+    let number = daemon
+        .admin()
+        .await
+        .incidents()
+        .create_incident(call("新华辖区火情", Some("post:xinhua")))
+        .await
+        .expect("create")
+        .into_inner()
+        .incident
+        .expect("incident")
+        .number;
+    let phone_seen_by = |token: String| {
+        let daemon = &daemon;
+        let incident = number.clone();
+        async move {
+            let events = daemon
+                .client(&token)
+                .await
+                .journal()
+                .list_events(pb::ListEventsRequest {
+                    incident,
+                    ..Default::default()
+                })
+                .await
+                .expect("events")
+                .into_inner()
+                .events;
+            events
+                .into_iter()
+                .find_map(|e| match e.body {
+                    Some(pb::event::Body::IncidentCreated(created)) => {
+                        created.incident.map(|i| i.caller_phone)
+                    }
+                    _ => None,
+                })
+                .expect("a created event")
+        }
+    };
+    assert_eq!(phone_seen_by(xinhua).await, "138****5678");
+    assert_eq!(phone_seen_by(officer).await, "13812345678");
+    daemon.stop().await;
+}

@@ -4,19 +4,27 @@
 //! - `support`: the [`support::TestDaemon`] fixture and CLI runner.
 //! - one file per scenario: lifecycle, idempotency, watch, isolation,
 //!   validation, restart, races, crash (SIGKILL of a child process),
-//!   escalation (virtual time).
+//!   escalation (virtual time), visibility (the matrix of every RPC × role),
+//!   hostile (malformed bytes and huge strings to every RPC), tls (TLS,
+//!   mTLS, cleartext refusal), tokens (revocation, expiry, limits).
+//! - `raw`: a descriptor-driven client for any RPC by name.
 
 mod bench;
 mod console;
 mod crash;
 mod escalation;
+mod hostile;
 mod idempotency;
 mod isolation;
 mod lifecycle;
 mod presence;
 mod races;
+mod raw;
 mod restart;
 mod rosters;
 mod support;
+mod tls;
+mod tokens;
 mod validation;
+mod visibility;
 mod watch;

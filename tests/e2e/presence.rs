@@ -290,3 +290,84 @@ async fn a_late_action_keeps_the_posts_time_corrected_for_its_clock() {
     assert!(status.message().contains("done_at"), "{}", status.message());
     daemon.stop().await;
 }
+
+/// A clock years off is broken, not skewed: heartbeats and `done_at`s far
+/// from dutyd's clock, or with nanos outside 0..1e9, are INVALID_ARGUMENT
+/// and leave the measured offset alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_client_times_are_refused() {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let daemon = TestDaemon::start_at(clock.clone()).await;
+    daemon.seed().await;
+    let xinhua = daemon.token("post:xinhua", "新华值守").await;
+    let number = daemon
+        .admin()
+        .await
+        .incidents()
+        .create_incident(call("新华辖区火情", Some("post:xinhua")))
+        .await
+        .expect("create")
+        .into_inner()
+        .incident
+        .expect("incident")
+        .number;
+    let post = daemon.client(&xinhua).await;
+    let year = |y: i16| -> prost_types::Timestamp {
+        ts(jiff::civil::date(y, 6, 1)
+            .at(0, 0, 0, 0)
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .expect("date")
+            .timestamp())
+    };
+    let mut negative_nanos = ts(clock.now());
+    negative_nanos.nanos = -1;
+    for client_time in [year(1), year(9998), negative_nanos] {
+        let refused = post
+            .presence()
+            .heartbeat(pb::HeartbeatRequest {
+                client_time: Some(client_time),
+                last_round_trip_ms: 0,
+            })
+            .await
+            .expect_err("absurd client_time");
+        assert_eq!(refused.code(), Code::InvalidArgument, "{client_time:?}");
+        assert!(
+            refused.message().starts_with("client_time"),
+            "{}",
+            refused.message()
+        );
+    }
+    for done_at in [year(1), year(9998), negative_nanos] {
+        let refused = post
+            .incidents()
+            .sign_for(pb::AssignmentActionRequest {
+                incident: number.clone(),
+                done_at: Some(done_at),
+                ..Default::default()
+            })
+            .await
+            .expect_err("absurd done_at");
+        assert_eq!(refused.code(), Code::InvalidArgument, "{done_at:?}");
+        assert!(
+            refused.message().starts_with("done_at"),
+            "{}",
+            refused.message()
+        );
+    }
+    // Nothing was measured: the post's clock is unknown, not 2026 years off.
+    let reply = post
+        .presence()
+        .heartbeat(pb::HeartbeatRequest {
+            client_time: Some(ts(clock.now())),
+            last_round_trip_ms: 0,
+        })
+        .await
+        .expect("a sane heartbeat")
+        .into_inner();
+    assert!(
+        reply.clock_offset_ms.abs() < 1000,
+        "{}",
+        reply.clock_offset_ms
+    );
+    daemon.stop().await;
+}

@@ -169,6 +169,8 @@ impl TestDaemon {
                 request_id: String::new(),
                 name: name.into(),
                 role: role.into(),
+                expires_at: None,
+                ..Default::default()
             })
             .await
             .expect("token created")
@@ -335,6 +337,37 @@ impl CliRun {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// Runs `duty <argv>` in-process (argv without the program name).
+pub async fn duty_argv(argv: &[&str]) -> CliRun {
+    let mut full = vec!["duty"];
+    full.extend_from_slice(argv);
+    let cli = match Cli::try_parse_from(&full) {
+        Ok(cli) => cli,
+        Err(error) => {
+            return CliRun {
+                code: 2,
+                stdout: String::new(),
+                stderr: error.to_string(),
+            };
+        }
+    };
+    let mut out = Vec::new();
+    let result = run(cli, &mut out).await;
+    let stdout = String::from_utf8(out).expect("utf-8 output");
+    match result {
+        Ok(()) => CliRun {
+            code: 0,
+            stdout,
+            stderr: String::new(),
+        },
+        Err(error) => CliRun {
+            code: error.exit_code(),
+            stdout,
+            stderr: error.to_string(),
+        },
     }
 }
 

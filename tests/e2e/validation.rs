@@ -333,3 +333,95 @@ async fn health_and_reflection_answer_without_a_token() {
     }
     daemon.stop().await;
 }
+
+/// Hostile text: dutyd refuses control characters (names: also newline, tab
+/// and bidi controls) naming the field; what free text may hold (newlines)
+/// is shown visibly in tables and lines, and exactly in JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_control_text_is_refused_or_shown_visibly() {
+    let daemon = TestDaemon::start().await;
+    daemon.seed().await;
+    let admin = daemon.admin().await;
+    let refused = admin
+        .incidents()
+        .create_incident(call("火情\u{1b}[2J\u{1b}]0;pwned\u{7}", None))
+        .await
+        .expect_err("escape in a summary");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().contains("intake.summary"),
+        "{}",
+        refused.message()
+    );
+    assert!(
+        !refused.message().contains('\u{1b}'),
+        "{}",
+        refused.message()
+    );
+    let bidi = admin
+        .posts()
+        .create_post(pb::CreatePostRequest {
+            post: Some(pb::Post {
+                id: "evil".into(),
+                name: "新华\u{202e}部挥指".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect_err("bidi override in a name");
+    assert_eq!(bidi.code(), Code::InvalidArgument);
+    assert!(bidi.message().contains("post.name"), "{}", bidi.message());
+    let token_name = admin
+        .tokens()
+        .create_token(pb::CreateTokenRequest {
+            name: "值守\r\nFORGED".into(),
+            role: "officer".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("newline in a token name");
+    assert!(
+        token_name.message().contains("name"),
+        "{}",
+        token_name.message()
+    );
+
+    let number = admin
+        .incidents()
+        .create_incident(call("第一行\nFORGED 0001 已办结", Some("post:xinhua")))
+        .await
+        .expect("newline in free text is fine")
+        .into_inner()
+        .incident
+        .expect("incident")
+        .number;
+    for args in [
+        vec!["incident", "list"],
+        vec!["incident", "get", number.as_str()],
+        vec!["audit", "log"],
+    ] {
+        let run = duty(&daemon, &daemon.admin, &args).await;
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(
+            !run.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with("FORGED")),
+            "{args:?} printed a forged line:\n{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains("第一行\\nFORGED"),
+            "{args:?}:\n{}",
+            run.stdout
+        );
+    }
+    let json = duty(
+        &daemon,
+        &daemon.admin,
+        &["-o", "json", "incident", "get", &number],
+    )
+    .await;
+    assert_eq!(json.json()["summary"], "第一行\nFORGED 0001 已办结");
+    daemon.stop().await;
+}

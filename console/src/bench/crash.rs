@@ -218,7 +218,10 @@ pub async fn drill(
     let mut restarts = Vec::new();
     let mut term_exits = Vec::new();
     let (mut child, _) = ChildDaemon::spawn(launch(data)).await?;
-    crate::bench::ensure_category(&Client::connect(&child.addr, Some(token)).await?).await?;
+    let admin = Client::connect(&child.addr, Some(token)).await?;
+    crate::bench::ensure_category(&admin).await?;
+    let unlimited = crate::bench::unlimited_token(&admin).await?;
+    let token = unlimited.as_str();
     let mut report = DrillReport {
         stop: Some(options.stop),
         ..DrillReport::default()

@@ -125,6 +125,8 @@ impl Prepared {
             _dir: None,
         };
         crate::bench::ensure_category(&prepared.client().await?).await?;
+        let mut prepared = prepared;
+        prepared.token = crate::bench::unlimited_token(&prepared.client().await?).await?;
         Ok(prepared)
     }
 }

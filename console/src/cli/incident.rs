@@ -796,9 +796,10 @@ pub async fn print_incident(ctx: &mut Ctx<'_>, i: &pb::Incident) -> Result<(), C
             let author = note.author.as_ref().map(|a| a.name.as_str()).unwrap_or("");
             writeln!(
                 ctx.out,
-                "{}  {author}: {}",
+                "{}  {}: {}",
                 time(note.at.as_ref(), &zone),
-                note.text
+                output::visible(author),
+                output::visible(&note.text)
             )?;
         }
     }

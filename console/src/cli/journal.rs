@@ -180,7 +180,7 @@ pub async fn watch(ctx: &mut Ctx<'_>, args: WatchArgs) -> Result<(), CliError> {
                 if ctx.json() {
                     output::json(ctx.out, &event, "Event", false)?;
                 } else {
-                    writeln!(ctx.out, "{}", event_line(&event, &zone))?;
+                    writeln!(ctx.out, "{}", output::visible(&event_line(&event, &zone)))?;
                 }
                 ctx.out.flush()?;
                 seen += 1;
@@ -236,7 +236,7 @@ async fn print_events(ctx: &mut Ctx<'_>, events: Vec<pb::Event>) -> Result<(), C
     }
     let zone = ctx.zone().await?;
     for event in &events {
-        writeln!(ctx.out, "{}", event_line(event, &zone))?;
+        writeln!(ctx.out, "{}", output::visible(&event_line(event, &zone)))?;
     }
     Ok(())
 }

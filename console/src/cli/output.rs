@@ -3,6 +3,12 @@
 //! JSON is the canonical proto3 JSON mapping of the reply message (field
 //! names as in the .proto files, enums by name, times as RFC 3339, every
 //! field present, 64-bit integers as numbers): stable as long as the API is.
+//!
+//! Tables and plain lines show text from the network through one sanitizer,
+//! [`visible`]: a summary holding `\x1b[2J` must not clear the operator's
+//! screen, an OSC must not retitle the window, a CR or LF must not forge a
+//! line. [`Guarded`] applies it to everything a table-format command writes
+//! as a backstop; JSON stays exact (serde already escapes control characters).
 
 use std::io::Write;
 use std::sync::OnceLock;
@@ -28,6 +34,101 @@ fn pool() -> Result<&'static DescriptorPool, CliError> {
     POOL.get_or_init(|| DescriptorPool::decode(dutyroom_proto::FILE_DESCRIPTOR_SET).ok())
         .as_ref()
         .ok_or_else(|| CliError::Other("the built-in API descriptors do not decode".into()))
+}
+
+/// Characters that must never reach a terminal raw: C0 and C1 controls,
+/// DEL, and the bidi embeddings, overrides and isolates that reorder what is
+/// shown (U+202A–U+202E, U+2066–U+2069).
+fn is_hazard(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+fn escape_into(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+    }
+}
+
+/// The one sanitizer: `text` with every control character (newline and tab
+/// included) and bidi control shown visibly (`\x1b`, `\n`, `\u{202e}`), for
+/// one line of a table or of plain output.
+pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_hazard) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_hazard(c) {
+            escape_into(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A writer that shows every hazard but our own newlines and tabs visibly:
+/// the backstop under every table-format command, so that a field someone
+/// forgot to pass through [`visible`] still cannot drive the terminal.
+pub struct Guarded<'a> {
+    inner: &'a mut dyn Write,
+    active: bool,
+    /// Bytes of a UTF-8 character split across writes.
+    pending: Vec<u8>,
+}
+
+impl<'a> Guarded<'a> {
+    /// Guards `inner`, or passes through untouched when `active` is false
+    /// (JSON output).
+    pub fn new(inner: &'a mut dyn Write, active: bool) -> Self {
+        Guarded {
+            inner,
+            active,
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl Write for Guarded<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.active {
+            return self.inner.write(buf);
+        }
+        self.pending.extend_from_slice(buf);
+        let (text, rest) = match std::str::from_utf8(&self.pending) {
+            Ok(text) => (text.to_owned(), Vec::new()),
+            Err(e) if e.error_len().is_none() => {
+                let valid = e.valid_up_to();
+                (
+                    String::from_utf8_lossy(&self.pending[..valid]).into_owned(),
+                    self.pending[valid..].to_vec(),
+                )
+            }
+            Err(_) => (
+                String::from_utf8_lossy(&self.pending).into_owned(),
+                Vec::new(),
+            ),
+        };
+        self.pending = rest;
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            if is_hazard(c) && c != '\n' && c != '\t' {
+                escape_into(&mut out, c);
+            } else {
+                out.push(c);
+            }
+        }
+        self.inner.write_all(out.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Writes `message` (of proto type `name`, e.g. `Incident`) as JSON.
@@ -75,7 +176,7 @@ pub fn table(out: &mut dyn Write, header: &[&str], rows: Vec<Vec<String>>) -> Re
         .load_style(presets::NOTHING)
         .set_header(header.to_vec());
     for row in rows {
-        table.add_row(row);
+        table.add_row(row.iter().map(|cell| visible(cell).into_owned()));
     }
     writeln!(out, "{table}")?;
     Ok(())
@@ -86,7 +187,7 @@ pub fn fields(out: &mut dyn Write, pairs: &[(&str, String)]) -> Result<(), CliEr
     let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (key, value) in pairs {
         if !value.is_empty() {
-            writeln!(out, "{key:>width$}  {value}")?;
+            writeln!(out, "{key:>width$}  {}", visible(value))?;
         }
     }
     Ok(())
@@ -220,4 +321,42 @@ pub fn targets(targets: &[pb::AlarmTarget]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod safety_tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_forged_lines_are_shown_not_obeyed() {
+        assert_eq!(visible("plain 火情"), "plain 火情");
+        assert_eq!(visible("a\x1b[2Jb"), "a\\x1b[2Jb");
+        assert_eq!(visible("x\x1b]0;pwned\x07"), "x\\x1b]0;pwned\\x07");
+        assert_eq!(visible("one\r\ntwo\t"), "one\\r\\ntwo\\t");
+        assert_eq!(visible("\u{9b}31m"), "\\x9b31m");
+        assert_eq!(visible("abc\u{202e}fed"), "abc\\u{202e}fed");
+    }
+
+    #[test]
+    fn the_guard_keeps_our_newlines_and_escapes_the_rest() {
+        let mut raw = Vec::new();
+        {
+            let mut guarded = Guarded::new(&mut raw, true);
+            let text = "row \x1b[31mred\x07\n新华\r\n";
+            let bytes = text.as_bytes();
+            // Split inside a multi-byte character on purpose.
+            let cut = text.find('新').map_or(0, |i| i + 1);
+            guarded.write_all(&bytes[..cut]).expect("write");
+            guarded.write_all(&bytes[cut..]).expect("write");
+        }
+        assert_eq!(
+            String::from_utf8(raw).expect("utf-8"),
+            "row \\x1b[31mred\\x07\n新华\\r\n"
+        );
+        let mut json = Vec::new();
+        Guarded::new(&mut json, false)
+            .write_all(b"{\"a\":\"\\u001b\"}\n")
+            .expect("write");
+        assert_eq!(json, b"{\"a\":\"\\u001b\"}\n");
+    }
 }

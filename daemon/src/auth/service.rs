@@ -67,10 +67,16 @@ impl pb::token_service_server::TokenService for Tokens {
         let command = Command::CreateToken {
             name: r.name.trim().to_owned(),
             role,
+            expires_at: convert::ts_in("expires_at", r.expires_at.as_ref())?,
+            limits: crate::limits::TokenLimits {
+                calls_per_second: r.calls_per_second,
+                call_burst: r.call_burst,
+                max_streams: r.max_streams,
+            },
         };
         let (record, bearer) = self.run(principal, &r.request_id, command).await?;
         Ok(Response::new(pb::CreateTokenReply {
-            token: Some(convert::token_out(&record)),
+            token: Some(convert::token_out(&record, None)),
             secret: bearer.unwrap_or_default(),
         }))
     }
@@ -82,10 +88,14 @@ impl pb::token_service_server::TokenService for Tokens {
         let principal = principal_of(&request)?;
         require_admin(&principal, "list tokens")?;
         let include_revoked = request.get_ref().include_revoked;
+        let cache = self.engine.tokens();
         let tokens = all_tokens(&self.engine)?
             .iter()
             .filter(|t| include_revoked || t.revoked_at.is_none())
-            .map(convert::token_out)
+            .map(|record| {
+                let used = cache.last_used(&record.id);
+                convert::token_out(record, used)
+            })
             .collect();
         Ok(Response::new(pb::ListTokensReply { tokens }))
     }
@@ -102,7 +112,7 @@ impl pb::token_service_server::TokenService for Tokens {
         let (record, _) = self
             .run(principal, &r.request_id, Command::RevokeToken { id })
             .await?;
-        Ok(Response::new(convert::token_out(&record)))
+        Ok(Response::new(convert::token_out(&record, None)))
     }
 
     async fn who_am_i(&self, request: Request<pb::WhoAmIRequest>) -> Reply<pb::Principal> {

@@ -29,6 +29,15 @@ pub struct TokenRecord {
     pub created_by: Principal,
     /// When it was revoked.
     pub revoked_at: Option<Timestamp>,
+    /// When it stops working by itself, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    /// Its own limits (unset: the daemon's defaults).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::limits::TokenLimits::is_default"
+    )]
+    pub limits: crate::limits::TokenLimits,
 }
 
 impl TokenRecord {
@@ -38,6 +47,23 @@ impl TokenRecord {
             token_id: self.id.clone(),
             name: self.name.clone(),
             role: self.role.clone(),
+        }
+    }
+
+    /// Why this token no longer works at `now` (revoked or expired), if so.
+    pub fn refusal(&self, now: Timestamp) -> Option<String> {
+        if self.revoked_at.is_some() {
+            return Some(format!(
+                "token {} was revoked; ask an administrator for a new one",
+                self.id
+            ));
+        }
+        match self.expires_at {
+            Some(at) if at <= now => Some(format!(
+                "token {} expired at {at}; ask an administrator for a new one",
+                self.id
+            )),
+            _ => None,
         }
     }
 
@@ -150,8 +176,17 @@ mod tests {
             created_at: Timestamp::UNIX_EPOCH,
             created_by: Principal::system(),
             revoked_at: None,
+            expires_at: Some(Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs(60)),
+            limits: crate::limits::TokenLimits::default(),
         };
         assert!(record.matches(secret));
+        assert_eq!(record.refusal(Timestamp::UNIX_EPOCH), None);
+        let later = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs(60);
+        assert!(
+            record
+                .refusal(later)
+                .is_some_and(|why| why.contains("expired"))
+        );
         let other = generate().expect("token");
         let (_, other_secret) = parse(&other.bearer).expect("parses");
         assert!(!record.matches(other_secret));

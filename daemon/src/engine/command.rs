@@ -152,6 +152,8 @@ pub enum Command {
     CreateToken {
         name: String,
         role: Role,
+        expires_at: Option<jiff::Timestamp>,
+        limits: crate::limits::TokenLimits,
     },
     RevokeToken {
         id: String,

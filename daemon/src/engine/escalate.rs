@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::auth::{require_admin, require_centre, require_leader, require_visible};
+use crate::auth::{require_admin, require_centre, require_leader};
 use crate::directory::Reader;
 use crate::directory::model::{Category, Post, PostMode};
 use crate::engine::command::{Outcome, PolicyRecord};
@@ -19,6 +19,7 @@ use crate::journal::record::{AlarmEvent, EventBody, PolicyEvent, Subject};
 use crate::rosters::duty::RosterDuty;
 use crate::store::keys::DeadlineOwner;
 use crate::store::{TreeId, keys};
+use crate::visibility::require_incident as require_visible;
 
 /// Most clocks one FireDue command handles; the timer sends another at once
 /// if more are due. Small, so that after a long stop, when thousands of
@@ -310,9 +311,15 @@ pub(crate) fn acknowledge(scope: &mut Scope<'_>, id: u64, note: &str) -> Result<
     let mut alarm = scope
         .alarm(id)?
         .ok_or_else(|| Error::not_found(format!("alarm {id}")))?;
-    if let Some(me) = scope.principal.role.confined_to()
-        && !alarm.audience().contains(&me.to_string())
-    {
+    // Only the alarm's addressee (or the centre) acknowledges it; any other
+    // post or unit is told it does not exist.
+    let incident = match alarm.incident_id {
+        Some(incident_id) if scope.principal.role.confined_to().is_some() => {
+            scope.incident(incident_id)?
+        }
+        _ => None,
+    };
+    if !crate::visibility::alarm(scope.principal, &alarm, incident.as_ref()) {
         return Err(Error::not_found(format!("alarm {id}")));
     }
     if alarm.acknowledged_at.is_some() {

@@ -3,7 +3,7 @@
 
 use crate::auth::principal::Role;
 use crate::auth::tokens::{self, TokenEvent, TokenRecord};
-use crate::auth::{require_admin, require_centre, require_leader, require_visible};
+use crate::auth::{require_admin, require_centre, require_leader};
 use crate::directory::model::{
     Category, Entry, EntryChange, EntryEvent, EntryKind, Person, Place, PlaceKind, Post, PostMode,
     Unit,
@@ -19,6 +19,7 @@ use crate::incidents::model::{
 use crate::incidents::numbering;
 use crate::journal::record::{EventBody, Subject};
 use crate::store::{TreeId, keys};
+use crate::visibility::require_incident as require_visible;
 
 /// Runs one command in `scope`.
 pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcome> {
@@ -209,7 +210,12 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
                 .map(Outcome::Category)
         }
         Command::Retire { kind, id, restore } => retire(scope, *kind, id, *restore),
-        Command::CreateToken { name, role } => create_token(scope, name, role),
+        Command::CreateToken {
+            name,
+            role,
+            expires_at,
+            limits,
+        } => create_token(scope, name, role, *expires_at, *limits),
         Command::RevokeToken { id } => revoke_token(scope, id),
         Command::FireDue => escalate::fire_due(scope),
         Command::Escalate {
@@ -596,7 +602,6 @@ fn retire(scope: &mut Scope<'_>, kind: EntryKind, id: &str, restore: bool) -> Re
         restore: bool,
         body: fn(EntryEvent<T>) -> EventBody,
     ) -> Result<T> {
-        require_admin(scope.principal, &format!("retire a {}", T::KIND.noun()))?;
         let mut entry = existing_entry::<T>(scope, id)?;
         if entry.retired() != restore {
             // Already where the caller wants it.
@@ -611,6 +616,9 @@ fn retire(scope: &mut Scope<'_>, kind: EntryKind, id: &str, restore: bool) -> Re
         save_entry(scope, entry, change, body)
     }
 
+    // Authorise before any state check: the refusal to retire names open
+    // incidents, which only an admin may learn about this way.
+    require_admin(scope.principal, &format!("retire a {}", kind.noun()))?;
     if !restore {
         check_retirable(scope, kind, id)?;
     }
@@ -685,8 +693,25 @@ fn check_retirable(scope: &Scope<'_>, kind: EntryKind, id: &str) -> Result<()> {
 
 // --- tokens ------------------------------------------------------------------
 
-fn create_token(scope: &mut Scope<'_>, name: &str, role: &Role) -> Result<Outcome> {
+fn create_token(
+    scope: &mut Scope<'_>,
+    name: &str,
+    role: &Role,
+    expires_at: Option<jiff::Timestamp>,
+    limits: crate::limits::TokenLimits,
+) -> Result<Outcome> {
     require_admin(scope.principal, "create tokens")?;
+    if let Some(at) = expires_at
+        && at <= scope.now
+    {
+        return Err(Error::invalid(
+            "expires_at",
+            format!(
+                "{at} is not in the future (dutyd's clock says {})",
+                scope.now
+            ),
+        ));
+    }
     if *role == Role::System {
         return Err(Error::invalid("role", "system is the daemon's own role"));
     }
@@ -709,6 +734,8 @@ fn create_token(scope: &mut Scope<'_>, name: &str, role: &Role) -> Result<Outcom
         created_at: scope.now,
         created_by: scope.principal.clone(),
         revoked_at: None,
+        expires_at,
+        limits,
     };
     scope.put(TreeId::State, keys::token(&record.id), &record)?;
     scope.emit(

@@ -366,17 +366,14 @@ pub(crate) fn require_handover_writer(
 }
 
 /// A handover `principal` may see: a post sees only its own (another's
-/// answers NOT_FOUND, as a missing one).
+/// answers NOT_FOUND, as a missing one); a unit is refused before any
+/// lookup, so the answer never depends on which ids exist.
 fn handover_by_id(scope: &Scope<'_>, id: u64) -> Result<Handover> {
-    let handover: Handover = scope
-        .get(TreeId::State, &keys::handover(id))?
-        .ok_or_else(|| Error::not_found(format!("handover {id}")))?;
-    if let Role::Post(mine) = &scope.principal.role
-        && handover.scope != RosterScope::Post(mine.clone())
-    {
-        return Err(Error::not_found(format!("handover {id}")));
-    }
-    Ok(handover)
+    let mine = crate::visibility::handovers(scope.principal)?;
+    scope
+        .get::<Handover>(TreeId::State, &keys::handover(id))?
+        .filter(|h| mine.as_ref().is_none_or(|m| h.scope == *m))
+        .ok_or_else(|| Error::not_found(format!("handover {id}")))
 }
 
 fn save_handover(scope: &mut Scope<'_>, handover: &Handover) -> Result<Outcome> {

@@ -255,23 +255,10 @@ impl<'a> Scope<'a> {
             return Ok(incident.last_seq);
         }
         for event in events {
-            let mut audience: Vec<String> = incident.involved().map(ToString::to_string).collect();
+            let before: Vec<String> = incident.involved().map(ToString::to_string).collect();
             incident.apply(&event, self.now);
             incident.clocks = self.plan_clocks(incident)?;
-            for tag in incident.involved().map(ToString::to_string) {
-                if !audience.contains(&tag) {
-                    audience.push(tag);
-                }
-            }
-            if let IncidentEvent::Alarmed { alarm, .. }
-            | IncidentEvent::AlarmAcknowledged { alarm } = &event
-            {
-                for tag in alarm.audience() {
-                    if !audience.contains(&tag) {
-                        audience.push(tag);
-                    }
-                }
-            }
+            let audience = crate::visibility::incident_event_audience(&before, incident);
             let subject = Subject::Incident {
                 id: incident.id,
                 number: incident.number.clone(),

@@ -60,14 +60,6 @@ fn policy_info(record: Option<PolicyRecord>) -> pb::PolicyInfo {
     }
 }
 
-/// May `principal` see `alarm`?
-fn visible(principal: &Principal, alarm: &Alarm) -> bool {
-    match principal.role.confined_to() {
-        None => true,
-        Some(me) => alarm.audience().contains(&me.to_string()),
-    }
-}
-
 #[tonic::async_trait]
 impl pb::escalation_service_server::EscalationService for Escalation {
     async fn get_policy(&self, request: Request<pb::GetPolicyRequest>) -> Reply<pb::PolicyInfo> {
@@ -129,6 +121,10 @@ impl pb::escalation_service_server::EscalationService for Escalation {
             )?),
         };
         let store = self.engine.store();
+        if let Some(number) = &incident {
+            // An incident the caller may not see answers as a missing one.
+            crate::incidents::service::load_visible(store, &principal, number)?;
+        }
         let after = (r.after_id > 0).then_some(r.after_id);
         let mut alarms = Vec::new();
         let (tree, prefix) = if r.include_acknowledged {
@@ -152,7 +148,7 @@ impl pb::escalation_service_server::EscalationService for Escalation {
                 let wanted = incident
                     .as_deref()
                     .is_none_or(|n| alarm.incident.as_deref() == Some(n));
-                if wanted && visible(&principal, &alarm) {
+                if wanted && crate::visibility::alarm_in(store, &principal, &alarm)? {
                     alarms.push(convert::alarm_out(&alarm));
                     if alarms.len() == limit {
                         break 'scan;

@@ -6,7 +6,7 @@ use pb::incident_service_server::IncidentService;
 use tonic::{Request, Response, Status};
 
 use crate::auth::principal::Principal;
-use crate::auth::{can_see, principal_of, require_visible};
+use crate::auth::principal_of;
 use crate::convert::{self, Phone};
 use crate::engine::Engine;
 use crate::engine::command::{Command, DispatchTo, Outcome};
@@ -17,6 +17,7 @@ use crate::incidents::model::{
 use crate::incidents::numbering;
 use crate::store::{Store, TreeId, keys};
 use crate::validate::{self, MAX_ADDRESS, MAX_NAME, MAX_REASON, MAX_SUMMARY, MAX_TEXT};
+use crate::visibility::{incident as can_see, require_incident as require_visible};
 
 /// Default and largest page of a list call.
 pub const DEFAULT_PAGE: usize = 100;

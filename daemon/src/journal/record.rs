@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::principal::{Principal, Role};
+use crate::auth::principal::Principal;
 use crate::auth::tokens::TokenEvent;
 use crate::directory::model::{Category, EntryEvent, EntryKind, Person, Place, Post, Unit};
 use crate::escalation::alarm::Alarm;
@@ -237,18 +237,6 @@ pub struct Record {
 }
 
 impl Record {
-    /// May a caller with `role` see this record?
-    pub fn visible_to(&self, role: &Role) -> bool {
-        match role {
-            Role::Admin | Role::System => true,
-            Role::Officer | Role::Leader => !matches!(self.subject, Subject::Token { .. }),
-            Role::Post(_) | Role::Unit(_) => {
-                let me = role.to_string();
-                self.audience.contains(&me)
-            }
-        }
-    }
-
     /// The incident id, for incident events.
     pub fn incident_id(&self) -> Option<u64> {
         match &self.subject {

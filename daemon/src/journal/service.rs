@@ -28,6 +28,7 @@ use crate::incidents::numbering;
 use crate::incidents::service::load_visible;
 use crate::journal::record::Record;
 use crate::store::{self, TreeId, keys};
+use crate::visibility;
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 type WatchStream =
@@ -40,15 +41,22 @@ const REPLAY_CHUNK: usize = 256;
 #[derive(Clone)]
 pub struct Journal {
     engine: Engine,
+    limiter: Arc<crate::limits::Limiter>,
     heartbeat: Duration,
     shutdown: CancellationToken,
 }
 
 impl Journal {
     /// Serves the journal of `engine`; streams end when `shutdown` fires.
-    pub fn new(engine: Engine, heartbeat: Duration, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        engine: Engine,
+        limiter: Arc<crate::limits::Limiter>,
+        heartbeat: Duration,
+        shutdown: CancellationToken,
+    ) -> Self {
         Journal {
             engine,
+            limiter,
             heartbeat,
             shutdown,
         }
@@ -77,33 +85,52 @@ enum Phase {
 struct Watcher {
     /// Dropped with the stream: the client goes offline.
     _presence: Option<crate::presence::StreamGuard>,
+    /// Dropped with the stream: the token may open another.
+    _slot: crate::limits::StreamSlot,
     engine: Engine,
     principal: Principal,
     filter: Filter,
     /// Seq of the last record looked at (sent or filtered out).
     last_seen: u64,
+    /// Seq of the last record sent (or where the stream started).
+    last_sent: u64,
     live: broadcast::Receiver<Arc<Record>>,
     ready: VecDeque<pb::WatchResponse>,
     phase: Phase,
     caught_up_once: bool,
     heartbeat: Duration,
     shutdown: CancellationToken,
+    tokens: Arc<crate::auth::TokenCache>,
+    /// Fires on every token change: a revoked token's stream ends at once.
+    token_changes: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Watcher {
-    fn offer(&mut self, record: &Record) {
+    fn offer(&mut self, record: &Record) -> Result<()> {
         self.last_seen = record.seq;
-        if record.visible_to(&self.principal.role) && self.filter.wants(record) {
+        if !self.filter.wants(record) {
+            return Ok(());
+        }
+        if let Some(event) = visibility::event(self.engine.store(), &self.principal, record)? {
+            self.last_sent = record.seq;
             self.ready.push_back(pb::WatchResponse {
-                item: Some(pb::watch_response::Item::Event(convert::event_out(record))),
+                item: Some(pb::watch_response::Item::Event(event)),
             });
         }
+        Ok(())
     }
 
     fn heartbeat(&self, caught_up: bool) -> pb::WatchResponse {
+        // A post or unit is told how far it has everything it may see, not
+        // the store's head (visibility: no store-wide figures).
+        let head_seq = if self.principal.role.is_centre() {
+            self.engine.durable_seq()
+        } else {
+            self.last_sent
+        };
         pb::WatchResponse {
             item: Some(pb::watch_response::Item::Heartbeat(pb::Heartbeat {
-                head_seq: self.engine.durable_seq(),
+                head_seq,
                 server_time: Some(convert::ts(self.engine.now())),
                 caught_up,
             })),
@@ -124,7 +151,7 @@ impl Watcher {
                 break;
             }
             read += 1;
-            self.offer(&record);
+            self.offer(&record)?;
         }
         if read < REPLAY_CHUNK && self.last_seen >= durable {
             self.phase = Phase::Live;
@@ -139,6 +166,16 @@ impl Watcher {
 
     async fn next(mut self) -> Option<(std::result::Result<pb::WatchResponse, Status>, Self)> {
         loop {
+            // A stream outlives the call that authenticated it: a token
+            // revoked or expired since ends it, before anything else is sent.
+            if !matches!(self.phase, Phase::Done)
+                && let Err(error) = self
+                    .tokens
+                    .check(&self.principal.token_id, self.engine.now())
+            {
+                self.phase = Phase::Done;
+                return Some((Err(error.into()), self));
+            }
             if let Some(item) = self.ready.pop_front() {
                 return Some((Ok(item), self));
             }
@@ -163,7 +200,12 @@ impl Watcher {
                         }
                         received = self.live.recv() => match received {
                             Ok(record) if record.seq <= self.last_seen => {}
-                            Ok(record) if record.seq == self.last_seen + 1 => self.offer(&record),
+                            Ok(record) if record.seq == self.last_seen + 1 => {
+                                if let Err(error) = self.offer(&record) {
+                                    self.phase = Phase::Done;
+                                    return Some((Err(error.into()), self));
+                                }
+                            }
                             // Missed something: the journal has it.
                             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                                 self.phase = Phase::Replay;
@@ -177,6 +219,8 @@ impl Watcher {
                                 return Some((Err(status), self));
                             }
                         },
+                        // Re-checked at the top of the loop.
+                        _ = self.token_changes.changed() => {}
                         () = tokio::time::sleep(self.heartbeat) => {
                             let beat = self.heartbeat(false);
                             self.ready.push_back(beat);
@@ -212,11 +256,21 @@ impl pb::journal_service_server::JournalService for Journal {
                 r.from_seq
             )));
         }
+        let slot = self.limiter.stream(
+            &principal.token_id,
+            self.engine.tokens().limits(&principal.token_id),
+        )?;
         // A post or unit is online while this stream lives.
         let presence = crate::presence::client_of(&principal)
             .map(|who| self.engine.presence().stream_opened(&who));
+        let last_sent = if r.live_only {
+            visibility::newest_visible_seq(self.engine.store(), &principal, head)?
+        } else {
+            r.from_seq
+        };
         let watcher = Watcher {
             _presence: presence,
+            _slot: slot,
             engine: self.engine.clone(),
             principal,
             filter: Filter {
@@ -224,12 +278,15 @@ impl pb::journal_service_server::JournalService for Journal {
                 subject_kinds: filter.subject_kinds.into_iter().collect(),
             },
             last_seen: if r.live_only { head } else { r.from_seq },
+            last_sent,
             live,
             ready: VecDeque::new(),
             phase: Phase::Replay,
             caught_up_once: false,
             heartbeat: self.heartbeat,
             shutdown: self.shutdown.clone(),
+            tokens: self.engine.tokens(),
+            token_changes: self.engine.tokens().changes(),
         };
         let stream = futures_util::stream::unfold(watcher, Watcher::next);
         Ok(Response::new(Box::pin(stream)))
@@ -265,8 +322,8 @@ impl pb::journal_service_server::JournalService for Journal {
                         break 'scan;
                     }
                     cursor = record.seq;
-                    if record.visible_to(&principal.role) {
-                        events.push(convert::event_out(&record));
+                    if let Some(event) = visibility::event(store, &principal, &record)? {
+                        events.push(event);
                         last = record.seq;
                         if events.len() == limit {
                             break 'scan;
@@ -289,7 +346,7 @@ impl pb::journal_service_server::JournalService for Journal {
                 }
                 if let Some(bytes) = store.journal_record(seq)? {
                     let record: Record = store::decode(&bytes)?;
-                    events.push(convert::event_out(&record));
+                    events.push(visibility::timeline_event(&principal, &record));
                     last = seq;
                 }
             }
@@ -320,10 +377,20 @@ impl pb::journal_service_server::JournalService for Journal {
         request: Request<pb::GetServerInfoRequest>,
     ) -> Reply<pb::ServerInfo> {
         let principal = principal_of(&request)?;
+        let store = self.engine.store();
+        let head_seq =
+            visibility::newest_visible_seq(store, &principal, self.engine.durable_seq())?;
+        let incidents = if visibility::store_figures(&principal) {
+            store
+                .get::<u64>(TreeId::State, &keys::meta("next_incident_id"))?
+                .unwrap_or(0)
+        } else {
+            0
+        };
         Ok(Response::new(pb::ServerInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            store_id: self.engine.store().store_id().to_owned(),
-            head_seq: self.engine.durable_seq(),
+            store_id: store.store_id().to_owned(),
+            head_seq,
             time: Some(pb::ServerTime {
                 now: Some(convert::ts(self.engine.now())),
                 time_zone: self
@@ -334,11 +401,7 @@ impl pb::journal_service_server::JournalService for Journal {
                     .to_owned(),
             }),
             you: Some(convert::principal_out(&principal)),
-            incidents: self
-                .engine
-                .store()
-                .get::<u64>(TreeId::State, &keys::meta("next_incident_id"))?
-                .unwrap_or(0),
+            incidents,
         }))
     }
 }

@@ -8,7 +8,7 @@ use jiff::SignedDuration;
 use tonic::{Request, Response, Status};
 
 use crate::auth::principal::Principal;
-use crate::auth::{principal_of, require_centre};
+use crate::auth::principal_of;
 use crate::convert;
 use crate::directory::Reader;
 use crate::directory::model::{Post, Unit};
@@ -23,6 +23,11 @@ type Reply<T> = std::result::Result<Response<T>, Status>;
 const OLDEST_REPORT: SignedDuration = SignedDuration::from_hours(24 * 30);
 /// How far ahead a client's clock may claim to be before it is refused.
 const NEWEST_REPORT: SignedDuration = SignedDuration::from_hours(24);
+
+/// How far a heartbeat's `client_time` may be from dutyd's clock. A clock
+/// further off is broken, not skewed: measuring it would shift every time
+/// the client reports by years.
+const CLIENT_CLOCK_WINDOW: SignedDuration = SignedDuration::from_hours(24);
 
 /// The time a client says it did something (`done_at`), checked and
 /// corrected for its measured clock offset.
@@ -83,6 +88,17 @@ impl pb::presence_service_server::PresenceService for PresenceApi {
         let r = request.into_inner();
         let client_time = convert::ts_in("client_time", r.client_time.as_ref())?
             .ok_or_else(|| Error::invalid("client_time", "is required"))?;
+        let now = self.engine.now();
+        if client_time < now - CLIENT_CLOCK_WINDOW || client_time > now + CLIENT_CLOCK_WINDOW {
+            return Err(Error::invalid(
+                "client_time",
+                format!(
+                    "{client_time} is more than a day from dutyd's clock ({now}); set the \
+                     client's clock"
+                ),
+            )
+            .into());
+        }
         let presence = self.engine.presence();
         let offset = presence.heartbeat(
             &who,
@@ -102,7 +118,7 @@ impl pb::presence_service_server::PresenceService for PresenceApi {
         request: Request<pb::ListPresenceRequest>,
     ) -> Reply<pb::ListPresenceReply> {
         let principal = principal_of(&request)?;
-        require_centre(&principal, "see who is connected")?;
+        crate::visibility::presence(&principal)?;
         let presence = self.engine.presence();
         let mut known = presence.snapshot();
         let store = self.engine.store();

@@ -588,10 +588,7 @@ pub fn gather(engine: &Engine, start: Timestamp, now: Timestamp, whose: &Scope) 
     if let Some(post) = &post {
         // Alarms about the post's own assignments, or about the post itself
         // (a mode switch, a missed roll-call): not its territory's others.
-        alarms.retain(|a| match &a.assignee {
-            Some(assignee) => assignee == post,
-            None => a.post.as_deref() == Some(post.id.as_str()),
-        });
+        alarms.retain(|a| crate::visibility::alarm_addressed_to(post, a));
     }
     content.counts.escalations = alarms.iter().filter(|a| a.incident.is_some()).count() as u32;
     content.alarms = alarms;
@@ -756,7 +753,7 @@ impl pb::handover_service_server::HandoverService for Rosters {
 
     async fn get_handover(&self, request: Request<pb::GetHandoverRequest>) -> Reply<pb::Handover> {
         let principal = principal_of(&request)?;
-        let mine = readable_handovers(&principal)?;
+        let mine = crate::visibility::handovers(&principal)?;
         let id = request.get_ref().id;
         let handover: Handover = self
             .engine
@@ -772,7 +769,7 @@ impl pb::handover_service_server::HandoverService for Rosters {
         request: Request<pb::ListHandoversRequest>,
     ) -> Reply<pb::ListHandoversReply> {
         let principal = principal_of(&request)?;
-        let mine = readable_handovers(&principal)?;
+        let mine = crate::visibility::handovers(&principal)?;
         let r = request.into_inner();
         let only = match (&mine, r.scope.trim()) {
             (Some(mine), _) => Some(mine.clone()),
@@ -806,15 +803,6 @@ impl pb::handover_service_server::HandoverService for Rosters {
             }
         }
         Ok(Response::new(pb::ListHandoversReply { handovers }))
-    }
-}
-
-/// Which handovers `principal` may read: every one (`None`) for the
-/// centre's roles, its own post's for a post; units none.
-fn readable_handovers(principal: &Principal) -> Result<Option<Scope>> {
-    match &principal.role {
-        Role::Post(post) => Ok(Some(Scope::Post(post.clone()))),
-        _ => require_centre(principal, "read handovers").map(|()| None),
     }
 }
 
@@ -894,20 +882,16 @@ impl pb::roll_call_service_server::RollCallService for Rosters {
             0 => 50,
             n => n.min(1000) as usize,
         };
-        let mine = principal.role.confined_to().map(|a| a.id);
         let mut roll_calls = Vec::new();
         for (_, bytes) in self
             .engine
             .store()
             .scan_back(TreeId::State, keys::ROLLCALLS, 10_000)?
         {
-            let mut rollcall: RollCall = store::decode(&bytes)?;
-            if let Some(post) = &mine {
-                rollcall.posts.retain(|e| e.post == *post);
-                if rollcall.posts.is_empty() {
-                    continue;
-                }
-            }
+            let rollcall: RollCall = store::decode(&bytes)?;
+            let Some(rollcall) = crate::visibility::rollcall(&principal, rollcall) else {
+                continue;
+            };
             if r.pending_only && rollcall.pending().next().is_none() {
                 continue;
             }
@@ -938,7 +922,7 @@ impl Rosters {
         done_at: Option<&prost_types::Timestamp>,
         command: Command,
     ) -> Reply<pb::RollCall> {
-        let mine = principal.role.confined_to().map(|a| a.id);
+        let viewer = principal.clone();
         let request_id = validate::request_id(request_id)?;
         let reported = crate::presence::service::reported(&self.engine, &principal, done_at)?;
         match self
@@ -946,12 +930,12 @@ impl Rosters {
             .submit_reported(principal, request_id, reported, command)
             .await?
         {
-            Outcome::RollCall(mut rollcall) => {
-                if let Some(post) = mine {
-                    rollcall.posts.retain(|e| e.post == post);
+            Outcome::RollCall(rollcall) => match crate::visibility::rollcall(&viewer, *rollcall) {
+                Some(rollcall) => Ok(Response::new(convert::rollcall_out(&rollcall))),
+                None => {
+                    Err(Error::Storage("a roll-call reply its caller may not see".into()).into())
                 }
-                Ok(Response::new(convert::rollcall_out(&rollcall)))
-            }
+            },
             other => Err(Error::Storage(format!("a roll-call command answered {other:?}")).into()),
         }
     }
