@@ -731,3 +731,328 @@ async fn no_rpc_shows_a_post_or_unit_anything_foreign() {
     );
     daemon.stop().await;
 }
+
+/// A small deterministic generator (xorshift): the sequences are random but
+/// repeatable from their seed.
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const CONFINED: [&str; 4] = ["post:xinhua", "post:qianjin", "unit:fire", "unit:water"];
+
+fn tag(assignee: Option<&pb::Assignee>) -> String {
+    match assignee {
+        Some(a) if a.kind == pb::AssigneeKind::Unit as i32 => format!("unit:{}", a.id),
+        Some(a) => format!("post:{}", a.id),
+        None => String::new(),
+    }
+}
+
+/// Everything a confined principal received that it may not see, given
+/// which incidents it was ever assigned to.
+fn foreign_in(
+    who: &str,
+    events: &[pb::Event],
+    assigned: &HashMap<String, Vec<String>>,
+) -> Vec<String> {
+    use pb::event::Body;
+    let mut found = Vec::new();
+    let post = who.strip_prefix("post:");
+    for event in events {
+        let mine = |number: &str| {
+            assigned
+                .get(number)
+                .is_some_and(|tags| tags.iter().any(|t| t == who))
+        };
+        let bad = match event.subject_kind.as_str() {
+            "incident" => !mine(&event.subject_id),
+            "token" | "presence" => true,
+            _ => false,
+        };
+        let leaked_body = match &event.body {
+            Some(Body::IncidentCreated(c)) => c
+                .incident
+                .as_ref()
+                .is_some_and(|i| !i.caller_phone.contains('*')),
+            Some(Body::Alarm(alarm)) if event.subject_kind == "alarm" => {
+                tag(alarm.assignee.as_ref()) != who
+                    && (alarm.assignee.is_some() || Some(alarm.post_id.as_str()) != post)
+            }
+            Some(Body::RollCallChanged(call)) => call
+                .posts
+                .iter()
+                .any(|answer| Some(answer.post.as_str()) != post),
+            _ => false,
+        };
+        if bad || leaked_body {
+            found.push(format!(
+                "{who} got {} {} ({})",
+                event.kind, event.subject_id, event.seq
+            ));
+        }
+    }
+    found
+}
+
+/// Random command sequences under random roles: every reply to a post or
+/// unit is about something of its own, every error is a documented code,
+/// and neither its live Watch stream, a replay nor ListEvents ever shows it
+/// an incident it was never assigned to, another's alarm or roll-call
+/// answer, or a caller's full phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_sequences_never_show_a_post_or_unit_anything_foreign() {
+    let daemon = TestDaemon::start().await;
+    daemon.seed().await;
+    let officer = daemon.token("officer", "值班员").await;
+    let mut tokens = HashMap::new();
+    for who in CONFINED {
+        tokens.insert(who, daemon.token(who, who).await);
+    }
+    // Live streams from the start, collected in the background.
+    let mut live = Vec::new();
+    for who in CONFINED {
+        let mut stream = daemon
+            .client(&tokens[who])
+            .await
+            .journal()
+            .watch(pb::WatchRequest::default())
+            .await
+            .expect("watch")
+            .into_inner();
+        live.push((
+            who,
+            tokio::spawn(async move {
+                let mut events = Vec::new();
+                while let Ok(Some(item)) = stream.message().await {
+                    if let Some(pb::watch_response::Item::Event(event)) = item.item {
+                        let last = event.summary_marker();
+                        events.push(event);
+                        if last {
+                            break;
+                        }
+                    }
+                }
+                events
+            }),
+        ));
+    }
+    let roles: Vec<(&str, String)> = [("admin", daemon.admin.clone()), ("officer", officer)]
+        .into_iter()
+        .chain(CONFINED.iter().map(|w| (*w, tokens[*w].clone())))
+        .collect();
+    let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
+    let mut numbers: Vec<String> = Vec::new();
+    let mut rollcalls: Vec<u64> = Vec::new();
+    let mut problems = Vec::new();
+    for step in 0..120 {
+        let (role, token) = dice.pick(&roles).clone();
+        let client = daemon.client(&token).await;
+        let number = if numbers.is_empty() {
+            "20200101-0001".to_owned()
+        } else {
+            dice.pick(&numbers).clone()
+        };
+        let picked: &&str = dice.pick(&CONFINED[..]);
+        let target = assignee(picked);
+        let reply: Result<Option<pb::Incident>, tonic::Status> = match dice.below(8) {
+            0 | 1 => {
+                let mut request = call(&format!("第{step}起"), Some(*dice.pick(&CONFINED[..])));
+                if let Some(intake) = request.intake.as_mut() {
+                    intake.place_id = (*dice.pick(&["xingfu", "qianjin-sd"])).to_owned();
+                }
+                client
+                    .incidents()
+                    .create_incident(request)
+                    .await
+                    .map(|r| r.into_inner().incident)
+            }
+            2 => client
+                .incidents()
+                .assign(pb::AssignRequest {
+                    incident: number,
+                    assignee: Some(target),
+                    role: pb::AssignmentRole::Support as i32,
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().incident),
+            3 => client
+                .incidents()
+                .sign_for(pb::AssignmentActionRequest {
+                    incident: number,
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().incident),
+            4 => client
+                .incidents()
+                .refuse(pb::RefuseRequest {
+                    incident: number,
+                    reason: "不归我管".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().incident),
+            5 => client
+                .incidents()
+                .escalate(pb::EscalateRequest {
+                    incident: number,
+                    reason: "超时".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().incident),
+            6 => client
+                .escalation()
+                .acknowledge_alarm(pb::AcknowledgeAlarmRequest {
+                    id: 1 + dice.below(numbers.len() + 1) as u64,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| None),
+            _ => {
+                if role == "admin" || rollcalls.is_empty() {
+                    client
+                        .rollcalls()
+                        .send_roll_call(pb::SendRollCallRequest {
+                            posts: vec![(*dice.pick(&["xinhua", "qianjin"])).to_owned()],
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|r| {
+                            rollcalls.push(r.into_inner().id);
+                            None
+                        })
+                } else {
+                    client
+                        .rollcalls()
+                        .answer_roll_call(pb::AnswerRollCallRequest {
+                            id: *dice.pick(&rollcalls),
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|_| None)
+                }
+            }
+        };
+        match reply {
+            Ok(Some(incident)) => {
+                if !numbers.contains(&incident.number) {
+                    numbers.push(incident.number.clone());
+                }
+                if role.contains(':')
+                    && !incident
+                        .assignments
+                        .iter()
+                        .any(|a| tag(a.assignee.as_ref()) == role)
+                {
+                    problems.push(format!(
+                        "step {step}: {role} was answered {}",
+                        incident.number
+                    ));
+                }
+            }
+            Ok(None) => {}
+            Err(status) if matches!(status.code(), Code::Internal | Code::Unknown) => {
+                problems.push(format!("step {step}: {role}: {status:?}"));
+            }
+            Err(_) => {}
+        }
+    }
+    // The last event: an incident every post and unit is on, so each live
+    // stream knows it has seen everything.
+    let mut admin = daemon.admin().await.incidents();
+    let last = admin
+        .create_incident(call(LAST_SUMMARY, Some("post:xinhua")))
+        .await
+        .expect("last")
+        .into_inner()
+        .incident
+        .expect("incident")
+        .number;
+    for who in &CONFINED[1..] {
+        admin
+            .assign(pb::AssignRequest {
+                incident: last.clone(),
+                assignee: Some(assignee(who)),
+                role: pb::AssignmentRole::Support as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("assign");
+    }
+    admin
+        .add_note(pb::AddNoteRequest {
+            incident: last.clone(),
+            text: LAST_SUMMARY.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the last note");
+    numbers.push(last);
+    let mut assigned = HashMap::new();
+    for number in &numbers {
+        let incident = admin
+            .get_incident(pb::GetIncidentRequest {
+                incident: number.clone(),
+            })
+            .await
+            .expect("get")
+            .into_inner();
+        let tags = incident
+            .assignments
+            .iter()
+            .map(|a| tag(a.assignee.as_ref()))
+            .collect::<Vec<_>>();
+        assigned.insert(number.clone(), tags);
+    }
+    let mut received = 0;
+    for (who, task) in live {
+        let events = task.await.expect("stream task");
+        received += events.len();
+        problems.extend(foreign_in(who, &events, &assigned));
+        let client = daemon.client(&tokens[who]).await;
+        let listed = client
+            .journal()
+            .list_events(pb::ListEventsRequest {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner()
+            .events;
+        problems.extend(foreign_in(who, &listed, &assigned));
+    }
+    println!(
+        "random sequences: 120 steps, {} incidents, {received} live events to posts and units",
+        numbers.len()
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    daemon.stop().await;
+}
+
+const LAST_SUMMARY: &str = "最后一起";
+
+trait Marker {
+    fn summary_marker(&self) -> bool;
+}
+
+impl Marker for pb::Event {
+    /// The note that ends the sequence.
+    fn summary_marker(&self) -> bool {
+        matches!(&self.body, Some(pb::event::Body::NoteAdded(n))
+            if n.note.as_ref().is_some_and(|n| n.text == LAST_SUMMARY))
+    }
+}
