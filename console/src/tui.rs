@@ -23,6 +23,7 @@ pub mod i18n;
 pub mod line;
 pub mod model;
 pub mod net;
+pub mod refusal;
 pub mod text;
 pub mod urgency;
 pub mod views;

@@ -17,6 +17,11 @@ pub enum Error {
     /// The request itself is malformed. The message names the field.
     #[error("{0}")]
     InvalidArgument(String),
+    /// A field failed one of the shared checks: the message for people, and
+    /// a stable reason with its numbers for programs (sent as a
+    /// `google.rpc.ErrorInfo` detail).
+    #[error("{}", .0.message)]
+    Field(FieldError),
     /// No such incident, post, token, ... (or not visible to the caller).
     #[error("{0}")]
     NotFound(String),
@@ -41,7 +46,75 @@ pub enum Error {
     Storage(String),
 }
 
+/// A field that failed a shared check, said twice: for people and for
+/// programs (clients map `reason` to their own language).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field as the client spells it (`intake.summary`).
+    pub field: String,
+    /// What is wrong, stably.
+    pub reason: Reason,
+    /// The English sentence, naming the field.
+    pub message: String,
+}
+
+/// Why a field was refused; the `ErrorInfo.reason` strings are stable API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Blank.
+    Required,
+    /// Longer than allowed.
+    TooLong {
+        /// Most characters allowed.
+        max: usize,
+        /// Characters sent.
+        got: usize,
+    },
+    /// A control or bidi character where none may be.
+    ControlChars,
+    /// Not a valid id (`a-z 0-9 - _`).
+    BadId,
+}
+
+impl Reason {
+    /// The `ErrorInfo.reason` string.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Required => "FIELD_REQUIRED",
+            Reason::TooLong { .. } => "FIELD_TOO_LONG",
+            Reason::ControlChars => "FIELD_CONTROL_CHARS",
+            Reason::BadId => "FIELD_BAD_ID",
+        }
+    }
+}
+
+/// The `ErrorInfo.domain` of dutyd's reasons.
+pub const ERROR_DOMAIN: &str = "dutyroom";
+
 impl Error {
+    /// A field failed a shared check: `field` as the client spells it.
+    pub fn field(field: &str, reason: Reason, problem: impl std::fmt::Display) -> Self {
+        Error::Field(FieldError {
+            field: field.to_owned(),
+            reason,
+            message: format!("{field}: {problem}"),
+        })
+    }
+
+    /// The same error with its message rewritten (a field renamed for the
+    /// request it came in); the kind and reason stay.
+    pub fn map_message(self, rewrite: impl Fn(&str) -> String) -> Self {
+        match self {
+            Error::InvalidArgument(m) => Error::InvalidArgument(rewrite(&m)),
+            Error::Field(mut f) => {
+                f.message = rewrite(&f.message);
+                f.field = rewrite(&f.field);
+                Error::Field(f)
+            }
+            other => other,
+        }
+    }
+
     /// A field failed validation: `field` as the client spells it.
     pub fn invalid(field: &str, problem: impl std::fmt::Display) -> Self {
         Error::InvalidArgument(format!("{field}: {problem}"))
@@ -128,6 +201,20 @@ impl From<Error> for Status {
         let status = |code, message: String| Status::new(code, bounded(&message));
         match error {
             Error::InvalidArgument(m) => status(Code::InvalidArgument, m),
+            Error::Field(f) => {
+                use tonic_types::{ErrorDetails, StatusExt};
+                let mut metadata = std::collections::HashMap::new();
+                metadata.insert("field".to_owned(), bounded(&f.field));
+                if let Reason::TooLong { max, got } = f.reason {
+                    metadata.insert("max".to_owned(), max.to_string());
+                    metadata.insert("got".to_owned(), got.to_string());
+                }
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    bounded(&f.message),
+                    ErrorDetails::with_error_info(f.reason.code(), ERROR_DOMAIN, metadata),
+                )
+            }
             Error::NotFound(m) => status(Code::NotFound, m),
             Error::AlreadyExists(m) => status(Code::AlreadyExists, m),
             Error::FailedPrecondition(m) => status(Code::FailedPrecondition, m),

@@ -3,7 +3,7 @@
 //! Each check names the field as the client spells it and the limit, so a
 //! bad request comes back as INVALID_ARGUMENT a person can act on.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 
 /// Longest client request id.
 pub const MAX_REQUEST_ID: usize = 128;
@@ -36,8 +36,9 @@ pub const MAX_LABEL: usize = 32;
 pub fn max_len(field: &str, text: &str, max: usize) -> Result<()> {
     let count = text.chars().count();
     if count > max {
-        return Err(Error::invalid(
+        return Err(Error::field(
             field,
+            Reason::TooLong { max, got: count },
             format!("must be at most {max} characters (got {count})"),
         ));
     }
@@ -59,8 +60,9 @@ pub fn name_chars(field: &str, text: &str) -> Result<()> {
         .enumerate()
         .find(|(_, c)| c.is_control() || is_bidi_control(*c))
     {
-        Some((at, c)) => Err(Error::invalid(
+        Some((at, c)) => Err(Error::field(
             field,
+            Reason::ControlChars,
             format!(
                 "must not contain control or bidi characters (U+{:04X} at character {})",
                 c as u32,
@@ -78,8 +80,9 @@ pub fn text_chars(field: &str, text: &str) -> Result<()> {
         .enumerate()
         .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\t'))
     {
-        Some((at, c)) => Err(Error::invalid(
+        Some((at, c)) => Err(Error::field(
             field,
+            Reason::ControlChars,
             format!(
                 "must not contain control characters other than newline and tab (U+{:04X} at \
                  character {})",
@@ -94,7 +97,7 @@ pub fn text_chars(field: &str, text: &str) -> Result<()> {
 /// `text` is not blank and has at most `max` characters.
 pub fn required(field: &str, text: &str, max: usize) -> Result<()> {
     if text.trim().is_empty() {
-        return Err(Error::invalid(field, "is required"));
+        return Err(Error::field(field, Reason::Required, "is required"));
     }
     max_len(field, text, max)
 }
@@ -112,11 +115,12 @@ pub fn is_slug(text: &str) -> bool {
 /// `text` is a valid id (see [`is_slug`]).
 pub fn slug(field: &str, text: &str) -> Result<()> {
     if text.is_empty() {
-        return Err(Error::invalid(field, "is required"));
+        return Err(Error::field(field, Reason::Required, "is required"));
     }
     if !is_slug(text) {
-        return Err(Error::invalid(
+        return Err(Error::field(
             field,
+            Reason::BadId,
             format!(
                 "{text:?} is not a valid id: use 1-{MAX_ID} lowercase letters, digits, '-' or '_'"
             ),

@@ -379,6 +379,47 @@ async fn a_handover_is_opened_twice_signed_and_countersigned_from_the_consoles()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_dutyd_refuses_comes_back_with_the_reason_in_chinese_at_its_field() {
+    let (daemon, officer) = prepared().await;
+    let mut console = Console::open(&daemon, &officer).await;
+    console.press(KeyCode::Char('n'));
+    console.typed("huo");
+    console.press(KeyCode::Tab);
+    console.typed("2");
+    console.press(KeyCode::Tab);
+    console.typed("xf");
+    console.press(KeyCode::Tab);
+    // Pasted, as a long summary would be.
+    console.apply(AppEvent::Paste("冒烟".repeat(1100)));
+    console.press(KeyCode::Enter);
+    console
+        .until("the form is back", |app| {
+            matches!(&app.mode, dutyroom_console::tui::app::Mode::Form(f) if f.problem.is_some())
+        })
+        .await;
+    let dutyroom_console::tui::app::Mode::Form(form) = &console.app.mode else {
+        panic!("no form");
+    };
+    assert_eq!(
+        form.field(),
+        dutyroom_console::tui::form::Field::Summary,
+        "focused at the field dutyd named"
+    );
+    assert_eq!(
+        form.problem.as_deref(),
+        Some("摘要: 最多 2000 字 (现 2200)"),
+        "dutyd's reason in the console's words"
+    );
+    assert_eq!(
+        form.text(dutyroom_console::tui::form::Field::Summary)
+            .chars()
+            .count(),
+        2200
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_roll_call_is_sent_and_followed_from_the_centre_console() {
     let (daemon, officer) = prepared().await;
     let mut console = Console::open(&daemon, &officer).await;

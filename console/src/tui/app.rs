@@ -67,9 +67,9 @@ pub enum AppEvent {
     /// A call was just created (number, the request id it was sent with):
     /// select it.
     Created(String, String),
-    /// dutyd refused a call (the request id, why): the form comes back with
-    /// the reason at its field.
-    CreateFailed(String, String),
+    /// dutyd refused a call (the request id, why, the request field it
+    /// concerns): the form comes back with the reason at its field.
+    CreateFailed(String, String, Option<String>),
     /// Who is on duty (loaded on connect, on roster changes, at shift change).
     OnDuty(Box<pb::OnDutyReply>),
     /// Handovers signed out and waiting for the incoming officer.

@@ -227,7 +227,10 @@ pub async fn execute(
                     let _ = events.send(AppEvent::Done(Ok(format!("{verb} {number} ✓"))));
                     AppEvent::Created(number, request_id)
                 }
-                Err(status) => AppEvent::CreateFailed(request_id, status.message().to_owned()),
+                Err(status) => {
+                    let refused = crate::tui::refusal::refusal(&status, lang);
+                    AppEvent::CreateFailed(request_id, refused.text, refused.field)
+                }
             }
         }
         Effect::Rpc(rpc) => AppEvent::Done(rpc_call(&client, rpc, lang).await),
@@ -237,7 +240,7 @@ pub async fn execute(
             .await
         {
             Ok(incident) => AppEvent::Fetched(Box::new(incident.into_inner())),
-            Err(status) => AppEvent::Done(Err(status.message().to_owned())),
+            Err(status) => AppEvent::Done(Err(said(&status, lang))),
         },
         Effect::LoadTimeline(number) => {
             let mut all = Vec::new();
@@ -260,7 +263,7 @@ pub async fn execute(
                         }
                         after = reply.next_after_seq;
                     }
-                    Err(status) => break AppEvent::Done(Err(status.message().to_owned())),
+                    Err(status) => break AppEvent::Done(Err(said(&status, lang))),
                 }
             }
         }
@@ -317,7 +320,7 @@ pub async fn execute(
             };
             match reply {
                 Ok(handover) => AppEvent::Handover(Box::new(handover.into_inner())),
-                Err(status) => AppEvent::Done(Err(status.message().to_owned())),
+                Err(status) => AppEvent::Done(Err(said(&status, lang))),
             }
         }
         // The outbox and the local effects are run by `Effects` itself.
@@ -325,6 +328,11 @@ pub async fn execute(
         Effect::Reload | Effect::Bell | Effect::Quit => return,
     };
     let _ = events.send(event);
+}
+
+/// dutyd's refusal in the console's language.
+fn said(status: &tonic::Status, lang: Lang) -> String {
+    crate::tui::refusal::refusal(status, lang).text
 }
 
 fn pick(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
@@ -369,7 +377,7 @@ async fn rpc_call(client: &Client, rpc: Rpc, lang: Lang) -> Result<String, Strin
                 .acknowledge_alarm(r)
                 .await
                 .map(|a| format!("{verb} #{} ✓", a.into_inner().id))
-                .map_err(|s| s.message().to_owned());
+                .map_err(|s| said(&s, lang));
         }
         Rpc::Finish(r) => (p("已完成", "finished"), incidents.finish(r).await),
         Rpc::Refuse(r) => (p("已退回", "sent back"), incidents.refuse(r).await),
@@ -385,7 +393,7 @@ async fn rpc_call(client: &Client, rpc: Rpc, lang: Lang) -> Result<String, Strin
                         r.into_inner().id
                     )
                 })
-                .map_err(|s| s.message().to_owned());
+                .map_err(|s| said(&s, lang));
         }
         Rpc::RollCall(r) => {
             return client
@@ -401,7 +409,7 @@ async fn rpc_call(client: &Client, rpc: Rpc, lang: Lang) -> Result<String, Strin
                         r.posts.len()
                     )
                 })
-                .map_err(|s| s.message().to_owned());
+                .map_err(|s| said(&s, lang));
         }
         Rpc::Mode(r) => {
             return client
@@ -409,7 +417,7 @@ async fn rpc_call(client: &Client, rpc: Rpc, lang: Lang) -> Result<String, Strin
                 .set_post_mode(r)
                 .await
                 .map(|p| format!("{} ✓", p.into_inner().name))
-                .map_err(|s| s.message().to_owned());
+                .map_err(|s| said(&s, lang));
         }
     };
     reply
@@ -421,7 +429,7 @@ async fn rpc_call(client: &Client, rpc: Rpc, lang: Lang) -> Result<String, Strin
                 .unwrap_or_default();
             format!("{verb} {number} ✓")
         })
-        .map_err(|status| status.message().to_owned())
+        .map_err(|status| said(&status, lang))
 }
 
 /// A post's or unit's heartbeats: they keep it "seen" at the centre and let
@@ -642,7 +650,7 @@ async fn drain(
                 ))));
             }
             Err(status) if crate::outbox::retryable(status.code()) => {
-                waiting = Some(status.message().to_owned());
+                waiting = Some(said(&status, lang));
                 report(&outbox, &events, waiting.clone());
                 // Until the retry, or until the console is gone.
                 tokio::select! {
@@ -652,7 +660,7 @@ async fn drain(
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
             Err(status) => {
-                let reason = status.message().to_owned();
+                let reason = said(&status, lang);
                 let _ = events.send(AppEvent::Done(Err(format!(
                     "{} — {}: {reason}",
                     entry.summary,

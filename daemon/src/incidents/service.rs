@@ -261,12 +261,8 @@ impl IncidentService for Incidents {
         let r = request.into_inner();
         let command = Command::Assign {
             incident: self.number(&r.incident)?,
-            to: dispatch_in("", &r).map_err(|e| match e {
-                Error::InvalidArgument(m) => {
-                    Error::InvalidArgument(m.trim_start_matches('.').into())
-                }
-                other => other,
-            })?,
+            to: dispatch_in("", &r)
+                .map_err(|e| e.map_message(|m| m.trim_start_matches('.').into()))?,
             replace_lead: r.replace_lead,
         };
         Ok(Response::new(
@@ -402,12 +398,7 @@ impl IncidentService for Incidents {
         let principal = principal_of(&request)?;
         let r = request.into_inner();
         let into = numbering::parse_ref(&r.into, self.engine.now(), self.engine.time_zone())
-            .map_err(|e| match e {
-                Error::InvalidArgument(m) => {
-                    Error::InvalidArgument(m.replacen("incident", "into", 1))
-                }
-                other => other,
-            })?;
+            .map_err(|e| e.map_message(|m| m.replacen("incident", "into", 1)))?;
         let command = Command::Merge {
             incident: self.number(&r.incident)?,
             into,

@@ -232,10 +232,13 @@ impl App {
                 }
             }
             AppEvent::Done(Err(text)) => self.complain(text),
-            AppEvent::CreateFailed(request_id, text) => {
+            AppEvent::CreateFailed(request_id, text, field) => {
                 match self.sent_form.take() {
                     Some((sent, mut form)) if sent == request_id => {
-                        form.refuse(form::field_of_error(&text), text.clone());
+                        // dutyd names the field; older daemons only in
+                        // the message.
+                        let field = form::field_of_error(field.as_deref().unwrap_or(&text));
+                        form.refuse(field, text.clone());
                         if matches!(self.mode, Mode::Board | Mode::Detail) {
                             self.mode = Mode::Form(form);
                         } else {

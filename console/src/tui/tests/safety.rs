@@ -77,7 +77,8 @@ fn a_refused_call_comes_back_with_the_reason_at_its_field() {
     assert!(matches!(app.mode, Mode::Board));
     app.update(AppEvent::CreateFailed(
         sent.clone(),
-        "intake.caller_phone: must be at most 64 characters (got 80)".into(),
+        "电话: 最多 64 字 (现 80)".into(),
+        Some("intake.caller_phone".into()),
     ));
     let Mode::Form(form) = &app.mode else {
         panic!("the refused call did not come back");
@@ -93,7 +94,7 @@ fn a_refused_call_comes_back_with_the_reason_at_its_field() {
         "三楼冒烟",
         "nothing typed is lost"
     );
-    assert!(screen(&app, 80, 24).contains("must be at most 64"));
+    assert!(screen(&app, 80, 24).contains("最多 64 字"));
     // Accepted this time: the draft is dropped.
     let effects = key(&mut app, KeyCode::Enter);
     let [Effect::Rpc(Rpc::Create(request))] = effects.as_slice() else {
@@ -121,7 +122,8 @@ fn a_call_refused_while_the_officer_types_elsewhere_waits_for_n() {
     type_text(&mut app, "电话已通知");
     app.update(AppEvent::CreateFailed(
         sent,
-        "intake.summary: is required".into(),
+        "摘要: 必填".into(),
+        Some("intake.summary".into()),
     ));
     assert!(
         matches!(app.mode, Mode::Prompt(..)),
