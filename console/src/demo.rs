@@ -879,10 +879,19 @@ pub async fn run(args: DemoArgs, lang: crate::tui::i18n::Lang) -> Result<(), Cli
             args.post.clone(),
         ))
     });
-    let console_token = post_token.clone().unwrap_or_else(|| tokens.officer.clone());
     let result = crate::tui::run(crate::tui::Options {
         addr,
-        draft: Some(crate::outbox::draft_path(&data, &console_token)),
+        // The demo mints new tokens each run: keep its draft by role, so a
+        // call typed before a crash comes back in the next demo too.
+        draft: Some(
+            data.join("drafts")
+                .join(if post_token.is_some() {
+                    "demo-post"
+                } else {
+                    "demo-officer"
+                })
+                .join("intake.json"),
+        ),
         outbox: post_token
             .as_ref()
             .map(|token| crate::outbox::dir_for(&data, token)),
