@@ -72,6 +72,19 @@ impl Default for EngineOptions {
 }
 
 /// One queued command and where to send its answer.
+/// What the writer thread is handed.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "Stop is sent once per run; boxing every job would cost an allocation per command"
+)]
+enum Message {
+    /// A command to run.
+    Job(Job),
+    /// Stop: answer what is still queued and end, even while other handles
+    /// (connections being cut) still hold a sender.
+    Stop,
+}
+
 struct Job {
     principal: Principal,
     request_id: Option<String>,
@@ -108,6 +121,9 @@ pub(crate) struct Shared {
     pub(crate) presence: Arc<crate::presence::Presence>,
     /// Presence changes to journal, taken by the task that journals them.
     presence_notices: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<crate::presence::Notice>>>,
+    /// Makes this engine's writer panic at its next batch (engine tests).
+    #[cfg(test)]
+    panic_next_batch: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -121,6 +137,7 @@ impl Shared {
         self.fatal.cancel();
     }
 
+    /// For a command that was never written: true to say nothing was.
     fn unavailable(&self) -> Error {
         Error::Unavailable(
             "dutyd cannot make writes durable (storage failure) and is shutting down; \
@@ -128,12 +145,23 @@ impl Shared {
                 .into(),
         )
     }
+
+    /// For a command whose batch failed part-way: it may be in the store.
+    fn outcome_unknown(&self) -> Error {
+        Error::Unavailable(OUTCOME_UNKNOWN.into())
+    }
 }
+
+/// What a caller hears when its write failed after it reached the store:
+/// the truth is "maybe", and the request id makes a retry safe.
+const OUTCOME_UNKNOWN: &str = "dutyd could not confirm this write is durable (storage failure) \
+     and is shutting down; it may have been recorded: retry with the same request id once \
+     dutyd is back";
 
 /// Handle to the write path. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Message>,
     shared: Arc<Shared>,
     threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
 }
@@ -176,6 +204,8 @@ impl Engine {
             deadlines: Notify::new(),
             presence: Arc::new(presence),
             presence_notices: Mutex::new(Some(presence_notices)),
+            #[cfg(test)]
+            panic_next_batch: std::sync::atomic::AtomicBool::new(false),
         });
         let (jobs, threads) = writer::spawn(shared.clone(), head, policy, &options)?;
         Ok(Engine {
@@ -216,13 +246,13 @@ impl Engine {
             command,
             reply,
         };
-        self.jobs
-            .send(job)
-            .await
-            .map_err(|_| Error::Unavailable("dutyd is shutting down".into()))?;
+        self.jobs.send(Message::Job(job)).await.map_err(|_| {
+            Error::Unavailable("dutyd is shutting down; nothing was recorded".into())
+        })?;
+        // No answer: the writer died with the job in hand (it may be written).
         answer
             .await
-            .map_err(|_| Error::Unavailable("dutyd stopped before answering".into()))?
+            .map_err(|_| Error::Unavailable(OUTCOME_UNKNOWN.into()))?
     }
 
     /// The presence registry.
@@ -328,6 +358,9 @@ impl Engine {
     /// dropped first, or the queue stays open.
     pub async fn shutdown(self) {
         let Engine { jobs, threads, .. } = self;
+        // Connections still being cut hold senders too: tell the writer
+        // instead of waiting for every sender to go.
+        let _ = jobs.send(Message::Stop).await;
         drop(jobs);
         let handles = std::mem::take(&mut *threads.lock().unwrap_or_else(|p| p.into_inner()));
         let joined = tokio::task::spawn_blocking(move || {

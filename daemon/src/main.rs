@@ -152,13 +152,17 @@ fn run() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         match args.command.unwrap_or(Cmd::Serve) {
             Cmd::Init { token_file } => init(config, token_file).await,
             Cmd::Serve => serve(config).await,
             Cmd::Cert(_) => Ok(()),
         }
-    })
+    });
+    // Connections cut at the grace may still be parked in the runtime: do
+    // not wait on them, the store is already closed.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    result
 }
 
 fn announce(token: &str, token_file: Option<&PathBuf>) -> anyhow::Result<()> {

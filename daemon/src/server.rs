@@ -366,9 +366,18 @@ impl DaemonHandle {
             ..
         } = self;
         shutdown.cancelled().await;
-        let served = match tokio::time::timeout(grace, &mut serving).await {
+        // The whole stop fits in the grace: calls get most of it, the
+        // writer the rest (it only has to answer what is queued).
+        let began = tokio::time::Instant::now();
+        let for_calls = grace.saturating_sub(grace / 5);
+        let served = match tokio::time::timeout(for_calls, &mut serving).await {
             Ok(joined) => joined,
             Err(_) => {
+                // Held streams (a health Watch) and calls whose body never
+                // comes would hold the graceful stop forever. Aborting the
+                // accept loop leaves their connection tasks running, so the
+                // engine is stopped by message below, not by waiting for
+                // every handle to drop.
                 tracing::warn!(
                     ?grace,
                     "in-flight calls outlived the grace period; cutting them"
@@ -381,11 +390,20 @@ impl DaemonHandle {
             tracing::error!(%error, "server error");
         }
         // The timer holds an engine handle: it must end before the engine.
-        if timer.await.is_err() {
-            tracing::error!("the escalation timer panicked");
+        let left = grace.saturating_sub(began.elapsed());
+        match tokio::time::timeout(left, timer).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => tracing::error!("the escalation timer panicked"),
+            Err(_) => tracing::error!("the escalation timer did not stop in time"),
         }
         let fatal = engine.fatal_reason();
-        engine.shutdown().await;
+        let left = grace.saturating_sub(began.elapsed());
+        if tokio::time::timeout(left.max(Duration::from_millis(500)), engine.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::error!("the writer did not stop within the grace period");
+        }
         match fatal {
             Some(reason) => Err(Error::Unavailable(reason)),
             None => Ok(()),

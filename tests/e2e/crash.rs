@@ -99,3 +99,88 @@ async fn acknowledged_writes_survive_sigkill_and_sigterm() {
         }
     }
 }
+
+/// Issue 13: a client holding a health Watch stream (standard client-side
+/// health checking) and one whose unary call never sends its body used to
+/// keep dutyd running, store locked, long after SIGTERM. Now it exits
+/// cleanly within its grace: the test only checks that it exits (a bound
+/// of 30 s, far above the 5 s grace, so a slow machine cannot fail it) and
+/// prints how long it took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_dutyd_even_with_held_streams_and_half_sent_calls() {
+    use tokio::io::AsyncWriteExt;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (mut child, _) = ChildDaemon::spawn(launch(&data))
+        .await
+        .expect("the child daemon starts");
+    // A held health Watch.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", child.addr))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connects");
+    let mut health = HealthClient::new(channel);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = watch.message().await.expect("a status").expect("serving");
+    assert_eq!(first.status, 1, "SERVING before the stop");
+    // A unary call whose HEADERS go out and whose body never does: the
+    // HTTP/2 preface, SETTINGS, then HEADERS without END_STREAM.
+    let mut raw = tokio::net::TcpStream::connect(&child.addr)
+        .await
+        .expect("raw connect");
+    raw.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .expect("preface");
+    raw.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0])
+        .await
+        .expect("settings");
+    // HEADERS, stream 1, END_HEADERS only; a literal-without-indexing block
+    // for :method POST, :scheme http, :path, content-type.
+    let mut block = vec![0x83, 0x86];
+    for (name, value) in [
+        (
+            &b":path"[..],
+            &b"/dutyroom.v1.IncidentService/GetIncident"[..],
+        ),
+        (b"content-type", b"application/grpc"),
+    ] {
+        block.push(0x00);
+        block.push(name.len() as u8);
+        block.extend_from_slice(name);
+        block.push(value.len() as u8);
+        block.extend_from_slice(value);
+    }
+    let len = block.len();
+    let mut frame = vec![
+        (len >> 16) as u8,
+        (len >> 8) as u8,
+        len as u8,
+        0x1,
+        0x4,
+        0,
+        0,
+        0,
+        1,
+    ];
+    frame.extend_from_slice(&block);
+    raw.write_all(&frame).await.expect("headers");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let took = child
+        .terminate()
+        .await
+        .expect("dutyd exits cleanly after SIGTERM");
+    println!("dutyd exited {took:?} after SIGTERM with a held Watch and a half-sent call");
+    drop(watch);
+    drop(raw);
+}

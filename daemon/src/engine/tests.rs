@@ -181,3 +181,47 @@ impl Fixture {
         self.clock.now()
     }
 }
+
+/// Issue 13: a panic in the writer thread used to leave dutyd SERVING with
+/// every write failing. It now takes the fatal path (what the server turns
+/// into NOT_SERVING and an exit), and the caller whose command was in hand
+/// hears that it may have been recorded, not that nothing was.
+#[tokio::test]
+async fn a_writer_panic_takes_the_fatal_path_and_says_maybe() {
+    let fixture = fixture().await;
+    let fatal = fixture.engine.fatal();
+    assert!(fixture.engine.fatal_reason().is_none());
+    fixture
+        .engine
+        .shared
+        .panic_next_batch
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let answer = fixture
+        .engine
+        .submit(Principal::system(), None, Command::FireDue)
+        .await;
+    let Err(crate::error::Error::Unavailable(message)) = answer else {
+        panic!("{answer:?}");
+    };
+    assert!(message.contains("may have been recorded"), "{message}");
+    tokio::time::timeout(std::time::Duration::from_secs(10), fatal.cancelled())
+        .await
+        .expect("the engine turns fatal");
+    assert!(
+        fixture
+            .engine
+            .fatal_reason()
+            .is_some_and(|r| r.contains("panicked")),
+        "{:?}",
+        fixture.engine.fatal_reason()
+    );
+    // Later writes are refused plainly: they were never written.
+    let later = fixture
+        .engine
+        .submit(Principal::system(), None, Command::FireDue)
+        .await;
+    assert!(
+        matches!(&later, Err(crate::error::Error::Unavailable(m)) if m.contains("nothing was recorded")),
+        "{later:?}"
+    );
+}

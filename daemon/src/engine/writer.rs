@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::command::Outcome;
 use super::execute::execute;
 use super::scope::{Env, Scope};
-use super::{EngineOptions, Job, Shared};
+use super::{EngineOptions, Job, Message, Shared};
 use crate::error::{Error, Result};
 use crate::escalation::policy::Policy;
 use crate::journal::record::{EventBody, Record};
@@ -31,12 +31,26 @@ pub(super) fn spawn(
     head: Head,
     policy: Policy,
     options: &EngineOptions,
-) -> Result<(mpsc::Sender<Job>, Vec<std::thread::JoinHandle<()>>)> {
+) -> Result<(mpsc::Sender<Message>, Vec<std::thread::JoinHandle<()>>)> {
     let (jobs_tx, jobs_rx) = mpsc::channel(options.queue_depth.max(1));
     let max_batch = options.max_batch.max(1);
     let writer = std::thread::Builder::new()
         .name("dutyd-writer".into())
-        .spawn(move || write_loop(&shared, head, policy, jobs_rx, max_batch))
+        .spawn(move || {
+            // A panic here must not leave dutyd SERVING with no writer: it
+            // takes the fatal path like a storage failure.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                write_loop(&shared, head, policy, jobs_rx, max_batch);
+            }));
+            if let Err(panic) = ran {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                shared.go_fatal(format!("the writer thread panicked: {what}"));
+            }
+        })
         .map_err(|e| Error::Storage(format!("cannot start the writer thread: {e}")))?;
     Ok((jobs_tx, vec![writer]))
 }
@@ -50,11 +64,20 @@ fn write_loop(
     shared: &Shared,
     mut head: Head,
     mut policy: Policy,
-    mut jobs: mpsc::Receiver<Job>,
+    mut jobs: mpsc::Receiver<Message>,
     max_batch: usize,
 ) {
     let mut last_at = Timestamp::UNIX_EPOCH;
-    while let Some(first) = jobs.blocking_recv() {
+    let mut stopping = false;
+    while !stopping {
+        let first = match jobs.blocking_recv() {
+            Some(Message::Job(job)) => job,
+            Some(Message::Stop) | None => break,
+        };
+        #[cfg(test)]
+        if shared.panic_next_batch.swap(false, Ordering::SeqCst) {
+            panic!("injected by a test");
+        }
         let mut writes = WriteSet::default();
         let mut records = Vec::new();
         let mut replies: Vec<Reply> = Vec::new();
@@ -83,7 +106,15 @@ fn write_loop(
                 }
             }
             next = if taken < max_batch {
-                jobs.try_recv().ok()
+                match jobs.try_recv() {
+                    Ok(Message::Job(job)) => Some(job),
+                    // Finish this batch, then stop.
+                    Ok(Message::Stop) => {
+                        stopping = true;
+                        None
+                    }
+                    Err(_) => None,
+                }
             } else {
                 None
             };
@@ -97,8 +128,10 @@ fn write_loop(
             });
             if let Err(error) = durable {
                 shared.go_fatal(format!("writing a batch failed: {error}"));
+                // The batch may have reached the disk before the failure
+                // (a failed fdatasync after a good write): say "maybe".
                 for (reply, _) in replies {
-                    let _ = reply.send(Err(shared.unavailable()));
+                    let _ = reply.send(Err(shared.outcome_unknown()));
                 }
                 continue;
             }
@@ -113,6 +146,15 @@ fn write_loop(
         publish(shared, records, replies);
         if deadlines_changed {
             shared.deadlines.notify_one();
+        }
+    }
+    // Stopping: what is still queued was never written, and says so.
+    jobs.close();
+    while let Ok(message) = jobs.try_recv() {
+        if let Message::Job(job) = message {
+            let _ = job.reply.send(Err(Error::Unavailable(
+                "dutyd is shutting down; nothing was recorded".into(),
+            )));
         }
     }
 }
