@@ -554,8 +554,15 @@ pub struct App {
     pub log: std::collections::VecDeque<Logged>,
     /// How far the detail screen is scrolled down.
     pub detail_scroll: usize,
+    /// The furthest the detail could scroll at the last frame (the view
+    /// measures it; keys clamp to it, so `k` after `G` moves at once).
+    pub detail_last: std::cell::Cell<usize>,
     /// A new order to select as soon as it is on the board (a post's).
     pub select_when_shown: Option<String>,
+    /// The selection moved by itself (a new order took it): the next action
+    /// key is refused once, so a key meant for the old row never lands on
+    /// the new one.
+    pub moved_by_itself: Option<String>,
     /// Ring the bell on new incidents and alarms.
     pub bell: bool,
     /// Incidents highlighted as new, until when.
@@ -631,7 +638,9 @@ impl App {
             message: None,
             log: std::collections::VecDeque::new(),
             detail_scroll: 0,
+            detail_last: std::cell::Cell::new(usize::MAX / 2),
             select_when_shown: None,
+            moved_by_itself: None,
             bell: true,
             fresh: BTreeMap::new(),
             attention: Vec::new(),
@@ -797,8 +806,9 @@ impl App {
             && self.board.contains(&id)
         {
             self.select_when_shown = None;
-            if matches!(self.mode, Mode::Board) {
+            if matches!(self.mode, Mode::Board) && self.selected != Some(id) {
                 self.selected = Some(id);
+                self.moved_by_itself = Some(number);
             }
         }
         self.situation = urgency::situation(&self.model, now);

@@ -106,6 +106,30 @@ impl Line {
     pub fn cursor_column(&self) -> usize {
         width(&self.text[..self.byte(self.cursor)])
     }
+
+    /// What fits in `cells` with the cursor in view, and the cursor's column
+    /// in it: the whole text when it fits, else `…` and the text just before
+    /// the cursor (a long summary shows its end while it is typed).
+    pub fn window(&self, cells: usize) -> (String, usize) {
+        if width(&self.text) < cells || self.cursor_column() + 1 < cells {
+            return (
+                crate::tui::text::truncate(&self.text, cells),
+                self.cursor_column(),
+            );
+        }
+        let before: Vec<char> = self.text[..self.byte(self.cursor)].chars().collect();
+        let mut shown = String::new();
+        let mut used = 1; // the `…`
+        for c in before.iter().rev() {
+            let w = width(&c.to_string());
+            if used + w + 1 > cells {
+                break;
+            }
+            shown.insert(0, *c);
+            used += w;
+        }
+        (format!("…{shown}"), used)
+    }
 }
 
 #[cfg(test)]

@@ -172,7 +172,13 @@ pub fn situation(model: &Model, now: Timestamp) -> Situation {
             ),
             ..Situation::default()
         };
-        for incident in model.incidents.values().filter(|i| is_open(i.status)) {
+        // Orders the post sent back are not its own any more (nor on its
+        // board): they do not count.
+        for incident in model
+            .incidents
+            .values()
+            .filter(|i| is_open(i.status) && !crate::tui::model::only_ended_for(i, own))
+        {
             counts.open += 1;
             counts.unsigned +=
                 usize::from(crate::tui::model::unsigned_for(incident, own).is_some());

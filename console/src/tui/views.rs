@@ -363,6 +363,15 @@ fn situation_strip(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
             )],
         ));
     }
+    if !app.bell {
+        groups.push((
+            0,
+            vec![Span::styled(
+                format!("{} ", app.t(T::BellOff)),
+                theme.alert(),
+            )],
+        ));
+    }
     if let Some(until) = app.muted_until {
         groups.push((
             0,

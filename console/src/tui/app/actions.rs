@@ -79,12 +79,14 @@ impl App {
             self.model.alarms.keys().copied().collect()
         } else if word.is_empty()
             && let Some(focus) = self.attention_focus.take().filter(|key| {
+                let target = pending.target.as_ref().map(|t| t.number.as_str());
                 self.attention
                     .iter()
-                    .any(|i| i.key == *key && i.incident.is_none())
+                    .any(|i| i.key == *key && i.incident.as_deref() != target)
             })
         {
-            // The item `!` jumped to, when it is not about an incident.
+            // The item `!` jumped to, when it is not about the selected
+            // incident (none, or one no longer on the board): that item only.
             match self.attention.iter().find(|i| i.key == focus) {
                 Some(attention::Item {
                     kind: attention::Kind::Alarm(id),
@@ -349,15 +351,17 @@ impl App {
 
     pub(super) fn scroll_detail(&mut self, how: &str) {
         let page = self.page_rows.max(1);
+        let last = self.detail_last.get();
+        self.detail_scroll = self.detail_scroll.min(last);
         self.detail_scroll = match how {
             "down" => self.detail_scroll + 1,
             "up" => self.detail_scroll.saturating_sub(1),
             "page-down" => self.detail_scroll + page,
             "page-up" => self.detail_scroll.saturating_sub(page),
             "top" => 0,
-            // The view clamps to the last page.
-            _ => usize::MAX / 2,
-        };
+            _ => last,
+        }
+        .min(last);
     }
 
     pub(super) fn navigate(&mut self, how: &str) {

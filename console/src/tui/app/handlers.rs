@@ -58,8 +58,15 @@ pub(crate) fn open(app: &mut App, pending: &Pending) -> Vec<Effect> {
     let args = &pending.args;
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     let number = arg(0);
-    if let Some(id) = app.find_incident(&number).map(|i| i.id) {
-        app.selected = Some(id);
+    match app.find_incident(&number).map(|i| i.id) {
+        Some(id) => app.selected = Some(id),
+        // A number that is not on the board opens nothing, never the
+        // selected incident instead.
+        None if !number.is_empty() => {
+            app.complain(format!("{}: {number}", app.t(T::NotOnBoard)));
+            return Vec::new();
+        }
+        None => {}
     }
     let Some(incident) = app.selection() else {
         app.complain(app.t(T::NoSelection));
@@ -68,6 +75,7 @@ pub(crate) fn open(app: &mut App, pending: &Pending) -> Vec<Effect> {
     let number = incident.number.clone();
     app.mode = Mode::Detail;
     app.detail_scroll = 0;
+    app.detail_last.set(usize::MAX / 2);
     app.timeline = None;
     // Lists mask the caller's phone; the detail shows it in full.
     vec![Effect::Fetch(number.clone()), Effect::LoadTimeline(number)]
@@ -164,6 +172,7 @@ pub(crate) fn mute(app: &mut App, pending: &Pending) -> Vec<Effect> {
     let word = arg(0);
     if word == "off" {
         app.muted_until = None;
+        app.bell = true;
         app.say(app.t(T::Unmuted));
         return Vec::new();
     }

@@ -145,6 +145,13 @@ impl App {
         if !matches!(name, "ack" | "next") {
             self.attention_focus = None;
         }
+        if matches!(
+            name,
+            "down" | "up" | "top" | "bottom" | "page-down" | "page-up" | "back"
+        ) {
+            // The officer moved: whatever is selected now was chosen.
+            self.moved_by_itself = None;
+        }
         if !self.offers(spec) {
             self.refuse_elsewhere(spec);
             return Vec::new();
@@ -158,6 +165,19 @@ impl App {
         if let Some(digit) = digit {
             pending.args.push(digit);
         } else if on_selection {
+            // A new order took the selection just now: the key may have been
+            // meant for the row that was there. Say so; the next press acts.
+            if let Some(number) = self.moved_by_itself.take()
+                && spec.name != "open"
+            {
+                self.complain(format!(
+                    "{}: {} — {}",
+                    self.t(T::SelectionMoved),
+                    number.rsplit('-').next().unwrap_or(&number),
+                    self.t(T::PressAgain)
+                ));
+                return Vec::new();
+            }
             // Never act on an incident the officer cannot see (acknowledging
             // the item `!` jumped to, not about an incident, is fine).
             let local_focus = name == "ack"
@@ -268,7 +288,12 @@ impl App {
 
     pub(super) fn command_key(&mut self, mut line: Line, key: KeyEvent) -> Vec<Effect> {
         match key.code {
-            KeyCode::Esc => Vec::new(),
+            KeyCode::Esc if line.text().trim().is_empty() => Vec::new(),
+            // A typed `:call` is a call: leaving asks, like the form.
+            KeyCode::Esc => {
+                self.mode = Mode::Leave(Box::new(Mode::Command(line)), Leave::Discard);
+                Vec::new()
+            }
             KeyCode::Enter => self.command_line(line.text()),
             KeyCode::Tab => {
                 let text = line.text().to_owned();

@@ -305,3 +305,54 @@ fn a_lost_link_and_a_waiting_handover_are_in_the_queue_too() {
     app.update(AppEvent::LinkBack);
     assert!(!app.attention.iter().any(|i| i.kind == Kind::Link));
 }
+
+/// Found by trying the console: `!` onto an alarm whose incident is no
+/// longer on the board, then `A`, acknowledged the *selected* incident's
+/// alarms. It acknowledges the item `!` named, and only it.
+#[test]
+fn the_jump_then_a_acknowledges_the_item_named_not_the_selection() {
+    let mut app = app(Lang::Zh);
+    app.model.alarms.insert(
+        9,
+        pb::Alarm {
+            id: 9,
+            level: 1,
+            incident: "20261123-0077".into(),
+            raised_at: super::ts(NOW - 3600),
+            ..Default::default()
+        },
+    );
+    app.seen.extend(
+        app.attention
+            .iter()
+            .filter(|i| i.kind == Kind::Offline)
+            .map(|i| i.key.clone())
+            .collect::<Vec<_>>(),
+    );
+    app.rebuild();
+    app.selected = app.model.by_number("20261123-0001").map(|i| i.id);
+    // Jump until the off-board alarm is the one named.
+    for _ in 0..app.attention.len() {
+        key(&mut app, KeyCode::Char('!'));
+        if app.attention_focus.as_deref() == Some("alarm:9") {
+            break;
+        }
+    }
+    assert_eq!(app.attention_focus.as_deref(), Some("alarm:9"));
+    let effects = key(&mut app, KeyCode::Char('A'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Rpc(Rpc::Ack(a))] if a.id == 9),
+        "only the alarm named: {effects:?}"
+    );
+}
+
+#[test]
+fn a_bell_turned_off_shows_and_mute_off_brings_it_back() {
+    let mut app = app(Lang::Zh);
+    key(&mut app, KeyCode::Char('b'));
+    assert!(!app.bell);
+    assert!(screen(&app, 80, 24).contains("提示音已关"));
+    command(&mut app, "mute off");
+    assert!(app.bell);
+    assert!(!screen(&app, 80, 24).contains("提示音已关"));
+}

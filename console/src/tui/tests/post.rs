@@ -136,6 +136,14 @@ fn a_new_order_takes_the_selection_unless_the_post_is_typing() {
         app.selection().map(|i| i.number.as_str()),
         Some("20261123-0009")
     );
+    // The selection moved by itself: the first `s` (maybe meant for the row
+    // that was there) is refused, saying which order is selected now.
+    assert!(key(&mut app, KeyCode::Char('s')).is_empty());
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.error && m.text.contains("0009"))
+    );
     let effects = key(&mut app, KeyCode::Char('s'));
     assert!(
         matches!(effects.as_slice(), [Effect::Queue(Rpc::Sign(r))] if r.incident == "20261123-0009"),
@@ -171,4 +179,31 @@ fn a_posts_help_says_what_its_keys_record() {
         !help.contains("代为签收"),
         "not the centre's wording: {help}"
     );
+}
+
+#[test]
+fn a_sent_back_order_is_not_counted_in_the_posts_strip() {
+    let mut app = post_app(Lang::Zh);
+    let open_before = app.situation.open;
+    let mut refused = assignment(
+        1,
+        pb::AssigneeKind::Post,
+        "xinhua",
+        true,
+        pb::AssignmentState::Refused,
+    );
+    refused.ended_at = ts(NOW);
+    app.update(AppEvent::Watch(Box::new(pb::Event {
+        seq: 700,
+        kind: "incident.refused".into(),
+        subject_kind: "incident".into(),
+        subject_id: "20261123-0006".into(),
+        body: Some(pb::event::Body::AssignmentChanged(pb::AssignmentChanged {
+            assignment: Some(refused),
+            ..Default::default()
+        })),
+        ..Default::default()
+    })));
+    assert_eq!(app.situation.open, open_before - 1);
+    assert_eq!(app.situation.open, app.board.len());
 }

@@ -332,7 +332,10 @@ fn call_shows_what_it_understood_and_sends_nothing_before_enter() {
         panic!("{:?}", app.mode);
     };
     assert_eq!(line.text(), "call hou 2 xingfu 路面冒水 13800000000");
+    // Esc on a typed line asks before throwing it away.
     key(&mut app, KeyCode::Esc);
+    assert!(matches!(app.mode, Mode::Leave(..)), "{:?}", app.mode);
+    key(&mut app, KeyCode::Char('y'));
     // Exact words: no question marks; Enter sends it with its lead.
     command(&mut app, "call fire 1 xingfu 三楼冒烟 13800000000");
     assert!(!screen(&app, 80, 24).contains("? "));
@@ -598,4 +601,58 @@ fn a_post_typing_while_a_panel_hides_its_board_acts_on_nothing() {
         assert!(effects.is_empty(), "{stray}: {effects:?}");
         assert!(matches!(app.mode, Mode::Board), "{stray}: {:?}", app.mode);
     }
+}
+
+#[test]
+fn open_with_a_number_not_on_the_board_opens_nothing() {
+    let mut app = app(Lang::Zh);
+    app.selected = app.model.by_number("20261123-0001").map(|i| i.id);
+    assert!(command(&mut app, "open 0099").is_empty());
+    assert!(matches!(app.mode, Mode::Board), "{:?}", app.mode);
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.error && m.text.contains("0099"))
+    );
+}
+
+#[test]
+fn a_long_summary_shows_its_end_while_it_is_typed() {
+    let mut app = app(Lang::Zh);
+    filled_form(&mut app);
+    type_text(&mut app, &"一二三四五六七八九十".repeat(5));
+    type_text(&mut app, "末尾在此");
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains("末尾在此"), "{shown}");
+}
+
+#[test]
+fn after_g_one_k_scrolls_the_detail_up() {
+    let mut app = app(Lang::Zh);
+    app.selected = Some(1);
+    key(&mut app, KeyCode::Enter);
+    let events: Vec<pb::Event> = (1..=40)
+        .map(|n| pb::Event {
+            seq: n,
+            kind: "incident.noted".into(),
+            subject_kind: "incident".into(),
+            subject_id: "20261123-0001".into(),
+            body: Some(pb::event::Body::NoteAdded(pb::NoteAdded {
+                note: Some(pb::Note {
+                    text: format!("第{n}条"),
+                    ..Default::default()
+                }),
+            })),
+            ..Default::default()
+        })
+        .collect();
+    app.update(AppEvent::Timeline("20261123-0001".into(), events));
+    // A frame is drawn before the next key, as in the console.
+    let _ = screen(&app, 80, 24);
+    key(&mut app, KeyCode::Char('G'));
+    let bottom = screen(&app, 80, 24);
+    assert!(bottom.contains("第40条"), "{bottom}");
+    key(&mut app, KeyCode::Char('k'));
+    let up = screen(&app, 80, 24);
+    assert!(!up.contains("第40条"), "one k moves up at once: {up}");
 }

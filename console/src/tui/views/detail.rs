@@ -301,6 +301,7 @@ pub(super) fn full(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
         .sum();
     let height = area.height as usize;
     let last = rows.saturating_sub(height);
+    app.detail_last.set(last);
     let scroll = app.detail_scroll.min(last);
     frame.render_widget(
         Paragraph::new(content)

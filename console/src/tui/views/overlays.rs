@@ -76,9 +76,14 @@ pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Fram
             Style::default()
         };
         let marker = if focused { "▸" } else { " " };
+        // The focused field shows the text around the cursor, so what is
+        // being typed is always in view.
         if focused && *field != Field::Source {
-            let column = label_cells + 1 + form.lines[index].cursor_column();
-            cursor = Some((column, lines.len()));
+            let (shown, column) = form.lines[index].window(value_cells);
+            if chosen.is_none() || form.lines[index].text().is_empty() {
+                value = shown;
+            }
+            cursor = Some((label_cells + 1 + column, lines.len()));
         }
         lines.push(Line::from(vec![
             Span::styled(
@@ -741,10 +746,14 @@ fn target_words(pending: &crate::tui::app::Pending) -> String {
 /// The bottom line: a prompt, the command line, the filter, or a message.
 pub(super) fn input_line(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let cells = area.width as usize;
-    if let Mode::Leave(_, leave) = &app.mode {
+    if let Mode::Leave(back, leave) = &app.mode {
         let text = app.t(match leave {
             Leave::Discard => T::AskDiscard,
-            Leave::Quit => T::AskQuit,
+            // Only a form leaves a draft behind to say so.
+            Leave::Quit if matches!(back.shown(), Mode::Form(f) if f.editing.is_none()) => {
+                T::AskQuit
+            }
+            Leave::Quit => T::AskQuitPlain,
         });
         frame.render_widget(
             Paragraph::new(Span::styled(truncate(text, cells), theme.alert())),
@@ -804,9 +813,16 @@ pub(super) fn input_line(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: 
         }
     };
     if let Some(line) = line {
-        let text = format!("{prefix}{}", line.text());
-        frame.render_widget(Paragraph::new(truncate(&text, cells)), area);
-        let column = width(&prefix) + line.cursor_column();
+        // What is typed stays in view: the prompt gives way first (down to
+        // a third of the line), then the text shows around the cursor.
+        let room_for_prefix = cells
+            .saturating_sub(width(line.text()) + 1)
+            .max(cells / 3)
+            .min(width(&prefix));
+        let prefix = truncate(&prefix, room_for_prefix);
+        let (shown, column) = line.window(cells.saturating_sub(width(&prefix)));
+        frame.render_widget(Paragraph::new(format!("{prefix}{shown}")), area);
+        let column = width(&prefix) + column;
         frame.set_cursor_position(Position::new(
             area.x + column.min(cells.saturating_sub(1)) as u16,
             area.y,
