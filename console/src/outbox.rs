@@ -111,6 +111,21 @@ impl Action {
     }
 
     /// The verb, for people (`sign for`, `note`…).
+    /// The console command that queued it (for its label in a language).
+    pub fn command(&self) -> &'static str {
+        match self {
+            Action::SignFor(_) => "sign",
+            Action::Arrive(_) => "arrive",
+            Action::Finish(_) => "finish",
+            Action::Refuse(_) => "refuse",
+            Action::Note(_) => "note",
+            Action::Resolve(_) => "resolve",
+            Action::CallIn(_) => "callin",
+            Action::AnswerRollCall(_) => "answer",
+        }
+    }
+
+    /// What it does, in English (logs, the CLI).
     pub fn verb(&self) -> &'static str {
         match self {
             Action::SignFor(_) => "sign for",

@@ -150,13 +150,23 @@ pub fn best(query: &str, candidates: &[Candidate<String>]) -> Match {
     let Some(top) = ranked.first() else {
         return Match::default();
     };
-    let query = query.trim();
+    let query = query.trim().to_lowercase();
+    let starts = |c: &Candidate<String>| {
+        c.haystack
+            .split_whitespace()
+            .any(|word| word.to_lowercase().starts_with(&query))
+    };
+    // Exact: a whole word of it (id, name, initials, full pinyin), or the
+    // start of one that no other candidate's words start with (`huo` for
+    // huozai). Anything else is a guess.
+    let whole = top
+        .haystack
+        .split_whitespace()
+        .any(|word| word.eq_ignore_ascii_case(&query));
+    let unique_start = starts(top) && ranked.iter().skip(1).all(|c| !starts(c));
     Match {
         value: Some(top.value.clone()),
-        exact: top
-            .haystack
-            .split_whitespace()
-            .any(|word| word.eq_ignore_ascii_case(query)),
+        exact: whole || unique_start,
         others: ranked
             .iter()
             .skip(1)

@@ -174,6 +174,10 @@ catalogue! {
     PressAgain => ("确认是它就再按一次", "press again to act on it"),
     NotOnBoard => ("不在看板上 (已办结、已撤销或不存在)", "not on the board (closed, cancelled or no such incident)"),
     AskQuitPlain => ("有未完成的输入。退出? y 退出 · 其他键继续", "Unfinished input. Quit? y quits · any other key goes back"),
+    HandoverOpen => ("已生成/刷新", "open (refreshed)"),
+    HandoverSignedOut => ("已签出, 待接班", "signed out, waiting for the next shift"),
+    HandoverCountersigned => ("已会签, 交接完成", "countersigned: done"),
+    SubmitEdit => ("回车 提交修改 (不重新派单)", "Enter saves the correction (no new dispatch)"),
     Minutes => ("分钟", "minutes"),
     NoLeadAsk => ("没有主办指挥部: y 仍然登记 (不派主办) · Esc 修改", "no lead post: y records it anyway (no lead) · Esc to correct"),
     Understood => ("将登记为", "will record"),
@@ -200,7 +204,7 @@ catalogue! {
     LeadOffline => ("主办指挥部离线", "the lead post is OFFLINE"),
     CallRefused => ("接警未被受理 (按 n 重新打开表单)", "call refused (n reopens the form)"),
     NotDone => ("未执行", "not done"),
-    ConfirmAgain => ("再次确认 (I/II 级)! ", "CONFIRM AGAIN (severity I/II)! "),
+    ConfirmAgain => ("再次确认 (I/II 级), 按大写 Y! ", "CONFIRM AGAIN (severity I/II) with a capital Y! "),
     BoardHidden => ("看板被面板遮挡: 先按 Esc 回到看板", "the board is hidden by a panel: Esc back to it first"),
     NoSuchAlarm => ("没有这条未确认警报", "no such alarm waiting"),
     NoAlarmHere => ("该事件没有未确认警报", "no alarm waiting on"),
@@ -283,9 +287,9 @@ mod tests {
     /// Latin words that belong in the Chinese interface: key names, the
     /// severity numerals, product and command names the officer types.
     const ALLOWED_IN_ZH: &[&str] = &[
-        "y", "n", "H", "A", "L", "r", "a", "s", "Esc", "Tab", "Shift", "Enter", "PgDn", "PgUp",
-        "I", "II", "III", "IV", "dutyd", "duty", "roster", "pattern", "handover", "rollcall",
-        "outbox", "clear", "call", "ack", "all", "off", "m", "s", "N",
+        "y", "Y", "n", "H", "A", "L", "r", "a", "s", "Esc", "Tab", "Shift", "Enter", "PgDn",
+        "PgUp", "I", "II", "III", "IV", "dutyd", "duty", "roster", "pattern", "handover",
+        "rollcall", "outbox", "clear", "call", "ack", "all", "off", "m", "s", "N",
     ];
 
     fn is_cjk(c: char) -> bool {

@@ -544,9 +544,13 @@ async fn write_in_order(
     lang: Lang,
 ) {
     while let Some(action) = queue.recv().await {
-        let summary = format!("{} {}", action.verb(), action.incident())
-            .trim()
-            .to_owned();
+        // Kept with the action and shown in the outbox panel and results:
+        // in the console's language.
+        let label = match crate::tui::commands::short_label(action.command(), lang) {
+            "" => action.verb(),
+            label => label,
+        };
+        let summary = format!("{label} {}", action.incident()).trim().to_owned();
         let written = tokio::task::spawn_blocking({
             let outbox = outbox.clone();
             let summary = summary.clone();

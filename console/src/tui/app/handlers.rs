@@ -205,7 +205,14 @@ pub(crate) fn refresh(_app: &mut App, _pending: &Pending) -> Vec<Effect> {
 }
 
 /// `:quit`: quit.
-pub(crate) fn quit(app: &mut App, _pending: &Pending) -> Vec<Effect> {
+pub(crate) fn quit(app: &mut App, pending: &Pending) -> Vec<Effect> {
+    // Leaving the console with alarms or send-backs waiting: ask first.
+    if !app.attention.is_empty() && pending.confirmed == 0 {
+        let mut asking = pending.clone();
+        asking.args = vec![format!("({} {})", app.t(T::Attention), app.attention.len())];
+        app.mode = Mode::Confirm(Box::new(asking));
+        return Vec::new();
+    }
     app.quit = true;
     vec![Effect::Quit]
 }

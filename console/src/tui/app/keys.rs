@@ -95,7 +95,11 @@ impl App {
             Mode::Picker(picker) => self.picker_key(*picker, key),
             Mode::Prompt(pending, line) => self.prompt_key(*pending, line, key),
             Mode::Confirm(mut pending) => {
-                if key.code == KeyCode::Char('y') {
+                // The second confirmation (cancelling I/II) takes a capital
+                // Y, so a double tap of y does not pass both.
+                let second = pending.confirmed == 1 && pending.confirmations() == 2;
+                let yes = if second { 'Y' } else { 'y' };
+                if key.code == KeyCode::Char(yes) {
                     pending.confirmed += 1;
                     if pending.confirmed < pending.confirmations() {
                         self.mode = Mode::Confirm(pending);

@@ -93,8 +93,20 @@ impl App {
                             }
                         }
                         Notice::RollCall(id) => {
+                            let by = self
+                                .model
+                                .rollcalls
+                                .get(&id)
+                                .and_then(|r| r.answer_by.as_ref())
+                                .map(|t| {
+                                    urgency::ts(Some(t))
+                                        .to_zoned_datetime(self.zone.clone())
+                                        .strftime("%H:%M")
+                                        .to_string()
+                                })
+                                .unwrap_or_default();
                             self.complain(format!(
-                                "{} #{id} — r {}",
+                                "{} #{id} — r {} {by}",
                                 self.t(T::RollCall),
                                 self.t(T::AnswerBy)
                             ));
@@ -209,6 +221,17 @@ impl App {
             }
             AppEvent::Outbox(view) => self.outbox = *view,
             AppEvent::Handover(handover) => {
+                let stage = match handover.status.as_str() {
+                    "signed_out" => T::HandoverSignedOut,
+                    "countersigned" => T::HandoverCountersigned,
+                    _ => T::HandoverOpen,
+                };
+                self.say(format!(
+                    "{} #{}: {} ✓",
+                    self.t(T::Handover),
+                    handover.id,
+                    self.t(stage)
+                ));
                 self.note_handover(&handover);
                 self.handover = Some(*handover);
                 self.panel = Panel::Handover;

@@ -356,3 +356,14 @@ fn a_bell_turned_off_shows_and_mute_off_brings_it_back() {
     assert!(app.bell);
     assert!(!screen(&app, 80, 24).contains("提示音已关"));
 }
+
+#[test]
+fn q_asks_before_leaving_with_items_waiting() {
+    let mut app = app(Lang::Zh);
+    assert!(!app.attention.is_empty());
+    assert!(key(&mut app, KeyCode::Char('q')).is_empty());
+    assert!(!app.quit);
+    assert!(matches!(app.mode, Mode::Confirm(_)));
+    assert!(screen(&app, 80, 24).contains("待处理"));
+    assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Effect::Quit]);
+}

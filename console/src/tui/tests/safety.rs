@@ -265,7 +265,14 @@ fn cancelling_a_severity_one_incident_is_confirmed_twice() {
     let shown = screen(&app, 80, 24);
     assert!(shown.contains("再次确认"), "{shown}");
     assert!(shown.contains("0001"), "{shown}");
-    let effects = key(&mut app, KeyCode::Char('y'));
+    // A double tap of y does not pass the second question: it takes Y.
+    assert!(key(&mut app, KeyCode::Char('y')).is_empty());
+    assert!(matches!(app.mode, Mode::Board), "a second y cancels");
+    key(&mut app, KeyCode::Char('X'));
+    type_text(&mut app, "误报");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('y'));
+    let effects = key(&mut app, KeyCode::Char('Y'));
     assert!(
         matches!(effects.as_slice(), [Effect::Rpc(Rpc::Cancel(c))] if c.incident == "20261123-0001"),
         "{effects:?}"
@@ -655,4 +662,13 @@ fn after_g_one_k_scrolls_the_detail_up() {
     key(&mut app, KeyCode::Char('k'));
     let up = screen(&app, 80, 24);
     assert!(!up.contains("第40条"), "one k moves up at once: {up}");
+}
+
+#[test]
+fn call_takes_the_start_of_a_pinyin_only_one_candidate_has_as_meant() {
+    let mut app = app(Lang::Zh);
+    command(&mut app, "call huo 1 xingfu 三楼冒烟");
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains("火灾"), "{shown}");
+    assert!(!shown.contains("? "), "huo starts only huozai: {shown}");
 }

@@ -185,6 +185,9 @@ pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Fram
             truncate(&format!("! {problem}"), inner.width as usize),
             theme.alert(),
         ))),
+        None if form.editing.is_some() => {
+            lines.push(Line::from(Span::styled(app.t(T::SubmitEdit), theme.dim())))
+        }
         None => lines.push(Line::from(Span::styled(app.t(T::Submit), theme.dim()))),
     }
     frame.render_widget(Paragraph::new(lines), inner);
