@@ -80,17 +80,63 @@ fn by_code(status: &Status, lang: Lang) -> String {
                 .unwrap_or_default();
             format!("{} {id}", said(T::RefusedInternal))
         }
-        Code::FailedPrecondition => format!(
-            "{} ({})",
-            said(T::RefusedState),
-            crate::tui::text::one_line(status.message())
-        ),
-        _ => format!(
-            "{} ({})",
-            said(T::RefusedInvalid),
-            crate::tui::text::one_line(status.message())
-        ),
+        Code::FailedPrecondition => {
+            state_refusal(status.message(), lang).unwrap_or_else(|| said(T::RefusedState))
+        }
+        // A refusal without a reason names its field first
+        // (`satisfaction: must be 0-5`): say which field, in words.
+        _ => match status.message().split_once(": ") {
+            Some((field, _))
+                if !field.is_empty()
+                    && field
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.') =>
+            {
+                format!("{}: {}", field_label(field, lang), said(T::RefusedInvalid))
+            }
+            _ => said(T::RefusedInvalid),
+        },
     }
+}
+
+/// `incident 20261123-0009 is signed: close needs it resolved…; reopen it
+/// first` → `事件 0009 当前已签收, 不允许此操作 (先重新打开)`: dutyd's
+/// incident-state refusals, from the state they name.
+fn state_refusal(message: &str, lang: Lang) -> Option<String> {
+    let rest = message.strip_prefix("incident ")?;
+    let (number, rest) = rest.split_once(" is ")?;
+    let (state, detail) = rest.split_once(':').unwrap_or((rest, ""));
+    let state = match state.trim() {
+        "new" => T::StatusNew,
+        "dispatched" => T::StatusDispatched,
+        "signed" => T::StatusSigned,
+        "on scene" => T::StatusOnScene,
+        "resolved" => T::StatusResolved,
+        "closed" => T::StatusClosed,
+        "cancelled" => T::StatusCancelled,
+        "merged" => T::StatusMerged,
+        _ => return None,
+    };
+    let hint = if detail.contains("reopen it first") {
+        format!(" ({})", T::HintReopen.get(lang))
+    } else if let Some((_, into)) = detail.split_once("act on ") {
+        let into = into.split_whitespace().next().unwrap_or_default();
+        format!(
+            " ({} {})",
+            T::HintActOn.get(lang),
+            into.rsplit('-').next().unwrap_or(into)
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{} {} {}{}, {}{hint}",
+        T::IncidentWord.get(lang),
+        number.rsplit('-').next().unwrap_or(number),
+        T::Now.get(lang),
+        state.get(lang),
+        T::RefusedState.get(lang)
+    ))
 }
 
 /// A request field by the label the console shows for it.
@@ -110,6 +156,7 @@ fn field_label(field: &str, lang: Lang) -> String {
         "outcome" => T::Outcome,
         "callback_result" => T::Callback,
         "remarks" => T::Remarks,
+        "satisfaction" => T::Satisfaction,
         _ => return format!("{} {field}", T::FieldWord.get(lang)),
     };
     text.get(lang).to_owned()
@@ -142,6 +189,20 @@ mod tests {
             en.text,
             "intake.summary: must be at most 2000 characters (got 3000)"
         );
+    }
+
+    #[test]
+    fn a_state_refusal_is_said_from_the_state_it_names() {
+        let status = Status::new(
+            Code::FailedPrecondition,
+            "incident 20261203-0009 is signed: close needs it resolved; reopen it first",
+        );
+        assert_eq!(
+            refusal(&status, Lang::Zh).text,
+            "事件 0009 当前已签收, 当前状态不允许此操作 (先重新打开)"
+        );
+        let other = Status::new(Code::FailedPrecondition, "handover #3 can no longer change");
+        assert_eq!(refusal(&other, Lang::Zh).text, "当前状态不允许此操作");
     }
 
     #[test]
