@@ -45,6 +45,31 @@ pub fn role_label(role: &str, lang: Lang) -> String {
     }
 }
 
+/// A request or event field (`intake.summary`, `caller_phone`) by the label
+/// the console shows for it in the form.
+pub fn field_label(field: &str, lang: Lang) -> String {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let text = match last {
+        "summary" => T::Summary,
+        "address" => T::Address,
+        "caller_phone" => T::Phone,
+        "caller_name" => T::Caller,
+        "place_id" => T::Place,
+        "category" => T::Category,
+        "severity" => T::Severity,
+        "source" => T::Source,
+        "tags" => T::Tags,
+        "text" | "note" | "notes" => T::Notes,
+        "reason" => T::Reason,
+        "outcome" => T::Outcome,
+        "callback_result" => T::Callback,
+        "remarks" => T::Remarks,
+        "satisfaction" => T::Satisfaction,
+        _ => return format!("{} {field}", T::FieldWord.get(lang)),
+    };
+    text.get(lang).to_owned()
+}
+
 macro_rules! catalogue {
     ($($key:ident => ($zh:expr, $en:expr),)*) => {
         /// A text of the console.
@@ -182,6 +207,7 @@ catalogue! {
     HintActOn => ("请对其合并后的事件操作:", "act on"),
     IncidentWord => ("事件", "incident"),
     Now => ("当前", "is"),
+    Tags => ("标签", "tags"),
     Minutes => ("分钟", "minutes"),
     NoLeadAsk => ("没有主办指挥部: y 仍然登记 (不派主办) · Esc 修改", "no lead post: y records it anyway (no lead) · Esc to correct"),
     Understood => ("将登记为", "will record"),

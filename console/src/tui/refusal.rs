@@ -7,7 +7,7 @@
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-use crate::tui::i18n::{Lang, T};
+use crate::tui::i18n::{Lang, T, field_label};
 
 /// A refusal as the console shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,29 +137,6 @@ fn state_refusal(message: &str, lang: Lang) -> Option<String> {
         state.get(lang),
         T::RefusedState.get(lang)
     ))
-}
-
-/// A request field by the label the console shows for it.
-fn field_label(field: &str, lang: Lang) -> String {
-    let last = field.rsplit('.').next().unwrap_or(field);
-    let text = match last {
-        "summary" => T::Summary,
-        "address" => T::Address,
-        "caller_phone" => T::Phone,
-        "caller_name" => T::Caller,
-        "place_id" => T::Place,
-        "category" => T::Category,
-        "severity" => T::Severity,
-        "source" => T::Source,
-        "text" | "note" | "notes" => T::Notes,
-        "reason" => T::Reason,
-        "outcome" => T::Outcome,
-        "callback_result" => T::Callback,
-        "remarks" => T::Remarks,
-        "satisfaction" => T::Satisfaction,
-        _ => return format!("{} {field}", T::FieldWord.get(lang)),
-    };
-    text.get(lang).to_owned()
 }
 
 #[cfg(test)]

@@ -6,6 +6,20 @@ use dutyroom_proto::v1 as pb;
 
 use super::*;
 
+/// Argument `i` of the command (empty when not given).
+fn arg(pending: &Pending, i: usize) -> String {
+    pending.args.get(i).cloned().unwrap_or_default()
+}
+
+/// A request to dutyd, refused here (with the message why) while the link
+/// is down: nothing is queued silently.
+fn send(app: &mut App, rpc: Rpc) -> Vec<Effect> {
+    if !app.live() {
+        return Vec::new();
+    }
+    vec![Effect::Rpc(rpc)]
+}
+
 /// A post's own action: into its outbox, link or no link.
 fn queue(app: &mut App, pending: &Pending) -> Vec<Effect> {
     let Some(rpc) = app.post_action(pending) else {
@@ -369,78 +383,62 @@ pub(crate) fn sign_or_arrive(app: &mut App, pending: &Pending) -> Vec<Effect> {
 
 /// `:note`: add a note.
 pub(crate) fn note(app: &mut App, pending: &Pending) -> Vec<Effect> {
-    let args = &pending.args;
-    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
-    let number = arg(0);
     // A post's own action goes to its outbox, link or no link.
     if app.post_mode {
         return queue(app, pending);
     }
-    if !app.live() {
-        return Vec::new();
-    }
-    let rpc = Rpc::Note(pb::AddNoteRequest {
-        done_at: None,
-        request_id: String::new(),
-        incident: number,
-        text: arg(1),
-    });
-    vec![Effect::Rpc(rpc)]
+    send(
+        app,
+        Rpc::Note(pb::AddNoteRequest {
+            done_at: None,
+            request_id: String::new(),
+            incident: arg(pending, 0),
+            text: arg(pending, 1),
+        }),
+    )
 }
 
 /// `:escalate`: escalate one level (with a reason).
 pub(crate) fn escalate(app: &mut App, pending: &Pending) -> Vec<Effect> {
-    let args = &pending.args;
-    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
-    let number = arg(0);
-    if !app.live() {
-        return Vec::new();
-    }
-    let rpc = Rpc::Escalate(pb::EscalateRequest {
-        request_id: String::new(),
-        incident: number,
-        to_level: 0,
-        reason: arg(1),
-    });
-    vec![Effect::Rpc(rpc)]
+    send(
+        app,
+        Rpc::Escalate(pb::EscalateRequest {
+            request_id: String::new(),
+            incident: arg(pending, 0),
+            to_level: 0,
+            reason: arg(pending, 1),
+        }),
+    )
 }
 
 /// `:raise`: raise severity one step.
 pub(crate) fn raise(app: &mut App, pending: &Pending) -> Vec<Effect> {
-    let args = &pending.args;
-    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
-    let number = arg(0);
-    if !app.live() {
-        return Vec::new();
-    }
-    let rpc = Rpc::Raise(pb::RaiseSeverityRequest {
-        request_id: String::new(),
-        incident: number,
-        severity: 0,
-        reason: arg(1),
-    });
-    vec![Effect::Rpc(rpc)]
+    send(
+        app,
+        Rpc::Raise(pb::RaiseSeverityRequest {
+            request_id: String::new(),
+            incident: arg(pending, 0),
+            severity: 0,
+            reason: arg(pending, 1),
+        }),
+    )
 }
 
 /// `:resolve`: resolve with an outcome.
 pub(crate) fn resolve(app: &mut App, pending: &Pending) -> Vec<Effect> {
-    let args = &pending.args;
-    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
-    let number = arg(0);
     // A post's own action goes to its outbox, link or no link.
     if app.post_mode {
         return queue(app, pending);
     }
-    if !app.live() {
-        return Vec::new();
-    }
-    let rpc = Rpc::Resolve(pb::ResolveRequest {
-        done_at: None,
-        request_id: String::new(),
-        incident: number,
-        outcome: arg(1),
-    });
-    vec![Effect::Rpc(rpc)]
+    send(
+        app,
+        Rpc::Resolve(pb::ResolveRequest {
+            done_at: None,
+            request_id: String::new(),
+            incident: arg(pending, 0),
+            outcome: arg(pending, 1),
+        }),
+    )
 }
 
 /// `:close`: close after callback: satisfaction, result.
@@ -472,50 +470,38 @@ pub(crate) fn close(app: &mut App, pending: &Pending) -> Vec<Effect> {
 
 /// `:cancel`: cancel (false alarm).
 pub(crate) fn cancel(app: &mut App, pending: &Pending) -> Vec<Effect> {
-    let args = &pending.args;
-    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
-    let number = arg(0);
-    if !app.live() {
-        return Vec::new();
-    }
-    let rpc = Rpc::Cancel(pb::CancelRequest {
-        request_id: String::new(),
-        incident: number,
-        reason: arg(1),
-    });
-    vec![Effect::Rpc(rpc)]
+    send(
+        app,
+        Rpc::Cancel(pb::CancelRequest {
+            request_id: String::new(),
+            incident: arg(pending, 0),
+            reason: arg(pending, 1),
+        }),
+    )
 }
 
 /// `:merge`: merge a duplicate into another (cannot be undone).
 pub(crate) fn merge(app: &mut App, pending: &Pending) -> Vec<Effect> {
-    let args = &pending.args;
-    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
-    let number = arg(0);
-    if !app.live() {
-        return Vec::new();
-    }
-    let rpc = Rpc::Merge(pb::MergeRequest {
-        request_id: String::new(),
-        incident: number,
-        into: arg(1),
-    });
-    vec![Effect::Rpc(rpc)]
+    send(
+        app,
+        Rpc::Merge(pb::MergeRequest {
+            request_id: String::new(),
+            incident: arg(pending, 0),
+            into: arg(pending, 1),
+        }),
+    )
 }
 
 /// `:reopen`: reopen.
 pub(crate) fn reopen(app: &mut App, pending: &Pending) -> Vec<Effect> {
-    let args = &pending.args;
-    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
-    let number = arg(0);
-    if !app.live() {
-        return Vec::new();
-    }
-    let rpc = Rpc::Reopen(pb::ReopenRequest {
-        request_id: String::new(),
-        incident: number,
-        reason: arg(1),
-    });
-    vec![Effect::Rpc(rpc)]
+    send(
+        app,
+        Rpc::Reopen(pb::ReopenRequest {
+            request_id: String::new(),
+            incident: arg(pending, 0),
+            reason: arg(pending, 1),
+        }),
+    )
 }
 
 /// `:ack`: acknowledge alarms: all of the selected incident's; #id one; all every alarm (confirmed).

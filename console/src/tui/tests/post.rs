@@ -62,11 +62,8 @@ fn call_in_picks_units_by_chinese_name_or_pinyin_each_on_its_own() {
     assert_eq!(called_in(&effects), vec!["water", "fire"]);
 }
 
-#[test]
-fn an_order_the_post_sent_back_leaves_its_board() {
-    let mut app = post_app(Lang::Zh);
-    let gas = app.model.by_number("20261123-0006").map(|i| i.id);
-    assert!(gas.is_some_and(|id| app.board.contains(&id)));
+/// Xinhua sends its order on `number` back.
+fn sent_back_by_xinhua(seq: u64, number: &str) -> AppEvent {
     let mut refused = assignment(
         1,
         pb::AssigneeKind::Post,
@@ -75,17 +72,25 @@ fn an_order_the_post_sent_back_leaves_its_board() {
         pb::AssignmentState::Refused,
     );
     refused.ended_at = ts(NOW);
-    app.update(AppEvent::Watch(Box::new(pb::Event {
-        seq: 500,
+    AppEvent::Watch(Box::new(pb::Event {
+        seq,
         kind: "incident.refused".into(),
         subject_kind: "incident".into(),
-        subject_id: "20261123-0006".into(),
+        subject_id: number.into(),
         body: Some(pb::event::Body::AssignmentChanged(pb::AssignmentChanged {
             assignment: Some(refused),
             ..Default::default()
         })),
         ..Default::default()
-    })));
+    }))
+}
+
+#[test]
+fn an_order_the_post_sent_back_leaves_its_board() {
+    let mut app = post_app(Lang::Zh);
+    let gas = app.model.by_number("20261123-0006").map(|i| i.id);
+    assert!(gas.is_some_and(|id| app.board.contains(&id)));
+    app.update(sent_back_by_xinhua(500, "20261123-0006"));
     assert!(
         gas.is_some_and(|id| !app.board.contains(&id)),
         "gone from the board"
@@ -185,25 +190,7 @@ fn a_posts_help_says_what_its_keys_record() {
 fn a_sent_back_order_is_not_counted_in_the_posts_strip() {
     let mut app = post_app(Lang::Zh);
     let open_before = app.situation.open;
-    let mut refused = assignment(
-        1,
-        pb::AssigneeKind::Post,
-        "xinhua",
-        true,
-        pb::AssignmentState::Refused,
-    );
-    refused.ended_at = ts(NOW);
-    app.update(AppEvent::Watch(Box::new(pb::Event {
-        seq: 700,
-        kind: "incident.refused".into(),
-        subject_kind: "incident".into(),
-        subject_id: "20261123-0006".into(),
-        body: Some(pb::event::Body::AssignmentChanged(pb::AssignmentChanged {
-            assignment: Some(refused),
-            ..Default::default()
-        })),
-        ..Default::default()
-    })));
+    app.update(sent_back_by_xinhua(700, "20261123-0006"));
     assert_eq!(app.situation.open, open_before - 1);
     assert_eq!(app.situation.open, app.board.len());
 }

@@ -140,7 +140,7 @@ pub(crate) fn describe(app: &App, event: &pb::Event) -> String {
             let fields: Vec<String> = u
                 .changed_fields
                 .iter()
-                .map(|field| field_label(app, field))
+                .map(|field| crate::tui::i18n::field_label(field, app.lang))
                 .collect();
             format!("{} {}", pick("修改", "changed"), fields.join("、"))
         }
@@ -218,28 +218,6 @@ pub(crate) fn describe(app: &App, event: &pb::Event) -> String {
         Some(Body::ClocksChanged(c)) => format!("clocks changed: {}", c.reason),
         _ => pick("其他记录", &event.kind),
     }
-}
-
-/// An intake field as the form labels it.
-fn field_label(app: &App, field: &str) -> String {
-    let text = match field {
-        "summary" => T::Summary,
-        "address" => T::Address,
-        "caller_phone" => T::Phone,
-        "caller_name" => T::Caller,
-        "place_id" => T::Place,
-        "category" => T::Category,
-        "severity" => T::Severity,
-        "source" => T::Source,
-        _ => {
-            return if app.lang == crate::tui::i18n::Lang::Zh {
-                "其他".into()
-            } else {
-                field.into()
-            };
-        }
-    };
-    app.t(text).to_owned()
 }
 
 /// The side panel on wide terminals: the selected incident.
