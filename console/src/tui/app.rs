@@ -807,8 +807,14 @@ impl App {
         {
             self.select_when_shown = None;
             if matches!(self.mode, Mode::Board) && self.selected != Some(id) {
+                // Only a move away from another row can mislead a key.
+                let away_from_a_row = self
+                    .selected
+                    .is_some_and(|other| self.board.contains(&other));
                 self.selected = Some(id);
-                self.moved_by_itself = Some(number);
+                if away_from_a_row {
+                    self.moved_by_itself = Some(number);
+                }
             }
         }
         self.situation = urgency::situation(&self.model, now);

@@ -194,3 +194,17 @@ fn a_sent_back_order_is_not_counted_in_the_posts_strip() {
     assert_eq!(app.situation.open, open_before - 1);
     assert_eq!(app.situation.open, app.board.len());
 }
+
+#[test]
+fn with_nothing_else_selected_a_new_order_is_signed_at_once() {
+    let mut app = post_app(Lang::Zh);
+    app.selected = None;
+    app.model.incidents.clear();
+    app.rebuild();
+    new_order(&mut app, "20261123-0009", pb::Severity::Iv);
+    let effects = key(&mut app, KeyCode::Char('s'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Queue(Rpc::Sign(r))] if r.incident == "20261123-0009"),
+        "{effects:?}"
+    );
+}
