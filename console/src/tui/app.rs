@@ -368,6 +368,21 @@ pub struct Picker {
     pub chosen: Vec<String>,
 }
 
+impl Picker {
+    /// A picker for `incident`: posts and units to assign (lead first), or
+    /// units to call in.
+    pub fn new(incident: String, call_in: bool) -> Picker {
+        Picker {
+            incident,
+            query: Line::default(),
+            choice: 0,
+            support: call_in,
+            call_in,
+            chosen: Vec::new(),
+        }
+    }
+}
+
 /// What the board shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {

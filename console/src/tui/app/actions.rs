@@ -159,6 +159,34 @@ impl App {
             .collect()
     }
 
+    /// The posts or units (`kind`) that `words` name, by id, name or pinyin:
+    /// each word must name exactly one (an exact word, or one only it
+    /// matches); anything vaguer is refused, not guessed. `Err` holds the
+    /// words that named nothing.
+    pub(super) fn named(&self, words: &str, kind: &str) -> Result<Vec<String>, Vec<String>> {
+        let prefix = format!("{kind}:");
+        let candidates: Vec<Candidate<String>> = form::assignee_candidates(&self.model)
+            .into_iter()
+            .filter(|c| c.value.starts_with(&prefix))
+            .collect();
+        let mut found = Vec::new();
+        let mut unknown = Vec::new();
+        for word in words.split_whitespace() {
+            let best = form::best(word.trim_start_matches(&prefix), &candidates);
+            match best.value {
+                Some(id) if best.exact || best.others.is_empty() => {
+                    found.push(id.trim_start_matches(&prefix).to_owned());
+                }
+                _ => unknown.push(word.to_owned()),
+            }
+        }
+        if unknown.is_empty() {
+            Ok(found)
+        } else {
+            Err(unknown)
+        }
+    }
+
     /// One call-in request per unit: queued at a post, sent at the centre.
     pub(super) fn call_in(&mut self, number: &str, units: &[String]) -> Vec<Effect> {
         if !self.post_mode && !self.live() {

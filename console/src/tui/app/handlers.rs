@@ -237,38 +237,25 @@ pub(crate) fn callin(app: &mut App, pending: &Pending) -> Vec<Effect> {
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     let number = arg(0);
     if pending.args.len() < 2 {
-        app.mode = Mode::Picker(Box::new(Picker {
-            incident: number,
-            query: Line::default(),
-            choice: 0,
-            support: true,
-            call_in: true,
-            chosen: Vec::new(),
-        }));
+        app.mode = Mode::Picker(Box::new(Picker::new(number, true)));
         return Vec::new();
     }
     // Units by id, Chinese name or pinyin; each called in by a
     // request of its own, so one refusal does not refuse all.
-    let candidates: Vec<Candidate<String>> = form::assignee_candidates(&app.model)
-        .into_iter()
-        .filter(|c| c.value.starts_with("unit:"))
-        .collect();
-    let mut units = Vec::new();
-    let mut unknown = Vec::new();
-    for word in arg(1).split_whitespace() {
-        let found = form::best(word.trim_start_matches("unit:"), &candidates);
-        // An exact name, id or pinyin, or a word only one unit
-        // matches; anything vaguer is refused, not guessed.
-        match found.value {
-            Some(unit) if found.exact || found.others.is_empty() => units.push(unit),
-            _ => unknown.push(word.to_owned()),
+    match app.named(&arg(1), "unit") {
+        Ok(units) if !units.is_empty() => {
+            let units: Vec<String> = units.iter().map(|u| format!("unit:{u}")).collect();
+            app.call_in(&number, &units)
+        }
+        Ok(_) => {
+            app.complain(app.t(T::UnknownUnit));
+            Vec::new()
+        }
+        Err(unknown) => {
+            app.complain(format!("{}: {}", app.t(T::UnknownUnit), unknown.join(" ")));
+            Vec::new()
         }
     }
-    if !unknown.is_empty() || units.is_empty() {
-        app.complain(format!("{}: {}", app.t(T::UnknownUnit), unknown.join(" ")));
-        return Vec::new();
-    }
-    app.call_in(&number, &units)
 }
 
 /// `:outbox`: actions waiting to be sent or refused; outbox clear dismisses the refused.
@@ -312,14 +299,7 @@ pub(crate) fn assign(app: &mut App, pending: &Pending) -> Vec<Effect> {
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     let number = arg(0);
     if pending.args.len() < 2 {
-        app.mode = Mode::Picker(Box::new(Picker {
-            incident: number,
-            query: Line::default(),
-            choice: 0,
-            support: false,
-            call_in: false,
-            chosen: Vec::new(),
-        }));
+        app.mode = Mode::Picker(Box::new(Picker::new(number, false)));
         return Vec::new();
     }
     if !app.live() {
@@ -522,31 +502,19 @@ pub(crate) fn rollcall(app: &mut App, pending: &Pending) -> Vec<Effect> {
     let rpc = {
         // Posts by id, name or pinyin (each must name one post);
         // none: every post.
-        let candidates: Vec<Candidate<String>> = form::assignee_candidates(&app.model)
-            .into_iter()
-            .filter(|c| c.value.starts_with("post:"))
-            .collect();
-        let mut posts = Vec::new();
-        let mut unknown = Vec::new();
         // After the confirmation the typed words are the second arg.
         let typed = if pending.confirmed > 0 {
             arg(1)
         } else {
             arg(0)
         };
-        for word in typed.split_whitespace() {
-            let found = form::best(word.trim_start_matches("post:"), &candidates);
-            match found.value {
-                Some(post) if found.exact || found.others.is_empty() => {
-                    posts.push(post.trim_start_matches("post:").to_owned());
-                }
-                _ => unknown.push(word.to_owned()),
+        let posts = match app.named(&typed, "post") {
+            Ok(posts) => posts,
+            Err(unknown) => {
+                app.complain(format!("{}: {}", app.t(T::UnknownPost), unknown.join(" ")));
+                return Vec::new();
             }
-        }
-        if !unknown.is_empty() {
-            app.complain(format!("{}: {}", app.t(T::UnknownPost), unknown.join(" ")));
-            return Vec::new();
-        }
+        };
         if pending.confirmed == 0 {
             let mut asking = pending.clone();
             asking.args = vec![if posts.is_empty() {
