@@ -76,6 +76,9 @@ pub struct IntakeForm {
     pub editing: Option<Box<pb::Incident>>,
     /// The text an edit form opened with (closing it unchanged asks nothing).
     pub opened_as: Option<Draft>,
+    /// A restored draft that had been submitted: its request id, and the
+    /// text it was submitted with (reused only while the text is unchanged).
+    pub submitted_as: Option<(String, Vec<String>, usize)>,
 }
 
 /// What survives a console crash: the typed text, not the suggestions.
@@ -87,6 +90,11 @@ pub struct Draft {
     pub source: usize,
     /// The focused field.
     pub focus: usize,
+    /// Set once the call was submitted: the request id it went with. A
+    /// draft restored after a crash may already be recorded; sending it
+    /// again unchanged with the same id cannot record it twice.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// Categories as fuzzy candidates (code, names, pinyin initials).
@@ -271,6 +279,21 @@ impl IntakeForm {
             fields: self.lines.iter().map(|l| l.text().to_owned()).collect(),
             source: self.source,
             focus: self.focus,
+            request_id: None,
+        }
+    }
+
+    /// The request id to send with: a restored, already-submitted call sent
+    /// again unchanged keeps its first id (dutyd then answers with the call
+    /// it recorded, if it did); anything else gets `fresh`.
+    pub fn request_id(&self, fresh: String) -> String {
+        match &self.submitted_as {
+            Some((id, fields, source))
+                if *fields == self.draft().fields && *source == self.source =>
+            {
+                id.clone()
+            }
+            _ => fresh,
         }
     }
 
@@ -282,6 +305,10 @@ impl IntakeForm {
         }
         form.source = draft.source.min(SOURCES.len() - 1);
         form.focus = draft.focus.min(FIELDS.len() - 1);
+        form.submitted_as = draft
+            .request_id
+            .clone()
+            .map(|id| (id, form.draft().fields, form.source));
         form
     }
 

@@ -208,6 +208,7 @@ catalogue! {
     IncidentWord => ("事件", "incident"),
     Now => ("当前", "is"),
     Tags => ("标签", "tags"),
+    DraftMaybeSent => ("已恢复的接警在中断前已提交, 可能已登记: 原样回车不会重复登记", "restored a call that was submitted before the stop and may be recorded: Enter unchanged cannot record it twice"),
     Minutes => ("分钟", "minutes"),
     NoLeadAsk => ("没有主办指挥部: y 仍然登记 (不派主办) · Esc 修改", "no lead post: y records it anyway (no lead) · Esc to correct"),
     Understood => ("将登记为", "will record"),

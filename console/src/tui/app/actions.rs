@@ -187,6 +187,24 @@ impl App {
         }
     }
 
+    /// A request id no other console or run will make: the time, a count,
+    /// and random bits (two consoles started in the same millisecond, or a
+    /// restarted one, must not share ids).
+    pub(super) fn new_request_id(&mut self, what: &str) -> String {
+        self.submitted += 1;
+        let mut random = [0u8; 4];
+        let _ = getrandom::fill(&mut random);
+        format!(
+            "{what}-{}-{}-{}",
+            self.now.as_millisecond(),
+            self.submitted,
+            random
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
+    }
+
     /// One call-in request per unit: queued at a post, sent at the centre.
     pub(super) fn call_in(&mut self, number: &str, units: &[String]) -> Vec<Effect> {
         if !self.post_mode && !self.live() {

@@ -430,9 +430,7 @@ impl App {
                     return Vec::new();
                 }
                 let mut request = preview.request;
-                self.submitted += 1;
-                request.request_id =
-                    format!("call-{}-{}", self.now.as_millisecond(), self.submitted);
+                request.request_id = self.new_request_id("call");
                 vec![Effect::Rpc(Rpc::Create(request))]
             }
             _ => {
@@ -501,11 +499,18 @@ impl App {
                     Ok(mut request) => {
                         // The officer moves on at once; the form is kept
                         // (and its draft on disk) until dutyd records it.
-                        self.submitted += 1;
-                        let id = format!("intake-{}-{}", self.now.as_millisecond(), self.submitted);
+                        let fresh = self.new_request_id("intake");
+                        let id = form.request_id(fresh);
                         request.request_id = id.clone();
+                        // On disk with its id until dutyd answers: after a
+                        // crash the same call goes again under the same id.
+                        let mut sent = form.draft();
+                        sent.request_id = Some(id.clone());
                         self.sent_form = Some((id, Box::new(form)));
-                        return vec![Effect::Rpc(Rpc::Create(request))];
+                        return vec![
+                            Effect::SaveDraft(Some(sent)),
+                            Effect::Rpc(Rpc::Create(request)),
+                        ];
                     }
                     Err(missing) => {
                         let field = match missing {
@@ -574,8 +579,13 @@ impl App {
     pub fn restore_draft(&mut self, draft: &form::Draft) {
         let form = IntakeForm::from_draft(draft);
         if !form.is_empty() {
+            let submitted = form.submitted_as.is_some();
             self.mode = Mode::Form(Box::new(form));
-            self.say(self.t(T::DraftRestored));
+            self.say(self.t(if submitted {
+                T::DraftMaybeSent
+            } else {
+                T::DraftRestored
+            }));
         }
     }
 

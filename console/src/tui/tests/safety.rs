@@ -68,9 +68,7 @@ fn a_refused_call_comes_back_with_the_reason_at_its_field() {
     let mut app = app(Lang::Zh);
     filled_form(&mut app);
     let effects = key(&mut app, KeyCode::Enter);
-    let [Effect::Rpc(Rpc::Create(request))] = effects.as_slice() else {
-        panic!("{effects:?}");
-    };
+    let request = &created(&effects);
     let sent = request.request_id.clone();
     assert!(!sent.is_empty(), "a retry cannot record the call twice");
     // The officer moves on at once.
@@ -97,9 +95,7 @@ fn a_refused_call_comes_back_with_the_reason_at_its_field() {
     assert!(screen(&app, 80, 24).contains("最多 64 字"));
     // Accepted this time: the draft is dropped.
     let effects = key(&mut app, KeyCode::Enter);
-    let [Effect::Rpc(Rpc::Create(request))] = effects.as_slice() else {
-        panic!("{effects:?}");
-    };
+    let request = &created(&effects);
     let effects = app.update(AppEvent::Created(
         "20261123-0042".into(),
         request.request_id.clone(),
@@ -113,9 +109,7 @@ fn a_call_refused_while_the_officer_types_elsewhere_waits_for_n() {
     let mut app = app(Lang::Zh);
     filled_form(&mut app);
     let effects = key(&mut app, KeyCode::Enter);
-    let [Effect::Rpc(Rpc::Create(request))] = effects.as_slice() else {
-        panic!("{effects:?}");
-    };
+    let request = &created(&effects);
     let sent = request.request_id.clone();
     // Already writing a note on another incident when the refusal comes.
     key(&mut app, KeyCode::Char('m'));
@@ -347,9 +341,7 @@ fn call_shows_what_it_understood_and_sends_nothing_before_enter() {
     command(&mut app, "call fire 1 xingfu 三楼冒烟 13800000000");
     assert!(!screen(&app, 80, 24).contains("? "));
     let effects = key(&mut app, KeyCode::Enter);
-    let [Effect::Rpc(Rpc::Create(request))] = effects.as_slice() else {
-        panic!("{effects:?}");
-    };
+    let request = &created(&effects);
     assert!(!request.request_id.is_empty());
     assert_eq!(
         request.dispatch[0].assignee.as_ref().map(|a| a.id.as_str()),
@@ -583,9 +575,7 @@ fn the_exact_address_is_kept_while_the_place_routes_the_call() {
     key(&mut app, KeyCode::Tab);
     type_text(&mut app, "新华路12号3单元");
     let effects = key(&mut app, KeyCode::Enter);
-    let [Effect::Rpc(Rpc::Create(request))] = effects.as_slice() else {
-        panic!("{effects:?}");
-    };
+    let request = &created(&effects);
     let intake = request.intake.clone().unwrap_or_default();
     assert_eq!(intake.address, "新华路12号3单元");
     assert_eq!(intake.place_id, "xingfu", "the place still routes it");
@@ -671,4 +661,61 @@ fn call_takes_the_start_of_a_pinyin_only_one_candidate_has_as_meant() {
     let shown = screen(&app, 80, 24);
     assert!(shown.contains("火灾"), "{shown}");
     assert!(!shown.contains("? "), "huo starts only huozai: {shown}");
+}
+
+/// A crash between submitting a call and dutyd's answer: the call may be
+/// recorded. The restored draft goes again under its first request id, so
+/// it cannot become a second incident; edited, it is a new request.
+#[test]
+fn a_call_restored_after_a_crash_mid_submit_cannot_be_recorded_twice() {
+    let mut app = app(Lang::Zh);
+    filled_form(&mut app);
+    let effects = key(&mut app, KeyCode::Enter);
+    let [
+        Effect::SaveDraft(Some(on_disk)),
+        Effect::Rpc(Rpc::Create(sent)),
+    ] = effects.as_slice()
+    else {
+        panic!("the draft is kept with its request id before sending: {effects:?}");
+    };
+    assert_eq!(
+        on_disk.request_id.as_deref(),
+        Some(sent.request_id.as_str())
+    );
+    // The console dies here; a new one restores the draft.
+    let mut restarted = super::app(Lang::Zh);
+    restarted.restore_draft(on_disk);
+    assert!(
+        restarted
+            .message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("可能已登记"))
+    );
+    let effects = key(&mut restarted, KeyCode::Enter);
+    let resent = effects.iter().find_map(|e| match e {
+        Effect::Rpc(Rpc::Create(r)) => Some(r.request_id.clone()),
+        _ => None,
+    });
+    assert_eq!(resent.as_deref(), Some(sent.request_id.as_str()));
+    // Changed before sending: a new call, a new id.
+    let mut edited = super::app(Lang::Zh);
+    edited.restore_draft(on_disk);
+    type_text(&mut edited, "，三楼");
+    let effects = key(&mut edited, KeyCode::Enter);
+    let fresh = effects.iter().find_map(|e| match e {
+        Effect::Rpc(Rpc::Create(r)) => Some(r.request_id.clone()),
+        _ => None,
+    });
+    assert!(fresh.is_some_and(|id| id != sent.request_id));
+}
+
+/// The call an Enter sent (beside keeping its draft).
+fn created(effects: &[Effect]) -> pb::CreateIncidentRequest {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Rpc(Rpc::Create(r)) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no call sent: {effects:?}"))
 }
