@@ -209,6 +209,7 @@ catalogue! {
     Now => ("当前", "is"),
     Tags => ("标签", "tags"),
     DraftMaybeSent => ("已恢复的接警在中断前已提交, 可能已登记: 原样回车不会重复登记", "restored a call that was submitted before the stop and may be recorded: Enter unchanged cannot record it twice"),
+    MergeIntoItself => ("不能并入自己", "cannot merge an incident into itself"),
     Minutes => ("分钟", "minutes"),
     NoLeadAsk => ("没有主办指挥部: y 仍然登记 (不派主办) · Esc 修改", "no lead post: y records it anyway (no lead) · Esc to correct"),
     Understood => ("将登记为", "will record"),

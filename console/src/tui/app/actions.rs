@@ -187,6 +187,28 @@ impl App {
         }
     }
 
+    /// What the console can tell is wrong before asking "sure?": a
+    /// satisfaction outside 0–5, an incident merged into itself.
+    pub(super) fn check(&self, pending: &Pending) -> Result<(), String> {
+        let arg = |i: usize| pending.args.get(i).map(String::as_str).unwrap_or_default();
+        match pending.spec.name {
+            "close" => match arg(1).parse::<u32>() {
+                Ok(0..=5) => Ok(()),
+                _ => Err(format!("{}: {}", self.t(T::Satisfaction), arg(1))),
+            },
+            "merge" => {
+                let into = self.find_incident(arg(1)).map(|i| i.id);
+                let from = self.find_incident(arg(0)).map(|i| i.id);
+                if into.is_some() && into == from {
+                    Err(format!("{}: {}", self.t(T::MergeIntoItself), arg(1)))
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A request id no other console or run will make: the time, a count,
     /// and random bits (two consoles started in the same millisecond, or a
     /// restarted one, must not share ids).

@@ -231,6 +231,11 @@ impl App {
                 Vec::new()
             }
             _ => {
+                // Nothing is confirmed that would be refused anyway.
+                if let Err(problem) = self.check(&pending) {
+                    self.complain(problem);
+                    return Vec::new();
+                }
                 if pending.confirmations() > pending.confirmed {
                     self.mode = Mode::Confirm(Box::new(pending));
                     Vec::new()

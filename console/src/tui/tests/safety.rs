@@ -719,3 +719,20 @@ fn created(effects: &[Effect]) -> pb::CreateIncidentRequest {
         })
         .unwrap_or_else(|| panic!("no call sent: {effects:?}"))
 }
+
+#[test]
+fn what_would_be_refused_is_not_confirmed_first() {
+    let mut app = app(Lang::Zh);
+    command(&mut app, "close 0001 9 已回访");
+    assert!(matches!(app.mode, Mode::Board), "{:?}", app.mode);
+    assert!(app.message.as_ref().is_some_and(|m| m.error));
+    command(&mut app, "merge 0002 0002");
+    assert!(matches!(app.mode, Mode::Board), "{:?}", app.mode);
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("不能并入自己"))
+    );
+    command(&mut app, "close 0001 5 已回访");
+    assert!(matches!(app.mode, Mode::Confirm(_)));
+}
