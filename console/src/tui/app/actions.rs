@@ -456,9 +456,17 @@ impl App {
 
     pub(super) fn view(&mut self, which: &str, save: Option<&str>) {
         if which == "save" {
-            if let Some(slot) = save.and_then(|s| s.parse::<u8>().ok()) {
-                self.views.insert(slot, self.filter.clone());
-                self.say(format!("{} {slot}", self.t(T::View)));
+            // 0–6 are the built-in views: only 7–9 keep a filter.
+            match save.and_then(|s| s.parse::<u8>().ok()) {
+                Some(slot @ 7..=9) => {
+                    self.views.insert(slot, self.filter.clone());
+                    self.say(format!("{} {slot}", self.t(T::View)));
+                }
+                _ => self.complain(format!(
+                    "{}: {} (7–9)",
+                    self.t(T::View),
+                    save.unwrap_or_default()
+                )),
             }
             return;
         }
