@@ -379,7 +379,6 @@ pub async fn duty(daemon: &TestDaemon, token: &str, args: &[&str]) -> CliRun {
     }
     let config = config.display().to_string();
     let mut argv = vec![
-        "duty",
         "--addr",
         &daemon.addr,
         "--token",
@@ -388,29 +387,5 @@ pub async fn duty(daemon: &TestDaemon, token: &str, args: &[&str]) -> CliRun {
         &config,
     ];
     argv.extend_from_slice(args);
-    let cli = match Cli::try_parse_from(&argv) {
-        Ok(cli) => cli,
-        Err(error) => {
-            return CliRun {
-                code: 2,
-                stdout: String::new(),
-                stderr: error.to_string(),
-            };
-        }
-    };
-    let mut out = Vec::new();
-    let result = run(cli, &mut out).await;
-    let stdout = String::from_utf8(out).expect("utf-8 output");
-    match result {
-        Ok(()) => CliRun {
-            code: 0,
-            stdout,
-            stderr: String::new(),
-        },
-        Err(error) => CliRun {
-            code: error.exit_code(),
-            stdout,
-            stderr: error.to_string(),
-        },
-    }
+    duty_argv(&argv).await
 }
