@@ -222,17 +222,7 @@ async fn a_call_is_taken_and_dispatched_in_six_control_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escalate_resolve_and_close_from_the_keyboard() {
     let (daemon, officer) = prepared().await;
-    let number = daemon
-        .admin()
-        .await
-        .incidents()
-        .create_incident(call("需要督办", Some("post:xinhua")))
-        .await
-        .expect("create")
-        .into_inner()
-        .incident
-        .expect("incident")
-        .number;
+    let number = daemon.call_number("需要督办", Some("post:xinhua")).await;
     let mut console = Console::open(&daemon, &officer).await;
     assert_eq!(console.selected().number, number);
     console.press(KeyCode::Char('e'));

@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use pb::event::Body;
 use pb::watch_response::Item;
 
-use crate::support::{TestDaemon, assignee, call, duty};
+use crate::support::{TestDaemon, assignee, duty};
 
 type Stream = tonic::Streaming<pb::WatchResponse>;
 
@@ -85,17 +85,7 @@ fn names(alarm: &pb::Alarm, target: &str) -> Vec<String> {
 }
 
 async fn dispatch(daemon: &TestDaemon, summary: &str) -> String {
-    daemon
-        .admin()
-        .await
-        .incidents()
-        .create_incident(call(summary, Some("post:xinhua")))
-        .await
-        .expect("create")
-        .into_inner()
-        .incident
-        .expect("incident")
-        .number
+    daemon.call_number(summary, Some("post:xinhua")).await
 }
 
 async fn alarms(daemon: &TestDaemon, number: &str) -> Vec<pb::Alarm> {
@@ -412,17 +402,7 @@ async fn a_post_calls_in_a_unit_that_must_report_in_time() {
         t0() + SignedDuration::from_secs(91)
     );
     // A post cannot call units into someone else's incident.
-    let other = daemon
-        .admin()
-        .await
-        .incidents()
-        .create_incident(call("别处", Some("post:qianjin")))
-        .await
-        .expect("create")
-        .into_inner()
-        .incident
-        .expect("incident")
-        .number;
+    let other = daemon.call_number("别处", Some("post:qianjin")).await;
     let refused = duty(&daemon, &post, &["incident", "call-in", &other, "water"]).await;
     assert_eq!(refused.code, 4, "{}", refused.stderr);
     daemon.stop().await;

@@ -202,16 +202,8 @@ async fn a_post_reads_the_callers_phone_masked_in_events() {
     let xinhua = daemon.token("post:xinhua", "新华值守").await;
     let officer = daemon.token("officer", "王伟").await;
     let number = daemon
-        .admin()
-        .await
-        .incidents()
-        .create_incident(call("新华辖区火情", Some("post:xinhua")))
-        .await
-        .expect("create")
-        .into_inner()
-        .incident
-        .expect("incident")
-        .number;
+        .call_number("新华辖区火情", Some("post:xinhua"))
+        .await;
     let phone_seen_by = |token: String| {
         let daemon = &daemon;
         let incident = number.clone();

@@ -301,16 +301,8 @@ async fn absurd_client_times_are_refused() {
     daemon.seed().await;
     let xinhua = daemon.token("post:xinhua", "新华值守").await;
     let number = daemon
-        .admin()
-        .await
-        .incidents()
-        .create_incident(call("新华辖区火情", Some("post:xinhua")))
-        .await
-        .expect("create")
-        .into_inner()
-        .incident
-        .expect("incident")
-        .number;
+        .call_number("新华辖区火情", Some("post:xinhua"))
+        .await;
     let post = daemon.client(&xinhua).await;
     let year = |y: i16| -> prost_types::Timestamp {
         ts(jiff::civil::date(y, 6, 1)

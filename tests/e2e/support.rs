@@ -161,6 +161,20 @@ impl TestDaemon {
     }
 
     /// Creates a token with `role` and returns its secret.
+    /// Records a call as the admin (see [`call`]) and returns its number.
+    pub async fn call_number(&self, summary: &str, lead: Option<&str>) -> String {
+        self.admin()
+            .await
+            .incidents()
+            .create_incident(call(summary, lead))
+            .await
+            .expect("create")
+            .into_inner()
+            .incident
+            .expect("incident")
+            .number
+    }
+
     pub async fn token(&self, role: &str, name: &str) -> String {
         self.admin()
             .await
