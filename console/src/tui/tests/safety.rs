@@ -736,3 +736,17 @@ fn what_would_be_refused_is_not_confirmed_first() {
     command(&mut app, "close 0001 5 已回访");
     assert!(matches!(app.mode, Mode::Confirm(_)));
 }
+
+#[test]
+fn a_place_that_routes_to_no_post_is_said_even_when_units_go() {
+    let mut app = app(Lang::Zh);
+    key(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "fire");
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "1");
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "zzzz路");
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains("区消防救援大队"), "units still go: {shown}");
+    assert!(shown.contains("无辖区指挥部"), "{shown}");
+}

@@ -177,8 +177,13 @@ pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Fram
             Span::styled(format!("{}: ", app.t(T::WillDispatch)), theme.dim()),
             Span::raw(truncate(&targets.join(" + "), value_cells)),
         ]));
-    } else if place.is_some() || !form.text(Field::Place).is_empty() {
-        lines.push(Line::from(Span::styled(app.t(T::NoPost), theme.dim())));
+    }
+    // A place typed that routes to no post: say so, even when units go.
+    if dispatch.lead.is_none() && (place.is_some() || !form.text(Field::Place).is_empty()) {
+        lines.push(Line::from(Span::styled(
+            truncate(&format!("! {}", app.t(T::NoPost)), inner.width as usize),
+            theme.alert(),
+        )));
     }
     match &form.problem {
         Some(problem) => lines.push(Line::from(Span::styled(
