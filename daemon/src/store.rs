@@ -26,6 +26,7 @@
 
 pub mod journal;
 pub mod keys;
+pub mod wal;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,0 +1,580 @@
+//! The write-ahead journal dutyd owns: what makes a write durable.
+//!
+//! Each group commit is **one frame**, appended with one write and made
+//! durable with one `fdatasync` before anyone is answered. sled is applied
+//! after, and flushed only at checkpoints (see [`super::Store`]); on open,
+//! the frames sled has not durably applied are replayed. So power cuts rest
+//! on this file format and two system calls, not on sled's log.
+//!
+//! # Layout
+//!
+//! `wal/` holds segment files named by their first frame's number (lsn),
+//! `00000000000000000001.wal`. A segment starts with a header — magic
+//! [`MAGIC`], first lsn, the store's id, CRC-32 — then frames:
+//!
+//! ```text
+//! lsn u64 | seq u64 | len u32 | crc u32 | payload (len bytes)
+//! ```
+//!
+//! big-endian; `seq` is the journal's head after the frame (for messages a
+//! person can act on); the CRC-32 covers lsn, seq, len and the payload.
+//! Lsns are gapless across segments. A segment is sealed when it passes
+//! [`SEGMENT_BYTES`] and a new one begins (created, header synced, directory
+//! synced). Sealed segments go once a checkpoint has made sled durable past
+//! their last frame ([`Wal::trim`]).
+//!
+//! # Torn tail versus loss
+//!
+//! Appends are serialized and each is synced before the next, so at a crash
+//! at most **one** frame is not durable, and it is the last. On open, a bad
+//! frame (short, wrong lsn, bad CRC) with nothing valid after it in the last
+//! segment is that frame, torn and never acknowledged: its bytes are kept in
+//! `torn-<lsn>.bin` for inspection and the segment is cut back to the last
+//! whole frame. Anything else is loss, and open refuses with what and where:
+//! a bad frame followed by a valid one, damage in a sealed segment, a gap
+//! between segments, a journal that starts after the state it must replay
+//! into, or a state ahead of the journal's end.
+
+pub mod fs;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use fs::{WalFile, WalFs};
+
+/// The first bytes of every segment.
+pub const MAGIC: &[u8; 8] = b"DUTYWAL1";
+
+/// Segment header: magic, first lsn, store id (32 ASCII hex), CRC-32.
+const HEADER_LEN: usize = 8 + 8 + 32 + 4;
+
+/// Frame header: lsn, seq, len, crc.
+const FRAME_HEADER: usize = 8 + 8 + 4 + 4;
+
+/// A segment is sealed once it holds this much.
+pub const SEGMENT_BYTES: u64 = 64 << 20;
+
+/// No frame is bigger (a batch of 512 commands is far below).
+const MAX_FRAME: usize = 256 << 20;
+
+/// One frame read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Its number.
+    pub lsn: u64,
+    /// The journal head after it.
+    pub seq: u64,
+    /// What was written.
+    pub payload: Vec<u8>,
+}
+
+/// What open found at the end of the last segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// The lsn the torn frame would have had.
+    pub lsn: u64,
+    /// How many bytes were cut.
+    pub bytes: usize,
+    /// Where they were kept.
+    pub kept_in: PathBuf,
+}
+
+/// The journal opened, and what it holds beyond the applied state.
+pub struct Opened {
+    /// The journal, ready to append.
+    pub wal: Wal,
+    /// Frames after the applied lsn, in order: to replay.
+    pub replay: Vec<Frame>,
+    /// A torn last frame that was cut, if there was one.
+    pub torn: Option<TornTail>,
+}
+
+/// A segment on disk.
+#[derive(Debug, Clone)]
+struct Segment {
+    first_lsn: u64,
+    /// Last frame's lsn (`first_lsn - 1` while empty).
+    last_lsn: u64,
+    path: PathBuf,
+}
+
+/// The open journal. Only the writer appends.
+pub struct Wal {
+    fs: Arc<dyn WalFs>,
+    dir: PathBuf,
+    store_id: String,
+    segments: Vec<Segment>,
+    current: Box<dyn WalFile>,
+    current_len: u64,
+    segment_limit: u64,
+    next_lsn: u64,
+    /// An append failed part-way: the tail may hold a partial frame, so
+    /// nothing more may follow it in this run.
+    broken: bool,
+}
+
+fn segment_name(first_lsn: u64) -> String {
+    format!("{first_lsn:020}.wal")
+}
+
+fn header(first_lsn: u64, store_id: &str) -> Result<Vec<u8>> {
+    if store_id.len() != 32 {
+        return Err(Error::Storage(format!(
+            "store id {store_id:?} is not 32 characters"
+        )));
+    }
+    let mut bytes = Vec::with_capacity(HEADER_LEN);
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&first_lsn.to_be_bytes());
+    bytes.extend_from_slice(store_id.as_bytes());
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&crc.to_be_bytes());
+    Ok(bytes)
+}
+
+/// The frame's bytes, ready for one write.
+pub fn frame(lsn: u64, seq: u64, payload: &[u8]) -> Result<Vec<u8>> {
+    if payload.len() > MAX_FRAME {
+        return Err(Error::Storage(format!(
+            "a journal frame of {} bytes is over the {MAX_FRAME}-byte limit",
+            payload.len()
+        )));
+    }
+    let len = u32::try_from(payload.len())
+        .map_err(|_| Error::Storage("a journal frame is over 4 GiB".into()))?;
+    let mut bytes = Vec::with_capacity(FRAME_HEADER + payload.len());
+    bytes.extend_from_slice(&lsn.to_be_bytes());
+    bytes.extend_from_slice(&seq.to_be_bytes());
+    bytes.extend_from_slice(&len.to_be_bytes());
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&bytes);
+    hasher.update(payload);
+    bytes.extend_from_slice(&hasher.finalize().to_be_bytes());
+    bytes.extend_from_slice(payload);
+    Ok(bytes)
+}
+
+/// A whole, valid frame at `at` with lsn `lsn` (any lsn when `None`)?
+/// Returns it and its length.
+fn frame_at(bytes: &[u8], at: usize, lsn: Option<u64>) -> Option<(Frame, usize)> {
+    let head = bytes.get(at..at.checked_add(FRAME_HEADER)?)?;
+    let (found_lsn, rest) = head.split_first_chunk::<8>()?;
+    let (seq, rest) = rest.split_first_chunk::<8>()?;
+    let (len, rest) = rest.split_first_chunk::<4>()?;
+    let (crc, _) = rest.split_first_chunk::<4>()?;
+    let found_lsn = u64::from_be_bytes(*found_lsn);
+    if lsn.is_some_and(|lsn| lsn != found_lsn) || found_lsn == 0 {
+        return None;
+    }
+    let len = u32::from_be_bytes(*len) as usize;
+    if len > MAX_FRAME {
+        return None;
+    }
+    let start = at + FRAME_HEADER;
+    let payload = bytes.get(start..start.checked_add(len)?)?;
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&head[..20]);
+    hasher.update(payload);
+    if hasher.finalize() != u32::from_be_bytes(*crc) {
+        return None;
+    }
+    Some((
+        Frame {
+            lsn: found_lsn,
+            seq: u64::from_be_bytes(*seq),
+            payload: payload.to_vec(),
+        },
+        FRAME_HEADER + len,
+    ))
+}
+
+/// Any valid frame after `from` with an lsn above `after`: proof that the
+/// bad bytes at `from` are not a torn tail.
+fn valid_frame_after(bytes: &[u8], from: usize, after: u64) -> Option<Frame> {
+    (from + 1..bytes.len().saturating_sub(FRAME_HEADER - 1)).find_map(|at| {
+        let lsn = u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?);
+        if lsn <= after || lsn > after.saturating_add(1 << 24) {
+            return None;
+        }
+        frame_at(bytes, at, Some(lsn)).map(|(frame, _)| frame)
+    })
+}
+
+fn io_error(what: &str, path: &Path, error: std::io::Error) -> Error {
+    Error::Storage(format!("{what} {}: {error}", path.display()))
+}
+
+/// What to tell a person when the journal and the state disagree.
+fn refuse(dir: &Path, what: String) -> Error {
+    Error::Storage(format!(
+        "the journal in {} is damaged: {what}. dutyd changed nothing. Restore the \
+         latest backup into a new directory (docs/operations.md, \"Backups and the \
+         store\"), or, to start from what is left and knowingly lose the rest, run \
+         `dutyd recover --accept-loss` on this store.",
+        dir.display()
+    ))
+}
+
+impl Wal {
+    /// Opens the journal in `dir` (creating it when `create` and it has no
+    /// segments) for a state that has durably applied every frame up to
+    /// `applied`; returns the frames to replay. Refuses damage, gaps and
+    /// disagreement with the state (see the module docs).
+    pub fn open(
+        fs: Arc<dyn WalFs>,
+        dir: &Path,
+        store_id: &str,
+        applied: u64,
+        create: bool,
+    ) -> Result<Opened> {
+        fs.create_dir_all(dir)
+            .map_err(|e| io_error("creating", dir, e))?;
+        let mut firsts: Vec<u64> = fs
+            .list(dir)
+            .map_err(|e| io_error("listing", dir, e))?
+            .iter()
+            .filter_map(|name| name.strip_suffix(".wal")?.parse().ok())
+            .collect();
+        firsts.sort_unstable();
+        if firsts.is_empty() {
+            if !create {
+                return Err(refuse(
+                    dir,
+                    format!(
+                        "it has no segments, yet the state was saved with {applied} \
+                         journal frames applied"
+                    ),
+                ));
+            }
+            let wal = Wal::start_segment(fs, dir, store_id, applied + 1, Vec::new())?;
+            return Ok(Opened {
+                wal,
+                replay: Vec::new(),
+                torn: None,
+            });
+        }
+        let mut segments = Vec::new();
+        let mut replay = Vec::new();
+        let mut torn = None;
+        let mut current_len = 0;
+        let count = firsts.len();
+        for (index, first_lsn) in firsts.into_iter().enumerate() {
+            let last = index + 1 == count;
+            let path = dir.join(segment_name(first_lsn));
+            let bytes = fs.read(&path).map_err(|e| io_error("reading", &path, e))?;
+            if let Some(previous) = segments.last().map(|s: &Segment| s.last_lsn)
+                && previous + 1 != first_lsn
+            {
+                return Err(refuse(
+                    dir,
+                    format!(
+                        "frames {} to {} are missing (the segment before {} ends at {previous})",
+                        previous + 1,
+                        first_lsn - 1,
+                        path.display()
+                    ),
+                ));
+            }
+            let expected_header = header(first_lsn, store_id)?;
+            if bytes.len() < HEADER_LEN || bytes[..HEADER_LEN] != expected_header[..] {
+                let unfinished = last && expected_header.starts_with(&bytes);
+                let foreign = bytes.len() >= HEADER_LEN
+                    && &bytes[..8] == MAGIC
+                    && bytes[16..48] != *store_id.as_bytes();
+                if unfinished {
+                    // Created, then the power went before its header was
+                    // synced: nothing was ever written to it.
+                    fs.remove(&path)
+                        .map_err(|e| io_error("removing", &path, e))?;
+                    fs.sync_dir(dir).map_err(|e| io_error("syncing", dir, e))?;
+                    break;
+                }
+                return Err(refuse(
+                    dir,
+                    if foreign {
+                        format!("{} belongs to another store", path.display())
+                    } else {
+                        format!("{} has a damaged header", path.display())
+                    },
+                ));
+            }
+            let mut at = HEADER_LEN;
+            let mut last_lsn = first_lsn - 1;
+            let mut last_seq = None;
+            while at < bytes.len() {
+                match frame_at(&bytes, at, Some(last_lsn + 1)) {
+                    Some((frame, len)) => {
+                        at += len;
+                        last_lsn = frame.lsn;
+                        last_seq = Some(frame.seq);
+                        if frame.lsn > applied {
+                            replay.push(frame);
+                        }
+                    }
+                    None => break,
+                }
+            }
+            if at < bytes.len() {
+                let after = last_seq.map_or(String::new(), |seq| format!(" (after seq {seq})"));
+                if !last {
+                    return Err(refuse(
+                        dir,
+                        format!(
+                            "frame {} in {} is damaged at byte {at}{after}, before later segments",
+                            last_lsn + 1,
+                            path.display()
+                        ),
+                    ));
+                }
+                if let Some(later) = valid_frame_after(&bytes, at, last_lsn) {
+                    return Err(refuse(
+                        dir,
+                        format!(
+                            "frame {} in {} is damaged at byte {at}{after}, yet frame {} \
+                             (seq {}) after it is whole",
+                            last_lsn + 1,
+                            path.display(),
+                            later.lsn,
+                            later.seq
+                        ),
+                    ));
+                }
+                let cut = &bytes[at..];
+                let kept_in = dir.join(format!("torn-{}.bin", last_lsn + 1));
+                if cut.iter().any(|byte| *byte != 0) {
+                    let _ = fs.remove(&kept_in);
+                    fs.write_new(&kept_in, cut)
+                        .map_err(|e| io_error("keeping the torn frame in", &kept_in, e))?;
+                    fs.sync_dir(dir).map_err(|e| io_error("syncing", dir, e))?;
+                }
+                fs.truncate(&path, at as u64)
+                    .map_err(|e| io_error("cutting the torn frame from", &path, e))?;
+                tracing::warn!(
+                    lsn = last_lsn + 1,
+                    bytes = cut.len(),
+                    kept_in = %kept_in.display(),
+                    "the journal ended in a torn frame (a crash mid-write, never \
+                     acknowledged); cut back to the last whole frame"
+                );
+                torn = Some(TornTail {
+                    lsn: last_lsn + 1,
+                    bytes: cut.len(),
+                    kept_in,
+                });
+            }
+            current_len = at as u64;
+            segments.push(Segment {
+                first_lsn,
+                last_lsn,
+                path,
+            });
+        }
+        let Some(newest) = segments.last().cloned() else {
+            // The only segment was an unfinished one, now removed.
+            let opened = Wal::open(fs, dir, store_id, applied, create)?;
+            return Ok(opened);
+        };
+        let first = segments[0].first_lsn;
+        if applied + 1 < first {
+            return Err(refuse(
+                dir,
+                format!(
+                    "it starts at frame {first}, but the state was saved after frame \
+                     {applied}: frames {} to {} are missing",
+                    applied + 1,
+                    first - 1
+                ),
+            ));
+        }
+        if applied > newest.last_lsn {
+            return Err(refuse(
+                dir,
+                format!(
+                    "it ends at frame {}, but the state was saved after frame {applied}: \
+                     the journal lost its last {} frames",
+                    newest.last_lsn,
+                    applied - newest.last_lsn
+                ),
+            ));
+        }
+        let current = fs
+            .open_append(&newest.path)
+            .map_err(|e| io_error("opening", &newest.path, e))?;
+        Ok(Opened {
+            wal: Wal {
+                fs,
+                dir: dir.to_path_buf(),
+                store_id: store_id.to_owned(),
+                next_lsn: newest.last_lsn + 1,
+                segments,
+                current,
+                current_len,
+                segment_limit: SEGMENT_BYTES,
+                broken: false,
+            },
+            replay,
+            torn,
+        })
+    }
+
+    /// Creates segment `first_lsn` (header synced, then the directory).
+    fn start_segment(
+        fs: Arc<dyn WalFs>,
+        dir: &Path,
+        store_id: &str,
+        first_lsn: u64,
+        mut segments: Vec<Segment>,
+    ) -> Result<Wal> {
+        let path = dir.join(segment_name(first_lsn));
+        let mut file = fs
+            .create(&path)
+            .map_err(|e| io_error("creating", &path, e))?;
+        let header = header(first_lsn, store_id)?;
+        file.append(&header)
+            .and_then(|()| file.sync())
+            .map_err(|e| io_error("writing the header of", &path, e))?;
+        fs.sync_dir(dir).map_err(|e| io_error("syncing", dir, e))?;
+        segments.push(Segment {
+            first_lsn,
+            last_lsn: first_lsn - 1,
+            path,
+        });
+        Ok(Wal {
+            fs,
+            dir: dir.to_path_buf(),
+            store_id: store_id.to_owned(),
+            segments,
+            current: file,
+            current_len: HEADER_LEN as u64,
+            segment_limit: SEGMENT_BYTES,
+            next_lsn: first_lsn,
+            broken: false,
+        })
+    }
+
+    /// Seals segments at `bytes` instead of [`SEGMENT_BYTES`] (tests).
+    pub fn set_segment_limit(&mut self, bytes: u64) {
+        self.segment_limit = bytes;
+    }
+
+    /// The lsn the next frame gets.
+    pub fn next_lsn(&self) -> u64 {
+        self.next_lsn
+    }
+
+    /// How many segments are on disk.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Appends `payload` as the next frame and makes it durable: one write,
+    /// one `fdatasync` (and, when a new segment begins, its creation and the
+    /// directory's sync). Returns its lsn. After a failure nothing more can
+    /// be appended: the frame may be partly on disk.
+    pub fn append(&mut self, seq: u64, payload: &[u8]) -> Result<u64> {
+        if self.broken {
+            return Err(Error::Storage(
+                "an earlier journal write failed; nothing more is written".into(),
+            ));
+        }
+        let lsn = self.next_lsn;
+        let bytes = frame(lsn, seq, payload)?;
+        if self.current_len > HEADER_LEN as u64
+            && self.current_len + bytes.len() as u64 > self.segment_limit
+        {
+            self.roll(lsn)?;
+        }
+        let written = self
+            .current
+            .append(&bytes)
+            .and_then(|()| self.current.sync());
+        if let Err(error) = written {
+            self.broken = true;
+            let path = self
+                .segments
+                .last()
+                .map(|s| s.path.display().to_string())
+                .unwrap_or_default();
+            return Err(Error::Storage(format!(
+                "writing journal frame {lsn} to {path}: {error}"
+            )));
+        }
+        self.current_len += bytes.len() as u64;
+        self.next_lsn += 1;
+        if let Some(segment) = self.segments.last_mut() {
+            segment.last_lsn = lsn;
+        }
+        Ok(lsn)
+    }
+
+    fn roll(&mut self, first_lsn: u64) -> Result<()> {
+        let segments = std::mem::take(&mut self.segments);
+        let next = Wal::start_segment(
+            self.fs.clone(),
+            &self.dir,
+            &self.store_id,
+            first_lsn,
+            segments.clone(),
+        );
+        match next {
+            Ok(next) => {
+                *self = Wal {
+                    segment_limit: self.segment_limit,
+                    ..next
+                };
+                Ok(())
+            }
+            Err(error) => {
+                self.segments = segments;
+                self.broken = true;
+                Err(error)
+            }
+        }
+    }
+
+    /// Removes sealed segments whose every frame is at or before `applied`,
+    /// which the state holds durably. Returns how many went.
+    pub fn trim(&mut self, applied: u64) -> Result<usize> {
+        let mut removed = 0;
+        while self.segments.len() > 1 && self.segments[0].last_lsn <= applied {
+            let segment = self.segments.remove(0);
+            self.fs
+                .remove(&segment.path)
+                .map_err(|e| io_error("removing", &segment.path, e))?;
+            removed += 1;
+        }
+        if removed > 0 {
+            self.fs
+                .sync_dir(&self.dir)
+                .map_err(|e| io_error("syncing", &self.dir, e))?;
+        }
+        Ok(removed)
+    }
+
+    /// Frames from `from` on that are still on disk, in order (for tests
+    /// and tools; reads whole segments).
+    pub fn read_from(&self, from: u64) -> Result<Vec<Frame>> {
+        let mut frames = Vec::new();
+        for segment in &self.segments {
+            if segment.last_lsn < from {
+                continue;
+            }
+            let bytes = self
+                .fs
+                .read(&segment.path)
+                .map_err(|e| io_error("reading", &segment.path, e))?;
+            let mut at = HEADER_LEN;
+            while let Some((frame, len)) = frame_at(&bytes, at, None) {
+                at += len;
+                if frame.lsn >= from {
+                    frames.push(frame);
+                }
+            }
+        }
+        Ok(frames)
+    }
+}
+
+#[cfg(test)]
+mod tests;
