@@ -3,16 +3,18 @@
 //! RPC handlers [`Engine::submit`] commands. A single writer thread takes
 //! whatever has queued up, runs each command against the current state
 //! (`execute` over a `scope::Scope`), writes the whole batch — state,
-//! indexes, journal records — as **one** atomic sled batch, makes it durable
-//! with **one** flush, publishes the events to live watchers and only then
-//! answers the callers. Commands that arrive during a flush form the next
-//! batch, so under load one flush serves many commands (group commit).
+//! indexes, journal records — as **one** journal frame made durable with
+//! **one** `fdatasync`, applies it to sled as one atomic batch, publishes the
+//! events to live watchers and only then answers the callers. Commands that
+//! arrive during a sync form the next batch, so under load one sync serves
+//! many commands (group commit).
 //!
-//! The writer flushes itself rather than handing batches to a flusher
-//! thread: that hand-off cost ~50 µs of latency per call on this machine
-//! and bought little, as the CPU (not the disk) is the limit under load.
+//! "Durable" means the batch's frame is in the write-ahead journal and
+//! `fdatasync`ed ([`crate::store::Store::commit`]); sled is applied at once
+//! but made durable only by a checkpoint thread every
+//! [`EngineOptions::checkpoint_every`] and when the writer stops.
 //!
-//! If a commit or flush fails, the engine turns fatal: every caller gets
+//! If a commit or checkpoint fails, the engine turns fatal: every caller gets
 //! UNAVAILABLE, [`Engine::fatal`] fires (the server reports NOT_SERVING and
 //! exits non-zero). An acknowledged write is never lost.
 //!
@@ -58,6 +60,9 @@ pub struct EngineOptions {
     pub broadcast_capacity: usize,
     /// Presence: offline grace, skew threshold, heartbeat interval.
     pub presence: crate::presence::PresenceOptions,
+    /// How often sled is made durable (a checkpoint), so that the journal
+    /// replayed after a crash stays short.
+    pub checkpoint_every: std::time::Duration,
 }
 
 impl Default for EngineOptions {
@@ -67,6 +72,7 @@ impl Default for EngineOptions {
             queue_depth: 4096,
             broadcast_capacity: 4096,
             presence: crate::presence::PresenceOptions::default(),
+            checkpoint_every: std::time::Duration::from_secs(2),
         }
     }
 }

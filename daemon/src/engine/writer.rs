@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
@@ -34,9 +35,21 @@ pub(super) fn spawn(
 ) -> Result<(mpsc::Sender<Message>, Vec<std::thread::JoinHandle<()>>)> {
     let (jobs_tx, jobs_rx) = mpsc::channel(options.queue_depth.max(1));
     let max_batch = options.max_batch.max(1);
+    // Dropped when the writer ends, however it ends: the checkpointer's cue
+    // to make sled durable one last time and stop.
+    let (writer_alive, writer_gone) = std::sync::mpsc::channel::<()>();
+    let checkpointer = {
+        let shared = shared.clone();
+        let every = options.checkpoint_every;
+        std::thread::Builder::new()
+            .name("dutyd-checkpoint".into())
+            .spawn(move || checkpoint_loop(&shared, &writer_gone, every))
+            .map_err(|e| Error::Storage(format!("cannot start the checkpoint thread: {e}")))?
+    };
     let writer = std::thread::Builder::new()
         .name("dutyd-writer".into())
         .spawn(move || {
+            let _alive = writer_alive;
             // A panic here must not leave dutyd SERVING with no writer: it
             // takes the fatal path like a storage failure.
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -52,7 +65,34 @@ pub(super) fn spawn(
             }
         })
         .map_err(|e| Error::Storage(format!("cannot start the writer thread: {e}")))?;
-    Ok((jobs_tx, vec![writer]))
+    Ok((jobs_tx, vec![writer, checkpointer]))
+}
+
+/// Every `every`, if anything was written since the last time, makes sled
+/// durable and lets the journal drop what it no longer needs; once more when
+/// the writer ends. A failed checkpoint is a storage failure like any other.
+fn checkpoint_loop(shared: &Shared, writer_gone: &std::sync::mpsc::Receiver<()>, every: Duration) {
+    let mut done = shared.store.applied_lsn();
+    loop {
+        let stopping = !matches!(
+            writer_gone.recv_timeout(every),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        if shared.fatal.is_cancelled() {
+            return;
+        }
+        let applied = shared.store.applied_lsn();
+        if applied != done {
+            if let Err(error) = shared.store.checkpoint() {
+                shared.go_fatal(format!("a checkpoint failed: {error}"));
+                return;
+            }
+            done = applied;
+        }
+        if stopping {
+            return;
+        }
+    }
 }
 
 fn fingerprint(job: &Job) -> String {
@@ -123,12 +163,11 @@ fn write_loop(
         if !writes.is_empty() {
             let durable = store::encode(&batch_head).and_then(|bytes| {
                 writes.put(TreeId::State, keys::meta("head"), bytes);
-                shared.store.commit(&writes)?;
-                shared.store.flush()
+                shared.store.commit(&writes)
             });
             if let Err(error) = durable {
                 shared.go_fatal(format!("writing a batch failed: {error}"));
-                // The batch may have reached the disk before the failure
+                // The frame may have reached the disk before the failure
                 // (a failed fdatasync after a good write): say "maybe".
                 for (reply, _) in replies {
                     let _ = reply.send(Err(shared.outcome_unknown()));

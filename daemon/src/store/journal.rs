@@ -99,49 +99,118 @@ pub(super) struct Packed {
     pub tail: Option<Group>,
 }
 
+/// Packs staged `(seq, record)` pairs (in seq order) into their groups, on
+/// top of what `tree` holds (or `tail` remembers). Refuses a seq that is not
+/// after its group's last: the journal only grows.
+fn pack<'a>(
+    tree: &sled::Tree,
+    tail: &Tail,
+    staged: impl Iterator<Item = (u64, &'a [u8])>,
+) -> Result<Packed> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut tail = tail.take();
+    // The seq each group being built ends with, read once per group.
+    let mut last = None;
+    for (seq, record) in staged {
+        let group = seq / GROUP;
+        if groups.last().is_none_or(|(g, _)| *g != group) {
+            let base = match tail.take() {
+                Some((g, bytes)) if g == group => bytes,
+                _ => stored_group(tree, seq)?.unwrap_or_default(),
+            };
+            last = last_seq(&base)?;
+            groups.push((group, base));
+        }
+        let (_, bytes) = groups.last_mut().ok_or_else(|| {
+            Error::Storage("packing the journal: no group to append to".to_owned())
+        })?;
+        if let Some(last) = last
+            && seq <= last
+        {
+            return Err(Error::Storage(format!(
+                "journal record {seq} would not come after record {last}"
+            )));
+        }
+        push_entry(bytes, seq, record)?;
+        last = Some(seq);
+    }
+    let tail = groups.last().cloned();
+    Ok(Packed {
+        groups: groups
+            .into_iter()
+            .map(|(group, bytes)| (group_key(group * GROUP), bytes))
+            .collect(),
+        tail,
+    })
+}
+
+fn stored_group(tree: &sled::Tree, seq: u64) -> Result<Option<Vec<u8>>> {
+    Ok(tree
+        .get(TreeId::Journal.key(&group_key(seq)))
+        .map_err(storage)?
+        .map(|bytes| bytes.to_vec()))
+}
+
+/// The newest journal record in `tree`: its seq and bytes.
+pub(super) fn last_record(tree: &sled::Tree) -> Result<Option<(u64, Vec<u8>)>> {
+    let last = tree
+        .scan_prefix(TreeId::Journal.key(&[GROUP_TAG]))
+        .next_back()
+        .transpose()
+        .map_err(storage)?;
+    let Some((_, group)) = last else {
+        return Ok(None);
+    };
+    Ok(entries(&group)?
+        .last()
+        .map(|(seq, record)| (*seq, record.to_vec())))
+}
+
+/// Converts a v1 journal (a key per seq) to groups; returns how many
+/// records moved. Each batch moves whole runs of records and removes their
+/// old keys, so it can stop anywhere and carry on later.
+pub(super) fn group_old_journal(tree: &sled::Tree) -> Result<u64> {
+    const CHUNK: usize = 4096;
+    // v1 keys are the 8-byte big-endian seq; seqs stay far below 2^56, so
+    // they all start with a zero byte.
+    let old_prefix = TreeId::Journal.key(&[0]);
+    let mut moved = 0;
+    loop {
+        let mut old = Vec::with_capacity(CHUNK);
+        for item in tree.scan_prefix(&old_prefix).take(CHUNK) {
+            let (key, record) = item.map_err(storage)?;
+            let seq = super::keys::decode_u64(&key[1..])?;
+            old.push((key, seq, record));
+        }
+        if old.is_empty() {
+            return Ok(moved);
+        }
+        // Nothing is cached: every group is read from the store.
+        let packed = pack(
+            tree,
+            &Tail::default(),
+            old.iter().map(|(_, seq, record)| (*seq, record.as_ref())),
+        )?;
+        let mut batch = sled::Batch::default();
+        for (key, bytes) in packed.groups {
+            batch.insert(TreeId::Journal.key(&key), bytes);
+        }
+        for (key, _, _) in &old {
+            batch.remove(key.as_ref());
+        }
+        tree.apply_batch(batch)
+            .map_err(|e| Error::Storage(format!("grouping the journal: {e}")))?;
+        moved += old.len() as u64;
+    }
+}
+
 impl Store {
-    /// Packs staged `(seq, record)` pairs (in seq order) into their groups,
-    /// on top of what is stored. Refuses a seq that is not after its
-    /// group's last: the journal only grows.
+    /// Packs staged records into their groups (see [`pack`]).
     pub(super) fn pack_journal<'a>(
         &self,
         staged: impl Iterator<Item = (u64, &'a [u8])>,
     ) -> Result<Packed> {
-        let mut groups: Vec<Group> = Vec::new();
-        let mut tail = self.journal_tail.take();
-        // The seq each group being built ends with, read once per group.
-        let mut last = None;
-        for (seq, record) in staged {
-            let group = seq / GROUP;
-            if groups.last().is_none_or(|(g, _)| *g != group) {
-                let base = match tail.take() {
-                    Some((g, bytes)) if g == group => bytes,
-                    _ => self.stored_group(seq)?.unwrap_or_default(),
-                };
-                last = last_seq(&base)?;
-                groups.push((group, base));
-            }
-            let (_, bytes) = groups.last_mut().ok_or_else(|| {
-                Error::Storage("packing the journal: no group to append to".to_owned())
-            })?;
-            if let Some(last) = last
-                && seq <= last
-            {
-                return Err(Error::Storage(format!(
-                    "journal record {seq} would not come after record {last}"
-                )));
-            }
-            push_entry(bytes, seq, record)?;
-            last = Some(seq);
-        }
-        let tail = groups.last().cloned();
-        Ok(Packed {
-            groups: groups
-                .into_iter()
-                .map(|(group, bytes)| (group_key(group * GROUP), bytes))
-                .collect(),
-            tail,
-        })
+        pack(&self.tree, &self.journal_tail, staged)
     }
 
     /// Remembers the newest group once its batch is applied.
@@ -151,13 +220,9 @@ impl Store {
         }
     }
 
-    fn stored_group(&self, seq: u64) -> Result<Option<Vec<u8>>> {
-        self.get_raw(TreeId::Journal, &group_key(seq))
-    }
-
     /// The stored bytes of journal record `seq`.
     pub fn journal_record(&self, seq: u64) -> Result<Option<Vec<u8>>> {
-        let Some(group) = self.stored_group(seq)? else {
+        let Some(group) = stored_group(&self.tree, seq)? else {
             return Ok(None);
         };
         Ok(entries(&group)?
@@ -194,54 +259,7 @@ impl Store {
 
     /// The newest journal record: its seq and bytes.
     pub(super) fn last_journal_record(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        let last = self
-            .tree
-            .scan_prefix(TreeId::Journal.key(&[GROUP_TAG]))
-            .next_back()
-            .transpose()
-            .map_err(storage)?;
-        let Some((_, group)) = last else {
-            return Ok(None);
-        };
-        Ok(entries(&group)?
-            .last()
-            .map(|(seq, record)| (*seq, record.to_vec())))
-    }
-
-    /// Converts a v1 journal (a key per seq) to groups; returns how many
-    /// records moved. Each batch moves whole runs of records and removes
-    /// their old keys, so it can stop anywhere and carry on later.
-    pub(super) fn group_old_journal(&self) -> Result<u64> {
-        const CHUNK: usize = 4096;
-        // v1 keys are the 8-byte big-endian seq; seqs stay far below 2^56,
-        // so they all start with a zero byte.
-        let old_prefix = TreeId::Journal.key(&[0]);
-        let mut moved = 0;
-        loop {
-            let mut old = Vec::with_capacity(CHUNK);
-            for item in self.tree.scan_prefix(&old_prefix).take(CHUNK) {
-                let (key, record) = item.map_err(storage)?;
-                let seq = super::keys::decode_u64(&key[1..])?;
-                old.push((key, seq, record));
-            }
-            if old.is_empty() {
-                return Ok(moved);
-            }
-            // Nothing is cached yet: every group is read from the store.
-            let packed =
-                self.pack_journal(old.iter().map(|(_, seq, record)| (*seq, record.as_ref())))?;
-            let mut batch = sled::Batch::default();
-            for (key, bytes) in packed.groups {
-                batch.insert(TreeId::Journal.key(&key), bytes);
-            }
-            for (key, _, _) in &old {
-                batch.remove(key.as_ref());
-            }
-            self.tree
-                .apply_batch(batch)
-                .map_err(|e| Error::Storage(format!("grouping the journal: {e}")))?;
-            moved += old.len() as u64;
-        }
+        last_record(&self.tree)
     }
 }
 
@@ -326,7 +344,7 @@ mod tests {
         {
             let store = Store::open(dir.path(), 8 << 20).expect("open");
             stage(&store, 1..=5);
-            store.flush().expect("flush");
+            store.checkpoint().expect("checkpoint");
         }
         let store = Store::open(dir.path(), 8 << 20).expect("reopen");
         stage(&store, 6..=6);
@@ -366,7 +384,7 @@ mod tests {
                 crate::store::encode(&head).expect("head"),
             );
             store.commit(&writes).expect("commit");
-            store.flush().expect("flush");
+            store.checkpoint().expect("checkpoint");
         }
         let store = Store::open(dir.path(), 8 << 20).expect("converted");
         assert_eq!(store.head().expect("head").seq, 40);
