@@ -9,6 +9,7 @@
 //! - `journal`: `watch`, `audit`, `info`.
 //! - `output`: tables and proto3 JSON.
 
+pub mod admin;
 pub mod bench;
 pub mod directory;
 pub mod escalation;
@@ -119,6 +120,9 @@ pub enum Command {
     Audit(journal::AuditCmd),
     /// Server version, time zone, journal head and who you are.
     Info,
+    /// The store's care: online backup.
+    #[command(subcommand)]
+    Admin(admin::AdminCmd),
     /// Which posts and units are connected, since when, last seen, and how
     /// far their clocks are off.
     Presence {
@@ -382,6 +386,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Watch(args) => journal::watch(&mut ctx, args).await,
         Command::Audit(cmd) => journal::audit(&mut ctx, cmd).await,
         Command::Info => journal::info(&mut ctx).await,
+        Command::Admin(cmd) => admin::run(&mut ctx, cmd).await,
         Command::Presence { offline } => journal::presence(&mut ctx, offline).await,
         Command::Completions { .. } | Command::Bench(_) | Command::Demo(_) => Ok(()),
     }

@@ -15,7 +15,8 @@
 //! - [`engine`]: the write path — commands from every service go through one
 //!   writer thread that batches them into one sled transaction and one shared
 //!   flush (group commit) before anyone is answered.
-//! - [`store`]: the only module that touches sled: trees, keys, transactions.
+//! - [`store`]: the only module that touches sled and the write-ahead journal's
+//!   files: the journal, checkpoints, keys, recovery.
 //! - [`server`]: builds the tonic server (auth, health, reflection, limits)
 //!   and runs it until shutdown; [`server::Daemon`] is what `dutyd`, the
 //!   tests and `duty demo` start.

@@ -50,6 +50,15 @@ enum Cmd {
     /// Makes the certificates of a small deployment (one command each).
     #[command(subcommand)]
     Cert(CertCmd),
+    /// Checks a store that dutyd refuses to open, and with --accept-loss
+    /// starts it from what is left: the damaged or unmatched part of the
+    /// journal is set aside (kept as *.lost), and a new epoch begins, so
+    /// every client resuming from before is told to resync. Stop dutyd first.
+    Recover {
+        /// Set aside what cannot be vouched for and start a new epoch.
+        #[arg(long)]
+        accept_loss: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -148,6 +157,9 @@ fn run() -> anyhow::Result<()> {
         config.client_ca = args.client_ca;
     }
     config.validate()?;
+    if let Some(Cmd::Recover { accept_loss }) = args.command {
+        return recover(&config, accept_loss);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -156,13 +168,61 @@ fn run() -> anyhow::Result<()> {
         match args.command.unwrap_or(Cmd::Serve) {
             Cmd::Init { token_file } => init(config, token_file).await,
             Cmd::Serve => serve(config).await,
-            Cmd::Cert(_) => Ok(()),
+            Cmd::Cert(_) | Cmd::Recover { .. } => Ok(()),
         }
     });
     // Connections cut at the grace may still be parked in the runtime: do
     // not wait on them, the store is already closed.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     result
+}
+
+/// `dutyd recover`: opens the store as `serve` would; with `accept_loss`,
+/// sets aside what the journal cannot vouch for and starts a new epoch.
+fn recover(config: &Config, accept_loss: bool) -> anyhow::Result<()> {
+    use dutyroom_daemon::store::Store;
+    let cache = config.cache_mb * 1024 * 1024;
+    if !accept_loss {
+        let store = Store::open(&config.data, cache).map_err(|error| {
+            anyhow::anyhow!(
+                "{error}\nNothing was changed. `dutyd recover --accept-loss` starts from what \
+                 is left (a new epoch: clients resync)."
+            )
+        })?;
+        store.checkpoint()?;
+        println!(
+            "The store in {} opens whole (identity {}, head seq {}): nothing to recover.",
+            config.data.display(),
+            store.identity(),
+            store.head()?.seq
+        );
+        return Ok(());
+    }
+    let (store, lost) = Store::recover(&config.data, cache)?;
+    store.checkpoint()?;
+    if lost.is_empty() {
+        println!(
+            "The store in {} opens whole (identity {}, head seq {}): nothing was set aside.",
+            config.data.display(),
+            store.identity(),
+            store.head()?.seq
+        );
+        return Ok(());
+    }
+    println!(
+        "Set aside (kept in {} as *.lost):",
+        config.data.join("wal").display()
+    );
+    for line in &lost {
+        println!("  - {line}");
+    }
+    println!(
+        "The store starts again at head seq {} in a new epoch (identity {}); clients \
+         resuming from before are told to resync.",
+        store.head()?.seq,
+        store.identity()
+    );
+    Ok(())
 }
 
 fn announce(token: &str, token_file: Option<&PathBuf>) -> anyhow::Result<()> {

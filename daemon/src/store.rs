@@ -42,6 +42,7 @@
 //! Domain code never sees sled types: reads return decoded values, writes go
 //! in as a [`WriteSet`].
 
+pub mod backup;
 pub mod journal;
 pub mod keys;
 pub mod wal;
@@ -333,6 +334,46 @@ pub struct Store {
     applied: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// One checkpoint at a time.
     checkpointing: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Begun anew when acknowledged events were lost or the store restored.
+    epoch: std::sync::Arc<std::sync::RwLock<Epoch>>,
+    /// A running backup's start lsn: checkpoints keep the frames after it.
+    backup_pin: std::sync::Arc<std::sync::Mutex<Option<u64>>>,
+}
+
+/// Which life of the store this is. The number counts; the random tag
+/// tells apart two lives with the same number (the same backup restored
+/// twice, each then taking different writes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+struct Epoch {
+    number: u64,
+    tag: String,
+}
+
+impl Epoch {
+    fn first() -> Epoch {
+        Epoch {
+            number: 1,
+            tag: String::new(),
+        }
+    }
+
+    fn next(&self) -> Result<Epoch> {
+        let mut bytes = [0u8; 3];
+        getrandom::fill(&mut bytes).map_err(|e| Error::Storage(format!("no randomness: {e}")))?;
+        Ok(Epoch {
+            number: self.number + 1,
+            tag: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        })
+    }
+}
+
+/// Left in a backup by [`Store::backup`]: opening it is a restore.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct BackupMark {
+    /// When the backup was taken.
+    taken_at: String,
+    /// The journal head it holds.
+    head_seq: u64,
 }
 
 /// sled's key holding the lsn of the last frame it applied.
@@ -346,6 +387,18 @@ impl Store {
     /// Refuses a store of a different format, a journal that cannot vouch
     /// for the state, or a journal head that does not match its meta.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
+        Ok(Store::open_with(dir, cache_bytes, false)?.0)
+    }
+
+    /// Opens the store accepting loss (`dutyd recover --accept-loss`):
+    /// what the journal cannot vouch for is set aside instead of refused,
+    /// and if anything was, a new epoch begins (see [`Store::identity`]).
+    /// Returns what was set aside, one line each (empty: nothing to do).
+    pub fn recover(dir: &Path, cache_bytes: u64) -> Result<(Store, Vec<String>)> {
+        Store::open_with(dir, cache_bytes, true)
+    }
+
+    fn open_with(dir: &Path, cache_bytes: u64, accept_loss: bool) -> Result<(Store, Vec<String>)> {
         let db = open_db(dir, cache_bytes)?;
         let tree = db.open_tree("dutyroom").map_err(storage)?;
         let format_key = TreeId::State.key(&keys::meta("format"));
@@ -430,7 +483,15 @@ impl Store {
             &store_id,
             applied,
             format == FORMAT_V2 || applied == 0,
+            accept_loss,
         )?;
+        let epoch = match tree
+            .get(TreeId::State.key(&keys::meta("epoch")))
+            .map_err(storage)?
+        {
+            Some(bytes) => decode::<Epoch>(&bytes)?,
+            None => Epoch::first(),
+        };
         let head_seq = last_seq_in(&tree)?;
         let store = Store {
             db,
@@ -444,6 +505,8 @@ impl Store {
             })),
             applied: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(applied)),
             checkpointing: std::sync::Arc::new(std::sync::Mutex::new(())),
+            epoch: std::sync::Arc::new(std::sync::RwLock::new(epoch)),
+            backup_pin: std::sync::Arc::new(std::sync::Mutex::new(None)),
         };
         if !opened.replay.is_empty() {
             let count = opened.replay.len();
@@ -475,11 +538,73 @@ impl Store {
             store.checkpoint()?;
             tracing::info!("the store now keeps a write-ahead journal (format v3)");
         }
+        if !opened.lost.is_empty() {
+            store.begin_epoch(&format!("accepted loss: {}", opened.lost.join("; ")))?;
+        }
+        let restored = store.get::<BackupMark>(TreeId::State, &keys::meta("backup"))?;
+        if let Some(mark) = restored {
+            let mut writes = WriteSet::default();
+            writes.remove(TreeId::State, keys::meta("backup"));
+            store.commit(&writes)?;
+            store.begin_epoch(&format!(
+                "restored from the backup taken at {} (seq {})",
+                mark.taken_at, mark.head_seq
+            ))?;
+        }
         store.check_head()?;
         store.move_old_rollcalls()?;
-        Ok(store)
+        Ok((store, opened.lost))
     }
 
+    /// Starts a new epoch: from now on the store's identity differs, so
+    /// every client resuming with a seq of the old one is told to resync
+    /// (seqs after the loss or the restore point may be reused).
+    fn begin_epoch(&self, why: &str) -> Result<()> {
+        let epoch = self.current_epoch().next()?;
+        let mut writes = WriteSet::default();
+        writes.put(TreeId::State, keys::meta("epoch"), encode(&epoch)?);
+        self.commit(&writes)?;
+        self.checkpoint()?;
+        *self
+            .epoch
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = epoch;
+        tracing::warn!(
+            identity = %self.identity(),
+            why,
+            "a new epoch of the store begins: clients resuming from an older one must resync"
+        );
+        Ok(())
+    }
+
+    fn current_epoch(&self) -> Epoch {
+        self.epoch
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The store's identity as clients see it: its id and epoch,
+    /// `<id>-<n>` (`<id>-<n>.<tag>` after the first). Seqs are only
+    /// comparable under one identity.
+    pub fn identity(&self) -> String {
+        let epoch = self.current_epoch();
+        if epoch.tag.is_empty() {
+            format!("{}-{}", self.store_id, epoch.number)
+        } else {
+            format!("{}-{}.{}", self.store_id, epoch.number, epoch.tag)
+        }
+    }
+
+    /// The store's random id, fixed at creation (the same in every epoch).
+    pub fn store_id(&self) -> &str {
+        &self.store_id
+    }
+
+    /// Roll-calls were once kept under `rc`, which request records (`r` +
+    /// token id) can share when a token id starts with `c`. Moves them to
+    /// their own prefix: a roll-call key is exactly `rc` + 8 bytes, a
+    /// request key is longer. One atomic batch; nothing to do after.
     fn move_old_rollcalls(&self) -> Result<()> {
         let mut writes = WriteSet::default();
         for (key, value) in self.scan(TreeId::State, keys::OLD_ROLLCALLS, None, usize::MAX)? {
@@ -510,11 +635,6 @@ impl Store {
     /// The lsn of the last journal frame applied to sled.
     pub fn applied_lsn(&self) -> u64 {
         self.applied.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Random id fixed when the store was created.
-    pub fn store_id(&self) -> &str {
-        &self.store_id
     }
 
     /// The newest journal record's seq and hash.
@@ -636,37 +756,7 @@ impl Store {
 
     /// Applies a frame's changes to sled, with its lsn, as one batch.
     fn apply(&self, writes: &WriteSet, lsn: u64) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        let staged = writes.trees[TreeId::Journal as usize]
-            .iter()
-            .map(|(key, value)| {
-                let seq = keys::decode_u64(key)?;
-                let record = value.as_deref().ok_or_else(|| {
-                    Error::Storage(format!("journal record {seq} cannot be removed"))
-                })?;
-                Ok((seq, record))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let packed = self.pack_journal(staged.into_iter())?;
-        for (key, bytes) in packed.groups {
-            batch.insert(TreeId::Journal.key(&key), bytes);
-        }
-        for tree in TREES {
-            if tree == TreeId::Journal {
-                continue;
-            }
-            for (key, value) in &writes.trees[tree as usize] {
-                match value {
-                    Some(value) => batch.insert(tree.key(key), value.as_slice()),
-                    None => batch.remove(tree.key(key)),
-                }
-            }
-        }
-        batch.insert(applied_key(), encode(&lsn)?);
-        self.tree
-            .apply_batch(batch)
-            .map_err(|e| Error::Storage(format!("applying journal frame {lsn}: {e}")))?;
-        self.remember_tail(packed.tail);
+        apply_to(&self.tree, &self.journal_tail, writes, lsn, false)?;
         self.applied
             .store(lsn, std::sync::atomic::Ordering::Release);
         Ok(())
@@ -690,11 +780,12 @@ impl Store {
         self.log_file
             .sync_data()
             .map_err(|e| Error::Storage(format!("syncing the store's log: {e}")))?;
+        let limit = self.trim_limit(applied);
         self.journal
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .wal
-            .trim(applied)?;
+            .trim(limit)?;
         Ok(())
     }
 
@@ -798,6 +889,51 @@ fn damaged(dir: &Path, what: &str) -> String {
          inspection.",
         dir.display()
     )
+}
+
+/// Applies a frame's changes to `tree`, with its lsn, as one sled batch.
+/// `tolerant` (a backup's fuzzy copy, replayed over) skips journal records
+/// the tree already holds instead of refusing them.
+fn apply_to(
+    tree: &sled::Tree,
+    tail: &journal::Tail,
+    writes: &WriteSet,
+    lsn: u64,
+    tolerant: bool,
+) -> Result<()> {
+    let mut batch = sled::Batch::default();
+    let staged = writes.trees[TreeId::Journal as usize]
+        .iter()
+        .map(|(key, value)| {
+            let seq = keys::decode_u64(key)?;
+            let record = value
+                .as_deref()
+                .ok_or_else(|| Error::Storage(format!("journal record {seq} cannot be removed")))?;
+            Ok((seq, record))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let packed = journal::pack(tree, tail, staged.into_iter(), tolerant)?;
+    for (key, bytes) in packed.groups {
+        batch.insert(TreeId::Journal.key(&key), bytes);
+    }
+    for keyspace in TREES {
+        if keyspace == TreeId::Journal {
+            continue;
+        }
+        for (key, value) in &writes.trees[keyspace as usize] {
+            match value {
+                Some(value) => batch.insert(keyspace.key(key), value.as_slice()),
+                None => batch.remove(keyspace.key(key)),
+            }
+        }
+    }
+    batch.insert(applied_key(), encode(&lsn)?);
+    tree.apply_batch(batch)
+        .map_err(|e| Error::Storage(format!("applying journal frame {lsn}: {e}")))?;
+    if let Some((group, bytes)) = packed.tail {
+        tail.set(group, bytes);
+    }
+    Ok(())
 }
 
 /// The seq of the newest journal record sled holds (0 for none).
@@ -985,6 +1121,97 @@ mod tests {
             &Store::open(dir.path(), 8 << 20).expect("reopen"),
             31
         ));
+    }
+
+    /// `dutyd recover --accept-loss` on a store whose journal is gone:
+    /// the state is all there is, a new journal and a new epoch begin.
+    #[test]
+    fn recovering_without_a_journal_starts_a_new_epoch_from_the_state() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let before = {
+            let store = Store::open(dir.path(), 8 << 20).expect("open");
+            fill(&store, 0, 20);
+            store.checkpoint().expect("checkpoint");
+            store.identity()
+        };
+        std::fs::remove_dir_all(dir.path().join("wal")).expect("lose the journal");
+        assert!(Store::open(dir.path(), 8 << 20).is_err(), "refused first");
+        let (store, lost) = Store::recover(dir.path(), 8 << 20).expect("recover");
+        assert_eq!(lost.len(), 1, "{lost:?}");
+        assert!(lost[0].contains("no segments"), "{lost:?}");
+        assert!(has_all(&store, 20));
+        let after = store.identity();
+        assert_ne!(after, before);
+        assert!(
+            after.starts_with(store.store_id()) && after.contains("-2."),
+            "{after}"
+        );
+        fill(&store, 20, 5);
+        drop(store);
+        let store = Store::open(dir.path(), 8 << 20).expect("opens normally now");
+        assert!(has_all(&store, 25));
+        assert_eq!(store.identity(), after, "one new epoch, kept");
+        // Nothing to recover: no new epoch.
+        drop(store);
+        let (store, lost) = Store::recover(dir.path(), 8 << 20).expect("recover");
+        assert!(lost.is_empty());
+        assert_eq!(store.identity(), after);
+    }
+
+    /// Damage in the middle of the journal: refused; with --accept-loss the
+    /// whole frames before it replay, the rest is set aside.
+    #[test]
+    fn recovering_from_a_damaged_journal_keeps_the_whole_frames_before_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store");
+        let snapshot = dir.path().join("behind");
+        {
+            let store = Store::open(&path, 8 << 20).expect("open");
+            fill(&store, 0, 10);
+            store.checkpoint().expect("checkpoint");
+            copy_dir(&path, &snapshot);
+            fill(&store, 10, 30);
+        }
+        // sled as of the checkpoint; the journal as of now, damaged.
+        std::fs::remove_dir_all(snapshot.join("wal")).expect("old journal");
+        copy_dir(&path.join("wal"), &snapshot.join("wal"));
+        let segment = std::fs::read_dir(snapshot.join("wal"))
+            .expect("list")
+            .map(|entry| entry.expect("entry").path())
+            .find(|path| path.extension().is_some_and(|ext| ext == "wal"))
+            .expect("a segment");
+        let mut bytes = std::fs::read(&segment).expect("read");
+        let at = bytes.len() * 6 / 10;
+        bytes[at] ^= 0xff;
+        std::fs::write(&segment, &bytes).expect("damage");
+        let refused = Store::open(&snapshot, 8 << 20).err().expect("refused");
+        assert!(refused.to_string().contains("yet frame"), "{refused}");
+        let (store, lost) = Store::recover(&snapshot, 8 << 20).expect("recover");
+        assert_eq!(lost.len(), 1, "{lost:?}");
+        let kept = (0..40)
+            .take_while(|n| {
+                store
+                    .get_raw(TreeId::State, format!("k{n}").as_bytes())
+                    .expect("read")
+                    .is_some()
+            })
+            .count() as u32;
+        assert!((10..39).contains(&kept), "kept {kept}");
+        assert!(has_all(&store, kept));
+        assert!(
+            std::fs::read_dir(snapshot.join("wal"))
+                .expect("list")
+                .any(|e| e
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("lost-")),
+            "the cut bytes are kept"
+        );
+        // It carries on from there.
+        fill(&store, 100, 1);
+        drop(store);
+        assert!(Store::open(&snapshot, 8 << 20).is_ok());
     }
 
     #[test]

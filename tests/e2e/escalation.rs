@@ -35,6 +35,7 @@ async fn live(daemon: &TestDaemon) -> Stream {
             from_seq: 0,
             live_only: true,
             filter: None,
+            store_id: String::new(),
         })
         .await
         .expect("watch")
@@ -251,6 +252,7 @@ async fn deadlines_due_while_down_fire_once_on_start_marked_late() {
             from_seq: 0,
             live_only: false,
             filter: None,
+            store_id: String::new(),
         })
         .await
         .expect("watch")

@@ -6,9 +6,11 @@
 //!   validation, restart, races, crash (SIGKILL of a child process),
 //!   escalation (virtual time), visibility (the matrix of every RPC × role),
 //!   hostile (malformed bytes and huge strings to every RPC), tls (TLS,
-//!   mTLS, cleartext refusal), tokens (revocation, expiry, limits).
+//!   mTLS, cleartext refusal), tokens (revocation, expiry, limits), backup
+//!   (online backup under writes, restore, resync across epochs).
 //! - `raw`: a descriptor-driven client for any RPC by name.
 
+mod backup;
 mod bench;
 mod console;
 mod crash;

@@ -383,6 +383,7 @@ async fn swaps_change_who_is_on_duty_and_who_is_alarmed() {
             from_seq: 0,
             live_only: true,
             filter: None,
+            store_id: String::new(),
         })
         .await
         .expect("watch")

@@ -147,6 +147,7 @@ fn expectations() -> HashMap<&'static str, Vec<Case>> {
         ),
         ("JournalService/VerifyJournal", vec![read("{}", None)]),
         ("JournalService/GetServerInfo", vec![read("{}", None)]),
+        ("JournalService/Backup", vec![read("{}", None)]),
         ("EscalationService/GetPolicy", vec![read("{}", None)]),
         (
             "EscalationService/SetPolicy",

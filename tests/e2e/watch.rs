@@ -20,6 +20,7 @@ async fn open(daemon: &TestDaemon, token: &str, from_seq: u64) -> Stream {
             from_seq,
             live_only: false,
             filter: None,
+            store_id: String::new(),
         })
         .await
         .expect("watch")
@@ -129,6 +130,7 @@ async fn a_slow_watcher_catches_up_from_the_journal_without_gaps() {
             from_seq: 0,
             live_only: true,
             filter: None,
+            store_id: String::new(),
         })
         .await
         .expect("watch")
@@ -157,6 +159,7 @@ async fn a_seq_ahead_of_the_journal_says_resync() {
             from_seq: 1_000_000,
             live_only: false,
             filter: None,
+            store_id: String::new(),
         })
         .await
         .expect_err("ahead");

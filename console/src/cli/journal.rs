@@ -17,6 +17,11 @@ pub struct WatchArgs {
     /// Skip the replay: only events from now on.
     #[arg(long, conflicts_with = "from")]
     live: bool,
+    /// The store identity --from belongs to (`duty info`, or the
+    /// `store_id` of a heartbeat): dutyd refuses to resume across a restore
+    /// or an accepted loss, where seqs may have been reused.
+    #[arg(long = "store", requires = "from")]
+    store: Option<String>,
     /// Only these incidents (repeatable).
     #[arg(long = "incident")]
     incidents: Vec<String>,
@@ -167,6 +172,7 @@ pub async fn watch(ctx: &mut Ctx<'_>, args: WatchArgs) -> Result<(), CliError> {
     let request = pb::WatchRequest {
         from_seq: args.from,
         live_only: args.live,
+        store_id: args.store.unwrap_or_default(),
         filter: Some(pb::WatchFilter {
             incidents: args.incidents,
             subject_kinds: args.kinds,
@@ -193,7 +199,12 @@ pub async fn watch(ctx: &mut Ctx<'_>, args: WatchArgs) -> Result<(), CliError> {
                     output::json(ctx.out, &beat, "Heartbeat", false)?;
                 } else {
                     let caught_up = if beat.caught_up { " (caught up)" } else { "" };
-                    writeln!(ctx.out, "-- head {}{caught_up}", beat.head_seq)?;
+                    writeln!(
+                        ctx.out,
+                        "-- head {}{caught_up} (store {})",
+                        beat.head_seq,
+                        output::visible(&beat.store_id)
+                    )?;
                 }
                 ctx.out.flush()?;
             }

@@ -110,6 +110,10 @@ pub async fn snapshot(client: &Client) -> Result<(pb::ServerInfo, Snapshot), ton
 /// snapshot.
 pub async fn link(client: Client, events: mpsc::UnboundedSender<AppEvent>, reload: Arc<Notify>) {
     let mut resume: Option<u64> = None;
+    // The store identity `resume` belongs to: after a restore or accepted
+    // loss, dutyd refuses it (ABORTED) and the console takes a new snapshot
+    // instead of resuming into reused seqs.
+    let mut identity = String::new();
     let mut backoff = Duration::from_millis(500);
     let mut lost = false;
     loop {
@@ -121,6 +125,7 @@ pub async fn link(client: Client, events: mpsc::UnboundedSender<AppEvent>, reloa
             None => match snapshot(&client).await {
                 Ok((info, snapshot)) => {
                     let head = snapshot.head_seq;
+                    identity.clone_from(&info.store_id);
                     let zone = info.time.map(|t| t.time_zone).unwrap_or_default();
                     let _ = events.send(AppEvent::Connected {
                         me: info.you.unwrap_or_default(),
@@ -144,11 +149,12 @@ pub async fn link(client: Client, events: mpsc::UnboundedSender<AppEvent>, reloa
             from_seq: from,
             live_only: false,
             filter: None,
+            store_id: identity.clone(),
         };
         let mut stream = match client.journal().watch(request).await {
             Ok(stream) => stream.into_inner(),
             Err(status) => {
-                if status.code() == Code::OutOfRange {
+                if matches!(status.code(), Code::OutOfRange | Code::Aborted) {
                     resume = None;
                 }
                 let _ = events.send(AppEvent::LinkLost(status.message().to_owned()));

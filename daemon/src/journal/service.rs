@@ -133,6 +133,7 @@ impl Watcher {
                 head_seq,
                 server_time: Some(convert::ts(self.engine.now())),
                 caught_up,
+                store_id: self.engine.store().identity(),
             })),
         }
     }
@@ -232,6 +233,22 @@ impl Watcher {
     }
 }
 
+/// A backup piece for the wire.
+fn backup_chunk(piece: crate::store::backup::Piece) -> pb::BackupChunk {
+    use crate::store::backup::Piece;
+    use pb::backup_chunk::Item;
+    let item = match piece {
+        Piece::Start { store_id, from_lsn } => Item::Start(pb::BackupStart { store_id, from_lsn }),
+        Piece::Pairs(pairs) => {
+            let (keys, values) = pairs.into_iter().unzip();
+            Item::Pairs(pb::BackupPairs { keys, values })
+        }
+        Piece::Frame { lsn, payload } => Item::Frame(pb::BackupFrame { lsn, payload }),
+        Piece::End { lsn } => Item::End(pb::BackupEnd { lsn }),
+    };
+    pb::BackupChunk { item: Some(item) }
+}
+
 #[tonic::async_trait]
 impl pb::journal_service_server::JournalService for Journal {
     type WatchStream = WatchStream;
@@ -246,6 +263,26 @@ impl pb::journal_service_server::JournalService for Journal {
             .iter()
             .map(|text| numbering::parse_ref(text, now, self.engine.time_zone()))
             .collect::<Result<HashSet<_>>>()?;
+        let identity = self.engine.store().identity();
+        if !r.store_id.is_empty() && r.store_id != identity {
+            use tonic_types::{ErrorDetails, StatusExt};
+            let mut metadata = std::collections::HashMap::new();
+            metadata.insert("store_id".to_owned(), identity.clone());
+            return Err(Status::with_error_details(
+                tonic::Code::Aborted,
+                format!(
+                    "from_seq {} belongs to another identity of this store; it is now \
+                     {identity} (a new epoch: events were lost or the store was restored from \
+                     a backup, and seqs may be reused); resync from a fresh snapshot",
+                    r.from_seq,
+                ),
+                ErrorDetails::with_error_info(
+                    "STORE_CHANGED",
+                    crate::error::ERROR_DOMAIN,
+                    metadata,
+                ),
+            ));
+        }
         // Subscribe before reading the head: nothing can fall in between.
         let live = self.engine.subscribe();
         let head = self.engine.durable_seq();
@@ -372,6 +409,25 @@ impl pb::journal_service_server::JournalService for Journal {
         Ok(Response::new(reply))
     }
 
+    type BackupStream = tokio_stream::wrappers::ReceiverStream<Result<pb::BackupChunk, Status>>;
+
+    async fn backup(&self, request: Request<pb::BackupRequest>) -> Reply<Self::BackupStream> {
+        let principal = principal_of(&request)?;
+        require_admin(&principal, "take a backup")?;
+        let store = self.engine.store().clone();
+        let (chunks, stream) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            // A receiver gone (the client left, or dutyd is stopping) ends it.
+            let sent = store.backup(|piece| chunks.blocking_send(Ok(backup_chunk(piece))).is_ok());
+            if let Err(error) = sent {
+                let _ = chunks.blocking_send(Err(Status::from(error)));
+            }
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            stream,
+        )))
+    }
+
     async fn get_server_info(
         &self,
         request: Request<pb::GetServerInfoRequest>,
@@ -389,7 +445,7 @@ impl pb::journal_service_server::JournalService for Journal {
         };
         Ok(Response::new(pb::ServerInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            store_id: store.store_id().to_owned(),
+            store_id: store.identity(),
             head_seq,
             time: Some(pb::ServerTime {
                 now: Some(convert::ts(self.engine.now())),

@@ -86,7 +86,7 @@ impl Tail {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 
-    fn set(&self, group: u64, bytes: Vec<u8>) {
+    pub(super) fn set(&self, group: u64, bytes: Vec<u8>) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((group, bytes));
     }
 }
@@ -101,11 +101,13 @@ pub(super) struct Packed {
 
 /// Packs staged `(seq, record)` pairs (in seq order) into their groups, on
 /// top of what `tree` holds (or `tail` remembers). Refuses a seq that is not
-/// after its group's last: the journal only grows.
-fn pack<'a>(
+/// after its group's last — the journal only grows — or, when `tolerant`,
+/// skips it (replaying over a backup's copy, which may hold it already).
+pub(super) fn pack<'a>(
     tree: &sled::Tree,
     tail: &Tail,
     staged: impl Iterator<Item = (u64, &'a [u8])>,
+    tolerant: bool,
 ) -> Result<Packed> {
     let mut groups: Vec<Group> = Vec::new();
     let mut tail = tail.take();
@@ -127,6 +129,9 @@ fn pack<'a>(
         if let Some(last) = last
             && seq <= last
         {
+            if tolerant {
+                continue;
+            }
             return Err(Error::Storage(format!(
                 "journal record {seq} would not come after record {last}"
             )));
@@ -190,6 +195,7 @@ pub(super) fn group_old_journal(tree: &sled::Tree) -> Result<u64> {
             tree,
             &Tail::default(),
             old.iter().map(|(_, seq, record)| (*seq, record.as_ref())),
+            false,
         )?;
         let mut batch = sled::Batch::default();
         for (key, bytes) in packed.groups {
@@ -205,21 +211,6 @@ pub(super) fn group_old_journal(tree: &sled::Tree) -> Result<u64> {
 }
 
 impl Store {
-    /// Packs staged records into their groups (see [`pack`]).
-    pub(super) fn pack_journal<'a>(
-        &self,
-        staged: impl Iterator<Item = (u64, &'a [u8])>,
-    ) -> Result<Packed> {
-        pack(&self.tree, &self.journal_tail, staged)
-    }
-
-    /// Remembers the newest group once its batch is applied.
-    pub(super) fn remember_tail(&self, tail: Option<Group>) {
-        if let Some((group, bytes)) = tail {
-            self.journal_tail.set(group, bytes);
-        }
-    }
-
     /// The stored bytes of journal record `seq`.
     pub fn journal_record(&self, seq: u64) -> Result<Option<Vec<u8>>> {
         let Some(group) = stored_group(&self.tree, seq)? else {

@@ -88,6 +88,8 @@ pub struct Opened {
     pub replay: Vec<Frame>,
     /// A torn last frame that was cut, if there was one.
     pub torn: Option<TornTail>,
+    /// What was set aside (with `accept_loss`), one line each.
+    pub lost: Vec<String>,
 }
 
 /// A segment on disk.
@@ -201,6 +203,40 @@ fn valid_frame_after(bytes: &[u8], from: usize, after: u64) -> Option<Frame> {
     })
 }
 
+/// Cuts `path` (whose bytes are `bytes`) back to `at`, keeping the cut
+/// bytes, unless all zero, in `<kind>-<lsn>.bin`; returns where.
+fn cut_tail(
+    fs: &dyn WalFs,
+    dir: &Path,
+    path: &Path,
+    bytes: &[u8],
+    at: usize,
+    lsn: u64,
+    kind: &str,
+) -> Result<PathBuf> {
+    let cut = &bytes[at..];
+    let kept_in = dir.join(format!("{kind}-{lsn}.bin"));
+    if cut.iter().any(|byte| *byte != 0) {
+        let _ = fs.remove(&kept_in);
+        fs.write_new(&kept_in, cut)
+            .map_err(|e| io_error("keeping the cut bytes in", &kept_in, e))?;
+        fs.sync_dir(dir).map_err(|e| io_error("syncing", dir, e))?;
+    }
+    fs.truncate(path, at as u64)
+        .map_err(|e| io_error("cutting", path, e))?;
+    Ok(kept_in)
+}
+
+/// Renames a segment to `<name>.lost`: out of the journal, kept for
+/// inspection.
+fn set_aside(fs: &dyn WalFs, dir: &Path, path: &Path) -> Result<()> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".lost");
+    fs.rename(path, Path::new(&aside))
+        .map_err(|e| io_error("setting aside", path, e))?;
+    fs.sync_dir(dir).map_err(|e| io_error("syncing", dir, e))
+}
+
 fn io_error(what: &str, path: &Path, error: std::io::Error) -> Error {
     Error::Storage(format!("{what} {}: {error}", path.display()))
 }
@@ -220,13 +256,17 @@ impl Wal {
     /// Opens the journal in `dir` (creating it when `create` and it has no
     /// segments) for a state that has durably applied every frame up to
     /// `applied`; returns the frames to replay. Refuses damage, gaps and
-    /// disagreement with the state (see the module docs).
+    /// disagreement with the state (see the module docs) — unless
+    /// `accept_loss`, when it keeps the longest whole run of frames the state
+    /// can take, moves everything else aside (`*.lost`) and says what went in
+    /// [`Opened::lost`].
     pub fn open(
         fs: Arc<dyn WalFs>,
         dir: &Path,
         store_id: &str,
         applied: u64,
         create: bool,
+        accept_loss: bool,
     ) -> Result<Opened> {
         fs.create_dir_all(dir)
             .map_err(|e| io_error("creating", dir, e))?;
@@ -237,52 +277,57 @@ impl Wal {
             .filter_map(|name| name.strip_suffix(".wal")?.parse().ok())
             .collect();
         firsts.sort_unstable();
+        let mut lost = Vec::new();
         if firsts.is_empty() {
             if !create {
-                return Err(refuse(
-                    dir,
-                    format!(
-                        "it has no segments, yet the state was saved with {applied} \
-                         journal frames applied"
-                    ),
-                ));
+                let what = format!(
+                    "it has no segments, yet the state was saved with {applied} journal \
+                     frames applied"
+                );
+                if !accept_loss {
+                    return Err(refuse(dir, what));
+                }
+                lost.push(what);
             }
             let wal = Wal::start_segment(fs, dir, store_id, applied + 1, Vec::new())?;
             return Ok(Opened {
                 wal,
                 replay: Vec::new(),
                 torn: None,
+                lost,
             });
         }
-        let mut segments = Vec::new();
-        let mut replay = Vec::new();
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut frames = Vec::new();
         let mut torn = None;
         let mut current_len = 0;
         let count = firsts.len();
-        for (index, first_lsn) in firsts.into_iter().enumerate() {
+        // Where the whole run of frames ends, if it ends early: what is
+        // wrong, and the segment (and byte, within it) from which on
+        // nothing can be vouched for.
+        let mut damage: Option<(String, usize, Option<usize>)> = None;
+        for (index, first_lsn) in firsts.iter().copied().enumerate() {
             let last = index + 1 == count;
             let path = dir.join(segment_name(first_lsn));
             let bytes = fs.read(&path).map_err(|e| io_error("reading", &path, e))?;
-            if let Some(previous) = segments.last().map(|s: &Segment| s.last_lsn)
+            if let Some(previous) = segments.last().map(|s| s.last_lsn)
                 && previous + 1 != first_lsn
             {
-                return Err(refuse(
-                    dir,
+                damage = Some((
                     format!(
                         "frames {} to {} are missing (the segment before {} ends at {previous})",
                         previous + 1,
                         first_lsn - 1,
                         path.display()
                     ),
+                    index,
+                    None,
                 ));
+                break;
             }
             let expected_header = header(first_lsn, store_id)?;
             if bytes.len() < HEADER_LEN || bytes[..HEADER_LEN] != expected_header[..] {
-                let unfinished = last && expected_header.starts_with(&bytes);
-                let foreign = bytes.len() >= HEADER_LEN
-                    && &bytes[..8] == MAGIC
-                    && bytes[16..48] != *store_id.as_bytes();
-                if unfinished {
+                if last && expected_header.starts_with(&bytes) {
                     // Created, then the power went before its header was
                     // synced: nothing was ever written to it.
                     fs.remove(&path)
@@ -290,14 +335,16 @@ impl Wal {
                     fs.sync_dir(dir).map_err(|e| io_error("syncing", dir, e))?;
                     break;
                 }
-                return Err(refuse(
-                    dir,
-                    if foreign {
-                        format!("{} belongs to another store", path.display())
-                    } else {
-                        format!("{} has a damaged header", path.display())
-                    },
-                ));
+                let foreign = bytes.len() >= HEADER_LEN
+                    && &bytes[..8] == MAGIC
+                    && bytes[16..48] != *store_id.as_bytes();
+                let what = if foreign {
+                    format!("{} belongs to another store", path.display())
+                } else {
+                    format!("{} has a damaged header", path.display())
+                };
+                damage = Some((what, index, None));
+                break;
             }
             let mut at = HEADER_LEN;
             let mut last_lsn = first_lsn - 1;
@@ -308,99 +355,143 @@ impl Wal {
                         at += len;
                         last_lsn = frame.lsn;
                         last_seq = Some(frame.seq);
-                        if frame.lsn > applied {
-                            replay.push(frame);
-                        }
+                        frames.push(frame);
                     }
                     None => break,
                 }
             }
-            if at < bytes.len() {
-                let after = last_seq.map_or(String::new(), |seq| format!(" (after seq {seq})"));
-                if !last {
-                    return Err(refuse(
-                        dir,
-                        format!(
-                            "frame {} in {} is damaged at byte {at}{after}, before later segments",
-                            last_lsn + 1,
-                            path.display()
-                        ),
-                    ));
-                }
-                if let Some(later) = valid_frame_after(&bytes, at, last_lsn) {
-                    return Err(refuse(
-                        dir,
-                        format!(
-                            "frame {} in {} is damaged at byte {at}{after}, yet frame {} \
-                             (seq {}) after it is whole",
-                            last_lsn + 1,
-                            path.display(),
-                            later.lsn,
-                            later.seq
-                        ),
-                    ));
-                }
-                let cut = &bytes[at..];
-                let kept_in = dir.join(format!("torn-{}.bin", last_lsn + 1));
-                if cut.iter().any(|byte| *byte != 0) {
-                    let _ = fs.remove(&kept_in);
-                    fs.write_new(&kept_in, cut)
-                        .map_err(|e| io_error("keeping the torn frame in", &kept_in, e))?;
-                    fs.sync_dir(dir).map_err(|e| io_error("syncing", dir, e))?;
-                }
-                fs.truncate(&path, at as u64)
-                    .map_err(|e| io_error("cutting the torn frame from", &path, e))?;
-                tracing::warn!(
-                    lsn = last_lsn + 1,
-                    bytes = cut.len(),
-                    kept_in = %kept_in.display(),
-                    "the journal ended in a torn frame (a crash mid-write, never \
-                     acknowledged); cut back to the last whole frame"
-                );
-                torn = Some(TornTail {
-                    lsn: last_lsn + 1,
-                    bytes: cut.len(),
-                    kept_in,
-                });
-            }
-            current_len = at as u64;
             segments.push(Segment {
                 first_lsn,
                 last_lsn,
-                path,
+                path: path.clone(),
+            });
+            current_len = at as u64;
+            if at == bytes.len() {
+                continue;
+            }
+            let after = last_seq.map_or(String::new(), |seq| format!(" (after seq {seq})"));
+            if !last {
+                damage = Some((
+                    format!(
+                        "frame {} in {} is damaged at byte {at}{after}, before later segments",
+                        last_lsn + 1,
+                        path.display()
+                    ),
+                    index,
+                    Some(at),
+                ));
+                break;
+            }
+            if let Some(later) = valid_frame_after(&bytes, at, last_lsn) {
+                damage = Some((
+                    format!(
+                        "frame {} in {} is damaged at byte {at}{after}, yet frame {} (seq {}) \
+                         after it is whole",
+                        last_lsn + 1,
+                        path.display(),
+                        later.lsn,
+                        later.seq
+                    ),
+                    index,
+                    Some(at),
+                ));
+                break;
+            }
+            let kept_in = cut_tail(fs.as_ref(), dir, &path, &bytes, at, last_lsn + 1, "torn")?;
+            tracing::warn!(
+                lsn = last_lsn + 1,
+                bytes = bytes.len() - at,
+                kept_in = %kept_in.display(),
+                "the journal ended in a torn frame (a crash mid-write, never \
+                 acknowledged); cut back to the last whole frame"
+            );
+            torn = Some(TornTail {
+                lsn: last_lsn + 1,
+                bytes: bytes.len() - at,
+                kept_in,
+            });
+        }
+        if let Some((what, index, at)) = damage {
+            if !accept_loss {
+                return Err(refuse(dir, what));
+            }
+            lost.push(what);
+            // The damaged segment keeps its whole frames; everything from
+            // the damage on goes aside.
+            let mut aside = index;
+            if let (Some(at), Some(segment)) = (at, segments.get(index)) {
+                let bytes = fs
+                    .read(&segment.path)
+                    .map_err(|e| io_error("reading", &segment.path, e))?;
+                cut_tail(
+                    fs.as_ref(),
+                    dir,
+                    &segment.path,
+                    &bytes,
+                    at,
+                    segment.last_lsn + 1,
+                    "lost",
+                )?;
+                current_len = at as u64;
+                aside = index + 1;
+            }
+            segments.truncate(aside);
+            for first_lsn in &firsts[aside..] {
+                set_aside(fs.as_ref(), dir, &dir.join(segment_name(*first_lsn)))?;
+            }
+        }
+        let (first, last) = match (segments.first(), segments.last()) {
+            (Some(first), Some(last)) => (first.first_lsn, last.last_lsn),
+            // The only segment was an unfinished one (now removed), or
+            // everything was set aside.
+            _ => {
+                let mut opened = Wal::open(fs, dir, store_id, applied, true, accept_loss)?;
+                opened.lost.splice(0..0, lost);
+                return Ok(opened);
+            }
+        };
+        let disagreement = if applied + 1 < first {
+            Some(format!(
+                "it starts at frame {first}, but the state was saved after frame {applied}: \
+                 frames {} to {} are missing",
+                applied + 1,
+                first - 1
+            ))
+        } else if applied > last {
+            Some(format!(
+                "it ends at frame {last}, but the state was saved after frame {applied}: the \
+                 journal lost its last {} frames",
+                applied - last
+            ))
+        } else {
+            None
+        };
+        if let Some(what) = disagreement {
+            if !accept_loss {
+                return Err(refuse(dir, what));
+            }
+            // The state is all there is: a new journal after it.
+            lost.push(what);
+            for segment in &segments {
+                set_aside(fs.as_ref(), dir, &segment.path)?;
+            }
+            let wal = Wal::start_segment(fs, dir, store_id, applied + 1, Vec::new())?;
+            return Ok(Opened {
+                wal,
+                replay: Vec::new(),
+                torn,
+                lost,
             });
         }
         let Some(newest) = segments.last().cloned() else {
-            // The only segment was an unfinished one, now removed.
-            let opened = Wal::open(fs, dir, store_id, applied, create)?;
-            return Ok(opened);
+            return Err(Error::Storage(
+                "the journal has no segment to append to".into(),
+            ));
         };
-        let first = segments[0].first_lsn;
-        if applied + 1 < first {
-            return Err(refuse(
-                dir,
-                format!(
-                    "it starts at frame {first}, but the state was saved after frame \
-                     {applied}: frames {} to {} are missing",
-                    applied + 1,
-                    first - 1
-                ),
-            ));
-        }
-        if applied > newest.last_lsn {
-            return Err(refuse(
-                dir,
-                format!(
-                    "it ends at frame {}, but the state was saved after frame {applied}: \
-                     the journal lost its last {} frames",
-                    newest.last_lsn,
-                    applied - newest.last_lsn
-                ),
-            ));
-        }
         let current = fs
             .open_append(&newest.path)
             .map_err(|e| io_error("opening", &newest.path, e))?;
+        frames.retain(|frame| frame.lsn > applied);
         Ok(Opened {
             wal: Wal {
                 fs,
@@ -413,8 +504,9 @@ impl Wal {
                 segment_limit: SEGMENT_BYTES,
                 broken: false,
             },
-            replay,
+            replay: frames,
             torn,
+            lost,
         })
     }
 
@@ -552,6 +644,24 @@ impl Wal {
         Ok(removed)
     }
 
+    /// The file layer (for readers outside the writer's lock).
+    pub fn fs(&self) -> Arc<dyn WalFs> {
+        self.fs.clone()
+    }
+
+    /// The segments that may hold frames from `from` on, oldest first.
+    pub fn segment_paths_from(&self, from: u64) -> Vec<PathBuf> {
+        self.segments
+            .iter()
+            .enumerate()
+            .filter(|(index, segment)| {
+                // The current segment's last lsn moves on as frames come.
+                segment.last_lsn >= from || index + 1 == self.segments.len()
+            })
+            .map(|(_, segment)| segment.path.clone())
+            .collect()
+    }
+
     /// Frames from `from` on that are still on disk, in order (for tests
     /// and tools; reads whole segments).
     pub fn read_from(&self, from: u64) -> Result<Vec<Frame>> {
@@ -574,6 +684,27 @@ impl Wal {
         }
         Ok(frames)
     }
+}
+
+/// The whole frames numbered `from ..= to` in the segment files `paths`,
+/// in order, read without the writer's lock: the newest segment may be
+/// growing, and a frame still being written there is simply not whole yet.
+pub fn read_frames(fs: &dyn WalFs, paths: &[PathBuf], from: u64, to: u64) -> Result<Vec<Frame>> {
+    let mut frames = Vec::new();
+    for path in paths {
+        let bytes = fs.read(path).map_err(|e| io_error("reading", path, e))?;
+        let mut at = HEADER_LEN;
+        while let Some((frame, len)) = frame_at(&bytes, at, None) {
+            at += len;
+            if frame.lsn > to {
+                return Ok(frames);
+            }
+            if frame.lsn >= from {
+                frames.push(frame);
+            }
+        }
+    }
+    Ok(frames)
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub trait WalFs: Send + Sync {
     fn write_new(&self, path: &Path, bytes: &[u8]) -> io::Result<()>;
     /// Removes a file.
     fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Renames a file (its new name is durable after [`WalFs::sync_dir`]).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes the directory's entries (created, removed files) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }
@@ -105,6 +107,10 @@ impl WalFs for RealFs {
 
     fn remove(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -360,6 +366,26 @@ impl WalFs for CrashFs {
         if file.named {
             state.removed.insert(path.to_path_buf(), file);
         }
+        Ok(())
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut state = self.state();
+        state.spend()?;
+        let file = state
+            .files
+            .remove(from)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))?;
+        if file.named {
+            state.removed.insert(from.to_path_buf(), file.clone());
+        }
+        state.files.insert(
+            to.to_path_buf(),
+            MemFile {
+                named: false,
+                ..file
+            },
+        );
         Ok(())
     }
 

@@ -10,7 +10,7 @@ fn dir() -> PathBuf {
 }
 
 fn open(fs: &CrashFs, applied: u64) -> Result<Opened> {
-    Wal::open(Arc::new(fs.clone()), &dir(), STORE, applied, true)
+    Wal::open(Arc::new(fs.clone()), &dir(), STORE, applied, true, false)
 }
 
 /// A small deterministic generator (xorshift), so a failing cycle can be
@@ -228,13 +228,14 @@ fn a_journal_of_another_store_or_none_at_all_is_refused() {
         "ffffffffffffffffffffffffffffffff",
         0,
         true,
+        false,
     )
     .err()
     .expect("refused")
     .to_string();
     assert!(error.contains("another store"), "{error}");
     let empty = CrashFs::default();
-    let error = Wal::open(Arc::new(empty), &dir(), STORE, 40, false)
+    let error = Wal::open(Arc::new(empty), &dir(), STORE, 40, false, false)
         .err()
         .expect("refused")
         .to_string();
