@@ -3,20 +3,23 @@
 //!
 //! # The write path
 //!
-//! [`Store::commit`] takes one batch of changes (a [`WriteSet`]) and
+//! [`Store::commit`] takes one batch of changes (a [`WriteSet`]: journal
+//! records staged under their seq, and state) and
 //! 1. appends it to the write-ahead journal as one frame: one write, one
 //!    `fdatasync` — from here on the batch is durable;
 //! 2. applies it to sled as one atomic `apply_batch`, with the frame's lsn
-//!    under `meta/wal_lsn`: sled is not flushed here.
+//!    under `meta/wal_lsn`: the state, and for the records only where they
+//!    are in the journal ([`journal`]); sled is not flushed here.
 //!
-//! [`Store::checkpoint`] (every few seconds, on its own thread, and at a
-//! clean stop) flushes sled and `fdatasync`s its log, after which every
-//! frame up to the lsn applied before it is durable in sled too, and whole
-//! journal segments before it are removed. On open, the frames after sled's
-//! durable `wal_lsn` are replayed into it, so sled may lose anything since its
-//! last checkpoint — a power cut, sled's unsynced blobs — and nothing
-//! acknowledged is lost. What the journal cannot vouch for is refused, never
-//! opened as an older state (see [`wal`]).
+//! The journal's segments are kept: they are the store's history, read by
+//! watches, timelines, audits and backups. [`Store::checkpoint`] (every few
+//! seconds, on its own thread, and at a clean stop) flushes sled and
+//! `fdatasync`s its log, after which every frame up to the lsn applied before
+//! it is durable in sled too. On open, the frames after sled's durable
+//! `wal_lsn` are replayed into it, so sled may lose anything since its last
+//! checkpoint — a power cut, sled's unsynced blobs — and nothing acknowledged
+//! is lost. What the journal cannot vouch for is refused, never opened as an
+//! older state (see [`wal`]). [`backup`] takes online backups.
 //!
 //! # Layout in sled
 //!
@@ -24,8 +27,9 @@
 //! ([`TreeId`]), so that a whole batch of commands is applied with one
 //! atomic `apply_batch`:
 //!
-//! - journal: journal records (JSON), gapless from 1, each carrying the
-//!   SHA-256 of the one before it; packed 16 to a key ([`journal`]).
+//! - journal: where each journal record (JSON, gapless from 1, each
+//!   carrying the SHA-256 of the one before it) is in the journal's segments,
+//!   64 records to a key ([`journal`]).
 //! - state: current state by prefixed key ([`keys`]): incidents, directory
 //!   entries, tokens, idempotency records and meta counters.
 //! - index: secondary indexes ([`keys`]), each valued with the incident id:
@@ -106,6 +110,9 @@ impl TreeId {
     }
 }
 
+/// A journal record inside a frame's payload: seq, byte offset, length.
+pub type RecordSpan = (u64, u64, u32);
+
 /// Pending writes: per tree, key → new value (`None` removes the key).
 #[derive(Debug, Default, Clone)]
 pub struct WriteSet {
@@ -173,6 +180,12 @@ impl WriteSet {
     /// count of writes and each as key length, key, 1 and value length and
     /// value (a put) or 0 (a removal); integers big-endian u32.
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_located().0
+    }
+
+    /// [`WriteSet::encode`], and where each journal record's bytes are in
+    /// it: (seq, offset, length).
+    pub fn encode_located(&self) -> (Vec<u8>, Vec<RecordSpan>) {
         let size: usize = self
             .trees
             .iter()
@@ -180,9 +193,10 @@ impl WriteSet {
             .map(|(key, value)| 9 + key.len() + value.as_ref().map_or(0, Vec::len))
             .sum();
         let mut bytes = Vec::with_capacity(1 + 16 + size);
+        let mut records = Vec::with_capacity(self.trees[TreeId::Journal as usize].len());
         bytes.push(1);
         let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes();
-        for tree in &self.trees {
+        for (index, tree) in self.trees.iter().enumerate() {
             bytes.extend_from_slice(&len(tree.len()));
             for (key, value) in tree {
                 bytes.extend_from_slice(&len(key.len()));
@@ -191,17 +205,34 @@ impl WriteSet {
                     Some(value) => {
                         bytes.push(1);
                         bytes.extend_from_slice(&len(value.len()));
+                        if index == TreeId::Journal as usize
+                            && let Ok(seq) = keys::decode_u64(key)
+                        {
+                            records.push((
+                                seq,
+                                bytes.len() as u64,
+                                u32::try_from(value.len()).unwrap_or(u32::MAX),
+                            ));
+                        }
                         bytes.extend_from_slice(value);
                     }
                     None => bytes.push(0),
                 }
             }
         }
-        bytes
+        (bytes, records)
     }
 
     /// Reads what [`WriteSet::encode`] wrote.
     pub fn decode(bytes: &[u8]) -> Result<WriteSet> {
+        Ok(WriteSet::decode_located(bytes)?.0)
+    }
+
+    /// [`WriteSet::decode`], and where each journal record's bytes are, as
+    /// [`WriteSet::encode_located`] says.
+    pub fn decode_located(bytes: &[u8]) -> Result<(WriteSet, Vec<RecordSpan>)> {
+        let total = bytes.len();
+        let mut records = Vec::new();
         let mut cursor = Cursor(bytes);
         let version = cursor.byte()?;
         if version != 1 {
@@ -210,7 +241,7 @@ impl WriteSet {
             )));
         }
         let mut writes = WriteSet::default();
-        for tree in writes.trees.iter_mut() {
+        for (index, tree) in writes.trees.iter_mut().enumerate() {
             let count = cursor.len()?;
             for _ in 0..count {
                 let key_len = cursor.len()?;
@@ -219,7 +250,16 @@ impl WriteSet {
                     0 => None,
                     1 => {
                         let value_len = cursor.len()?;
-                        Some(cursor.take(value_len)?.to_vec())
+                        let offset = (total - cursor.0.len()) as u64;
+                        let value = cursor.take(value_len)?.to_vec();
+                        if index == TreeId::Journal as usize {
+                            records.push((
+                                keys::decode_u64(&key)?,
+                                offset,
+                                u32::try_from(value.len()).unwrap_or(u32::MAX),
+                            ));
+                        }
+                        Some(value)
                     }
                     other => {
                         return Err(Error::Storage(format!(
@@ -237,7 +277,7 @@ impl WriteSet {
                 rest.len()
             )));
         }
-        Ok(writes)
+        Ok((writes, records))
     }
 }
 
@@ -324,10 +364,15 @@ pub struct Store {
     db: sled::Db,
     tree: sled::Tree,
     store_id: String,
-    journal_tail: journal::Tail,
+    /// The newest journal index group (see [`journal`]).
+    index_tail: journal::Tail,
     /// sled's log file, to fdatasync after sled's own flush (see
     /// [`Store::checkpoint`]).
     log_file: std::sync::Arc<std::fs::File>,
+    /// Journal segments open for reading records, by first lsn.
+    files: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<u64, std::sync::Arc<std::fs::File>>>,
+    >,
     /// The write-ahead journal; held through a whole commit.
     journal: std::sync::Arc<std::sync::Mutex<JournalFile>>,
     /// The lsn of the last frame applied to sled (durable there or not).
@@ -448,30 +493,10 @@ impl Store {
             Error::Storage(format!("opening {} to sync it: {e}", log_path.display()))
         })?;
         let log_file = std::sync::Arc::new(log_file);
-        let sync_sled = || -> Result<()> {
-            db.flush().map_err(storage)?;
-            log_file
-                .sync_data()
-                .map_err(|e| Error::Storage(format!("syncing the store's log: {e}")))
-        };
-        if format == FORMAT_V1 {
-            tracing::info!(
-                "converting the journal to groups (store format v1 → v2); \
-                 this takes about 30 s per million records"
-            );
-            let moved = journal::group_old_journal(&tree)?;
-            tree.insert(&format_key, FORMAT_V2.as_bytes())
-                .map_err(storage)?;
-            sync_sled()?;
-            tracing::info!(
-                records = moved,
-                "journal converted to groups (store format v2)"
-            );
-            format = FORMAT_V2;
-        }
-        // A v2 store was flushed on every batch: it is its own truth, and
-        // its journal starts empty after it. A v3 store's sled is only as
-        // good as its journal says.
+        // A v1/v2 store was flushed on every batch: it is its own truth, and
+        // its journal starts empty after it (then takes its records). A v3
+        // store's sled is only as good as its journal says.
+        let legacy = format != FORMAT_VERSION;
         let applied = match tree.get(applied_key()).map_err(storage)? {
             Some(bytes) => decode::<u64>(&bytes)?,
             None => 0,
@@ -482,7 +507,7 @@ impl Store {
             &wal_dir,
             &store_id,
             applied,
-            format == FORMAT_V2 || applied == 0,
+            legacy || applied == 0,
             accept_loss,
         )?;
         let epoch = match tree
@@ -497,8 +522,9 @@ impl Store {
             db,
             tree,
             store_id,
-            journal_tail: journal::Tail::default(),
+            index_tail: journal::Tail::default(),
             log_file,
+            files: std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new())),
             journal: std::sync::Arc::new(std::sync::Mutex::new(JournalFile {
                 last_seq: opened.replay.last().map_or(head_seq, |frame| frame.seq),
                 wal: opened.wal,
@@ -512,13 +538,8 @@ impl Store {
             let count = opened.replay.len();
             let to_seq = opened.replay.last().map_or(0, |frame| frame.seq);
             for frame in opened.replay {
-                let writes = WriteSet::decode(&frame.payload).map_err(|e| {
-                    Error::Storage(format!(
-                        "journal frame {} (seq {}) does not decode: {e}",
-                        frame.lsn, frame.seq
-                    ))
-                })?;
-                store.apply(&writes, frame.lsn)?;
+                let (writes, locations) = frame_writes(&frame)?;
+                store.apply(&writes, &locations, frame.lsn)?;
             }
             store.checkpoint()?;
             tracing::info!(
@@ -527,16 +548,8 @@ impl Store {
                 "replayed the journal into the state (it was behind)"
             );
         }
-        if format == FORMAT_V2 {
-            let mut writes = WriteSet::default();
-            writes.put(
-                TreeId::State,
-                keys::meta("format"),
-                FORMAT_VERSION.as_bytes().to_vec(),
-            );
-            store.commit(&writes)?;
-            store.checkpoint()?;
-            tracing::info!("the store now keeps a write-ahead journal (format v3)");
+        if legacy {
+            store.move_legacy_records(format)?;
         }
         if !opened.lost.is_empty() {
             store.begin_epoch(&format!("accepted loss: {}", opened.lost.join("; ")))?;
@@ -648,6 +661,157 @@ impl Store {
         })
     }
 
+    /// The stored bytes of journal record `seq`.
+    pub fn journal_record(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        match journal::location(&self.tree, seq)? {
+            Some(location) => self.read_records(&[location]).map(|mut found| found.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// Journal records after `after`, in seq order, at most `limit`.
+    pub fn journal_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        let locations = journal::locations_after(&self.tree, after, limit)?;
+        let records = self.read_records(&locations)?;
+        Ok(locations
+            .iter()
+            .map(|location| location.seq)
+            .zip(records)
+            .collect())
+    }
+
+    /// The newest journal record: its seq and bytes.
+    fn last_journal_record(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        match journal::last_location(&self.tree)? {
+            Some(location) => Ok(self
+                .read_records(&[location])?
+                .pop()
+                .map(|bytes| (location.seq, bytes))),
+            None => Ok(None),
+        }
+    }
+
+    /// The bytes at `locations`, in order. Neighbours in one segment are
+    /// read with one `pread` when they lie close together.
+    fn read_records(&self, locations: &[journal::Location]) -> Result<Vec<Vec<u8>>> {
+        use std::os::unix::fs::FileExt;
+        let mut found = Vec::with_capacity(locations.len());
+        let mut rest = locations;
+        while let Some(first) = rest.first() {
+            // The run of locations in the same segment, each after the last.
+            let mut end = first.offset + u64::from(first.len);
+            let mut wanted = u64::from(first.len);
+            let mut run = 1;
+            while let Some(next) = rest.get(run) {
+                let next_end = next.offset + u64::from(next.len);
+                let span = next_end.saturating_sub(first.offset);
+                if next.segment != first.segment
+                    || next.offset < end
+                    || span > 4 * (wanted + u64::from(next.len)) + (64 << 10)
+                {
+                    break;
+                }
+                end = next_end;
+                wanted += u64::from(next.len);
+                run += 1;
+            }
+            let file = self.segment_file(first.segment)?;
+            let span = usize::try_from(end - first.offset)
+                .map_err(|_| Error::Storage("a journal read over the address space".into()))?;
+            let mut bytes = vec![0u8; span];
+            file.read_exact_at(&mut bytes, first.offset).map_err(|e| {
+                Error::Storage(format!(
+                    "reading journal record {} (segment {}, byte {}): {e}",
+                    first.seq, first.segment, first.offset
+                ))
+            })?;
+            for location in &rest[..run] {
+                let at = (location.offset - first.offset) as usize;
+                found.push(bytes[at..at + location.len as usize].to_vec());
+            }
+            rest = &rest[run..];
+        }
+        Ok(found)
+    }
+
+    /// The journal segment `first_lsn`, opened once for reading.
+    fn segment_file(&self, first_lsn: u64) -> Result<std::sync::Arc<std::fs::File>> {
+        let mut files = self
+            .files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(file) = files.get(&first_lsn) {
+            return Ok(file.clone());
+        }
+        let path = self
+            .journal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .wal
+            .segment_path(first_lsn);
+        let file = std::fs::File::open(&path)
+            .map(std::sync::Arc::new)
+            .map_err(|e| Error::Storage(format!("opening {}: {e}", path.display())))?;
+        files.insert(first_lsn, file.clone());
+        Ok(file)
+    }
+
+    /// Moves the records a pre-journal store (format v1 or v2) kept in
+    /// sled into the journal, a few thousand per frame, then removes them
+    /// from sled and marks the store v3. Each step is atomic and the next
+    /// open carries on from where a crash stopped it.
+    fn move_legacy_records(&self, format: &str) -> Result<()> {
+        const CHUNK: usize = 4096;
+        tracing::info!(
+            from = format,
+            "moving the journal's records into the write-ahead journal (store format v3)"
+        );
+        let mut moved = 0;
+        loop {
+            let next = self.head()?.seq + 1;
+            let records = journal::legacy_records(&self.tree, next, CHUNK)?;
+            if records.is_empty() {
+                break;
+            }
+            let mut writes = WriteSet::default();
+            for (seq, record) in records {
+                writes.put(TreeId::Journal, keys::seq(seq), record);
+                moved += 1;
+            }
+            self.commit(&writes)?;
+            if moved % (CHUNK as u64 * 64) == 0 {
+                tracing::info!(records = moved, "still moving records into the journal");
+            }
+        }
+        self.checkpoint()?;
+        while journal::remove_legacy(&self.tree, CHUNK)? > 0 {}
+        let mut writes = WriteSet::default();
+        writes.put(
+            TreeId::State,
+            keys::meta("format"),
+            FORMAT_VERSION.as_bytes().to_vec(),
+        );
+        self.commit(&writes)?;
+        self.checkpoint()?;
+        tracing::info!(
+            records = moved,
+            "the store now keeps a write-ahead journal (format v3)"
+        );
+        Ok(())
+    }
+
+    /// sled's tree, for tests that build old stores by hand.
+    #[cfg(test)]
+    pub(crate) fn raw_tree(&self) -> &sled::Tree {
+        &self.tree
+    }
+
+    /// sled's db, for tests that build old stores by hand.
+    #[cfg(test)]
+    pub(crate) fn raw_db(&self) -> &sled::Db {
+        &self.db
+    }
+
     /// The head recorded in meta with the last batch.
     pub fn recorded_head(&self) -> Result<Option<Head>> {
         self.get(TreeId::State, &keys::meta("head"))
@@ -747,23 +911,35 @@ impl Store {
             .journal
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let seq = writes.last_journal_seq()?.unwrap_or(journal.last_seq);
-        let payload = writes.encode();
-        let lsn = journal.wal.append(seq, &payload)?;
+        // Checked before anything is written: the journal only grows, by one.
+        let mut expected = journal.last_seq + 1;
+        for key in writes.trees[TreeId::Journal as usize].keys() {
+            let seq = keys::decode_u64(key)?;
+            if seq != expected {
+                return Err(Error::Storage(format!(
+                    "journal record {seq} refused: the journal's next record is {expected}"
+                )));
+            }
+            expected += 1;
+        }
+        let seq = expected - 1;
+        let (payload, records) = writes.encode_located();
+        let (lsn, place) = journal.wal.append_at(seq, &payload)?;
         journal.last_seq = seq;
-        self.apply(writes, lsn)
+        self.apply(writes, &locate(&records, place), lsn)
     }
 
-    /// Applies a frame's changes to sled, with its lsn, as one batch.
-    fn apply(&self, writes: &WriteSet, lsn: u64) -> Result<()> {
-        apply_to(&self.tree, &self.journal_tail, writes, lsn, false)?;
+    /// Applies a frame's changes to sled, with its lsn and where its
+    /// records are, as one batch.
+    fn apply(&self, writes: &WriteSet, locations: &[journal::Location], lsn: u64) -> Result<()> {
+        apply_to(&self.tree, &self.index_tail, writes, locations, lsn, false)?;
         self.applied
             .store(lsn, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 
-    /// Makes sled durable through every frame applied so far and removes
-    /// the journal segments it no longer needs. Safe beside commits.
+    /// Makes sled durable through every frame applied so far, so that a
+    /// start replays only what came after. Safe beside commits.
     ///
     /// sled 0.34.7 makes its log stable with `sync_file_range` on Linux,
     /// which writes the data but neither the file's metadata (its size, as
@@ -775,17 +951,10 @@ impl Store {
             .checkpointing
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let applied = self.applied.load(std::sync::atomic::Ordering::Acquire);
         self.db.flush().map_err(storage)?;
         self.log_file
             .sync_data()
             .map_err(|e| Error::Storage(format!("syncing the store's log: {e}")))?;
-        let limit = self.trim_limit(applied);
-        self.journal
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .wal
-            .trim(limit)?;
         Ok(())
     }
 
@@ -891,29 +1060,22 @@ fn damaged(dir: &Path, what: &str) -> String {
     )
 }
 
-/// Applies a frame's changes to `tree`, with its lsn, as one sled batch.
-/// `tolerant` (a backup's fuzzy copy, replayed over) skips journal records
-/// the tree already holds instead of refusing them.
+/// Applies a frame's changes to `tree`, with its lsn, as one sled batch:
+/// the state, the indexes, the deadlines, and the journal index with where
+/// the frame's records are (`locations`; the records themselves stay in the
+/// journal). `tolerant` (a backup's fuzzy copy, replayed over) skips records
+/// the index already holds instead of refusing them.
 fn apply_to(
     tree: &sled::Tree,
     tail: &journal::Tail,
     writes: &WriteSet,
+    locations: &[journal::Location],
     lsn: u64,
     tolerant: bool,
 ) -> Result<()> {
     let mut batch = sled::Batch::default();
-    let staged = writes.trees[TreeId::Journal as usize]
-        .iter()
-        .map(|(key, value)| {
-            let seq = keys::decode_u64(key)?;
-            let record = value
-                .as_deref()
-                .ok_or_else(|| Error::Storage(format!("journal record {seq} cannot be removed")))?;
-            Ok((seq, record))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let packed = journal::pack(tree, tail, staged.into_iter(), tolerant)?;
-    for (key, bytes) in packed.groups {
+    let indexed = journal::index(tree, tail, locations, tolerant)?;
+    for (key, bytes) in indexed.groups {
         batch.insert(TreeId::Journal.key(&key), bytes);
     }
     for keyspace in TREES {
@@ -930,15 +1092,40 @@ fn apply_to(
     batch.insert(applied_key(), encode(&lsn)?);
     tree.apply_batch(batch)
         .map_err(|e| Error::Storage(format!("applying journal frame {lsn}: {e}")))?;
-    if let Some((group, bytes)) = packed.tail {
+    if let Some((group, bytes)) = indexed.tail {
         tail.set(group, bytes);
     }
     Ok(())
 }
 
+/// Where a frame's records landed: `records` are (seq, offset in the
+/// payload, length), `place` where the payload is.
+fn locate(records: &[RecordSpan], place: wal::Place) -> Vec<journal::Location> {
+    records
+        .iter()
+        .map(|&(seq, offset, len)| journal::Location {
+            seq,
+            segment: place.segment,
+            offset: place.offset + offset,
+            len,
+        })
+        .collect()
+}
+
+/// A frame read back: its changes and where its records are.
+fn frame_writes(frame: &wal::Frame) -> Result<(WriteSet, Vec<journal::Location>)> {
+    let (writes, records) = WriteSet::decode_located(&frame.payload).map_err(|e| {
+        Error::Storage(format!(
+            "journal frame {} (seq {}) does not decode: {e}",
+            frame.lsn, frame.seq
+        ))
+    })?;
+    Ok((writes, locate(&records, frame.at)))
+}
+
 /// The seq of the newest journal record sled holds (0 for none).
 fn last_seq_in(tree: &sled::Tree) -> Result<u64> {
-    Ok(journal::last_record(tree)?.map_or(0, |(seq, _)| seq))
+    Ok(journal::last_location(tree)?.map_or(0, |location| location.seq))
 }
 
 fn new_store_id() -> Result<String> {
@@ -1055,8 +1242,8 @@ mod tests {
         assert!(has_all(&store, 121));
     }
 
-    /// A state from before the journal's oldest segment (sled rewound past
-    /// a checkpoint, or an old copy of sled's files beside a newer journal)
+    /// A state from before the journal's oldest segment (old segments lost,
+    /// or an old copy of sled's files beside a journal missing its start)
     /// cannot be caught up: refused, never opened as it is.
     #[test]
     fn a_state_older_than_the_journal_is_refused() {
@@ -1070,10 +1257,21 @@ mod tests {
             store.checkpoint().expect("checkpoint");
             copy_dir(&path, &snapshot);
             fill(&store, 10, 100);
-            store.checkpoint().expect("checkpoint trims old segments");
         }
         std::fs::remove_dir_all(snapshot.join("wal")).expect("drop old journal");
         copy_dir(&path.join("wal"), &snapshot.join("wal"));
+        // The journal's oldest segments are lost (deleted by hand, say).
+        for entry in std::fs::read_dir(snapshot.join("wal")).expect("list") {
+            let path = entry.expect("entry").path();
+            let first: u64 = path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .and_then(|stem| stem.parse().ok())
+                .unwrap_or(0);
+            if first < 30 {
+                std::fs::remove_file(&path).expect("remove");
+            }
+        }
         let error = Store::open(&snapshot, 8 << 20).err().expect("refused");
         let text = error.to_string();
         assert!(text.contains("are missing"), "{text}");

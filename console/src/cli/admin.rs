@@ -34,8 +34,7 @@ async fn receive(ctx: &mut Ctx<'_>, restore: &mut Restore) -> Result<Restored, C
     let mut stream = ctx
         .client
         .journal()
-        // A frame is one group commit: up to a few MiB.
-        .max_decoding_message_size(256 << 20)
+        .max_decoding_message_size(64 << 20)
         .backup(pb::BackupRequest {})
         .await?
         .into_inner();
@@ -63,9 +62,10 @@ fn piece(chunk: pb::BackupChunk) -> Result<Piece, CliError> {
             }
             Piece::Pairs(pairs.keys.into_iter().zip(pairs.values).collect())
         }
-        Some(Item::Frame(frame)) => Piece::Frame {
-            lsn: frame.lsn,
-            payload: frame.payload,
+        Some(Item::Segment(segment)) => Piece::Segment {
+            first_lsn: segment.first_lsn,
+            offset: segment.offset,
+            bytes: segment.bytes,
         },
         Some(Item::End(end)) => Piece::End { lsn: end.lsn },
         None => {

@@ -243,7 +243,15 @@ fn backup_chunk(piece: crate::store::backup::Piece) -> pb::BackupChunk {
             let (keys, values) = pairs.into_iter().unzip();
             Item::Pairs(pb::BackupPairs { keys, values })
         }
-        Piece::Frame { lsn, payload } => Item::Frame(pb::BackupFrame { lsn, payload }),
+        Piece::Segment {
+            first_lsn,
+            offset,
+            bytes,
+        } => Item::Segment(pb::BackupSegment {
+            first_lsn,
+            offset,
+            bytes,
+        }),
         Piece::End { lsn } => Item::End(pb::BackupEnd { lsn }),
     };
     pb::BackupChunk { item: Some(item) }

@@ -3,11 +3,11 @@
 //! A fuzzy copy plus redo, as databases take their online backups: note
 //! the lsn sled has applied (`from`), copy every sled key while the writer
 //! carries on (each value is then from some moment after `from`), note the
-//! lsn applied by then (`to`), and add the journal frames `from + 1 ..= to`.
-//! Replaying those frames over the copy — each sets keys to absolute values,
-//! journal records already in the copy are skipped — yields exactly the
-//! state after frame `to`. The journal keeps those frames until the backup
-//! is done (a pin that checkpoints respect).
+//! lsn applied by then (`to`), and copy the journal's segments up to the end
+//! of frame `to` — the journal is the store's history, and holds the frames
+//! `from + 1 ..= to` written meanwhile. Replaying those frames over the copy
+//! (each sets keys to absolute values; records the copy's index already
+//! holds are skipped) yields exactly the state after frame `to`.
 //!
 //! The source side ([`Store::backup`]) produces [`Piece`]s; the other side
 //! ([`Restore`]) builds a new store directory from them, wherever the pieces
@@ -15,16 +15,21 @@
 //! carries a mark; opening it is a restore, which starts a new epoch so
 //! that clients resuming with seqs from after the backup resync.
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
-use super::{BackupMark, Store, TreeId, WriteSet, applied_key, apply_to, encode, journal, keys};
+use super::{
+    BackupMark, Store, TreeId, applied_key, apply_to, encode, frame_writes, journal, keys,
+};
 use super::{last_seq_in, open_db, storage, wal};
 
-/// Bytes of keys and values per [`Piece::Pairs`].
-const PAIRS_BYTES: usize = 512 << 10;
+/// Bytes of keys and values per [`Piece::Pairs`], and of segment per
+/// [`Piece::Segment`].
+const PIECE_BYTES: usize = 512 << 10;
 
 /// One piece of a backup, in the order they come.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,12 +43,14 @@ pub enum Piece {
     },
     /// sled keys and values, as stored.
     Pairs(Vec<(Vec<u8>, Vec<u8>)>),
-    /// A journal frame to replay over the copy.
-    Frame {
-        /// Its lsn.
-        lsn: u64,
-        /// Its payload (a [`WriteSet`]).
-        payload: Vec<u8>,
+    /// Bytes of a journal segment, in order from its start.
+    Segment {
+        /// The segment (its first lsn).
+        first_lsn: u64,
+        /// Where these bytes go in it.
+        offset: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
     },
     /// Last: the copy is the state after frame `lsn`.
     End {
@@ -52,7 +59,7 @@ pub enum Piece {
     },
 }
 
-/// Held while a backup runs: checkpoints keep the frames after `from`.
+/// Held while a backup runs: one at a time.
 pub(super) struct Pin {
     slot: Arc<std::sync::Mutex<Option<u64>>>,
 }
@@ -71,7 +78,7 @@ impl Store {
     /// to stop: the receiver went away). One backup at a time.
     pub fn backup(&self, mut send: impl FnMut(Piece) -> bool) -> Result<()> {
         let from = self.applied_lsn();
-        let _pin = self.pin_journal(from)?;
+        let _pin = self.pin_backup(from)?;
         if !send(Piece::Start {
             store_id: self.store_id.clone(),
             from_lsn: from,
@@ -84,7 +91,7 @@ impl Store {
             let (key, value) = item.map_err(storage)?;
             bytes += key.len() + value.len();
             pairs.push((key.to_vec(), value.to_vec()));
-            if bytes >= PAIRS_BYTES {
+            if bytes >= PIECE_BYTES {
                 bytes = 0;
                 if !send(Piece::Pairs(std::mem::take(&mut pairs))) {
                     return Ok(());
@@ -95,40 +102,43 @@ impl Store {
             return Ok(());
         }
         let to = self.applied_lsn();
-        let (fs, paths) = {
+        let (fs, segments) = {
             let journal = self
                 .journal
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            (journal.wal.fs(), journal.wal.segment_paths_from(from + 1))
+            (journal.wal.fs(), journal.wal.segment_paths_from(0))
         };
-        let mut expected = from + 1;
-        for frame in wal::read_frames(fs.as_ref(), &paths, from + 1, to)? {
-            if frame.lsn != expected {
-                return Err(Error::Storage(format!(
-                    "backup: journal frame {expected} is missing (found {})",
-                    frame.lsn
-                )));
+        let wanted: Vec<_> = segments
+            .into_iter()
+            .filter(|(first, _)| *first <= to)
+            .collect();
+        for (index, (first_lsn, path)) in wanted.iter().enumerate() {
+            let mut bytes = fs
+                .read(path)
+                .map_err(|e| Error::Storage(format!("reading {}: {e}", path.display())))?;
+            if index + 1 == wanted.len() {
+                // The newest one goes on growing: copy up to frame `to`.
+                let end = wal::frame_end(&bytes, *first_lsn, to).ok_or_else(|| {
+                    Error::Storage(format!("backup: journal frame {to} could not be read"))
+                })?;
+                bytes.truncate(end);
             }
-            expected += 1;
-            if !send(Piece::Frame {
-                lsn: frame.lsn,
-                payload: frame.payload,
-            }) {
-                return Ok(());
+            for (n, chunk) in bytes.chunks(PIECE_BYTES).enumerate() {
+                if !send(Piece::Segment {
+                    first_lsn: *first_lsn,
+                    offset: (n * PIECE_BYTES) as u64,
+                    bytes: chunk.to_vec(),
+                }) {
+                    return Ok(());
+                }
             }
-        }
-        if expected != to + 1 {
-            return Err(Error::Storage(format!(
-                "backup: journal frames {expected} to {to} could not be read"
-            )));
         }
         send(Piece::End { lsn: to });
         Ok(())
     }
 
-    /// Keeps the journal's frames after `from` until the pin drops.
-    fn pin_journal(&self, from: u64) -> Result<Pin> {
+    fn pin_backup(&self, from: u64) -> Result<Pin> {
         let mut slot = self
             .backup_pin
             .lock()
@@ -143,19 +153,6 @@ impl Store {
             slot: self.backup_pin.clone(),
         })
     }
-
-    /// The lsn up to which checkpoints may drop journal frames: what sled
-    /// holds, but nothing a running backup still needs.
-    pub(super) fn trim_limit(&self, applied: u64) -> u64 {
-        match *self
-            .backup_pin
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-        {
-            Some(from) => applied.min(from),
-            None => applied,
-        }
-    }
 }
 
 /// A backup being written into a new store directory.
@@ -165,7 +162,9 @@ pub struct Restore {
     tree: sled::Tree,
     tail: journal::Tail,
     store_id: String,
-    applied: u64,
+    from: u64,
+    /// Segments written so far: first lsn → bytes written.
+    segments: BTreeMap<u64, u64>,
     started: bool,
 }
 
@@ -180,6 +179,10 @@ pub struct Restored {
     pub bytes: u64,
 }
 
+fn io(what: &str, path: &Path, error: std::io::Error) -> Error {
+    Error::Storage(format!("{what} {}: {error}", path.display()))
+}
+
 impl Restore {
     /// Starts a backup in `dir`, which must not exist or be empty.
     pub fn create(dir: &Path) -> Result<Restore> {
@@ -191,8 +194,7 @@ impl Restore {
                 dir.display()
             )));
         }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Storage(format!("creating {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir.join("wal")).map_err(|e| io("creating", dir, e))?;
         let db = open_db(dir, 16 << 20)?;
         let tree = db.open_tree("dutyroom").map_err(storage)?;
         Ok(Restore {
@@ -201,7 +203,8 @@ impl Restore {
             tree,
             tail: journal::Tail::default(),
             store_id: String::new(),
-            applied: 0,
+            from: 0,
+            segments: BTreeMap::new(),
             started: false,
         })
     }
@@ -211,20 +214,23 @@ impl Restore {
     pub fn take(&mut self, piece: Piece) -> Result<Option<Restored>> {
         let out_of_order =
             |what: &str| Error::Storage(format!("the backup stream is out of order: {what}"));
+        if !self.started && !matches!(piece, Piece::Start { .. }) {
+            return Err(out_of_order("no start"));
+        }
         match piece {
             Piece::Start { store_id, from_lsn } => {
                 if self.started {
                     return Err(out_of_order("a second start"));
                 }
+                if store_id.len() != 32 || !store_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(Error::Storage("the backup names no valid store id".into()));
+                }
                 self.started = true;
                 self.store_id = store_id;
-                self.applied = from_lsn;
+                self.from = from_lsn;
                 Ok(None)
             }
             Piece::Pairs(pairs) => {
-                if !self.started {
-                    return Err(out_of_order("keys before the start"));
-                }
                 let mut batch = sled::Batch::default();
                 for (key, value) in pairs {
                     batch.insert(key, value);
@@ -232,91 +238,102 @@ impl Restore {
                 self.tree.apply_batch(batch).map_err(storage)?;
                 Ok(None)
             }
-            Piece::Frame { lsn, payload } => {
-                if lsn != self.applied + 1 {
+            Piece::Segment {
+                first_lsn,
+                offset,
+                bytes,
+            } => {
+                let written = self.segments.get(&first_lsn).copied().unwrap_or(0);
+                if offset != written {
                     return Err(out_of_order(&format!(
-                        "frame {lsn} after frame {}",
-                        self.applied
+                        "segment {first_lsn} at byte {offset}, {written} written"
                     )));
                 }
-                let writes = WriteSet::decode(&payload)?;
-                apply_to(&self.tree, &self.tail, &writes, lsn, true)?;
-                self.applied = lsn;
+                let path = self.dir.join("wal").join(wal::segment_name(first_lsn));
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| io("opening", &path, e))?;
+                file.write_all(&bytes)
+                    .map_err(|e| io("writing", &path, e))?;
+                self.segments
+                    .insert(first_lsn, written + bytes.len() as u64);
                 Ok(None)
             }
-            Piece::End { lsn } => {
-                if lsn != self.applied {
-                    return Err(out_of_order(&format!(
-                        "it ends at frame {lsn}, the copy is at {}",
-                        self.applied
-                    )));
-                }
-                self.finish().map(Some)
-            }
+            Piece::End { lsn } => self.finish(lsn).map(Some),
         }
     }
 
-    fn finish(&mut self) -> Result<Restored> {
-        // The copy must be one moment: its journal ends where its head says.
-        let head_seq = last_seq_in(&self.tree)?;
-        let recorded: Option<super::Head> = match self
-            .tree
-            .get(TreeId::State.key(&keys::meta("head")))
-            .map_err(storage)?
-        {
-            Some(bytes) => Some(super::decode(&bytes)?),
-            None => None,
-        };
-        let last_hash = journal::last_record(&self.tree)?
-            .map(|(_, bytes)| super::record_hash(&bytes))
-            .unwrap_or_else(|| super::Head::genesis().hash);
-        let consistent = match &recorded {
-            Some(head) => head.seq == head_seq && head.hash == last_hash,
-            None => head_seq == 0,
-        };
-        if !consistent {
+    fn finish(&mut self, to: u64) -> Result<Restored> {
+        let wal_dir = self.dir.join("wal");
+        let paths: Vec<(u64, PathBuf)> = self
+            .segments
+            .keys()
+            .map(|first| (*first, wal_dir.join(wal::segment_name(*first))))
+            .collect();
+        for (_, path) in &paths {
+            std::fs::File::open(path)
+                .and_then(|file| file.sync_all())
+                .map_err(|e| io("syncing", path, e))?;
+        }
+        // The frames written while the state was copied, over the copy.
+        let mut expected = self.from + 1;
+        for frame in wal::read_frames(&wal::fs::RealFs, &paths, self.from + 1, to)? {
+            if frame.lsn != expected {
+                return Err(Error::Storage(format!(
+                    "the backup's journal lacks frame {expected}"
+                )));
+            }
+            expected += 1;
+            let (writes, locations) = frame_writes(&frame)?;
+            apply_to(&self.tree, &self.tail, &writes, &locations, frame.lsn, true)?;
+        }
+        if expected != to + 1 {
             return Err(Error::Storage(format!(
-                "the copy is not consistent: its journal ends at seq {head_seq} but its head \
-                 says {recorded:?}"
+                "the backup's journal ends at frame {}, it should reach {to}",
+                expected - 1
             )));
         }
         let mark = BackupMark {
             taken_at: jiff::Timestamp::now().to_string(),
-            head_seq,
+            head_seq: last_seq_in(&self.tree)?,
         };
         self.tree
             .insert(TreeId::State.key(&keys::meta("backup")), encode(&mark)?)
             .map_err(storage)?;
         self.tree
-            .insert(applied_key(), encode(&self.applied)?)
+            .insert(applied_key(), encode(&to)?)
             .map_err(storage)?;
         self.db.flush().map_err(storage)?;
         std::fs::File::open(self.dir.join("db"))
             .and_then(|file| file.sync_all())
-            .map_err(|e| Error::Storage(format!("syncing the backup: {e}")))?;
-        // Its journal starts after the last frame it holds.
+            .map_err(|e| io("syncing", &self.dir.join("db"), e))?;
+        // Checks the copied segments end to end (and starts a journal if
+        // the store had none yet).
         wal::Wal::open(
             Arc::new(wal::fs::RealFs),
-            &self.dir.join("wal"),
+            &wal_dir,
             &self.store_id,
-            self.applied,
+            to,
             true,
             false,
         )?;
+        std::fs::File::open(&wal_dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| io("syncing", &wal_dir, e))?;
         Ok(Restored {
-            head_seq,
-            lsn: self.applied,
-            bytes: self.db.size_on_disk().map_err(storage)?,
+            head_seq: mark.head_seq,
+            lsn: to,
+            bytes: self.db.size_on_disk().map_err(storage)? + self.segments.values().sum::<u64>(),
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::store::Head;
+    use crate::store::{Head, WriteSet};
 
     /// Commit `n` as the engine would: one journal record (seq `n`), the head
     /// with it, and a state change a model can follow — `k{n % 40}` set to
@@ -407,10 +424,14 @@ mod tests {
         let mut restore = Restore::create(&copy).expect("create");
         let mut restored = None;
         let mut frames = 0;
+        let mut first_lsn = 0;
         store
             .backup(|piece| {
+                if let Piece::Start { from_lsn, .. } = &piece {
+                    first_lsn = *from_lsn;
+                }
                 match piece {
-                    Piece::Frame { .. } => frames += 1,
+                    Piece::Segment { .. } => frames += 1,
                     // Slow the copy down, so the writer gets ahead of it.
                     Piece::Pairs(_) => std::thread::sleep(std::time::Duration::from_millis(15)),
                     _ => {}
@@ -424,8 +445,10 @@ mod tests {
         let restored = restored.expect("finished");
         assert!(restored.head_seq > 300 && restored.head_seq < last);
         println!(
-            "backup at seq {} while the writer went on to {last}; {frames} frames replayed",
-            restored.head_seq
+            "backup at seq {} (replaying {} frames) while the writer went on to {last}; \
+             {frames} segment pieces",
+            restored.head_seq,
+            restored.lsn - first_lsn
         );
         drop(restore);
         let copy_store = Store::open(&copy, 8 << 20).expect("restore opens");

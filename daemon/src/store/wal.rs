@@ -20,8 +20,9 @@
 //! person can act on); the CRC-32 covers lsn, seq, len and the payload.
 //! Lsns are gapless across segments. A segment is sealed when it passes
 //! [`SEGMENT_BYTES`] and a new one begins (created, header synced, directory
-//! synced). Sealed segments go once a checkpoint has made sled durable past
-//! their last frame ([`Wal::trim`]).
+//! synced). Segments are kept: they are the journal — watches, timelines and
+//! audits read events from them, through an index sled keeps
+//! ([`super::journal`]).
 //!
 //! # Torn tail versus loss
 //!
@@ -67,6 +68,19 @@ pub struct Frame {
     pub seq: u64,
     /// What was written.
     pub payload: Vec<u8>,
+    /// Where its payload starts: the segment (by first lsn) and the byte
+    /// offset in that file.
+    pub at: Place,
+}
+
+/// Where bytes are in the journal: a segment (named by its first lsn) and
+/// a byte offset in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// The segment's first lsn.
+    pub segment: u64,
+    /// Byte offset in the segment file.
+    pub offset: u64,
 }
 
 /// What open found at the end of the last segment.
@@ -116,7 +130,8 @@ pub struct Wal {
     broken: bool,
 }
 
-fn segment_name(first_lsn: u64) -> String {
+/// A segment's file name.
+pub fn segment_name(first_lsn: u64) -> String {
     format!("{first_lsn:020}.wal")
 }
 
@@ -159,7 +174,7 @@ pub fn frame(lsn: u64, seq: u64, payload: &[u8]) -> Result<Vec<u8>> {
 
 /// A whole, valid frame at `at` with lsn `lsn` (any lsn when `None`)?
 /// Returns it and its length.
-fn frame_at(bytes: &[u8], at: usize, lsn: Option<u64>) -> Option<(Frame, usize)> {
+fn frame_at(bytes: &[u8], at: usize, lsn: Option<u64>, segment: u64) -> Option<(Frame, usize)> {
     let head = bytes.get(at..at.checked_add(FRAME_HEADER)?)?;
     let (found_lsn, rest) = head.split_first_chunk::<8>()?;
     let (seq, rest) = rest.split_first_chunk::<8>()?;
@@ -186,6 +201,10 @@ fn frame_at(bytes: &[u8], at: usize, lsn: Option<u64>) -> Option<(Frame, usize)>
             lsn: found_lsn,
             seq: u64::from_be_bytes(*seq),
             payload: payload.to_vec(),
+            at: Place {
+                segment,
+                offset: (start) as u64,
+            },
         },
         FRAME_HEADER + len,
     ))
@@ -199,7 +218,7 @@ fn valid_frame_after(bytes: &[u8], from: usize, after: u64) -> Option<Frame> {
         if lsn <= after || lsn > after.saturating_add(1 << 24) {
             return None;
         }
-        frame_at(bytes, at, Some(lsn)).map(|(frame, _)| frame)
+        frame_at(bytes, at, Some(lsn), 0).map(|(frame, _)| frame)
     })
 }
 
@@ -350,7 +369,7 @@ impl Wal {
             let mut last_lsn = first_lsn - 1;
             let mut last_seq = None;
             while at < bytes.len() {
-                match frame_at(&bytes, at, Some(last_lsn + 1)) {
+                match frame_at(&bytes, at, Some(last_lsn + 1), first_lsn) {
                     Some((frame, len)) => {
                         at += len;
                         last_lsn = frame.lsn;
@@ -565,6 +584,11 @@ impl Wal {
     /// directory's sync). Returns its lsn. After a failure nothing more can
     /// be appended: the frame may be partly on disk.
     pub fn append(&mut self, seq: u64, payload: &[u8]) -> Result<u64> {
+        self.append_at(seq, payload).map(|(lsn, _)| lsn)
+    }
+
+    /// [`Wal::append`], also saying where the payload landed.
+    pub fn append_at(&mut self, seq: u64, payload: &[u8]) -> Result<(u64, Place)> {
         if self.broken {
             return Err(Error::Storage(
                 "an earlier journal write failed; nothing more is written".into(),
@@ -592,12 +616,16 @@ impl Wal {
                 "writing journal frame {lsn} to {path}: {error}"
             )));
         }
+        let place = Place {
+            segment: self.segments.last().map_or(0, |s| s.first_lsn),
+            offset: self.current_len + FRAME_HEADER as u64,
+        };
         self.current_len += bytes.len() as u64;
         self.next_lsn += 1;
         if let Some(segment) = self.segments.last_mut() {
             segment.last_lsn = lsn;
         }
-        Ok(lsn)
+        Ok((lsn, place))
     }
 
     fn roll(&mut self, first_lsn: u64) -> Result<()> {
@@ -625,32 +653,14 @@ impl Wal {
         }
     }
 
-    /// Removes sealed segments whose every frame is at or before `applied`,
-    /// which the state holds durably. Returns how many went.
-    pub fn trim(&mut self, applied: u64) -> Result<usize> {
-        let mut removed = 0;
-        while self.segments.len() > 1 && self.segments[0].last_lsn <= applied {
-            let segment = self.segments.remove(0);
-            self.fs
-                .remove(&segment.path)
-                .map_err(|e| io_error("removing", &segment.path, e))?;
-            removed += 1;
-        }
-        if removed > 0 {
-            self.fs
-                .sync_dir(&self.dir)
-                .map_err(|e| io_error("syncing", &self.dir, e))?;
-        }
-        Ok(removed)
-    }
-
     /// The file layer (for readers outside the writer's lock).
     pub fn fs(&self) -> Arc<dyn WalFs> {
         self.fs.clone()
     }
 
-    /// The segments that may hold frames from `from` on, oldest first.
-    pub fn segment_paths_from(&self, from: u64) -> Vec<PathBuf> {
+    /// The segments that may hold frames from `from` on, oldest first: each
+    /// one's first lsn and path.
+    pub fn segment_paths_from(&self, from: u64) -> Vec<(u64, PathBuf)> {
         self.segments
             .iter()
             .enumerate()
@@ -658,8 +668,13 @@ impl Wal {
                 // The current segment's last lsn moves on as frames come.
                 segment.last_lsn >= from || index + 1 == self.segments.len()
             })
-            .map(|(_, segment)| segment.path.clone())
+            .map(|(_, segment)| (segment.first_lsn, segment.path.clone()))
             .collect()
+    }
+
+    /// The path of the segment whose first lsn is `first_lsn`.
+    pub fn segment_path(&self, first_lsn: u64) -> PathBuf {
+        self.dir.join(segment_name(first_lsn))
     }
 
     /// Frames from `from` on that are still on disk, in order (for tests
@@ -675,7 +690,7 @@ impl Wal {
                 .read(&segment.path)
                 .map_err(|e| io_error("reading", &segment.path, e))?;
             let mut at = HEADER_LEN;
-            while let Some((frame, len)) = frame_at(&bytes, at, None) {
+            while let Some((frame, len)) = frame_at(&bytes, at, None, segment.first_lsn) {
                 at += len;
                 if frame.lsn >= from {
                     frames.push(frame);
@@ -686,15 +701,33 @@ impl Wal {
     }
 }
 
+/// Where frame `lsn` ends in the bytes of segment `first_lsn`, if it is
+/// there whole.
+pub fn frame_end(bytes: &[u8], first_lsn: u64, lsn: u64) -> Option<usize> {
+    let mut at = HEADER_LEN;
+    while let Some((frame, len)) = frame_at(bytes, at, None, first_lsn) {
+        at += len;
+        if frame.lsn == lsn {
+            return Some(at);
+        }
+    }
+    None
+}
+
 /// The whole frames numbered `from ..= to` in the segment files `paths`,
 /// in order, read without the writer's lock: the newest segment may be
 /// growing, and a frame still being written there is simply not whole yet.
-pub fn read_frames(fs: &dyn WalFs, paths: &[PathBuf], from: u64, to: u64) -> Result<Vec<Frame>> {
+pub fn read_frames(
+    fs: &dyn WalFs,
+    paths: &[(u64, PathBuf)],
+    from: u64,
+    to: u64,
+) -> Result<Vec<Frame>> {
     let mut frames = Vec::new();
-    for path in paths {
+    for (first_lsn, path) in paths {
         let bytes = fs.read(path).map_err(|e| io_error("reading", path, e))?;
         let mut at = HEADER_LEN;
-        while let Some((frame, len)) = frame_at(&bytes, at, None) {
+        while let Some((frame, len)) = frame_at(&bytes, at, None, *first_lsn) {
             at += len;
             if frame.lsn > to {
                 return Ok(frames);
