@@ -1379,7 +1379,8 @@ mod tests {
             .find(|path| path.extension().is_some_and(|ext| ext == "wal"))
             .expect("a segment");
         let mut bytes = std::fs::read(&segment).expect("read");
-        let at = bytes.len() * 6 / 10;
+        let used = bytes.iter().rposition(|byte| *byte != 0).expect("frames") + 1;
+        let at = used * 6 / 10;
         bytes[at] ^= 0xff;
         std::fs::write(&segment, &bytes).expect("damage");
         let refused = Store::open(&snapshot, 8 << 20).err().expect("refused");

@@ -18,7 +18,10 @@
 //!
 //! big-endian; `seq` is the journal's head after the frame (for messages a
 //! person can act on); the CRC-32 covers lsn, seq, len and the payload.
-//! Lsns are gapless across segments. A segment is sealed when it passes
+//! Lsns are gapless across segments. A segment is kept written with zeros
+//! up to [`READY_BYTES`] ahead of its last frame, so that the `fdatasync`
+//! after a frame has data to flush but rarely the file's size; zeros where
+//! the next frame would start are the end. A segment is sealed when it passes
 //! [`SEGMENT_BYTES`] and a new one begins (created, header synced, directory
 //! synced). Segments are kept: they are the journal — watches, timelines and
 //! audits read events from them, through an index sled keeps
@@ -55,6 +58,14 @@ const FRAME_HEADER: usize = 8 + 8 + 4 + 4;
 
 /// A segment is sealed once it holds this much.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
+
+/// How far ahead of its last frame a segment is kept written with zeros.
+#[cfg(not(test))]
+const READY_BYTES: u64 = 1 << 20;
+/// Tests keep whole stores in memory ([`fs::CrashFs`]): a smaller window,
+/// the same behaviour.
+#[cfg(test)]
+const READY_BYTES: u64 = 16 << 10;
 
 /// No frame is bigger (a batch of 512 commands is far below).
 const MAX_FRAME: usize = 256 << 20;
@@ -122,7 +133,10 @@ pub struct Wal {
     store_id: String,
     segments: Vec<Segment>,
     current: Box<dyn WalFile>,
+    /// Where the next frame goes in the current segment.
     current_len: u64,
+    /// How far the current segment is written (frames, then zeros).
+    allocated: u64,
     segment_limit: u64,
     next_lsn: u64,
     /// An append failed part-way: the tail may hold a partial frame, so
@@ -320,6 +334,7 @@ impl Wal {
         let mut frames = Vec::new();
         let mut torn = None;
         let mut current_len = 0;
+        let mut allocated = 0;
         let count = firsts.len();
         // Where the whole run of frames ends, if it ends early: what is
         // wrong, and the segment (and byte, within it) from which on
@@ -385,7 +400,9 @@ impl Wal {
                 path: path.clone(),
             });
             current_len = at as u64;
-            if at == bytes.len() {
+            allocated = bytes.len() as u64;
+            // Zeros after the last frame are the segment made ready ahead.
+            if bytes[at..].iter().all(|byte| *byte == 0) {
                 continue;
             }
             let after = last_seq.map_or(String::new(), |seq| format!(" (after seq {seq})"));
@@ -429,6 +446,7 @@ impl Wal {
                 bytes: bytes.len() - at,
                 kept_in,
             });
+            allocated = at as u64;
         }
         if let Some((what, index, at)) = damage {
             if !accept_loss {
@@ -452,6 +470,7 @@ impl Wal {
                     "lost",
                 )?;
                 current_len = at as u64;
+                allocated = at as u64;
                 aside = index + 1;
             }
             segments.truncate(aside);
@@ -508,7 +527,7 @@ impl Wal {
             ));
         };
         let current = fs
-            .open_append(&newest.path)
+            .open_write(&newest.path)
             .map_err(|e| io_error("opening", &newest.path, e))?;
         frames.retain(|frame| frame.lsn > applied);
         Ok(Opened {
@@ -520,6 +539,7 @@ impl Wal {
                 segments,
                 current,
                 current_len,
+                allocated,
                 segment_limit: SEGMENT_BYTES,
                 broken: false,
             },
@@ -542,7 +562,9 @@ impl Wal {
             .create(&path)
             .map_err(|e| io_error("creating", &path, e))?;
         let header = header(first_lsn, store_id)?;
-        file.append(&header)
+        let zeros = vec![0u8; READY_BYTES as usize];
+        file.write_at(0, &header)
+            .and_then(|()| file.write_at(HEADER_LEN as u64, &zeros))
             .and_then(|()| file.sync())
             .map_err(|e| io_error("writing the header of", &path, e))?;
         fs.sync_dir(dir).map_err(|e| io_error("syncing", dir, e))?;
@@ -558,6 +580,7 @@ impl Wal {
             segments,
             current: file,
             current_len: HEADER_LEN as u64,
+            allocated: HEADER_LEN as u64 + READY_BYTES,
             segment_limit: SEGMENT_BYTES,
             next_lsn: first_lsn,
             broken: false,
@@ -601,9 +624,25 @@ impl Wal {
         {
             self.roll(lsn)?;
         }
+        let end = self.current_len + bytes.len() as u64;
+        // Keep the file written ahead, with zeros, so that the sync after a
+        // frame rarely has the file's size (metadata) to commit too.
+        let ready = if end > self.allocated {
+            end + READY_BYTES
+        } else {
+            self.allocated
+        };
+        let zeros = vec![0u8; usize::try_from(ready - end.max(self.allocated)).unwrap_or(0)];
         let written = self
             .current
-            .append(&bytes)
+            .write_at(self.current_len, &bytes)
+            .and_then(|()| {
+                if zeros.is_empty() {
+                    Ok(())
+                } else {
+                    self.current.write_at(end.max(self.allocated), &zeros)
+                }
+            })
             .and_then(|()| self.current.sync());
         if let Err(error) = written {
             self.broken = true;
@@ -620,7 +659,8 @@ impl Wal {
             segment: self.segments.last().map_or(0, |s| s.first_lsn),
             offset: self.current_len + FRAME_HEADER as u64,
         };
-        self.current_len += bytes.len() as u64;
+        self.current_len = end;
+        self.allocated = ready;
         self.next_lsn += 1;
         if let Some(segment) = self.segments.last_mut() {
             segment.last_lsn = lsn;

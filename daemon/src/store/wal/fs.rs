@@ -16,10 +16,10 @@ pub trait WalFs: Send + Sync {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// The whole file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
-    /// Creates a new, empty file (failing if it exists), open for appending.
+    /// Creates a new, empty file (failing if it exists), open for writing.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>>;
-    /// Opens an existing file for appending at its end.
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WalFile>>;
+    /// Opens an existing file for writing.
+    fn open_write(&self, path: &Path) -> io::Result<Box<dyn WalFile>>;
     /// Cuts a file to `len` bytes and makes that durable.
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
     /// Writes a whole new file and makes it durable (not its name: see
@@ -33,11 +33,12 @@ pub trait WalFs: Send + Sync {
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }
 
-/// A file being appended to.
+/// A segment file being written.
 pub trait WalFile: Send {
-    /// Appends `bytes` with one write.
-    fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
-    /// Makes what was appended durable (`fdatasync`).
+    /// Writes `bytes` at `offset` with one write (extending the file if it
+    /// ends before).
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()>;
+    /// Makes what was written durable (`fdatasync`).
     fn sync(&mut self) -> io::Result<()>;
 }
 
@@ -48,8 +49,9 @@ pub struct RealFs;
 struct RealFile(std::fs::File);
 
 impl WalFile for RealFile {
-    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.0.write_all(bytes)
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.0.write_all_at(bytes, offset)
     }
 
     fn sync(&mut self) -> io::Result<()> {
@@ -79,14 +81,14 @@ impl WalFs for RealFs {
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
         let file = std::fs::OpenOptions::new()
-            .append(true)
+            .write(true)
             .create_new(true)
             .open(path)?;
         Ok(Box::new(RealFile(file)))
     }
 
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        let file = std::fs::OpenOptions::new().append(true).open(path)?;
+    fn open_write(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
         Ok(Box::new(RealFile(file)))
     }
 
@@ -183,11 +185,12 @@ impl CrashFs {
         self.state().ops_left = Some(ops);
     }
 
-    /// The power goes: each file keeps its durable bytes, plus (as a disk
-    /// may) a random part of what was written after them, 512-byte sectors
-    /// kept or lost independently; files never named durably vanish and
-    /// files removed since the last `sync_dir` come back. Operations work
-    /// again afterwards.
+    /// The power goes: each file keeps its durable bytes, except that (as a
+    /// disk may) each 512-byte sector written since its last sync holds the
+    /// new bytes or the old ones (zeros past the old end), independently,
+    /// and an unsynced change of length may or may not stay; files never
+    /// named durably vanish and files removed since the last `sync_dir`
+    /// come back. Operations work again afterwards.
     pub fn crash(&self, rng: &mut impl FnMut() -> u64) {
         let mut state = self.state();
         let removed = std::mem::take(&mut state.removed);
@@ -199,16 +202,19 @@ impl CrashFs {
             if !file.named {
                 continue;
             }
-            let mut kept = file.durable.clone();
-            if file.bytes.len() > kept.len() && file.bytes.starts_with(&kept) {
-                let extra = &file.bytes[kept.len()..];
-                let len = (rng() as usize) % (extra.len() + 1);
-                for sector in extra[..len].chunks(512) {
-                    if rng().is_multiple_of(2) {
-                        kept.extend_from_slice(sector);
-                    } else {
-                        kept.extend(std::iter::repeat_n(0, sector.len()));
-                    }
+            let old = &file.durable;
+            let new = &file.bytes;
+            let (short, long) = (old.len().min(new.len()), old.len().max(new.len()));
+            let len = short + (rng() as usize) % (long - short + 1);
+            let padded = |bytes: &Vec<u8>| {
+                let mut bytes = bytes.clone();
+                bytes.resize(len, 0);
+                bytes
+            };
+            let (was, mut kept) = (padded(old), padded(new));
+            for (now, was) in kept.chunks_mut(512).zip(was.chunks(512)) {
+                if now != was && rng().is_multiple_of(2) {
+                    now.copy_from_slice(was);
                 }
             }
             survivors.insert(
@@ -249,24 +255,26 @@ struct CrashFile {
 
 #[cfg(test)]
 impl WalFile for CrashFile {
-    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
         let mut state = self.fs.state();
         let failed = state.spend();
         let file = state
             .files
             .get_mut(&self.path)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "file removed"))?;
-        match failed {
-            Ok(()) => {
-                file.bytes.extend_from_slice(bytes);
-                Ok(())
-            }
-            Err(error) => {
-                // A failing write may still have written part of it.
-                file.bytes.extend_from_slice(&bytes[..bytes.len() / 2]);
-                Err(error)
-            }
+        // A failing write may still have written part of it.
+        let written = if failed.is_ok() {
+            bytes
+        } else {
+            &bytes[..bytes.len() / 2]
+        };
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        let end = offset + written.len();
+        if file.bytes.len() < end {
+            file.bytes.resize(end, 0);
         }
+        file.bytes[offset..end].copy_from_slice(written);
+        failed
     }
 
     fn sync(&mut self) -> io::Result<()> {
@@ -316,7 +324,7 @@ impl WalFs for CrashFs {
         }))
     }
 
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
+    fn open_write(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
         if !self.state().files.contains_key(path) {
             return Err(io::Error::new(io::ErrorKind::NotFound, "no such file"));
         }
