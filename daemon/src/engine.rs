@@ -45,8 +45,8 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::escalation::policy::{self, Policy};
 use crate::journal::record::Record;
-use crate::store::{Store, TreeId, keys};
-use command::{Command, Outcome, PolicyRecord};
+use crate::store::{Reader, Store, TreeId, keys};
+use command::{Command, Outcome};
 
 /// Tuning for the write path.
 #[derive(Debug, Clone)]
@@ -187,7 +187,7 @@ impl Engine {
             .map(|(_, bytes)| crate::store::decode::<TokenRecord>(&bytes))
             .collect::<Result<Vec<_>>>()?;
         let (live, _) = broadcast::channel(options.broadcast_capacity.max(16));
-        let policy = match store.get::<PolicyRecord>(TreeId::State, &keys::meta("policy"))? {
+        let policy = match store.policy_record()? {
             Some(record) => policy::parse(&record.text).map_err(|e| {
                 Error::Storage(format!(
                     "the stored escalation policy no longer parses: {e}"

@@ -45,7 +45,13 @@
 pub mod backup;
 pub mod journal;
 pub mod keys;
+mod read;
+mod staging;
 pub mod wal;
+
+pub(crate) use keys::DeadlineOwner;
+pub(crate) use read::Deadline;
+pub use read::{Counter, Reader, View};
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -8,7 +8,6 @@ use tonic::{Request, Response, Status};
 use crate::auth::principal::Principal;
 use crate::auth::{principal_of, require_centre};
 use crate::convert;
-use crate::directory::Reader;
 use crate::directory::model::{Post, PostMode, Unit};
 use crate::engine::Engine;
 use crate::engine::command::{Command, Outcome, PolicyRecord};
@@ -19,7 +18,7 @@ use crate::escalation::policy::{self, DEFAULT_POLICY};
 use crate::escalation::targets;
 use crate::incidents::model::{AssigneeRef, AssignmentRole, Incident, Intake, Source};
 use crate::incidents::numbering;
-use crate::store::{TreeId, keys};
+use crate::store::{Reader, TreeId, keys};
 use crate::validate;
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
@@ -37,9 +36,7 @@ impl Escalation {
     }
 
     fn policy_record(&self) -> Result<Option<PolicyRecord>> {
-        self.engine
-            .store()
-            .get(TreeId::State, &keys::meta("policy"))
+        self.engine.store().policy_record()
     }
 }
 
@@ -245,9 +242,7 @@ fn simulate(engine: &Engine, r: &pb::SimulateRequest) -> Result<pb::SimulateRepl
         emergency: r.emergency || post.mode == PostMode::Emergency,
         tier_of: &tier_of,
     };
-    let roster: crate::rosters::model::RosterConfig = store
-        .get(TreeId::State, &keys::roster_config())?
-        .unwrap_or_default();
+    let roster = store.roster_config()?;
     let duty = crate::rosters::duty::RosterDuty {
         reader: store,
         config: &roster,
@@ -291,9 +286,7 @@ fn simulate(engine: &Engine, r: &pb::SimulateRequest) -> Result<pb::SimulateRepl
             levels,
         });
     }
-    let version = store
-        .get::<PolicyRecord>(TreeId::State, &keys::meta("policy"))?
-        .map_or(0, |p| p.version);
+    let version = store.policy_record()?.map_or(0, |p| p.version);
     Ok(pb::SimulateReply {
         policy_version: version,
         clocks: clocks_out,

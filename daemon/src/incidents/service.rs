@@ -15,7 +15,7 @@ use crate::incidents::model::{
     AssignmentAction, AssignmentSelector, Incident, Intake, IntakePatch, Status as IncidentStatus,
 };
 use crate::incidents::numbering;
-use crate::store::{Store, TreeId, keys};
+use crate::store::{Reader, Store, TreeId, keys};
 use crate::validate::{self, MAX_ADDRESS, MAX_NAME, MAX_REASON, MAX_SUMMARY, MAX_TEXT};
 use crate::visibility::{incident as can_see, require_incident as require_visible};
 
@@ -76,17 +76,10 @@ impl Incidents {
     }
 }
 
-/// The incident with this number, if it exists.
-pub fn load_by_number(store: &Store, number: &str) -> Result<Option<Incident>> {
-    let Some(id) = store.get_raw(TreeId::Index, &keys::number(number))? else {
-        return Ok(None);
-    };
-    store.get(TreeId::State, &keys::incident(keys::decode_u64(&id)?))
-}
-
 /// The incident with this number if `principal` may see it, else NOT_FOUND.
 pub fn load_visible(store: &Store, principal: &Principal, number: &str) -> Result<Incident> {
-    let incident = load_by_number(store, number)?
+    let incident = store
+        .incident_by_number(number)?
         .ok_or_else(|| Error::not_found(format!("incident {number}")))?;
     require_visible(principal, &incident)?;
     Ok(incident)

@@ -10,7 +10,6 @@ use tonic::{Request, Response, Status};
 use crate::auth::principal::{Principal, Role};
 use crate::auth::{principal_of, require_centre};
 use crate::convert;
-use crate::directory::Reader;
 use crate::directory::model::{Post, PostMode};
 use crate::engine::Engine;
 use crate::engine::command::{Command, Outcome, RosterRow, SwapRequest};
@@ -28,7 +27,7 @@ use crate::rosters::model::{
     DutyRole, Pattern, RollCallSchedule, RosterConfig, Scope, ShiftDef, ShiftId, Slot,
 };
 use crate::rosters::rollcall::RollCall;
-use crate::store::{self, Store, TreeId, keys};
+use crate::store::{self, Reader, Store, TreeId, keys};
 use crate::validate;
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
@@ -46,11 +45,7 @@ impl Rosters {
     }
 
     fn config(&self) -> Result<RosterConfig> {
-        Ok(self
-            .engine
-            .store()
-            .get(TreeId::State, &keys::roster_config())?
-            .unwrap_or_default())
+        self.engine.store().roster_config()
     }
 
     fn zone_name(&self) -> String {
@@ -362,8 +357,7 @@ impl pb::roster_service_server::RosterService for Rosters {
         for occurrence in config.occurrences(from, days, self.engine.time_zone()) {
             for scope in &scopes {
                 for role in DutyRole::required(scope) {
-                    let slot: Option<Slot> =
-                        store.get(TreeId::State, &keys::slot(&occurrence.id, scope, *role))?;
+                    let slot = store.slot(&occurrence.id, scope, *role)?;
                     let Some(slot) = slot else { continue };
                     if !r.person.is_empty() && !slot.everyone().contains(&r.person) {
                         continue;
@@ -415,8 +409,7 @@ impl pb::roster_service_server::RosterService for Rosters {
         for occurrence in config.occurrences(from, days, self.engine.time_zone()) {
             for scope in &scopes {
                 for role in DutyRole::required(scope) {
-                    let slot: Option<Slot> =
-                        store.get(TreeId::State, &keys::slot(&occurrence.id, scope, *role))?;
+                    let slot = store.slot(&occurrence.id, scope, *role)?;
                     if slot.is_none_or(|s| s.people.is_empty()) {
                         gaps.push(pb::Gap {
                             key: Some(convert::slot_key_out(&occurrence.id, scope, *role)),
@@ -758,7 +751,7 @@ impl pb::handover_service_server::HandoverService for Rosters {
         let handover: Handover = self
             .engine
             .store()
-            .get(TreeId::State, &keys::handover(id))?
+            .handover(id)?
             .filter(|h: &Handover| mine.as_ref().is_none_or(|m| h.scope == *m))
             .ok_or_else(|| Error::not_found(format!("handover {id}")))?;
         Ok(Response::new(convert::handover_out(&handover)))
