@@ -45,11 +45,15 @@
 pub mod backup;
 pub mod journal;
 pub mod keys;
+mod page;
+mod queries;
 mod read;
 mod staging;
 pub mod wal;
 
 pub(crate) use keys::DeadlineOwner;
+pub use page::{Page, PageCursor, Paged, Visit};
+pub use queries::{AlarmList, IncidentList};
 pub(crate) use read::Deadline;
 pub use read::{Counter, Reader, View};
 

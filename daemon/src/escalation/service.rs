@@ -12,13 +12,12 @@ use crate::directory::model::{Post, PostMode, Unit};
 use crate::engine::Engine;
 use crate::engine::command::{Command, Outcome, PolicyRecord};
 use crate::error::{Error, Result};
-use crate::escalation::alarm::Alarm;
 use crate::escalation::clocks::{self, PlanContext};
 use crate::escalation::policy::{self, DEFAULT_POLICY};
 use crate::escalation::targets;
 use crate::incidents::model::{AssigneeRef, AssignmentRole, Incident, Intake, Source};
 use crate::incidents::numbering;
-use crate::store::{Reader, TreeId, keys};
+use crate::store::{AlarmList, Page, Reader, Visit};
 use crate::validate;
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
@@ -122,41 +121,27 @@ impl pb::escalation_service_server::EscalationService for Escalation {
             // An incident the caller may not see answers as a missing one.
             crate::incidents::service::load_visible(store, &principal, number)?;
         }
-        let after = (r.after_id > 0).then_some(r.after_id);
-        let mut alarms = Vec::new();
-        let (tree, prefix) = if r.include_acknowledged {
-            (TreeId::State, keys::ALARMS.to_vec())
+        let list = if r.include_acknowledged {
+            AlarmList::All
         } else {
-            (TreeId::Index, keys::UNACKNOWLEDGED_ALARMS.to_vec())
+            AlarmList::Unacknowledged
         };
-        let mut cursor = after.map(|id| match tree {
-            TreeId::State => keys::alarm(id),
-            _ => keys::unacknowledged_alarm(id),
-        });
-        'scan: loop {
-            let chunk = store.scan(tree, &prefix, cursor.as_deref(), 256)?;
-            let exhausted = chunk.len() < 256;
-            for (key, value) in &chunk {
-                let alarm: Option<Alarm> = match tree {
-                    TreeId::State => Some(crate::store::decode(value)?),
-                    _ => store.get(TreeId::State, &keys::alarm(keys::decode_u64(value)?))?,
-                };
-                let Some(alarm) = alarm else { continue };
+        let after = (r.after_id > 0).then(|| list.after_alarm(r.after_id));
+        let page = Page::first(limit).after(after);
+        let alarms = store
+            .alarms(list, &page, |alarm| {
                 let wanted = incident
                     .as_deref()
                     .is_none_or(|n| alarm.incident.as_deref() == Some(n));
-                if wanted && crate::visibility::alarm_in(store, &principal, &alarm)? {
-                    alarms.push(convert::alarm_out(&alarm));
-                    if alarms.len() == limit {
-                        break 'scan;
-                    }
-                }
-                cursor = Some(key.clone());
-            }
-            if exhausted {
-                break;
-            }
-        }
+                Ok(
+                    if wanted && crate::visibility::alarm_in(store, &principal, &alarm)? {
+                        Visit::Keep(convert::alarm_out(&alarm))
+                    } else {
+                        Visit::Skip
+                    },
+                )
+            })?
+            .items;
         Ok(Response::new(pb::ListAlarmsReply { alarms }))
     }
 

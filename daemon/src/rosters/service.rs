@@ -15,9 +15,7 @@ use crate::engine::Engine;
 use crate::engine::command::{Command, Outcome, RosterRow, SwapRequest};
 use crate::error::{Error, Result};
 use crate::escalation::alarm::Alarm;
-use crate::incidents::model::{
-    AssigneeRef, AssignmentRole, AssignmentState, Incident, IncidentEvent, Step,
-};
+use crate::incidents::model::{AssigneeRef, AssignmentRole, AssignmentState, IncidentEvent, Step};
 use crate::journal::record::{EventBody, Record};
 use crate::rosters::duty::{contacts, people_at};
 use crate::rosters::handover::{
@@ -26,8 +24,7 @@ use crate::rosters::handover::{
 use crate::rosters::model::{
     DutyRole, Pattern, RollCallSchedule, RosterConfig, Scope, ShiftDef, ShiftId, Slot,
 };
-use crate::rosters::rollcall::RollCall;
-use crate::store::{self, Reader, Store, TreeId, keys};
+use crate::store::{self, AlarmList, IncidentList, Page, Reader, Store, Visit};
 use crate::validate;
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
@@ -522,12 +519,10 @@ pub fn gather(engine: &Engine, start: Timestamp, now: Timestamp, whose: &Scope) 
         Scope::Post(id) => Some(AssigneeRef::post(id)),
     };
     let post_key = post.as_ref().map(ToString::to_string);
-    for (_, id) in store.scan(TreeId::Index, keys::OPEN, None, usize::MAX)? {
-        let Some(incident) =
-            store.get::<Incident>(TreeId::State, &keys::incident(keys::decode_u64(&id)?))?
-        else {
-            continue;
-        };
+    let open = store.incidents(&IncidentList::Open, &Page::all(), |incident| {
+        Ok(Visit::Keep(incident))
+    })?;
+    for incident in open.items {
         if let Some(post) = &post
             && !incident.involves(post)
         {
@@ -567,14 +562,16 @@ pub fn gather(engine: &Engine, start: Timestamp, now: Timestamp, whose: &Scope) 
     }
     content.counts.open_at_handover = content.open_incidents.len() as u32;
     // Alarms are numbered in time order: read back until the shift began.
-    let mut alarms: Vec<Alarm> = Vec::new();
-    for (_, bytes) in store.scan_back(TreeId::State, keys::ALARMS, 10_000)? {
-        let alarm: Alarm = store::decode(&bytes)?;
-        if alarm.raised_at < start {
-            break;
-        }
-        alarms.push(alarm);
-    }
+    let since_start = Page::all().newest_first().looking_at_most(10_000);
+    let mut alarms: Vec<Alarm> = store
+        .alarms(AlarmList::All, &since_start, |alarm| {
+            Ok(if alarm.raised_at < start {
+                Visit::Stop
+            } else {
+                Visit::Keep(alarm)
+            })
+        })?
+        .items;
     alarms.reverse();
     // A past shift's handover: not the alarms of the shifts after it.
     alarms.retain(|a| a.raised_at <= now);
@@ -780,12 +777,7 @@ impl pb::handover_service_server::HandoverService for Rosters {
             date("from", &r.from)?
         };
         let mut handovers = Vec::new();
-        for (_, bytes) in
-            self.engine
-                .store()
-                .scan(TreeId::State, keys::HANDOVERS, None, usize::MAX)?
-        {
-            let handover: Handover = store::decode(&bytes)?;
+        for handover in self.engine.store().handovers()? {
             if only.as_ref().is_some_and(|only| handover.scope != *only) {
                 continue;
             }
@@ -875,24 +867,20 @@ impl pb::roll_call_service_server::RollCallService for Rosters {
             0 => 50,
             n => n.min(1000) as usize,
         };
-        let mut roll_calls = Vec::new();
-        for (_, bytes) in self
+        let recent = Page::first(limit).newest_first().looking_at_most(10_000);
+        let roll_calls = self
             .engine
             .store()
-            .scan_back(TreeId::State, keys::ROLLCALLS, 10_000)?
-        {
-            let rollcall: RollCall = store::decode(&bytes)?;
-            let Some(rollcall) = crate::visibility::rollcall(&principal, rollcall) else {
-                continue;
-            };
-            if r.pending_only && rollcall.pending().next().is_none() {
-                continue;
-            }
-            roll_calls.push(convert::rollcall_out(&rollcall));
-            if roll_calls.len() == limit {
-                break;
-            }
-        }
+            .rollcalls(&recent, |rollcall| {
+                let Some(rollcall) = crate::visibility::rollcall(&principal, rollcall) else {
+                    return Ok(Visit::Skip);
+                };
+                if r.pending_only && rollcall.pending().next().is_none() {
+                    return Ok(Visit::Skip);
+                }
+                Ok(Visit::Keep(convert::rollcall_out(&rollcall)))
+            })?
+            .items;
         Ok(Response::new(pb::ListRollCallsReply { roll_calls }))
     }
 }

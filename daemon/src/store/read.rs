@@ -10,6 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::de::DeserializeOwned;
 
 use super::keys::{self, DeadlineOwner};
+use super::page::{Page, Visit};
 use super::{Store, TreeId, WriteSet, decode};
 use crate::auth::tokens::TokenRecord;
 use crate::directory::model::Entry;
@@ -65,7 +66,10 @@ impl<'a> View<'a> {
     fn prefixed(&self, tree: TreeId, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut entries: BTreeMap<Vec<u8>, Vec<u8>> = self
             .store
-            .scan(tree, prefix, None, usize::MAX)?
+            .walk(tree, prefix, &Page::all(), |key, value| {
+                Ok(Visit::Keep((key.to_vec(), value.to_vec())))
+            })?
+            .items
             .into_iter()
             .collect();
         for layer in self.layers.iter().rev().flatten() {
@@ -100,7 +104,10 @@ impl<'a> View<'a> {
         );
         let mut due: BTreeMap<Vec<u8>, Vec<u8>> = self
             .store
-            .scan(TreeId::Deadlines, &[], None, limit)?
+            .walk(TreeId::Deadlines, &[], &Page::first(limit), |key, value| {
+                Ok(Visit::Keep((key.to_vec(), value.to_vec())))
+            })?
+            .items
             .into_iter()
             .filter(|(key, _)| key.as_slice() < end.as_slice())
             .collect();
