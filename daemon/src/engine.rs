@@ -40,13 +40,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::TokenCache;
 use crate::auth::principal::Principal;
-use crate::auth::tokens::TokenRecord;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::escalation::policy::{self, Policy};
 use crate::journal::record::Record;
-use crate::store::{Store, TreeId, keys};
-use command::{Command, Outcome, PolicyRecord};
+use crate::store::{Reader, Store};
+use command::{Command, Outcome};
 
 /// Tuning for the write path.
 #[derive(Debug, Clone)]
@@ -181,13 +180,9 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<Engine> {
         let head = store.head()?;
-        let tokens = store
-            .scan(TreeId::State, keys::TOKENS, None, usize::MAX)?
-            .into_iter()
-            .map(|(_, bytes)| crate::store::decode::<TokenRecord>(&bytes))
-            .collect::<Result<Vec<_>>>()?;
+        let tokens = store.tokens()?;
         let (live, _) = broadcast::channel(options.broadcast_capacity.max(16));
-        let policy = match store.get::<PolicyRecord>(TreeId::State, &keys::meta("policy"))? {
+        let policy = match store.policy_record()? {
             Some(record) => policy::parse(&record.text).map_err(|e| {
                 Error::Storage(format!(
                     "the stored escalation policy no longer parses: {e}"
@@ -324,15 +319,7 @@ impl Engine {
 
     /// When the next clock alarm is due, if any clock runs.
     pub fn next_deadline(&self) -> Result<Option<jiff::Timestamp>> {
-        match self
-            .shared
-            .store
-            .scan(TreeId::Deadlines, &[], None, 1)?
-            .first()
-        {
-            Some((key, _)) => keys::deadline_at(key).map(Some),
-            None => Ok(None),
-        }
+        self.shared.store.next_deadline()
     }
 
     /// Woken whenever a batch changed the deadlines.

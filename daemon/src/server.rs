@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::escalation::service::Escalation;
 use crate::incidents::service::Incidents;
 use crate::journal::service::Journal;
-use crate::store::Store;
+use crate::store::{Reader, Store};
 
 /// gRPC service names, for health reporting.
 const SERVICES: [&str; 13] = [
@@ -308,10 +308,7 @@ impl Daemon {
 /// On a new store: records the shipped escalation policy as version 1, and
 /// (on a store without any usable token) creates the first admin token.
 async fn bootstrap(engine: &Engine) -> Result<Option<String>> {
-    let policy: Option<crate::engine::command::PolicyRecord> = engine.store().get(
-        crate::store::TreeId::State,
-        &crate::store::keys::meta("policy"),
-    )?;
+    let policy = engine.store().policy_record()?;
     if policy.is_none() {
         let command = Command::SetPolicy {
             text: crate::escalation::policy::DEFAULT_POLICY.to_owned(),

@@ -45,11 +45,32 @@
 //! Big-endian integer keys make sled's byte order the numeric order.
 //! Domain code never sees sled types: reads return decoded values, writes go
 //! in as a [`WriteSet`].
+//!
+//! # The boundary
+//!
+//! Nor does domain code see a key: the layouts (`keys`, `TreeId`) are
+//! private to this module. Services, the engine and its commands read
+//! through typed queries — [`Reader`] for single values, which answers the
+//! same from the store and from inside a command (its staged writes laid
+//! over the store, a [`View`]); the store's lists (`queries`), each read a
+//! [`Page`] at a time by the one paging walk (`page`) — and stage writes
+//! through typed helpers on [`WriteSet`] (`staging`), which keep a record
+//! and its index keys and deadlines together.
 
 pub mod backup;
 pub mod journal;
-pub mod keys;
+mod keys;
+mod page;
+mod queries;
+mod read;
+mod staging;
 pub mod wal;
+
+pub(crate) use keys::DeadlineOwner;
+pub use page::{Page, PageCursor, Paged, Visit};
+pub use queries::{AlarmList, IncidentList};
+pub(crate) use read::Deadline;
+pub use read::{Counter, Reader, View};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -73,7 +94,7 @@ const FORMAT_V1: &str = "dutyroom-store-v1";
 
 /// Which tree a write goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TreeId {
+enum TreeId {
     /// seq → record.
     Journal = 0,
     /// Current state.
@@ -121,25 +142,25 @@ pub struct WriteSet {
 
 impl WriteSet {
     /// Sets `key` to `value`.
-    pub fn put(&mut self, tree: TreeId, key: Vec<u8>, value: Vec<u8>) {
+    fn put(&mut self, tree: TreeId, key: Vec<u8>, value: Vec<u8>) {
         self.trees[tree as usize].insert(key, Some(value));
     }
 
     /// Removes `key`.
-    pub fn remove(&mut self, tree: TreeId, key: Vec<u8>) {
+    fn remove(&mut self, tree: TreeId, key: Vec<u8>) {
         self.trees[tree as usize].insert(key, None);
     }
 
     /// What this set says about `key`: `Some(None)` means "removed here",
     /// `None` means "not touched here".
-    pub fn lookup(&self, tree: TreeId, key: &[u8]) -> Option<Option<&[u8]>> {
+    fn lookup(&self, tree: TreeId, key: &[u8]) -> Option<Option<&[u8]>> {
         self.trees[tree as usize]
             .get(key)
             .map(|value| value.as_deref())
     }
 
     /// The writes to `tree` whose keys start with `prefix`.
-    pub fn prefixed<'a>(
+    fn prefixed<'a>(
         &'a self,
         tree: TreeId,
         prefix: &'a [u8],
@@ -158,7 +179,7 @@ impl WriteSet {
     }
 
     /// Any write to `tree`?
-    pub fn touches(&self, tree: TreeId) -> bool {
+    fn touches(&self, tree: TreeId) -> bool {
         !self.trees[tree as usize].is_empty()
     }
 
@@ -831,7 +852,7 @@ impl Store {
     }
 
     /// Raw bytes at `key`.
-    pub fn get_raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn get_raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self
             .tree
             .get(tree.key(key))
@@ -840,7 +861,7 @@ impl Store {
     }
 
     /// The decoded value at `key`.
-    pub fn get<T: DeserializeOwned>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>> {
+    fn get<T: DeserializeOwned>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>> {
         match self.tree.get(tree.key(key)).map_err(storage)? {
             Some(bytes) => decode(&bytes).map(Some),
             None => Ok(None),
@@ -850,54 +871,23 @@ impl Store {
     /// Keys (and values) starting with `prefix`, strictly after `after` when
     /// given, in key order, at most `limit`. Keys come back without the
     /// keyspace byte, as they were written.
-    pub fn scan(
+    fn scan(
         &self,
         tree: TreeId,
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let prefix = tree.key(prefix);
-        let iter = match after {
-            Some(after) => {
-                let mut start = tree.key(after);
-                start.push(0);
-                self.tree.range(start..)
-            }
-            None => self.tree.range(prefix.clone()..),
-        };
-        let mut found = Vec::new();
-        for item in iter {
-            let (key, value) = item.map_err(storage)?;
-            if !key.starts_with(&prefix) || found.len() >= limit {
-                break;
-            }
-            found.push((key[1..].to_vec(), value.to_vec()));
-        }
-        Ok(found)
-    }
-
-    /// The last `limit` keys (and values) starting with `prefix`, newest
-    /// (largest) first.
-    pub fn scan_back(
-        &self,
-        tree: TreeId,
-        prefix: &[u8],
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut found = Vec::new();
-        for item in self.tree.scan_prefix(tree.key(prefix)).rev() {
-            let (key, value) = item.map_err(storage)?;
-            if found.len() >= limit {
-                break;
-            }
-            found.push((key[1..].to_vec(), value.to_vec()));
-        }
-        Ok(found)
+        let page = Page::first(limit).after(after.map(|key| PageCursor::at(key.to_vec())));
+        let found = self.walk(tree, prefix, &page, |key, value| {
+            Ok(Visit::Keep((key.to_vec(), value.to_vec())))
+        })?;
+        Ok(found.items)
     }
 
     /// Number of keys starting with `prefix`.
-    pub fn count(&self, tree: TreeId, prefix: &[u8]) -> usize {
+    #[cfg(test)]
+    fn count(&self, tree: TreeId, prefix: &[u8]) -> usize {
         self.tree.scan_prefix(tree.key(prefix)).count()
     }
 

@@ -32,7 +32,7 @@ use crate::incidents::model::{AssigneeKind, AssigneeRef, Incident, IncidentEvent
 use crate::journal::record::{EventBody, Record, Subject};
 use crate::rosters::model::Scope as RosterScope;
 use crate::rosters::rollcall::RollCall;
-use crate::store::{self, Store, TreeId, keys};
+use crate::store::{self, Reader, Store};
 
 /// How far back [`newest_visible_seq`] looks for a confined principal's
 /// newest event before it answers with the bottom of what it read.
@@ -85,7 +85,7 @@ pub fn alarm_in(store: &Store, principal: &Principal, alarm: &Alarm) -> Result<b
         return Ok(false);
     }
     let incident = match alarm.incident_id {
-        Some(id) => store.get::<Incident>(TreeId::State, &keys::incident(id))?,
+        Some(id) => store.incident(id)?,
         None => None,
     };
     Ok(self::alarm(principal, alarm, incident.as_ref()))
@@ -128,7 +128,7 @@ pub fn record(store: &Store, principal: &Principal, record: &Record) -> Result<b
                         return Ok(true);
                     }
                     let incident = match record.incident_id() {
-                        Some(id) => store.get::<Incident>(TreeId::State, &keys::incident(id))?,
+                        Some(id) => store.incident(id)?,
                         None => None,
                     };
                     Ok(incident.is_some_and(|i| i.involves(&who)))

@@ -11,7 +11,6 @@ use crate::convert;
 use crate::engine::Engine;
 use crate::engine::command::{Command, Outcome};
 use crate::error::{Error, Result};
-use crate::store::{TreeId, keys};
 use crate::validate::{self, MAX_NAME};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
@@ -46,12 +45,7 @@ impl Tokens {
 
 /// Every token record.
 pub fn all_tokens(engine: &Engine) -> Result<Vec<TokenRecord>> {
-    engine
-        .store()
-        .scan(TreeId::State, keys::TOKENS, None, usize::MAX)?
-        .into_iter()
-        .map(|(_, bytes)| crate::store::decode(&bytes))
-        .collect()
+    engine.store().tokens()
 }
 
 #[tonic::async_trait]

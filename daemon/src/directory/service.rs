@@ -14,7 +14,7 @@ use crate::engine::command::{
     CategoryPatch, Command, Outcome, PersonPatch, PlacePatch, PostPatch, UnitPatch,
 };
 use crate::error::{Error, Result};
-use crate::store::{Store, TreeId, keys};
+use crate::store::{Reader, Store};
 use crate::validate::{self, MAX_NAME, MAX_PHONE, MAX_REASON};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
@@ -50,23 +50,17 @@ impl Directory {
 pub fn get_entry<T: Entry>(store: &Store, id: &str) -> Result<T> {
     validate::slug("id", id)?;
     store
-        .get(TreeId::State, &keys::entry(T::KIND, id))?
+        .entry::<T>(id)?
         .ok_or_else(|| Error::not_found(format!("{} {id:?}", T::KIND.noun())))
 }
 
 /// Every entry of a kind, by id; retired ones only when asked.
 pub fn list_entries<T: Entry>(store: &Store, include_retired: bool) -> Result<Vec<T>> {
-    store
-        .scan(
-            TreeId::State,
-            &keys::entry_prefix(T::KIND),
-            None,
-            usize::MAX,
-        )?
+    Ok(store
+        .entries::<T>()?
         .into_iter()
-        .map(|(_, bytes)| crate::store::decode::<T>(&bytes))
-        .filter(|entry| include_retired || entry.as_ref().is_ok_and(|e| !e.retired()))
-        .collect()
+        .filter(|entry| include_retired || !entry.retired())
+        .collect())
 }
 
 fn retire_in(kind: EntryKind, request: &pb::RetireRequest) -> Result<Command> {

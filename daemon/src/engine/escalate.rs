@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::auth::{require_admin, require_centre, require_leader};
-use crate::directory::Reader;
 use crate::directory::model::{Category, Post, PostMode};
 use crate::engine::command::{Outcome, PolicyRecord};
 use crate::engine::scope::Scope;
@@ -17,8 +16,7 @@ use crate::escalation::targets;
 use crate::incidents::model::{AssigneeRef, AssignmentRole, Incident, IncidentEvent, Severity};
 use crate::journal::record::{AlarmEvent, EventBody, PolicyEvent, Subject};
 use crate::rosters::duty::RosterDuty;
-use crate::store::keys::DeadlineOwner;
-use crate::store::{TreeId, keys};
+use crate::store::{Deadline, DeadlineOwner, Reader};
 use crate::visibility::require_incident as require_visible;
 
 /// Most clocks one FireDue command handles; the timer sends another at once
@@ -35,33 +33,32 @@ pub(crate) fn fire_due(scope: &mut Scope<'_>) -> Result<Outcome> {
     let now = scope.now;
     let all_due = scope.due_deadlines(now, FIRE_LIMIT)?;
     let mut raised = 0;
-    let mut rollcalls: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
+    let mut rollcalls: BTreeMap<u64, Vec<Deadline>> = BTreeMap::new();
     let mut due = Vec::new();
-    for (key, owner) in all_due {
+    for (deadline, owner) in all_due {
         match owner {
-            DeadlineOwner::Incident(id) => due.push((key, id)),
-            DeadlineOwner::RollCall(id) => rollcalls.entry(id).or_default().push(key),
-            DeadlineOwner::Schedule => super::rosters::fire_schedule(scope, &key)?,
+            DeadlineOwner::Incident(id) => due.push((deadline, id)),
+            DeadlineOwner::RollCall(id) => rollcalls.entry(id).or_default().push(deadline),
+            DeadlineOwner::Schedule => super::rosters::fire_schedule(scope, &deadline)?,
         }
     }
-    for (id, keys) in rollcalls {
-        raised += super::rosters::fire_rollcall(scope, id, &keys)?;
+    for (id, deadlines) in rollcalls {
+        raised += super::rosters::fire_rollcall(scope, id, &deadlines)?;
     }
     let incidents: BTreeSet<u64> = due.iter().map(|(_, id)| *id).collect();
     for id in incidents {
         let Some(mut incident) = scope.incident(id)? else {
             // A key without its incident: drop it so it cannot fire forever.
-            for (key, _) in due.iter().filter(|(_, owner)| *owner == id) {
-                scope.writes.remove(TreeId::Deadlines, key.clone());
+            for (deadline, _) in due.iter().filter(|(_, owner)| *owner == id) {
+                scope.writes.remove_deadline(deadline);
             }
             continue;
         };
         let before = incident.clone();
-        // Keys that no longer match any clock (left by an older state) go.
-        let current = keys::incident_deadlines(&before);
-        for (key, _) in due.iter().filter(|(_, owner)| *owner == id) {
-            if !current.contains(key) {
-                scope.writes.remove(TreeId::Deadlines, key.clone());
+        // Deadlines that no longer match any clock (left by an older state) go.
+        for (deadline, _) in due.iter().filter(|(_, owner)| *owner == id) {
+            if !deadline.is_planned_for(&before) {
+                scope.writes.remove_deadline(deadline);
             }
         }
         let mut events = Vec::new();
@@ -179,7 +176,7 @@ fn new_alarm(
         acknowledged_by: None,
         acknowledgement_note: None,
     };
-    scope.put_alarm(&alarm)?;
+    scope.writes.put_alarm(&alarm)?;
     Ok(alarm)
 }
 
@@ -193,7 +190,7 @@ pub(crate) fn escalate(
     reason: &str,
 ) -> Result<Outcome> {
     require_centre(scope.principal, "escalate incidents")?;
-    let mut incident = scope.incident_by_number(number)?;
+    let mut incident = scope.existing_incident(number)?;
     if !incident.status().is_open() {
         return Err(Error::precondition(format!(
             "incident {} is {}: only an open incident can be escalated",
@@ -249,7 +246,7 @@ pub(crate) fn raise_severity(
     reason: &str,
 ) -> Result<Outcome> {
     require_centre(scope.principal, "raise severity")?;
-    let mut incident = scope.incident_by_number(number)?;
+    let mut incident = scope.existing_incident(number)?;
     let events = incident.decide_raise_severity(to, reason)?;
     let seq = scope.record_incident(&mut incident, events, false)?;
     Ok(Outcome::Incident {
@@ -266,7 +263,7 @@ pub(crate) fn call_in(
     units: &[String],
     note: &str,
 ) -> Result<Outcome> {
-    let mut incident = scope.incident_by_number(number)?;
+    let mut incident = scope.existing_incident(number)?;
     require_visible(scope.principal, &incident)?;
     if !scope.principal.role.is_centre() && scope.principal.role.confined_to().is_none() {
         return Err(Error::denied(
@@ -328,7 +325,7 @@ pub(crate) fn acknowledge(scope: &mut Scope<'_>, id: u64, note: &str) -> Result<
     alarm.acknowledged_at = Some(scope.now);
     alarm.acknowledged_by = Some(scope.principal.clone());
     alarm.acknowledgement_note = (!note.is_empty()).then(|| note.to_owned());
-    scope.put_alarm(&alarm)?;
+    scope.writes.put_alarm(&alarm)?;
     match alarm.incident_id {
         Some(incident_id) => {
             let mut incident = scope
@@ -377,7 +374,7 @@ pub(crate) fn set_policy(
             }
         }
     }
-    let current: Option<PolicyRecord> = scope.get(TreeId::State, &keys::meta("policy"))?;
+    let current = scope.policy_record()?;
     let current_version = current.as_ref().map_or(0, |p| p.version);
     if let Some(expected) = expected_version
         && expected != current_version
@@ -393,7 +390,7 @@ pub(crate) fn set_policy(
         set_at: scope.now,
         set_by: scope.principal.clone(),
     };
-    scope.put(TreeId::State, keys::meta("policy"), &record)?;
+    scope.writes.put_policy_record(&record)?;
     scope.emit(
         Subject::Policy {
             version: record.version,
@@ -412,15 +409,11 @@ pub(crate) fn set_policy(
 /// (tighter in emergency mode, from this moment) and alarm the leaders.
 pub(crate) fn mode_switched(scope: &mut Scope<'_>, post: &Post, reason: &str) -> Result<()> {
     require_leader(scope.principal, "switch a post's mode")?;
-    let mut ids = BTreeSet::new();
-    for prefix in [
-        keys::territory_open_prefix(&post.id),
-        keys::assignee_open_prefix(&AssigneeRef::post(&post.id)),
-    ] {
-        for (_, id) in scope.entries_with_prefix(TreeId::Index, &prefix)? {
-            ids.insert(keys::decode_u64(&id)?);
-        }
-    }
+    let mut ids: BTreeSet<u64> = scope
+        .open_incident_ids_in_territory(&post.id)?
+        .into_iter()
+        .collect();
+    ids.extend(scope.open_incident_ids_of(&AssigneeRef::post(&post.id))?);
     let mode = match post.mode {
         PostMode::Emergency => "emergency",
         PostMode::Normal => "normal",
@@ -472,7 +465,7 @@ pub(crate) fn mode_switched(scope: &mut Scope<'_>, post: &Post, reason: &str) ->
         acknowledged_by: None,
         acknowledgement_note: None,
     };
-    scope.put_alarm(&alarm)?;
+    scope.writes.put_alarm(&alarm)?;
     let audience = alarm.audience();
     scope.emit(
         Subject::Alarm { id: alarm.id },

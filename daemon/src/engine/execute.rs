@@ -18,7 +18,7 @@ use crate::incidents::model::{
 };
 use crate::incidents::numbering;
 use crate::journal::record::{EventBody, Subject};
-use crate::store::{TreeId, keys};
+use crate::store::{Counter, Reader};
 use crate::visibility::require_incident as require_visible;
 
 /// Runs one command in `scope`.
@@ -31,7 +31,7 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             reason,
         } => {
             require_centre(scope.principal, "change intake fields")?;
-            let current = scope.incident_by_number(incident)?;
+            let current = scope.existing_incident(incident)?;
             let territorial = match &patch.place_id {
                 Some(place) => Some(check_intake_refs(
                     scope,
@@ -54,7 +54,7 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             replace_lead,
         } => {
             require_centre(scope.principal, "dispatch incidents")?;
-            let current = scope.incident_by_number(incident)?;
+            let current = scope.existing_incident(incident)?;
             check_assignee(scope, &to.assignee)?;
             let events = current.decide_assign(&to.assignee, to.role, *replace_lead, scope.now)?;
             incident_outcome(scope, current, events)
@@ -66,13 +66,13 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             note,
         } => step(scope, incident, selector.as_ref(), *action, note),
         Command::AddNote { incident, text } => {
-            let current = scope.incident_by_number(incident)?;
+            let current = scope.existing_incident(incident)?;
             require_visible(scope.principal, &current)?;
             let events = current.decide_note(text, scope.principal, scope.acted_at());
             incident_outcome(scope, current, events)
         }
         Command::Resolve { incident, outcome } => {
-            let current = scope.incident_by_number(incident)?;
+            let current = scope.existing_incident(incident)?;
             require_visible(scope.principal, &current)?;
             if let Some(me) = scope.principal.role.confined_to()
                 && current.active_lead().map(|lead| &lead.assignee) != Some(&me)
@@ -92,20 +92,20 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             satisfaction,
         } => {
             require_centre(scope.principal, "close incidents")?;
-            let current = scope.incident_by_number(incident)?;
+            let current = scope.existing_incident(incident)?;
             let events = current.decide_close(callback_result, *satisfaction)?;
             incident_outcome(scope, current, events)
         }
         Command::Cancel { incident, reason } => {
             require_centre(scope.principal, "cancel incidents")?;
-            let current = scope.incident_by_number(incident)?;
+            let current = scope.existing_incident(incident)?;
             let events = current.decide_cancel(reason)?;
             incident_outcome(scope, current, events)
         }
         Command::Merge { incident, into } => {
             require_centre(scope.principal, "merge incidents")?;
-            let mut duplicate = scope.incident_by_number(incident)?;
-            let mut target = scope.incident_by_number(into)?;
+            let mut duplicate = scope.existing_incident(incident)?;
+            let mut target = scope.existing_incident(into)?;
             let (duplicate_events, target_events) = duplicate.decide_merge(&target)?;
             scope.record_incident(&mut duplicate, duplicate_events, false)?;
             scope.record_incident(&mut target, target_events, false)?;
@@ -118,7 +118,7 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
         }
         Command::Reopen { incident, reason } => {
             require_centre(scope.principal, "reopen incidents")?;
-            let current = scope.incident_by_number(incident)?;
+            let current = scope.existing_incident(incident)?;
             let events = current.decide_reopen(reason)?;
             incident_outcome(scope, current, events)
         }
@@ -322,10 +322,10 @@ fn create_incident(
         check_assignee(scope, &to.assignee)?;
     }
     let day = numbering::local_day(scope.now, scope.tz);
-    let daily = scope.next_counter(&format!("day/{day}"))?;
+    let daily = scope.next_counter(Counter::IncidentOfDay(&day))?;
     let daily = u32::try_from(daily)
         .map_err(|_| Error::Unavailable(format!("incident counter for {day} overflowed")))?;
-    let id = scope.next_counter("next_incident_id")?;
+    let id = scope.next_counter(Counter::IncidentId)?;
     let mut incident = Incident::new(
         id,
         numbering::number(&day, daily),
@@ -356,7 +356,7 @@ fn step(
     action: AssignmentAction,
     note: &str,
 ) -> Result<Outcome> {
-    let current = scope.incident_by_number(number)?;
+    let current = scope.existing_incident(number)?;
     require_visible(scope.principal, &current)?;
     let me = scope.principal.role.confined_to();
     let selector = match (selector, &me) {
@@ -509,7 +509,7 @@ fn save_entry<T: Entry>(
 ) -> Result<T> {
     let created = entry.created_at();
     entry.stamp(created, scope.now);
-    scope.put_entry(&entry)?;
+    scope.writes.put_entry(&entry)?;
     let subject = Subject::Entry {
         kind: T::KIND,
         id: entry.id().to_owned(),
@@ -639,12 +639,11 @@ fn check_retirable(scope: &Scope<'_>, kind: EntryKind, id: &str) -> Result<()> {
         _ => None,
     };
     if let Some(assignee) = assignee {
-        let open =
-            scope.entries_with_prefix(TreeId::Index, &keys::assignee_open_prefix(&assignee))?;
+        let open = scope.open_incident_ids_of(&assignee)?;
         if !open.is_empty() {
             let mut numbers = Vec::new();
-            for (_, id) in open.iter().take(3) {
-                if let Some(incident) = scope.incident(keys::decode_u64(id)?)? {
+            for id in open.iter().take(3) {
+                if let Some(incident) = scope.incident(*id)? {
                     numbers.push(incident.number);
                 }
             }
@@ -720,10 +719,7 @@ fn create_token(
     }
     let mut new = tokens::generate()?;
     // 32 random bits: a clash is rare but cheap to rule out.
-    while scope
-        .get::<TokenRecord>(TreeId::State, &keys::token(&new.id))?
-        .is_some()
-    {
+    while scope.token(&new.id)?.is_some() {
         new = tokens::generate()?;
     }
     let record = TokenRecord {
@@ -737,7 +733,7 @@ fn create_token(
         expires_at,
         limits,
     };
-    scope.put(TreeId::State, keys::token(&record.id), &record)?;
+    scope.writes.put_token(&record)?;
     scope.emit(
         Subject::Token {
             id: record.id.clone(),
@@ -754,11 +750,11 @@ fn create_token(
 fn revoke_token(scope: &mut Scope<'_>, id: &str) -> Result<Outcome> {
     require_admin(scope.principal, "revoke tokens")?;
     let mut record = scope
-        .get::<TokenRecord>(TreeId::State, &keys::token(id))?
+        .token(id)?
         .ok_or_else(|| Error::not_found(format!("token {id:?}")))?;
     if record.revoked_at.is_none() {
         record.revoked_at = Some(scope.now);
-        scope.put(TreeId::State, keys::token(id), &record)?;
+        scope.writes.put_token(&record)?;
         scope.emit(
             Subject::Token { id: id.to_owned() },
             Vec::new(),

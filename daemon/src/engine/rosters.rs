@@ -6,7 +6,6 @@ use jiff::Timestamp;
 
 use crate::auth::principal::Role;
 use crate::auth::require_centre;
-use crate::directory::Reader;
 use crate::directory::model::{Person, Post};
 use crate::engine::command::{Outcome, RosterRow, SwapRequest};
 use crate::engine::scope::Scope;
@@ -22,17 +21,15 @@ use crate::rosters::model::{
     Swap,
 };
 use crate::rosters::rollcall::{Entry, RollCall};
-use crate::store::{TreeId, keys};
+use crate::store::{Counter, Deadline, Reader};
 
 /// The roster's shape as stored (empty when never set).
 pub(crate) fn config(scope: &Scope<'_>) -> Result<RosterConfig> {
-    Ok(scope
-        .get(TreeId::State, &keys::roster_config())?
-        .unwrap_or_default())
+    scope.roster_config()
 }
 
 fn save_config(scope: &mut Scope<'_>, config: &RosterConfig) -> Result<()> {
-    scope.put(TreeId::State, keys::roster_config(), config)?;
+    scope.writes.put_roster_config(config)?;
     scope.emit(
         Subject::Roster {
             what: "config".into(),
@@ -81,18 +78,11 @@ pub(crate) fn set_rollcall_schedule(
     require_centre(scope.principal, "schedule roll-calls")?;
     let mut config = config(scope)?;
     config.rollcall = schedule.cloned();
-    let next_key = keys::meta("rollcall_next");
-    if let Some(previous) = scope.get::<Timestamp>(TreeId::State, &next_key)? {
-        scope
-            .writes
-            .remove(TreeId::Deadlines, keys::schedule_deadline(previous));
-        scope.writes.remove(TreeId::State, next_key.clone());
+    if let Some(previous) = scope.view().scheduled_rollcall()? {
+        scope.writes.unschedule_rollcall(previous);
     }
     if let Some(next) = schedule.and_then(|s| next_scheduled(s, scope.now, scope.tz)) {
-        scope
-            .writes
-            .put(TreeId::Deadlines, keys::schedule_deadline(next), Vec::new());
-        scope.put(TreeId::State, next_key, &next)?;
+        scope.writes.schedule_rollcall(next)?;
     }
     save_config(scope, &config)?;
     Ok(Outcome::RosterConfig(config))
@@ -152,7 +142,7 @@ fn save_slot(
     slot: &Slot,
     swap: bool,
 ) -> Result<()> {
-    scope.put(TreeId::State, keys::slot(shift, who, role), slot)?;
+    scope.writes.put_slot(shift, who, role, slot)?;
     let audience = match who {
         RosterScope::Post(post) => vec![AssigneeRef::post(post).to_string()],
         RosterScope::Centre => Vec::new(),
@@ -193,9 +183,7 @@ pub(crate) fn set_slot(
     for person in people {
         check_person(scope, "people", person)?;
     }
-    let mut slot: Slot = scope
-        .get(TreeId::State, &keys::slot(shift, who, role))?
-        .unwrap_or_default();
+    let mut slot = scope.slot(shift, who, role)?.unwrap_or_default();
     slot.people = crate::validate::tidy_labels(people);
     save_slot(scope, shift, who, role, &slot, false)?;
     Ok(Outcome::Slot {
@@ -218,17 +206,15 @@ pub(crate) fn swap(
     let config = config(scope)?;
     check_slot(scope, &config, shift, who, role)?;
     let occurrence = config.occurrence(shift, scope.tz)?;
-    let mut slot: Slot = scope
-        .get(TreeId::State, &keys::slot(shift, who, role))?
-        .ok_or_else(|| {
-            Error::precondition(format!(
-                "nobody is rostered as {} for {} on {} {}: set the slot before swapping",
-                role.name(),
-                who.key(),
-                shift.date,
-                shift.shift
-            ))
-        })?;
+    let mut slot = scope.slot(shift, who, role)?.ok_or_else(|| {
+        Error::precondition(format!(
+            "nobody is rostered as {} for {} on {} {}: set the slot before swapping",
+            role.name(),
+            who.key(),
+            shift.date,
+            shift.shift
+        ))
+    })?;
     if !slot.everyone().contains(&request.replaced) {
         return Err(Error::precondition(format!(
             "{:?} is not on this slot (it has {}): only someone rostered can be swapped out",
@@ -331,9 +317,7 @@ pub(crate) fn import(
     }
     let mut written = 0;
     for ((shift, who, role), people) in slots {
-        let mut slot: Slot = scope
-            .get(TreeId::State, &keys::slot(&shift, &who, role))?
-            .unwrap_or_default();
+        let mut slot = scope.slot(&shift, &who, role)?.unwrap_or_default();
         slot.people = people.into_iter().map(|(_, p)| p).collect();
         save_slot(scope, &shift, &who, role, &slot, false)?;
         written += 1;
@@ -371,13 +355,13 @@ pub(crate) fn require_handover_writer(
 fn handover_by_id(scope: &Scope<'_>, id: u64) -> Result<Handover> {
     let mine = crate::visibility::handovers(scope.principal)?;
     scope
-        .get::<Handover>(TreeId::State, &keys::handover(id))?
+        .handover(id)?
         .filter(|h| mine.as_ref().is_none_or(|m| h.scope == *m))
         .ok_or_else(|| Error::not_found(format!("handover {id}")))
 }
 
 fn save_handover(scope: &mut Scope<'_>, handover: &Handover) -> Result<Outcome> {
-    scope.put(TreeId::State, keys::handover(handover.id), handover)?;
+    scope.writes.put_handover(handover)?;
     // A post's handover is its own business, and the centre's.
     let audience = match &handover.scope {
         RosterScope::Centre => Vec::new(),
@@ -402,10 +386,8 @@ pub(crate) fn open_handover(
     require_handover_writer(scope.principal, whose, "open a handover")?;
     let config = config(scope)?;
     let occurrence = config.occurrence(shift, scope.tz)?;
-    let index = keys::shift_handover(shift, whose);
-    // The index holds the id as 8 raw bytes, as written below.
-    let existing = match scope.get_raw(TreeId::Index, &index)? {
-        Some(id) => Some(handover_by_id(scope, keys::decode_u64(&id)?)?),
+    let existing = match scope.view().handover_of_shift(shift, whose)? {
+        Some(id) => Some(handover_by_id(scope, id)?),
         None => None,
     };
     let handover = match existing {
@@ -419,10 +401,8 @@ pub(crate) fn open_handover(
             handover
         }
         None => {
-            let id = scope.next_counter("next_handover_id")?;
-            scope
-                .writes
-                .put(TreeId::Index, index, id.to_be_bytes().to_vec());
+            let id = scope.next_counter(Counter::HandoverId)?;
+            scope.writes.put_handover_of_shift(shift, whose, id);
             Handover {
                 id,
                 shift: shift.clone(),
@@ -493,7 +473,7 @@ pub(crate) fn countersign_handover(
 }
 
 fn save_rollcall(scope: &mut Scope<'_>, rollcall: &RollCall) -> Result<()> {
-    scope.put(TreeId::State, keys::rollcall(rollcall.id), rollcall)?;
+    scope.writes.put_rollcall(rollcall)?;
     let audience = rollcall
         .posts
         .iter()
@@ -537,7 +517,7 @@ pub(crate) fn send_rollcall(
     if posts.is_empty() {
         return Err(Error::precondition("there are no posts to roll-call"));
     }
-    let id = scope.next_counter("next_rollcall_id")?;
+    let id = scope.next_counter(Counter::RollCallId)?;
     let answer_by = scope.now.saturating_add(answer_within).unwrap_or(scope.now);
     let rollcall = RollCall {
         id,
@@ -557,11 +537,9 @@ pub(crate) fn send_rollcall(
             .collect(),
     };
     for entry in &rollcall.posts {
-        scope.writes.put(
-            TreeId::Deadlines,
-            keys::rollcall_deadline(answer_by, id, &entry.post),
-            id.to_be_bytes().to_vec(),
-        );
+        scope
+            .writes
+            .put_rollcall_deadline(answer_by, id, &entry.post);
     }
     save_rollcall(scope, &rollcall)?;
     Ok(Outcome::RollCall(Box::new(rollcall)))
@@ -575,8 +553,8 @@ pub(crate) fn answer_rollcall(scope: &mut Scope<'_>, id: u64) -> Result<Outcome>
         ));
     };
     let post = post.clone();
-    let mut rollcall: RollCall = scope
-        .get(TreeId::State, &keys::rollcall(id))?
+    let mut rollcall = scope
+        .rollcall(id)?
         .ok_or_else(|| Error::not_found(format!("roll-call {id}")))?;
     let entry = rollcall
         .posts
@@ -587,9 +565,7 @@ pub(crate) fn answer_rollcall(scope: &mut Scope<'_>, id: u64) -> Result<Outcome>
         return Ok(Outcome::RollCall(Box::new(rollcall)));
     }
     if let Some(next) = entry.next_alarm.take() {
-        scope
-            .writes
-            .remove(TreeId::Deadlines, keys::rollcall_deadline(next, id, &post));
+        scope.writes.remove_rollcall_deadline(next, id, &post);
     }
     // Answered from an outbox: when the post answered, not before it was asked.
     entry.answered_at = Some(scope.acted_at().max(rollcall.sent_at));
@@ -600,10 +576,10 @@ pub(crate) fn answer_rollcall(scope: &mut Scope<'_>, id: u64) -> Result<Outcome>
 
 /// Fires the due parts of a roll-call: each post that has not answered by
 /// its deadline climbs the escalation ladder.
-pub(crate) fn fire_rollcall(scope: &mut Scope<'_>, id: u64, due_keys: &[Vec<u8>]) -> Result<usize> {
-    let Some(mut rollcall) = scope.get::<RollCall>(TreeId::State, &keys::rollcall(id))? else {
-        for key in due_keys {
-            scope.writes.remove(TreeId::Deadlines, key.clone());
+pub(crate) fn fire_rollcall(scope: &mut Scope<'_>, id: u64, due: &[Deadline]) -> Result<usize> {
+    let Some(mut rollcall) = scope.rollcall(id)? else {
+        for deadline in due {
+            scope.writes.remove_deadline(deadline);
         }
         return Ok(0);
     };
@@ -615,10 +591,9 @@ pub(crate) fn fire_rollcall(scope: &mut Scope<'_>, id: u64, due_keys: &[Vec<u8>]
         let Some(scheduled) = entry.next_alarm.filter(|at| *at <= now) else {
             continue;
         };
-        scope.writes.remove(
-            TreeId::Deadlines,
-            keys::rollcall_deadline(scheduled, id, &entry.post),
-        );
+        scope
+            .writes
+            .remove_rollcall_deadline(scheduled, id, &entry.post);
         if entry.answered_at.is_some() {
             entry.next_alarm = None;
             continue;
@@ -639,11 +614,7 @@ pub(crate) fn fire_rollcall(scope: &mut Scope<'_>, id: u64, due_keys: &[Vec<u8>]
         entry.alarms = number;
         entry.next_alarm = next;
         if let Some(next) = next {
-            scope.writes.put(
-                TreeId::Deadlines,
-                keys::rollcall_deadline(next, id, &entry.post),
-                id.to_be_bytes().to_vec(),
-            );
+            scope.writes.put_rollcall_deadline(next, id, &entry.post);
         }
         let assignee = AssigneeRef::post(&entry.post);
         let duty = RosterDuty {
@@ -687,7 +658,7 @@ pub(crate) fn fire_rollcall(scope: &mut Scope<'_>, id: u64, due_keys: &[Vec<u8>]
     }
     for mut alarm in alarms {
         alarm.id = scope.next_alarm_id()?;
-        scope.put_alarm(&alarm)?;
+        scope.writes.put_alarm(&alarm)?;
         let audience = alarm.audience();
         scope.emit(
             Subject::Alarm { id: alarm.id },
@@ -701,8 +672,8 @@ pub(crate) fn fire_rollcall(scope: &mut Scope<'_>, id: u64, due_keys: &[Vec<u8>]
 }
 
 /// The schedule's turn: roll-call every post, and plan the next one.
-pub(crate) fn fire_schedule(scope: &mut Scope<'_>, key: &[u8]) -> Result<()> {
-    scope.writes.remove(TreeId::Deadlines, key.to_vec());
+pub(crate) fn fire_schedule(scope: &mut Scope<'_>, deadline: &Deadline) -> Result<()> {
+    scope.writes.remove_deadline(deadline);
     let config = config(scope)?;
     let Some(schedule) = config.rollcall else {
         return Ok(());
@@ -712,10 +683,7 @@ pub(crate) fn fire_schedule(scope: &mut Scope<'_>, key: &[u8]) -> Result<()> {
     }
     send_rollcall(scope, &[], schedule.answer_within, true)?;
     if let Some(next) = next_scheduled(&schedule, scope.now, scope.tz) {
-        scope
-            .writes
-            .put(TreeId::Deadlines, keys::schedule_deadline(next), Vec::new());
-        scope.put(TreeId::State, keys::meta("rollcall_next"), &next)?;
+        scope.writes.schedule_rollcall(next)?;
     }
     Ok(())
 }

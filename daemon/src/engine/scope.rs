@@ -2,32 +2,32 @@
 //! see this command's own writes, then the earlier commands of the same batch,
 //! then the store. Writes stay here until the command succeeds; a failed
 //! command's scope is simply dropped, so nothing half-done reaches the batch.
+//!
+//! Reads are the store's typed queries ([`Reader`], over a [`View`] of the
+//! staged writes); writes are staged with the store's typed helpers on
+//! [`Scope::writes`] (`put_incident`, `put_alarm`, …). No key is built here.
 
 use std::sync::Arc;
 
 use std::collections::HashMap;
 
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::auth::principal::Principal;
-use crate::directory::Reader;
-use crate::directory::model::{Entry, Post, PostMode, Unit};
+use crate::directory::model::{Post, PostMode, Unit};
 use crate::error::{Error, Result};
-use crate::escalation::alarm::Alarm;
 use crate::escalation::clocks::{self, Clock, PlanContext};
 use crate::escalation::policy::Policy;
 use crate::incidents::model::{AssigneeKind, AssigneeRef, Incident, IncidentEvent};
 use crate::journal::record::{EventBody, IncidentAfter, Record, Subject};
-use crate::store::{self, Head, Store, TreeId, WriteSet, keys};
+use crate::store::{self, Counter, Deadline, DeadlineOwner, Head, Reader, Store, View, WriteSet};
 
 /// See the module docs.
 pub(crate) struct Scope<'a> {
     store: &'a Store,
     batch: &'a WriteSet,
-    /// This command's writes.
+    /// This command's writes, staged with the [`WriteSet`]'s typed helpers.
     pub(crate) writes: WriteSet,
     /// The journal head after this command's events.
     pub(crate) head: Head,
@@ -88,103 +88,17 @@ impl<'a> Scope<'a> {
         self.reported.map_or(self.now, |r| r.at.min(self.now))
     }
 
-    fn raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(value) = self.writes.lookup(tree, key) {
-            return Ok(value.map(<[u8]>::to_vec));
-        }
-        if let Some(value) = self.batch.lookup(tree, key) {
-            return Ok(value.map(<[u8]>::to_vec));
-        }
-        self.store.get_raw(tree, key)
-    }
-
-    /// The bytes at `key`, undecoded (index values are raw ids, not JSON).
-    pub(crate) fn get_raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.raw(tree, key)
-    }
-
-    /// The decoded value at `key`.
-    pub(crate) fn get<T: DeserializeOwned>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>> {
-        self.raw(tree, key)?
-            .map(|bytes| store::decode(&bytes))
-            .transpose()
-    }
-
-    /// Stages `value` at `key`.
-    pub(crate) fn put<T: Serialize>(
-        &mut self,
-        tree: TreeId,
-        key: Vec<u8>,
-        value: &T,
-    ) -> Result<()> {
-        let bytes = store::encode(value)?;
-        self.writes.put(tree, key, bytes);
-        Ok(())
-    }
-
-    /// Entries under `prefix` as they would be after this command: the
-    /// store's, with the batch's and this command's writes laid over them.
-    pub(crate) fn entries_with_prefix(
-        &self,
-        tree: TreeId,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut entries: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = self
-            .store
-            .scan(tree, prefix, None, usize::MAX)?
-            .into_iter()
-            .collect();
-        for layer in [self.batch, &self.writes] {
-            for (key, value) in layer.prefixed(tree, prefix) {
-                match value {
-                    Some(value) => entries.insert(key.to_vec(), value.to_vec()),
-                    None => entries.remove(key),
-                };
-            }
-        }
-        Ok(entries.into_iter().collect())
-    }
-
-    /// Increments and returns the named meta counter (first value 1).
-    pub(crate) fn next_counter(&mut self, name: &str) -> Result<u64> {
-        let key = keys::meta(name);
-        let next = self.get::<u64>(TreeId::State, &key)?.unwrap_or(0) + 1;
-        self.put(TreeId::State, key, &next)?;
+    /// Increments and returns a counter (first value 1).
+    pub(crate) fn next_counter(&mut self, counter: Counter<'_>) -> Result<u64> {
+        let next = self.counter(counter)? + 1;
+        self.writes.put_counter(counter, next)?;
         Ok(next)
     }
 
-    /// The incident with this internal id.
-    pub(crate) fn incident(&self, id: u64) -> Result<Option<Incident>> {
-        self.get(TreeId::State, &keys::incident(id))
-    }
-
     /// The incident with this number, or NOT_FOUND.
-    pub(crate) fn incident_by_number(&self, number: &str) -> Result<Incident> {
-        let not_found = || Error::not_found(format!("incident {number}"));
-        let id_bytes = self
-            .raw(TreeId::Index, &keys::number(number))?
-            .ok_or_else(not_found)?;
-        let id = keys::decode_u64(&id_bytes)?;
-        self.incident(id)?.ok_or_else(not_found)
-    }
-
-    /// The directory entry with this id.
-    pub(crate) fn entry<T: Entry>(&self, id: &str) -> Result<Option<T>> {
-        self.get(TreeId::State, &keys::entry(T::KIND, id))
-    }
-
-    /// Stages a directory entry.
-    pub(crate) fn put_entry<T: Entry>(&mut self, entry: &T) -> Result<()> {
-        self.put(TreeId::State, keys::entry(T::KIND, entry.id()), entry)
-    }
-
-    /// Every entry of a kind, as it would be after this command.
-    pub(crate) fn entries<T: Entry>(&self) -> Result<Vec<T>> {
-        let prefix = keys::entry_prefix(T::KIND);
-        self.entries_with_prefix(TreeId::State, &prefix)?
-            .iter()
-            .map(|(_, bytes)| store::decode(bytes))
-            .collect()
+    pub(crate) fn existing_incident(&self, number: &str) -> Result<Incident> {
+        self.incident_by_number(number)?
+            .ok_or_else(|| Error::not_found(format!("incident {number}")))
     }
 
     /// Appends an event to the journal: next seq, chained to the previous
@@ -223,8 +137,7 @@ impl<'a> Scope<'a> {
             seq: record.seq,
             hash: store::record_hash(&bytes),
         };
-        self.writes
-            .put(TreeId::Journal, keys::seq(record.seq), bytes);
+        self.writes.put_journal_record(record.seq, bytes);
         self.records.push(Arc::new(record));
         Ok(self.head.seq)
     }
@@ -273,7 +186,7 @@ impl<'a> Scope<'a> {
                 self.emit_with_status(subject, audience, EventBody::Incident(event), Some(after))?;
             incident.seqs.push(incident.last_seq);
         }
-        self.save_incident(before.as_ref(), incident)?;
+        self.writes.put_incident(before.as_ref(), incident)?;
         Ok(incident.last_seq)
     }
 
@@ -308,107 +221,25 @@ impl<'a> Scope<'a> {
         Ok(clocks::plan(incident, self.policy, &context))
     }
 
-    /// Deadline keys due at or before `now`, first due first, at most
-    /// `limit`, with the incident each belongs to.
+    /// Deadlines due at or before `now`, first due first, at most `limit`,
+    /// with what each belongs to.
     pub(crate) fn due_deadlines(
         &self,
         now: Timestamp,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, keys::DeadlineOwner)>> {
-        let end = keys::deadline_time(
-            now.saturating_add(SignedDuration::from_millis(1))
-                .unwrap_or(now),
-        );
-        let mut due: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = self
-            .store
-            .scan(TreeId::Deadlines, &[], None, limit)?
-            .into_iter()
-            .filter(|(key, _)| key.as_slice() < end.as_slice())
-            .collect();
-        for layer in [self.batch, &self.writes] {
-            for (key, value) in layer.prefixed(TreeId::Deadlines, &[]) {
-                if key >= end.as_slice() {
-                    continue;
-                }
-                match value {
-                    Some(value) => due.insert(key.to_vec(), value.to_vec()),
-                    None => due.remove(key),
-                };
-            }
-        }
-        due.into_keys()
-            .take(limit)
-            .map(|key| {
-                let owner = keys::deadline_owner(&key)?;
-                Ok((key, owner))
-            })
-            .collect()
+    ) -> Result<Vec<(Deadline, DeadlineOwner)>> {
+        self.view().due_deadlines(now, limit)
     }
 
     /// The next alarm id.
     pub(crate) fn next_alarm_id(&mut self) -> Result<u64> {
-        self.next_counter("next_alarm_id")
-    }
-
-    /// Stages an alarm and its place in the unacknowledged list.
-    pub(crate) fn put_alarm(&mut self, alarm: &Alarm) -> Result<()> {
-        let open = keys::unacknowledged_alarm(alarm.id);
-        if alarm.acknowledged_at.is_some() {
-            self.writes.remove(TreeId::Index, open);
-        } else {
-            self.writes
-                .put(TreeId::Index, open, alarm.id.to_be_bytes().to_vec());
-        }
-        self.put(TreeId::State, keys::alarm(alarm.id), alarm)
-    }
-
-    /// The alarm with this id.
-    pub(crate) fn alarm(&self, id: u64) -> Result<Option<Alarm>> {
-        self.get(TreeId::State, &keys::alarm(id))
-    }
-
-    /// Stages an incident and moves its index keys from `before` to `after`.
-    fn save_incident(&mut self, before: Option<&Incident>, after: &Incident) -> Result<()> {
-        let old = before.map(keys::incident_index).unwrap_or_default();
-        let new = keys::incident_index(after);
-        for key in &old {
-            if !new.contains(key) {
-                self.writes.remove(TreeId::Index, key.clone());
-            }
-        }
-        for key in new {
-            if !old.contains(&key) {
-                self.writes
-                    .put(TreeId::Index, key, after.id.to_be_bytes().to_vec());
-            }
-        }
-        let old = before.map(keys::incident_deadlines).unwrap_or_default();
-        let new = keys::incident_deadlines(after);
-        for key in &old {
-            if !new.contains(key) {
-                self.writes.remove(TreeId::Deadlines, key.clone());
-            }
-        }
-        for key in new {
-            if !old.contains(&key) {
-                self.writes
-                    .put(TreeId::Deadlines, key, after.id.to_be_bytes().to_vec());
-            }
-        }
-        self.put(TreeId::State, keys::incident(after.id), after)
+        self.next_counter(Counter::AlarmId)
     }
 }
 
+/// A command reads its own writes, then the batch's, then the store.
 impl Reader for Scope<'_> {
-    fn state<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
-        self.get(TreeId::State, key)
-    }
-
-    fn entry<T: Entry>(&self, id: &str) -> Result<Option<T>> {
-        Scope::entry(self, id)
-    }
-
-    fn entries<T: Entry>(&self) -> Result<Vec<T>> {
-        Scope::entries(self)
+    fn view(&self) -> View<'_> {
+        View::staged(self.store, self.batch, &self.writes)
     }
 }

@@ -14,7 +14,7 @@ use super::{EngineOptions, Job, Message, Shared};
 use crate::error::{Error, Result};
 use crate::escalation::policy::Policy;
 use crate::journal::record::{EventBody, Record};
-use crate::store::{self, Head, TreeId, WriteSet, keys};
+use crate::store::{self, Head, Reader, WriteSet};
 
 /// What the writer remembers about one client request id.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -159,12 +159,11 @@ fn write_loop(
                 None
             };
         }
-        let deadlines_changed = writes.touches(TreeId::Deadlines);
+        let deadlines_changed = writes.touches_deadlines();
         if !writes.is_empty() {
-            let durable = store::encode(&batch_head).and_then(|bytes| {
-                writes.put(TreeId::State, keys::meta("head"), bytes);
-                shared.store.commit(&writes)
-            });
+            let durable = writes
+                .put_head(&batch_head)
+                .and_then(|()| shared.store.commit(&writes));
             if let Err(error) = durable {
                 shared.go_fatal(format!("writing a batch failed: {error}"));
                 // The frame may have reached the disk before the failure
@@ -231,11 +230,9 @@ fn run_job(
     policy: &Policy,
     batch: &mut Batch<'_>,
 ) -> Option<Policy> {
-    let request_key = job
-        .request_id
-        .as_deref()
-        .map(|rid| keys::request(&job.principal.token_id, rid));
-    let fingerprint = request_key.as_ref().map(|_| fingerprint(&job));
+    let token_id = job.principal.token_id.as_str();
+    let request_id = job.request_id.as_deref();
+    let fingerprint = request_id.map(|_| fingerprint(&job));
     let outcome = {
         let env = Env {
             store: &shared.store,
@@ -251,8 +248,8 @@ fn run_job(
             job.request_id.as_deref(),
         );
         scope.reported = job.reported;
-        let earlier = match &request_key {
-            Some(key) => scope.get::<RequestRecord>(TreeId::State, key),
+        let earlier = match request_id {
+            Some(request_id) => scope.view().request::<RequestRecord>(token_id, request_id),
             None => Ok(None),
         };
         match earlier {
@@ -275,12 +272,14 @@ fn run_job(
                 return None;
             }
             Ok(None) => execute(&mut scope, &job.command).and_then(|outcome| {
-                if let (Some(key), Some(fingerprint)) = (request_key, fingerprint) {
+                if let (Some(request_id), Some(fingerprint)) = (request_id, fingerprint) {
                     let remembered = RequestRecord {
                         fingerprint,
                         outcome: outcome.for_retry(),
                     };
-                    scope.put(TreeId::State, key, &remembered)?;
+                    scope
+                        .writes
+                        .put_request(token_id, request_id, &remembered)?;
                 }
                 let Scope {
                     writes: staged,

@@ -8,18 +8,16 @@ use tonic::{Request, Response, Status};
 use crate::auth::principal::Principal;
 use crate::auth::{principal_of, require_centre};
 use crate::convert;
-use crate::directory::Reader;
 use crate::directory::model::{Post, PostMode, Unit};
 use crate::engine::Engine;
 use crate::engine::command::{Command, Outcome, PolicyRecord};
 use crate::error::{Error, Result};
-use crate::escalation::alarm::Alarm;
 use crate::escalation::clocks::{self, PlanContext};
 use crate::escalation::policy::{self, DEFAULT_POLICY};
 use crate::escalation::targets;
 use crate::incidents::model::{AssigneeRef, AssignmentRole, Incident, Intake, Source};
 use crate::incidents::numbering;
-use crate::store::{TreeId, keys};
+use crate::store::{AlarmList, Page, Reader, Visit};
 use crate::validate;
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
@@ -37,9 +35,7 @@ impl Escalation {
     }
 
     fn policy_record(&self) -> Result<Option<PolicyRecord>> {
-        self.engine
-            .store()
-            .get(TreeId::State, &keys::meta("policy"))
+        self.engine.store().policy_record()
     }
 }
 
@@ -125,41 +121,27 @@ impl pb::escalation_service_server::EscalationService for Escalation {
             // An incident the caller may not see answers as a missing one.
             crate::incidents::service::load_visible(store, &principal, number)?;
         }
-        let after = (r.after_id > 0).then_some(r.after_id);
-        let mut alarms = Vec::new();
-        let (tree, prefix) = if r.include_acknowledged {
-            (TreeId::State, keys::ALARMS.to_vec())
+        let list = if r.include_acknowledged {
+            AlarmList::All
         } else {
-            (TreeId::Index, keys::UNACKNOWLEDGED_ALARMS.to_vec())
+            AlarmList::Unacknowledged
         };
-        let mut cursor = after.map(|id| match tree {
-            TreeId::State => keys::alarm(id),
-            _ => keys::unacknowledged_alarm(id),
-        });
-        'scan: loop {
-            let chunk = store.scan(tree, &prefix, cursor.as_deref(), 256)?;
-            let exhausted = chunk.len() < 256;
-            for (key, value) in &chunk {
-                let alarm: Option<Alarm> = match tree {
-                    TreeId::State => Some(crate::store::decode(value)?),
-                    _ => store.get(TreeId::State, &keys::alarm(keys::decode_u64(value)?))?,
-                };
-                let Some(alarm) = alarm else { continue };
+        let after = (r.after_id > 0).then(|| list.after_alarm(r.after_id));
+        let page = Page::first(limit).after(after);
+        let alarms = store
+            .alarms(list, &page, |alarm| {
                 let wanted = incident
                     .as_deref()
                     .is_none_or(|n| alarm.incident.as_deref() == Some(n));
-                if wanted && crate::visibility::alarm_in(store, &principal, &alarm)? {
-                    alarms.push(convert::alarm_out(&alarm));
-                    if alarms.len() == limit {
-                        break 'scan;
-                    }
-                }
-                cursor = Some(key.clone());
-            }
-            if exhausted {
-                break;
-            }
-        }
+                Ok(
+                    if wanted && crate::visibility::alarm_in(store, &principal, &alarm)? {
+                        Visit::Keep(convert::alarm_out(&alarm))
+                    } else {
+                        Visit::Skip
+                    },
+                )
+            })?
+            .items;
         Ok(Response::new(pb::ListAlarmsReply { alarms }))
     }
 
@@ -245,9 +227,7 @@ fn simulate(engine: &Engine, r: &pb::SimulateRequest) -> Result<pb::SimulateRepl
         emergency: r.emergency || post.mode == PostMode::Emergency,
         tier_of: &tier_of,
     };
-    let roster: crate::rosters::model::RosterConfig = store
-        .get(TreeId::State, &keys::roster_config())?
-        .unwrap_or_default();
+    let roster = store.roster_config()?;
     let duty = crate::rosters::duty::RosterDuty {
         reader: store,
         config: &roster,
@@ -291,9 +271,7 @@ fn simulate(engine: &Engine, r: &pb::SimulateRequest) -> Result<pb::SimulateRepl
             levels,
         });
     }
-    let version = store
-        .get::<PolicyRecord>(TreeId::State, &keys::meta("policy"))?
-        .map_or(0, |p| p.version);
+    let version = store.policy_record()?.map_or(0, |p| p.version);
     Ok(pb::SimulateReply {
         policy_version: version,
         clocks: clocks_out,

@@ -8,12 +8,12 @@
 
 use jiff::Timestamp;
 
-use crate::directory::Reader;
 use crate::directory::model::{Person, Post, Unit};
 use crate::error::Result;
 use crate::escalation::alarm::{AlarmTarget, Contact};
 use crate::escalation::policy::Target;
 use crate::incidents::model::{AssigneeKind, AssigneeRef};
+use crate::store::Reader;
 
 /// Who holds a duty role at a time.
 pub trait OnDuty {

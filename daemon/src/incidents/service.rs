@@ -15,7 +15,7 @@ use crate::incidents::model::{
     AssignmentAction, AssignmentSelector, Incident, Intake, IntakePatch, Status as IncidentStatus,
 };
 use crate::incidents::numbering;
-use crate::store::{Store, TreeId, keys};
+use crate::store::{IncidentList, Page, PageCursor, Paged, Reader, Store, Visit};
 use crate::validate::{self, MAX_ADDRESS, MAX_NAME, MAX_REASON, MAX_SUMMARY, MAX_TEXT};
 use crate::visibility::{incident as can_see, require_incident as require_visible};
 
@@ -76,17 +76,10 @@ impl Incidents {
     }
 }
 
-/// The incident with this number, if it exists.
-pub fn load_by_number(store: &Store, number: &str) -> Result<Option<Incident>> {
-    let Some(id) = store.get_raw(TreeId::Index, &keys::number(number))? else {
-        return Ok(None);
-    };
-    store.get(TreeId::State, &keys::incident(keys::decode_u64(&id)?))
-}
-
 /// The incident with this number if `principal` may see it, else NOT_FOUND.
 pub fn load_visible(store: &Store, principal: &Principal, number: &str) -> Result<Incident> {
-    let incident = load_by_number(store, number)?
+    let incident = store
+        .incident_by_number(number)?
         .ok_or_else(|| Error::not_found(format!("incident {number}")))?;
     require_visible(principal, &incident)?;
     Ok(incident)
@@ -246,13 +239,16 @@ impl IncidentService for Incidents {
         let principal = principal_of(&request)?;
         let r = request.into_inner();
         let query = Query::from_request(&r, &principal)?;
-        let (incidents, next) = query.run(self.engine.store(), &principal)?;
+        let Paged {
+            items: incidents,
+            next,
+        } = query.run(self.engine.store(), &principal)?;
         Ok(Response::new(pb::ListIncidentsReply {
             incidents: incidents
                 .iter()
                 .map(|i| convert::incident_out(i, Phone::Masked))
                 .collect(),
-            next_page_token: next.map(|key| hex(&key)).unwrap_or_default(),
+            next_page_token: next.map(|cursor| cursor.token()).unwrap_or_default(),
         }))
     }
 
@@ -520,22 +516,8 @@ struct Query {
     assignee: Option<crate::incidents::model::AssigneeRef>,
     day: Option<String>,
     limit: usize,
-    /// The last index key of the previous page.
-    after: Option<Vec<u8>>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    /// Where the previous page ended.
+    after: Option<PageCursor>,
 }
 
 impl Query {
@@ -582,7 +564,7 @@ impl Query {
         };
         let after = match page.page_token.trim() {
             "" => None,
-            token => Some(unhex(token).ok_or_else(|| {
+            token => Some(PageCursor::from_token(token).ok_or_else(|| {
                 Error::invalid("page.page_token", "is not a token from a previous reply")
             })?),
         };
@@ -595,7 +577,7 @@ impl Query {
             after,
         };
         if let Some(after) = &query.after
-            && !after.starts_with(&query.prefix().1)
+            && !query.list().holds(after)
         {
             return Err(Error::invalid(
                 "page.page_token",
@@ -605,24 +587,24 @@ impl Query {
         Ok(query)
     }
 
-    /// The index prefix to walk: the most selective one the query allows.
-    fn prefix(&self) -> (TreeId, Vec<u8>) {
+    /// The list to walk: the most selective index the query allows.
+    fn list(&self) -> IncidentList {
         if let Some(assignee) = &self.assignee {
             if self.open_only {
-                return (TreeId::Index, keys::assignee_open_prefix(assignee));
+                return IncidentList::OpenFor(assignee.clone());
             }
-            return (TreeId::Index, keys::assignee_prefix(assignee));
+            return IncidentList::AssignedTo(assignee.clone());
         }
         if let Some(day) = &self.day {
-            return (TreeId::Index, keys::day_prefix(day));
+            return IncidentList::OfDay(day.clone());
         }
         if let [status] = self.statuses.as_slice() {
-            return (TreeId::Index, keys::status_prefix(status.code()));
+            return IncidentList::InStatus(*status);
         }
         if self.open_only {
-            return (TreeId::Index, keys::OPEN.to_vec());
+            return IncidentList::Open;
         }
-        (TreeId::State, keys::INCIDENTS.to_vec())
+        IncidentList::All
     }
 
     fn matches(&self, incident: &Incident, principal: &Principal) -> bool {
@@ -637,39 +619,12 @@ impl Query {
             && can_see(principal, incident)
     }
 
-    /// The page, and the key to continue after when there may be more.
-    fn run(
-        &self,
-        store: &Store,
-        principal: &Principal,
-    ) -> Result<(Vec<Incident>, Option<Vec<u8>>)> {
-        let (tree, prefix) = self.prefix();
-        let mut found = Vec::new();
-        let mut cursor = self.after.clone();
-        loop {
-            let chunk = store.scan(tree, &prefix, cursor.as_deref(), 256)?;
-            let exhausted = chunk.len() < 256;
-            for (key, value) in &chunk {
-                let incident: Incident = if tree == TreeId::State {
-                    crate::store::decode(value)?
-                } else {
-                    let id = keys::decode_u64(value)?;
-                    match store.get(TreeId::State, &keys::incident(id))? {
-                        Some(incident) => incident,
-                        None => continue,
-                    }
-                };
-                if self.matches(&incident, principal) {
-                    found.push(incident);
-                    if found.len() == self.limit {
-                        return Ok((found, Some(key.clone())));
-                    }
-                }
-            }
-            if exhausted {
-                return Ok((found, None));
-            }
-            cursor = chunk.last().map(|(key, _)| key.clone());
-        }
+    /// The page, and where the next one starts when there may be more.
+    fn run(&self, store: &Store, principal: &Principal) -> Result<Paged<Incident>> {
+        let page = Page::first(self.limit).after(self.after.clone());
+        store.incidents(&self.list(), &page, |incident| {
+            let keep = self.matches(&incident, principal);
+            Ok(Visit::keep_if(keep, incident))
+        })
     }
 }

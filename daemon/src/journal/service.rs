@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::incidents::numbering;
 use crate::incidents::service::load_visible;
 use crate::journal::record::Record;
-use crate::store::{self, TreeId, keys};
+use crate::store::{self, Counter, Reader};
 use crate::visibility;
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
@@ -445,9 +445,7 @@ impl pb::journal_service_server::JournalService for Journal {
         let head_seq =
             visibility::newest_visible_seq(store, &principal, self.engine.durable_seq())?;
         let incidents = if visibility::store_figures(&principal) {
-            store
-                .get::<u64>(TreeId::State, &keys::meta("next_incident_id"))?
-                .unwrap_or(0)
+            store.counter(Counter::IncidentId)?
         } else {
             0
         };

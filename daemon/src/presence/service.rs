@@ -10,11 +10,11 @@ use tonic::{Request, Response, Status};
 use crate::auth::principal::Principal;
 use crate::auth::principal_of;
 use crate::convert;
-use crate::directory::Reader;
 use crate::directory::model::{Post, Unit};
 use crate::engine::{Engine, Reported};
 use crate::error::{Error, Result};
 use crate::presence::client_of;
+use crate::store::Reader;
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 

@@ -6,14 +6,13 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::directory::Reader;
 use crate::directory::model::Person;
 use crate::error::Result;
 use crate::escalation::alarm::Contact;
 use crate::escalation::targets::{DirectoryDuty, OnDuty};
 use crate::incidents::model::{AssigneeKind, AssigneeRef};
-use crate::rosters::model::{DutyRole, RosterConfig, Scope, Slot};
-use crate::store::keys;
+use crate::rosters::model::{DutyRole, RosterConfig, Scope};
+use crate::store::Reader;
 
 /// [`OnDuty`] from the roster, falling back to the directory.
 pub struct RosterDuty<'a, R: Reader> {
@@ -38,7 +37,7 @@ pub fn people_at<R: Reader>(
     let Some(shift) = config.occurrence_at(at, tz) else {
         return Ok(Vec::new());
     };
-    let slot: Option<Slot> = reader.state(&keys::slot(&shift.id, scope, role))?;
+    let slot = reader.slot(&shift.id, scope, role)?;
     Ok(slot.map(|s| s.effective(at)).unwrap_or_default())
 }
 

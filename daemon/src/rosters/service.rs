@@ -10,15 +10,12 @@ use tonic::{Request, Response, Status};
 use crate::auth::principal::{Principal, Role};
 use crate::auth::{principal_of, require_centre};
 use crate::convert;
-use crate::directory::Reader;
 use crate::directory::model::{Post, PostMode};
 use crate::engine::Engine;
 use crate::engine::command::{Command, Outcome, RosterRow, SwapRequest};
 use crate::error::{Error, Result};
 use crate::escalation::alarm::Alarm;
-use crate::incidents::model::{
-    AssigneeRef, AssignmentRole, AssignmentState, Incident, IncidentEvent, Step,
-};
+use crate::incidents::model::{AssigneeRef, AssignmentRole, AssignmentState, IncidentEvent, Step};
 use crate::journal::record::{EventBody, Record};
 use crate::rosters::duty::{contacts, people_at};
 use crate::rosters::handover::{
@@ -27,8 +24,7 @@ use crate::rosters::handover::{
 use crate::rosters::model::{
     DutyRole, Pattern, RollCallSchedule, RosterConfig, Scope, ShiftDef, ShiftId, Slot,
 };
-use crate::rosters::rollcall::RollCall;
-use crate::store::{self, Store, TreeId, keys};
+use crate::store::{self, AlarmList, IncidentList, Page, Reader, Store, Visit};
 use crate::validate;
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
@@ -46,11 +42,7 @@ impl Rosters {
     }
 
     fn config(&self) -> Result<RosterConfig> {
-        Ok(self
-            .engine
-            .store()
-            .get(TreeId::State, &keys::roster_config())?
-            .unwrap_or_default())
+        self.engine.store().roster_config()
     }
 
     fn zone_name(&self) -> String {
@@ -362,8 +354,7 @@ impl pb::roster_service_server::RosterService for Rosters {
         for occurrence in config.occurrences(from, days, self.engine.time_zone()) {
             for scope in &scopes {
                 for role in DutyRole::required(scope) {
-                    let slot: Option<Slot> =
-                        store.get(TreeId::State, &keys::slot(&occurrence.id, scope, *role))?;
+                    let slot = store.slot(&occurrence.id, scope, *role)?;
                     let Some(slot) = slot else { continue };
                     if !r.person.is_empty() && !slot.everyone().contains(&r.person) {
                         continue;
@@ -415,8 +406,7 @@ impl pb::roster_service_server::RosterService for Rosters {
         for occurrence in config.occurrences(from, days, self.engine.time_zone()) {
             for scope in &scopes {
                 for role in DutyRole::required(scope) {
-                    let slot: Option<Slot> =
-                        store.get(TreeId::State, &keys::slot(&occurrence.id, scope, *role))?;
+                    let slot = store.slot(&occurrence.id, scope, *role)?;
                     if slot.is_none_or(|s| s.people.is_empty()) {
                         gaps.push(pb::Gap {
                             key: Some(convert::slot_key_out(&occurrence.id, scope, *role)),
@@ -529,12 +519,10 @@ pub fn gather(engine: &Engine, start: Timestamp, now: Timestamp, whose: &Scope) 
         Scope::Post(id) => Some(AssigneeRef::post(id)),
     };
     let post_key = post.as_ref().map(ToString::to_string);
-    for (_, id) in store.scan(TreeId::Index, keys::OPEN, None, usize::MAX)? {
-        let Some(incident) =
-            store.get::<Incident>(TreeId::State, &keys::incident(keys::decode_u64(&id)?))?
-        else {
-            continue;
-        };
+    let open = store.incidents(&IncidentList::Open, &Page::all(), |incident| {
+        Ok(Visit::Keep(incident))
+    })?;
+    for incident in open.items {
         if let Some(post) = &post
             && !incident.involves(post)
         {
@@ -574,14 +562,16 @@ pub fn gather(engine: &Engine, start: Timestamp, now: Timestamp, whose: &Scope) 
     }
     content.counts.open_at_handover = content.open_incidents.len() as u32;
     // Alarms are numbered in time order: read back until the shift began.
-    let mut alarms: Vec<Alarm> = Vec::new();
-    for (_, bytes) in store.scan_back(TreeId::State, keys::ALARMS, 10_000)? {
-        let alarm: Alarm = store::decode(&bytes)?;
-        if alarm.raised_at < start {
-            break;
-        }
-        alarms.push(alarm);
-    }
+    let since_start = Page::all().newest_first().looking_at_most(10_000);
+    let mut alarms: Vec<Alarm> = store
+        .alarms(AlarmList::All, &since_start, |alarm| {
+            Ok(if alarm.raised_at < start {
+                Visit::Stop
+            } else {
+                Visit::Keep(alarm)
+            })
+        })?
+        .items;
     alarms.reverse();
     // A past shift's handover: not the alarms of the shifts after it.
     alarms.retain(|a| a.raised_at <= now);
@@ -758,7 +748,7 @@ impl pb::handover_service_server::HandoverService for Rosters {
         let handover: Handover = self
             .engine
             .store()
-            .get(TreeId::State, &keys::handover(id))?
+            .handover(id)?
             .filter(|h: &Handover| mine.as_ref().is_none_or(|m| h.scope == *m))
             .ok_or_else(|| Error::not_found(format!("handover {id}")))?;
         Ok(Response::new(convert::handover_out(&handover)))
@@ -787,12 +777,7 @@ impl pb::handover_service_server::HandoverService for Rosters {
             date("from", &r.from)?
         };
         let mut handovers = Vec::new();
-        for (_, bytes) in
-            self.engine
-                .store()
-                .scan(TreeId::State, keys::HANDOVERS, None, usize::MAX)?
-        {
-            let handover: Handover = store::decode(&bytes)?;
+        for handover in self.engine.store().handovers()? {
             if only.as_ref().is_some_and(|only| handover.scope != *only) {
                 continue;
             }
@@ -882,24 +867,20 @@ impl pb::roll_call_service_server::RollCallService for Rosters {
             0 => 50,
             n => n.min(1000) as usize,
         };
-        let mut roll_calls = Vec::new();
-        for (_, bytes) in self
+        let recent = Page::first(limit).newest_first().looking_at_most(10_000);
+        let roll_calls = self
             .engine
             .store()
-            .scan_back(TreeId::State, keys::ROLLCALLS, 10_000)?
-        {
-            let rollcall: RollCall = store::decode(&bytes)?;
-            let Some(rollcall) = crate::visibility::rollcall(&principal, rollcall) else {
-                continue;
-            };
-            if r.pending_only && rollcall.pending().next().is_none() {
-                continue;
-            }
-            roll_calls.push(convert::rollcall_out(&rollcall));
-            if roll_calls.len() == limit {
-                break;
-            }
-        }
+            .rollcalls(&recent, |rollcall| {
+                let Some(rollcall) = crate::visibility::rollcall(&principal, rollcall) else {
+                    return Ok(Visit::Skip);
+                };
+                if r.pending_only && rollcall.pending().next().is_none() {
+                    return Ok(Visit::Skip);
+                }
+                Ok(Visit::Keep(convert::rollcall_out(&rollcall)))
+            })?
+            .items;
         Ok(Response::new(pb::ListRollCallsReply { roll_calls }))
     }
 }

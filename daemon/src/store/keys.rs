@@ -1,4 +1,6 @@
-//! Key layout of the state and index keyspaces.
+//! Key layout of the state, index and deadline keyspaces, private to the
+//! store: the rest of dutyd reads through typed queries ([`super::Reader`],
+//! the lists in `queries`) and stages writes through `staging`.
 //!
 //! One-byte prefixes keep each kind of key in its own range; integers are
 //! big-endian so that byte order is numeric order.
@@ -8,22 +10,22 @@ use crate::error::{Error, Result};
 use crate::incidents::model::{AssigneeRef, Incident};
 
 /// `state`: an incident by internal id.
-pub fn incident(id: u64) -> Vec<u8> {
+pub(super) fn incident(id: u64) -> Vec<u8> {
     tagged(b'i', &id.to_be_bytes())
 }
 
 /// `state`: prefix of all incidents.
-pub const INCIDENTS: &[u8] = b"i";
+pub(super) const INCIDENTS: &[u8] = b"i";
 
 /// `state`: a directory entry.
-pub fn entry(kind: EntryKind, id: &str) -> Vec<u8> {
+pub(super) fn entry(kind: EntryKind, id: &str) -> Vec<u8> {
     let mut key = entry_prefix(kind);
     key.extend_from_slice(id.as_bytes());
     key
 }
 
 /// `state`: prefix of all entries of one kind.
-pub fn entry_prefix(kind: EntryKind) -> Vec<u8> {
+pub(super) fn entry_prefix(kind: EntryKind) -> Vec<u8> {
     let tag = match kind {
         EntryKind::Post => b'p',
         EntryKind::Unit => b'u',
@@ -35,20 +37,20 @@ pub fn entry_prefix(kind: EntryKind) -> Vec<u8> {
 }
 
 /// `state`: a token record by token id.
-pub fn token(id: &str) -> Vec<u8> {
+pub(super) fn token(id: &str) -> Vec<u8> {
     tagged(b't', id.as_bytes())
 }
 
 /// `state`: prefix of all tokens.
-pub const TOKENS: &[u8] = b"t";
+pub(super) const TOKENS: &[u8] = b"t";
 
 /// `state`: a meta value (format, store id, counters, head).
-pub fn meta(name: &str) -> Vec<u8> {
+pub(super) fn meta(name: &str) -> Vec<u8> {
     tagged(b'm', name.as_bytes())
 }
 
 /// `state`: the idempotency record of one client request.
-pub fn request(token_id: &str, request_id: &str) -> Vec<u8> {
+pub(super) fn request(token_id: &str, request_id: &str) -> Vec<u8> {
     let mut key = tagged(b'r', token_id.as_bytes());
     key.push(0);
     key.extend_from_slice(request_id.as_bytes());
@@ -58,7 +60,7 @@ pub fn request(token_id: &str, request_id: &str) -> Vec<u8> {
 /// `index`: incident number → id. The daily sequence is stored as a
 /// big-endian u32 after the day, so a day's incidents sort in number order
 /// (…-9999 before …-10000) and [`day_prefix`] finds them all.
-pub fn number(number: &str) -> Vec<u8> {
+pub(super) fn number(number: &str) -> Vec<u8> {
     match number.split_once('-') {
         Some((day, seq)) if day.len() == 8 => match seq.parse::<u32>() {
             Ok(seq) => {
@@ -73,58 +75,58 @@ pub fn number(number: &str) -> Vec<u8> {
 }
 
 /// `index`: prefix of the numbers of one local day (`YYYYMMDD`).
-pub fn day_prefix(day: &str) -> Vec<u8> {
+pub(super) fn day_prefix(day: &str) -> Vec<u8> {
     tagged(b'n', day.as_bytes())
 }
 
 /// `index`: an open incident.
-pub fn open(id: u64) -> Vec<u8> {
+pub(super) fn open(id: u64) -> Vec<u8> {
     tagged(b'o', &id.to_be_bytes())
 }
 
 /// `index`: prefix of open incidents.
-pub const OPEN: &[u8] = b"o";
+pub(super) const OPEN: &[u8] = b"o";
 
 /// `index`: prefix of incidents in one status.
-pub fn status_prefix(code: u8) -> Vec<u8> {
+pub(super) fn status_prefix(code: u8) -> Vec<u8> {
     vec![b's', code]
 }
 
 /// `index`: prefix of incidents that ever had an assignment for `assignee`.
-pub fn assignee_prefix(assignee: &AssigneeRef) -> Vec<u8> {
+pub(super) fn assignee_prefix(assignee: &AssigneeRef) -> Vec<u8> {
     let mut key = tagged(b'a', assignee.to_string().as_bytes());
     key.push(0);
     key
 }
 
 /// `index`: prefix of open incidents in a post's territory.
-pub fn territory_open_prefix(post: &str) -> Vec<u8> {
+pub(super) fn territory_open_prefix(post: &str) -> Vec<u8> {
     let mut key = tagged(b'P', post.as_bytes());
     key.push(0);
     key
 }
 
 /// `state`: an alarm.
-pub fn alarm(id: u64) -> Vec<u8> {
+pub(super) fn alarm(id: u64) -> Vec<u8> {
     let mut key = b"al".to_vec();
     key.extend_from_slice(&id.to_be_bytes());
     key
 }
 
 /// `state`: prefix of all alarms.
-pub const ALARMS: &[u8] = b"al";
+pub(super) const ALARMS: &[u8] = b"al";
 
 /// `index`: an alarm nobody has acknowledged yet.
-pub fn unacknowledged_alarm(id: u64) -> Vec<u8> {
+pub(super) fn unacknowledged_alarm(id: u64) -> Vec<u8> {
     tagged(b'U', &id.to_be_bytes())
 }
 
 /// `index`: prefix of unacknowledged alarms.
-pub const UNACKNOWLEDGED_ALARMS: &[u8] = b"U";
+pub(super) const UNACKNOWLEDGED_ALARMS: &[u8] = b"U";
 
 /// What a deadline belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeadlineOwner {
+pub(crate) enum DeadlineOwner {
     /// An incident's clock.
     Incident(u64),
     /// A roll-call waiting for a post's answer.
@@ -136,7 +138,7 @@ pub enum DeadlineOwner {
 /// `deadlines`: a clock's next alarm: fire time (ms since the epoch,
 /// big-endian, so the first key is the next one due), `I`, incident id,
 /// clock.
-pub fn deadline(
+pub(super) fn deadline(
     at: jiff::Timestamp,
     incident: u64,
     clock: &crate::escalation::clocks::Clock,
@@ -150,7 +152,7 @@ pub fn deadline(
 }
 
 /// `deadlines`: a post's answer to a roll-call: time, `R`, roll-call id, post.
-pub fn rollcall_deadline(at: jiff::Timestamp, rollcall: u64, post: &str) -> Vec<u8> {
+pub(super) fn rollcall_deadline(at: jiff::Timestamp, rollcall: u64, post: &str) -> Vec<u8> {
     let mut key = deadline_time(at);
     key.push(b'R');
     key.extend_from_slice(&rollcall.to_be_bytes());
@@ -159,14 +161,14 @@ pub fn rollcall_deadline(at: jiff::Timestamp, rollcall: u64, post: &str) -> Vec<
 }
 
 /// `deadlines`: the next scheduled roll-call: time, `S`.
-pub fn schedule_deadline(at: jiff::Timestamp) -> Vec<u8> {
+pub(super) fn schedule_deadline(at: jiff::Timestamp) -> Vec<u8> {
     let mut key = deadline_time(at);
     key.push(b'S');
     key
 }
 
 /// Whose deadline a key is.
-pub fn deadline_owner(key: &[u8]) -> Result<DeadlineOwner> {
+pub(super) fn deadline_owner(key: &[u8]) -> Result<DeadlineOwner> {
     let id = || decode_u64(key.get(9..17).unwrap_or_default());
     match key.get(8) {
         Some(b'I') => Ok(DeadlineOwner::Incident(id()?)),
@@ -177,12 +179,12 @@ pub fn deadline_owner(key: &[u8]) -> Result<DeadlineOwner> {
 }
 
 /// `state`: the roster configuration (patterns, roll-call schedule).
-pub fn roster_config() -> Vec<u8> {
+pub(super) fn roster_config() -> Vec<u8> {
     meta("roster")
 }
 
 /// `state`: a roster slot.
-pub fn slot(
+pub(super) fn slot(
     id: &crate::rosters::model::ShiftId,
     scope: &crate::rosters::model::Scope,
     role: crate::rosters::model::DutyRole,
@@ -193,22 +195,22 @@ pub fn slot(
 }
 
 /// `state`: prefix of every slot of shifts starting on a date.
-pub fn slot_prefix(date: jiff::civil::Date) -> Vec<u8> {
+pub(super) fn slot_prefix(date: jiff::civil::Date) -> Vec<u8> {
     format!("ro/{date}/").into_bytes()
 }
 
 /// `state`: a handover.
-pub fn handover(id: u64) -> Vec<u8> {
+pub(super) fn handover(id: u64) -> Vec<u8> {
     let mut key = b"ho".to_vec();
     key.extend_from_slice(&id.to_be_bytes());
     key
 }
 
 /// `state`: prefix of all handovers.
-pub const HANDOVERS: &[u8] = b"ho";
+pub(super) const HANDOVERS: &[u8] = b"ho";
 
 /// `index`: the handover of a shift, the centre's or a post's.
-pub fn shift_handover(
+pub(super) fn shift_handover(
     id: &crate::rosters::model::ShiftId,
     scope: &crate::rosters::model::Scope,
 ) -> Vec<u8> {
@@ -224,7 +226,7 @@ pub fn shift_handover(
 }
 
 /// `state`: a roll-call.
-pub fn rollcall(id: u64) -> Vec<u8> {
+pub(super) fn rollcall(id: u64) -> Vec<u8> {
     let mut key = ROLLCALLS.to_vec();
     key.extend_from_slice(&id.to_be_bytes());
     key
@@ -232,28 +234,28 @@ pub fn rollcall(id: u64) -> Vec<u8> {
 
 /// `state`: prefix of all roll-calls. (Not `rc`: request records are `r`
 /// + token id, and a token id may start with `c`.)
-pub const ROLLCALLS: &[u8] = b"RC";
+pub(super) const ROLLCALLS: &[u8] = b"RC";
 
 /// `state`: where roll-calls were kept before they moved to [`ROLLCALLS`]:
 /// `rc` + 8-byte id. Only [`Store::open`](crate::store::Store::open)'s
 /// migration reads it.
-pub const OLD_ROLLCALLS: &[u8] = b"rc";
+pub(super) const OLD_ROLLCALLS: &[u8] = b"rc";
 
 /// `deadlines`: the first 8 bytes of every key due at `at`.
-pub fn deadline_time(at: jiff::Timestamp) -> Vec<u8> {
+pub(super) fn deadline_time(at: jiff::Timestamp) -> Vec<u8> {
     let millis = u64::try_from(at.as_millisecond()).unwrap_or(0);
     millis.to_be_bytes().to_vec()
 }
 
 /// The fire time of a deadline key.
-pub fn deadline_at(key: &[u8]) -> Result<jiff::Timestamp> {
+pub(super) fn deadline_at(key: &[u8]) -> Result<jiff::Timestamp> {
     let millis = decode_u64(key.get(..8).unwrap_or_default())?;
     jiff::Timestamp::from_millisecond(i64::try_from(millis).unwrap_or(i64::MAX))
         .map_err(|e| Error::Storage(format!("bad deadline key: {e}")))
 }
 
 /// The deadline keys of an incident's clocks.
-pub fn incident_deadlines(incident: &Incident) -> Vec<Vec<u8>> {
+pub(super) fn incident_deadlines(incident: &Incident) -> Vec<Vec<u8>> {
     incident
         .clocks
         .iter()
@@ -262,21 +264,21 @@ pub fn incident_deadlines(incident: &Incident) -> Vec<Vec<u8>> {
 }
 
 /// `index`: prefix of open incidents `assignee` is involved in.
-pub fn assignee_open_prefix(assignee: &AssigneeRef) -> Vec<u8> {
+pub(super) fn assignee_open_prefix(assignee: &AssigneeRef) -> Vec<u8> {
     let mut key = tagged(b'A', assignee.to_string().as_bytes());
     key.push(0);
     key
 }
 
 /// `journal`: the key of a seq.
-pub fn seq(seq: u64) -> Vec<u8> {
+pub(super) fn seq(seq: u64) -> Vec<u8> {
     seq.to_be_bytes().to_vec()
 }
 
 /// The index keys an incident should have. Every index value is the
 /// incident's id, so any index scan yields ids the same way. Writing an
 /// incident replaces the old set of keys with this one.
-pub fn incident_index(incident: &Incident) -> Vec<Vec<u8>> {
+pub(super) fn incident_index(incident: &Incident) -> Vec<Vec<u8>> {
     let status = incident.status();
     let mut keys = vec![
         number(&incident.number),
@@ -306,13 +308,13 @@ pub fn incident_index(incident: &Incident) -> Vec<Vec<u8>> {
 }
 
 /// `prefix` followed by an incident id.
-pub fn with_id(mut prefix: Vec<u8>, id: u64) -> Vec<u8> {
+pub(super) fn with_id(mut prefix: Vec<u8>, id: u64) -> Vec<u8> {
     prefix.extend_from_slice(&id.to_be_bytes());
     prefix
 }
 
 /// A big-endian u64.
-pub fn decode_u64(bytes: &[u8]) -> Result<u64> {
+pub(super) fn decode_u64(bytes: &[u8]) -> Result<u64> {
     let array: [u8; 8] = bytes
         .try_into()
         .map_err(|_| Error::Storage(format!("expected 8 bytes, found {}", bytes.len())))?;

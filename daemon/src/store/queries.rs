@@ -1,0 +1,298 @@
+//! The store's lists, as the services read them: incidents by the most
+//! selective index a filter allows, alarms, roll-calls, handovers, tokens,
+//! and the next deadline. Each pages through [`Store::walk`]; which keys a
+//! list walks is decided here and nowhere else.
+
+use jiff::Timestamp;
+
+use super::keys;
+use super::page::{Page, PageCursor, Paged, Visit};
+use super::{Store, TreeId, decode};
+use crate::auth::tokens::TokenRecord;
+use crate::error::Result;
+use crate::escalation::alarm::Alarm;
+use crate::incidents::model::{AssigneeRef, Incident, Status};
+use crate::rosters::handover::Handover;
+use crate::rosters::rollcall::RollCall;
+
+/// Which incidents a list walks, and in what order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentList {
+    /// Every incident, by id.
+    All,
+    /// The open incidents, by id.
+    Open,
+    /// The incidents in one status, by id.
+    InStatus(Status),
+    /// One local day's incidents (`YYYYMMDD`), in number order.
+    OfDay(String),
+    /// The incidents that ever had an assignment for a post or unit, by id.
+    AssignedTo(AssigneeRef),
+    /// The open incidents a post or unit is involved in, by id.
+    OpenFor(AssigneeRef),
+}
+
+impl IncidentList {
+    /// The keyspace and prefix the list walks.
+    fn keys(&self) -> (TreeId, Vec<u8>) {
+        match self {
+            IncidentList::All => (TreeId::State, keys::INCIDENTS.to_vec()),
+            IncidentList::Open => (TreeId::Index, keys::OPEN.to_vec()),
+            IncidentList::InStatus(status) => (TreeId::Index, keys::status_prefix(status.code())),
+            IncidentList::OfDay(day) => (TreeId::Index, keys::day_prefix(day)),
+            IncidentList::AssignedTo(assignee) => (TreeId::Index, keys::assignee_prefix(assignee)),
+            IncidentList::OpenFor(assignee) => {
+                (TreeId::Index, keys::assignee_open_prefix(assignee))
+            }
+        }
+    }
+
+    /// Is `cursor` a place in this list (and not in another list's)?
+    pub fn holds(&self, cursor: &PageCursor) -> bool {
+        cursor.key().starts_with(&self.keys().1)
+    }
+}
+
+/// Which alarms a list walks, in id (raise) order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlarmList {
+    /// Every alarm.
+    All,
+    /// The alarms nobody has acknowledged yet.
+    Unacknowledged,
+}
+
+impl AlarmList {
+    /// The keyspace and prefix the list walks.
+    fn keys(self) -> (TreeId, &'static [u8]) {
+        match self {
+            AlarmList::All => (TreeId::State, keys::ALARMS),
+            AlarmList::Unacknowledged => (TreeId::Index, keys::UNACKNOWLEDGED_ALARMS),
+        }
+    }
+
+    /// The place in this list just after alarm `id`.
+    pub fn after_alarm(self, id: u64) -> PageCursor {
+        PageCursor::at(match self {
+            AlarmList::All => keys::alarm(id),
+            AlarmList::Unacknowledged => keys::unacknowledged_alarm(id),
+        })
+    }
+}
+
+impl Store {
+    /// One page of `list`, each incident handed to `visit`. Incidents an
+    /// index names but the store no longer holds are passed over.
+    pub fn incidents<T>(
+        &self,
+        list: &IncidentList,
+        page: &Page,
+        mut visit: impl FnMut(Incident) -> Result<Visit<T>>,
+    ) -> Result<Paged<T>> {
+        let (tree, prefix) = list.keys();
+        self.walk(tree, &prefix, page, |_, value| {
+            let incident = if tree == TreeId::State {
+                decode(value)?
+            } else {
+                match self.get(TreeId::State, &keys::incident(keys::decode_u64(value)?))? {
+                    Some(incident) => incident,
+                    None => return Ok(Visit::Skip),
+                }
+            };
+            visit(incident)
+        })
+    }
+
+    /// One page of `list`, each alarm handed to `visit`. Alarms the index
+    /// names but the store no longer holds are passed over.
+    pub fn alarms<T>(
+        &self,
+        list: AlarmList,
+        page: &Page,
+        mut visit: impl FnMut(Alarm) -> Result<Visit<T>>,
+    ) -> Result<Paged<T>> {
+        let (tree, prefix) = list.keys();
+        self.walk(tree, prefix, page, |_, value| {
+            let alarm = if tree == TreeId::State {
+                decode(value)?
+            } else {
+                match self.get(TreeId::State, &keys::alarm(keys::decode_u64(value)?))? {
+                    Some(alarm) => alarm,
+                    None => return Ok(Visit::Skip),
+                }
+            };
+            visit(alarm)
+        })
+    }
+
+    /// One page of the roll-calls, in id (send) order, each handed to
+    /// `visit`.
+    pub fn rollcalls<T>(
+        &self,
+        page: &Page,
+        mut visit: impl FnMut(RollCall) -> Result<Visit<T>>,
+    ) -> Result<Paged<T>> {
+        self.walk(TreeId::State, keys::ROLLCALLS, page, |_, value| {
+            visit(decode(value)?)
+        })
+    }
+
+    /// Every handover, by id.
+    pub fn handovers(&self) -> Result<Vec<Handover>> {
+        self.everything(keys::HANDOVERS)
+    }
+
+    /// Every token record, by token id.
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.everything(keys::TOKENS)
+    }
+
+    /// When the first planned deadline is due, if any is planned.
+    pub fn next_deadline(&self) -> Result<Option<Timestamp>> {
+        self.walk(TreeId::Deadlines, &[], &Page::first(1), |key, _| {
+            keys::deadline_at(key).map(Visit::Keep)
+        })
+        .map(|first| first.items.into_iter().next())
+    }
+
+    /// Every state value under `prefix`, decoded, in key order.
+    fn everything<T: serde::de::DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<T>> {
+        Ok(self
+            .walk(TreeId::State, prefix, &Page::all(), |_, value| {
+                decode(value).map(Visit::Keep)
+            })?
+            .items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::principal::Principal;
+    use crate::escalation::alarm::AlarmKind;
+    use crate::incidents::model::{Intake, Severity, Source};
+    use crate::store::WriteSet;
+
+    fn incident(id: u64, number: &str) -> Incident {
+        let intake = Intake {
+            source: Source::Other,
+            caller_name: String::new(),
+            caller_phone: String::new(),
+            address: "somewhere".into(),
+            place_id: None,
+            category: "fire".into(),
+            severity: Severity::III,
+            summary: "smoke".into(),
+            tags: Vec::new(),
+        };
+        Incident::new(
+            id,
+            number.into(),
+            intake,
+            None,
+            Timestamp::UNIX_EPOCH,
+            &Principal::system(),
+        )
+    }
+
+    fn alarm(id: u64, acknowledged: bool) -> Alarm {
+        Alarm {
+            id,
+            raised_at: Timestamp::UNIX_EPOCH,
+            raised_by: Principal::system(),
+            kind: AlarmKind::ModeSwitched,
+            level: 1,
+            incident: None,
+            incident_id: None,
+            assignment: None,
+            assignee: None,
+            post: Some("xinhua".into()),
+            reason: format!("alarm {id}"),
+            targets: Vec::new(),
+            late_by_secs: None,
+            acknowledged_at: acknowledged.then_some(Timestamp::UNIX_EPOCH),
+            acknowledged_by: None,
+            acknowledgement_note: None,
+        }
+    }
+
+    fn keep<T>(item: T) -> Result<Visit<T>> {
+        Ok(Visit::Keep(item))
+    }
+
+    #[test]
+    fn incident_lists_page_by_their_index_and_refuse_another_lists_cursor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), 8 << 20).expect("open");
+        let mut writes = WriteSet::default();
+        for id in 1..=3 {
+            writes
+                .put_incident(None, &incident(id, &format!("20260101-{id}")))
+                .expect("stage");
+        }
+        writes
+            .put_incident(None, &incident(4, "20260102-1"))
+            .expect("stage");
+        // An index entry whose incident is gone is passed over.
+        writes.remove(TreeId::State, keys::incident(2));
+        store.commit(&writes).expect("commit");
+
+        let day = IncidentList::OfDay("20260101".into());
+        let first = store
+            .incidents(&day, &Page::first(1), keep)
+            .expect("first page");
+        assert_eq!(first.items.len(), 1);
+        assert_eq!(first.items[0].id, 1);
+        let cursor = first.next.expect("a full page goes on");
+        assert!(day.holds(&cursor));
+        assert!(!IncidentList::OfDay("20260102".into()).holds(&cursor));
+        assert!(!IncidentList::All.holds(&cursor));
+        let rest = store
+            .incidents(&day, &Page::first(5).after(Some(cursor)), keep)
+            .expect("next page");
+        let ids: Vec<u64> = rest.items.iter().map(|i| i.id).collect();
+        assert_eq!(ids, vec![3]);
+        assert!(rest.next.is_none());
+
+        let all = store
+            .incidents(&IncidentList::All, &Page::all(), keep)
+            .expect("all");
+        let ids: Vec<u64> = all.items.iter().map(|i| i.id).collect();
+        assert_eq!(ids, vec![1, 3, 4]);
+    }
+
+    #[test]
+    fn acknowledged_alarms_leave_the_unacknowledged_list() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), 8 << 20).expect("open");
+        let mut writes = WriteSet::default();
+        for id in 1..=4 {
+            writes.put_alarm(&alarm(id, false)).expect("stage");
+        }
+        store.commit(&writes).expect("commit");
+        let mut writes = WriteSet::default();
+        writes.put_alarm(&alarm(2, true)).expect("stage");
+        store.commit(&writes).expect("commit");
+
+        let ids = |list: AlarmList, page: &Page| -> Vec<u64> {
+            store
+                .alarms(list, page, |alarm| keep(alarm.id))
+                .expect("alarms")
+                .items
+        };
+        assert_eq!(ids(AlarmList::All, &Page::all()), vec![1, 2, 3, 4]);
+        assert_eq!(ids(AlarmList::Unacknowledged, &Page::all()), vec![1, 3, 4]);
+        let after_one = AlarmList::Unacknowledged.after_alarm(1);
+        assert_eq!(
+            ids(
+                AlarmList::Unacknowledged,
+                &Page::first(1).after(Some(after_one))
+            ),
+            vec![3]
+        );
+        assert_eq!(
+            ids(AlarmList::All, &Page::all().newest_first()),
+            vec![4, 3, 2, 1]
+        );
+    }
+}
