@@ -58,6 +58,8 @@
 //! and its index keys and deadlines together.
 
 pub mod backup;
+#[cfg(test)]
+mod fixtures;
 pub mod journal;
 mod keys;
 mod page;

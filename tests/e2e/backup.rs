@@ -9,17 +9,6 @@ use tonic::Code;
 
 use crate::support::{TestDaemon, call, duty};
 
-async fn info(daemon: &TestDaemon) -> pb::ServerInfo {
-    daemon
-        .admin()
-        .await
-        .journal()
-        .get_server_info(pb::GetServerInfoRequest {})
-        .await
-        .expect("info")
-        .into_inner()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_under_load_restores_whole_and_resuming_clients_are_told_to_resync() {
     let mut daemon = TestDaemon::start().await;
@@ -62,7 +51,7 @@ async fn a_backup_under_load_restores_whole_and_resuming_clients_are_told_to_res
     let backup_head = taken.json()["head_seq"].as_u64().expect("head_seq");
     stop.store(true, Ordering::Relaxed);
     let made_during = writer.await.expect("writer");
-    let old = info(&daemon).await;
+    let old = daemon.info().await;
     assert!(old.head_seq >= backup_head);
     // A second backup into the same directory is refused: it is not empty.
     let again = duty(&daemon, &daemon.admin, &["admin", "backup", &dir_text]).await;
@@ -74,7 +63,7 @@ async fn a_backup_under_load_restores_whole_and_resuming_clients_are_told_to_res
     std::fs::rename(&daemon.data, daemon.data.with_extension("lost")).expect("move aside");
     std::fs::rename(&dir, &daemon.data).expect("restore");
     daemon.start_again().await;
-    let new = info(&daemon).await;
+    let new = daemon.info().await;
     assert_eq!(
         new.head_seq, backup_head,
         "the journal as the backup took it"

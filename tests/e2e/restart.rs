@@ -25,14 +25,7 @@ async fn a_restart_keeps_everything_and_numbers_continue() {
         })
         .await
         .expect("sign");
-    let head_before = daemon
-        .admin()
-        .await
-        .journal()
-        .get_server_info(pb::GetServerInfoRequest {})
-        .await
-        .expect("info")
-        .into_inner();
+    let head_before = daemon.info().await;
 
     daemon.restart().await;
 
@@ -46,14 +39,7 @@ async fn a_restart_keeps_everything_and_numbers_continue() {
         .expect("still there")
         .into_inner();
     assert_eq!(again.status, pb::IncidentStatus::Signed as i32);
-    let info = daemon
-        .admin()
-        .await
-        .journal()
-        .get_server_info(pb::GetServerInfoRequest {})
-        .await
-        .expect("info")
-        .into_inner();
+    let info = daemon.info().await;
     assert_eq!(info.head_seq, head_before.head_seq);
     assert_eq!(info.store_id, head_before.store_id);
 

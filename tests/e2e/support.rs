@@ -53,6 +53,17 @@ async fn start_on(
 }
 
 impl TestDaemon {
+    /// GetServerInfo as the admin sees it.
+    pub async fn info(&self) -> pb::ServerInfo {
+        self.admin()
+            .await
+            .journal()
+            .get_server_info(pb::GetServerInfoRequest {})
+            .await
+            .expect("server info")
+            .into_inner()
+    }
+
     /// A fresh daemon on a new temporary store.
     pub async fn start() -> TestDaemon {
         Self::start_with(EngineOptions::default()).await

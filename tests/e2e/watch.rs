@@ -64,15 +64,7 @@ async fn replay_then_live_then_resume_without_gap_or_duplicate() {
             .await
             .expect("create");
     }
-    let head = daemon
-        .admin()
-        .await
-        .journal()
-        .get_server_info(pb::GetServerInfoRequest {})
-        .await
-        .expect("info")
-        .into_inner()
-        .head_seq;
+    let head = daemon.info().await.head_seq;
 
     let mut stream = open(&daemon, &daemon.admin, 0).await;
     let replayed = events(&mut stream, head as usize).await;
@@ -113,15 +105,7 @@ async fn replay_then_live_then_resume_without_gap_or_duplicate() {
 async fn a_slow_watcher_catches_up_from_the_journal_without_gaps() {
     let daemon = TestDaemon::start_with_broadcast(16).await;
     daemon.seed().await;
-    let head = daemon
-        .admin()
-        .await
-        .journal()
-        .get_server_info(pb::GetServerInfoRequest {})
-        .await
-        .expect("info")
-        .into_inner()
-        .head_seq;
+    let head = daemon.info().await.head_seq;
     let mut stream = daemon
         .admin()
         .await

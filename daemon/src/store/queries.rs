@@ -170,29 +170,10 @@ mod tests {
     use super::*;
     use crate::auth::principal::Principal;
     use crate::escalation::alarm::AlarmKind;
-    use crate::incidents::model::{Intake, Severity, Source};
     use crate::store::WriteSet;
 
     fn incident(id: u64, number: &str) -> Incident {
-        let intake = Intake {
-            source: Source::Other,
-            caller_name: String::new(),
-            caller_phone: String::new(),
-            address: "somewhere".into(),
-            place_id: None,
-            category: "fire".into(),
-            severity: Severity::III,
-            summary: "smoke".into(),
-            tags: Vec::new(),
-        };
-        Incident::new(
-            id,
-            number.into(),
-            intake,
-            None,
-            Timestamp::UNIX_EPOCH,
-            &Principal::system(),
-        )
+        crate::store::fixtures::incident(id, number, "smoke", None)
     }
 
     fn alarm(id: u64, acknowledged: bool) -> Alarm {

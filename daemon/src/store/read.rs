@@ -304,29 +304,9 @@ impl Reader for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::principal::Principal;
-    use crate::incidents::model::{Intake, Severity, Source};
 
     fn incident(id: u64, summary: &str) -> Incident {
-        let intake = Intake {
-            source: Source::Other,
-            caller_name: String::new(),
-            caller_phone: String::new(),
-            address: "somewhere".into(),
-            place_id: None,
-            category: "fire".into(),
-            severity: Severity::III,
-            summary: summary.into(),
-            tags: Vec::new(),
-        };
-        Incident::new(
-            id,
-            format!("20260101-{id}"),
-            intake,
-            Some("xinhua".into()),
-            Timestamp::UNIX_EPOCH,
-            &Principal::system(),
-        )
+        crate::store::fixtures::incident(id, &format!("20260101-{id}"), summary, Some("xinhua"))
     }
 
     /// A command reads its own writes over the batch's over the store's,

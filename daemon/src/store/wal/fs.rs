@@ -16,6 +16,8 @@ pub trait WalFs: Send + Sync {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// The whole file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The file's first `len` bytes (fewer if it is shorter).
+    fn read_head(&self, path: &Path, len: usize) -> io::Result<Vec<u8>>;
     /// Creates a new, empty file (failing if it exists), open for writing.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>>;
     /// Opens an existing file for writing.
@@ -77,6 +79,15 @@ impl WalFs for RealFs {
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         std::fs::read(path)
+    }
+
+    fn read_head(&self, path: &Path, len: usize) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut head = Vec::with_capacity(len);
+        std::fs::File::open(path)?
+            .take(len as u64)
+            .read_to_end(&mut head)?;
+        Ok(head)
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
@@ -309,6 +320,12 @@ impl WalFs for CrashFs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         self.bytes(path)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
+    }
+
+    fn read_head(&self, path: &Path, len: usize) -> io::Result<Vec<u8>> {
+        let mut bytes = self.read(path)?;
+        bytes.truncate(len);
+        Ok(bytes)
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
