@@ -420,7 +420,12 @@ impl Wal {
                         at += len;
                         last_lsn = frame.lsn;
                         last_seq = Some(frame.seq);
-                        frames.push(frame);
+                        // Only what the state lacks is kept: a segment's
+                        // frames held whole cost tens of MiB that the
+                        // allocator keeps after the start.
+                        if frame.lsn > applied {
+                            frames.push(frame);
+                        }
                     }
                     None => break,
                 }
