@@ -513,19 +513,26 @@ async fn all(
                 .find(|(n, _)| n == name)
                 .map_or(f64::NAN, |(_, v)| *v)
         };
+        // Issue 13's targets for the write-ahead journal.
         if clients == 1 {
             targets.push(target(
                 "1 client: durable create p50 / no-op RPC p50",
                 ratio("p50 / no-op RPC p50"),
-                Some(4.0),
+                Some(3.0),
                 None,
+            ));
+            targets.push(target(
+                "1 client: durable intake / naive durable design",
+                ratio("throughput / naive durable"),
+                None,
+                Some(1.0),
             ));
         } else {
             targets.push(target(
                 "32 clients: durable intake / no-op RPC throughput",
                 ratio("throughput / no-op RPC"),
                 None,
-                Some(0.25),
+                Some(0.35),
             ));
             targets.push(target(
                 "32 clients: durable intake / naive durable design",
