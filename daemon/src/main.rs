@@ -51,9 +51,11 @@ enum Cmd {
     #[command(subcommand)]
     Cert(CertCmd),
     /// Checks a store that dutyd refuses to open, and with --accept-loss
-    /// starts it from what is left: the damaged or unmatched part of the
-    /// journal is set aside (kept as *.lost), and a new epoch begins, so
-    /// every client resuming from before is told to resync. Stop dutyd first.
+    /// starts it from what is left: the damaged end of the journal is set
+    /// aside (kept as *.lost), and a new epoch begins, so every client
+    /// resuming from before is told to resync. When the state refers to the
+    /// part that is gone, it says so and changes nothing: restore a backup.
+    /// Stop dutyd first.
     Recover {
         /// Set aside what cannot be vouched for and start a new epoch.
         #[arg(long)]

@@ -392,6 +392,8 @@ pub struct Store {
     /// sled's log file, to fdatasync after sled's own flush (see
     /// [`Store::checkpoint`]).
     log_file: std::sync::Arc<std::fs::File>,
+    /// Where the journal's segments are.
+    wal_dir: std::path::PathBuf,
     /// Journal segments open for reading records, by first lsn.
     files: std::sync::Arc<
         std::sync::Mutex<std::collections::HashMap<u64, std::sync::Arc<std::fs::File>>>,
@@ -547,6 +549,7 @@ impl Store {
             store_id,
             index_tail: journal::Tail::default(),
             log_file,
+            wal_dir: wal_dir.clone(),
             files: std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new())),
             journal: std::sync::Arc::new(std::sync::Mutex::new(JournalFile {
                 last_seq: opened.replay.last().map_or(head_seq, |frame| frame.seq),
@@ -579,13 +582,16 @@ impl Store {
         }
         let restored = store.get::<BackupMark>(TreeId::State, &keys::meta("backup"))?;
         if let Some(mark) = restored {
+            // One frame: the mark goes only with the new epoch.
             let mut writes = WriteSet::default();
             writes.remove(TreeId::State, keys::meta("backup"));
-            store.commit(&writes)?;
-            store.begin_epoch(&format!(
-                "restored from the backup taken at {} (seq {})",
-                mark.taken_at, mark.head_seq
-            ))?;
+            store.begin_epoch_with(
+                writes,
+                &format!(
+                    "restored from the backup taken at {} (seq {})",
+                    mark.taken_at, mark.head_seq
+                ),
+            )?;
         }
         store.check_head()?;
         store.move_old_rollcalls()?;
@@ -596,8 +602,12 @@ impl Store {
     /// every client resuming with a seq of the old one is told to resync
     /// (seqs after the loss or the restore point may be reused).
     fn begin_epoch(&self, why: &str) -> Result<()> {
+        self.begin_epoch_with(WriteSet::default(), why)
+    }
+
+    /// [`Store::begin_epoch`] in the same frame as `writes`.
+    fn begin_epoch_with(&self, mut writes: WriteSet, why: &str) -> Result<()> {
         let epoch = self.current_epoch().next()?;
-        let mut writes = WriteSet::default();
         writes.put(TreeId::State, keys::meta("epoch"), encode(&epoch)?);
         self.commit(&writes)?;
         self.checkpoint()?;
@@ -766,12 +776,9 @@ impl Store {
         if let Some(file) = files.get(&first_lsn) {
             return Ok(file.clone());
         }
-        let path = self
-            .journal
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .wal
-            .segment_path(first_lsn);
+        // Not through the journal's lock: a commit holds it across its
+        // fdatasync, and readers must not wait for that.
+        let path = self.wal_dir.join(wal::segment_name(first_lsn));
         let file = std::fs::File::open(&path)
             .map(std::sync::Arc::new)
             .map_err(|e| Error::Storage(format!("opening {}: {e}", path.display())))?;
@@ -1313,39 +1320,49 @@ mod tests {
         ));
     }
 
-    /// `dutyd recover --accept-loss` on a store whose journal is gone:
-    /// the state is all there is, a new journal and a new epoch begin.
+    /// A journal that is gone cannot be replaced by a new one: the state
+    /// points at records it held. `recover --accept-loss` says so and
+    /// changes nothing, rather than starting a store whose history is gone.
     #[test]
-    fn recovering_without_a_journal_starts_a_new_epoch_from_the_state() {
+    fn recovering_cannot_invent_the_history_the_state_points_at() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let before = {
+        {
             let store = Store::open(dir.path(), 8 << 20).expect("open");
-            fill(&store, 0, 20);
+            journal_fill(&store, 20);
             store.checkpoint().expect("checkpoint");
-            store.identity()
-        };
-        std::fs::remove_dir_all(dir.path().join("wal")).expect("lose the journal");
-        assert!(Store::open(dir.path(), 8 << 20).is_err(), "refused first");
-        let (store, lost) = Store::recover(dir.path(), 8 << 20).expect("recover");
-        assert_eq!(lost.len(), 1, "{lost:?}");
-        assert!(lost[0].contains("no segments"), "{lost:?}");
-        assert!(has_all(&store, 20));
-        let after = store.identity();
-        assert_ne!(after, before);
-        assert!(
-            after.starts_with(store.store_id()) && after.contains("-2."),
-            "{after}"
-        );
-        fill(&store, 20, 5);
-        drop(store);
-        let store = Store::open(dir.path(), 8 << 20).expect("opens normally now");
-        assert!(has_all(&store, 25));
-        assert_eq!(store.identity(), after, "one new epoch, kept");
-        // Nothing to recover: no new epoch.
-        drop(store);
-        let (store, lost) = Store::recover(dir.path(), 8 << 20).expect("recover");
-        assert!(lost.is_empty());
-        assert_eq!(store.identity(), after);
+        }
+        std::fs::rename(dir.path().join("wal"), dir.path().join("wal.gone")).expect("lose it");
+        assert!(Store::open(dir.path(), 8 << 20).is_err(), "refused");
+        let error = Store::recover(dir.path(), 8 << 20)
+            .err()
+            .expect("refused too")
+            .to_string();
+        assert!(error.contains("cannot start from it"), "{error}");
+        assert!(error.contains("Restore the latest backup"), "{error}");
+        // Nothing changed: with its journal back, the store opens whole.
+        std::fs::remove_dir_all(dir.path().join("wal")).ok();
+        std::fs::rename(dir.path().join("wal.gone"), dir.path().join("wal")).expect("back");
+        let store = Store::open(dir.path(), 8 << 20).expect("opens");
+        assert_eq!(store.head().expect("head").seq, 20);
+    }
+
+    /// `count` commits each of one journal record (seq 1, 2, …) and its head.
+    fn journal_fill(store: &Store, count: u64) {
+        for seq in 1..=count {
+            let mut writes = WriteSet::default();
+            let record = format!("record {seq}").into_bytes();
+            let head = Head {
+                seq,
+                hash: record_hash(&record),
+            };
+            writes.put(TreeId::Journal, keys::seq(seq), record);
+            writes.put(
+                TreeId::State,
+                keys::meta("head"),
+                encode(&head).expect("head"),
+            );
+            store.commit(&writes).expect("commit");
+        }
     }
 
     /// Damage in the middle of the journal: refused; with --accept-loss the
@@ -1377,7 +1394,11 @@ mod tests {
         std::fs::write(&segment, &bytes).expect("damage");
         let refused = Store::open(&snapshot, 8 << 20).err().expect("refused");
         assert!(refused.to_string().contains("yet frame"), "{refused}");
+        let before = Store::open(&path, 8 << 20)
+            .expect("the original")
+            .identity();
         let (store, lost) = Store::recover(&snapshot, 8 << 20).expect("recover");
+        assert_ne!(store.identity(), before, "a new epoch");
         assert_eq!(lost.len(), 1, "{lost:?}");
         let kept = (0..40)
             .take_while(|n| {

@@ -101,13 +101,18 @@ impl Store {
         if !pairs.is_empty() && !send(Piece::Pairs(pairs)) {
             return Ok(());
         }
-        let to = self.applied_lsn();
-        let (fs, segments) = {
+        // Under the journal's lock: a commit holds it until its frame is
+        // applied and counted, so no frame is half in the copy.
+        let (to, fs, segments) = {
             let journal = self
                 .journal
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            (journal.wal.fs(), journal.wal.segment_paths_from(0))
+            (
+                self.applied_lsn(),
+                journal.wal.fs(),
+                journal.wal.segment_paths_from(0),
+            )
         };
         let wanted: Vec<_> = segments
             .into_iter()

@@ -238,6 +238,18 @@ fn valid_frame_after(bytes: &[u8], from: usize, after: u64) -> Option<Frame> {
 
 /// Cuts `path` (whose bytes are `bytes`) back to `at`, keeping the cut
 /// bytes, unless all zero, in `<kind>-<lsn>.bin`; returns where.
+/// What to tell a person when even accepting loss cannot make the store
+/// whole: the state refers to journal history that is gone.
+fn refuse_history(dir: &Path, what: String) -> Error {
+    Error::Storage(format!(
+        "the journal in {} is damaged: {what}. The state refers to events in the part \
+         that is gone, so `dutyd recover --accept-loss` cannot start from it; dutyd changed \
+         nothing. Restore the latest backup into a new directory (docs/operations.md, \
+         \"Backups and the store\").",
+        dir.display()
+    ))
+}
+
 fn cut_tail(
     fs: &dyn WalFs,
     dir: &Path,
@@ -317,10 +329,11 @@ impl Wal {
                     "it has no segments, yet the state was saved with {applied} journal \
                      frames applied"
                 );
-                if !accept_loss {
-                    return Err(refuse(dir, what));
-                }
-                lost.push(what);
+                return Err(if accept_loss {
+                    refuse_history(dir, what)
+                } else {
+                    refuse(dir, what)
+                });
             }
             let wal = Wal::start_segment(fs, dir, store_id, applied + 1, Vec::new())?;
             return Ok(Opened {
@@ -343,10 +356,14 @@ impl Wal {
         // Segments wholly before the frames to replay are history: their
         // headers are checked here, their frames by `duty audit verify`,
         // so that a start does not read years of journal.
+        // The last two are always read whole: if the newest turns out
+        // unfinished and goes, the one before becomes the one appended to,
+        // and where its frames end must be known.
         let first_needed = firsts
             .iter()
             .rposition(|first| *first <= applied + 1)
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .min(count.saturating_sub(2));
         for (index, first_lsn) in firsts.iter().copied().enumerate() {
             let last = index + 1 == count;
             let path = dir.join(segment_name(first_lsn));
@@ -363,8 +380,10 @@ impl Wal {
                     } else {
                         format!("{} has a damaged header", path.display())
                     };
-                    damage = Some((what, index, None));
-                    break;
+                    // History the state's index points into: setting it
+                    // aside cannot make the store whole, so even
+                    // --accept-loss refuses.
+                    return Err(refuse_history(dir, what));
                 }
                 segments.push(Segment {
                     first_lsn,
@@ -488,6 +507,33 @@ impl Wal {
             if !accept_loss {
                 return Err(refuse(dir, what));
             }
+            // Before anything is changed: would what is kept still hold
+            // every frame the state has applied, and start where it must?
+            let kept_last = match at {
+                Some(_) => segments.get(index).map(|s| s.last_lsn),
+                None => index
+                    .checked_sub(1)
+                    .and_then(|i| segments.get(i))
+                    .map(|s| s.last_lsn),
+            };
+            let kept_first = if index == 0 && at.is_none() {
+                None
+            } else {
+                segments.first().map(|s| s.first_lsn)
+            };
+            let unreachable = match (kept_first, kept_last) {
+                (Some(first), Some(last)) => applied + 1 < first || applied > last,
+                _ => applied > 0,
+            };
+            if unreachable {
+                return Err(refuse_history(
+                    dir,
+                    format!(
+                        "{what}, and the state was saved after frame {applied}, which the \
+                         journal would no longer reach"
+                    ),
+                ));
+            }
             lost.push(what);
             // The damaged segment keeps its whole frames; everything from
             // the damage on goes aside.
@@ -541,20 +587,12 @@ impl Wal {
             None
         };
         if let Some(what) = disagreement {
-            if !accept_loss {
-                return Err(refuse(dir, what));
-            }
-            // The state is all there is: a new journal after it.
-            lost.push(what);
-            for segment in &segments {
-                set_aside(fs.as_ref(), dir, &segment.path)?;
-            }
-            let wal = Wal::start_segment(fs, dir, store_id, applied + 1, Vec::new())?;
-            return Ok(Opened {
-                wal,
-                replay: Vec::new(),
-                torn,
-                lost,
+            // The state's index points at records these frames held: no
+            // journal can be made to agree with it again.
+            return Err(if accept_loss {
+                refuse_history(dir, what)
+            } else {
+                refuse(dir, what)
             });
         }
         let Some(newest) = segments.last().cloned() else {

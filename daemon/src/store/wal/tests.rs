@@ -234,3 +234,31 @@ fn after_a_failed_write_nothing_more_is_appended() {
     let opened = open(&fs, 0).expect("reopen");
     assert_eq!(opened.replay.len(), 1);
 }
+
+/// A segment created but never written (the disk full, or the power gone,
+/// before its header was synced) is removed at open; the one before it is
+/// appended to after its last frame, never over its header or frames —
+/// even when the state's checkpoint would let open skip reading it.
+#[test]
+fn an_unfinished_newest_segment_never_makes_open_write_over_the_one_before() {
+    let fs = CrashFs::default();
+    let mut wal = open(&fs, 0).expect("open").wal;
+    wal.set_segment_limit(200);
+    for lsn in 1..=12u64 {
+        wal.append(lsn, &payload(lsn, 60)).expect("append");
+    }
+    drop(wal);
+    let mut names = fs.list(&dir()).expect("list");
+    names.sort();
+    let newest = names.last().expect("segments").clone();
+    let newest_first: u64 = newest.trim_end_matches(".wal").parse().expect("lsn");
+    fs.set_bytes(&dir().join(&newest), Vec::new());
+    let mut wal = open(&fs, newest_first - 1).expect("reopen").wal;
+    assert_eq!(wal.next_lsn(), newest_first);
+    wal.append(99, b"after").expect("append");
+    drop(wal);
+    let opened = open(&fs, 0).expect("reopen whole");
+    let lsns: Vec<u64> = opened.replay.iter().map(|f| f.lsn).collect();
+    assert_eq!(lsns, (1..=newest_first).collect::<Vec<_>>());
+    assert_eq!(opened.replay[0].payload, payload(1, 60));
+}
