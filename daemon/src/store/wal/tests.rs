@@ -176,17 +176,22 @@ fn a_state_ahead_of_the_journal_is_refused() {
     assert!(error.contains("lost its last 4 frames"), "{error}");
 }
 
-#[test]
-fn missing_segments_are_refused() {
-    let fs = CrashFs::default();
-    let mut wal = open(&fs, 0).expect("open").wal;
+/// Twelve frames in segments of 200 bytes; the segments' names, in order.
+fn twelve_frames_in_small_segments(fs: &CrashFs) -> Vec<String> {
+    let mut wal = open(fs, 0).expect("open").wal;
     wal.set_segment_limit(200);
     for lsn in 1..=12u64 {
         wal.append(lsn, &payload(lsn, 60)).expect("append");
     }
-    drop(wal);
     let mut names = fs.list(&dir()).expect("list");
     names.sort();
+    names
+}
+
+#[test]
+fn missing_segments_are_refused() {
+    let fs = CrashFs::default();
+    let names = twelve_frames_in_small_segments(&fs);
     assert!(names.len() >= 3);
     // A segment in the middle goes missing.
     fs.remove(&dir().join(&names[1])).expect("remove");
@@ -242,14 +247,7 @@ fn after_a_failed_write_nothing_more_is_appended() {
 #[test]
 fn an_unfinished_newest_segment_never_makes_open_write_over_the_one_before() {
     let fs = CrashFs::default();
-    let mut wal = open(&fs, 0).expect("open").wal;
-    wal.set_segment_limit(200);
-    for lsn in 1..=12u64 {
-        wal.append(lsn, &payload(lsn, 60)).expect("append");
-    }
-    drop(wal);
-    let mut names = fs.list(&dir()).expect("list");
-    names.sort();
+    let names = twelve_frames_in_small_segments(&fs);
     let newest = names.last().expect("segments").clone();
     let newest_first: u64 = newest.trim_end_matches(".wal").parse().expect("lsn");
     fs.set_bytes(&dir().join(&newest), Vec::new());
