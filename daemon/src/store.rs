@@ -577,8 +577,21 @@ impl Store {
         if legacy {
             store.move_legacy_records(format)?;
         }
-        if !opened.lost.is_empty() {
-            store.begin_epoch(&format!("accepted loss: {}", opened.lost.join("; ")))?;
+        let pending = wal_dir.join(wal::EPOCH_PENDING);
+        if !opened.lost.is_empty() || pending.exists() {
+            let why = if opened.lost.is_empty() {
+                "accepted loss (an earlier recovery stopped before its new epoch)".to_owned()
+            } else {
+                format!("accepted loss: {}", opened.lost.join("; "))
+            };
+            store.begin_epoch(&why)?;
+            std::fs::remove_file(&pending)
+                .or_else(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => Ok(()),
+                    _ => Err(e),
+                })
+                .and_then(|()| std::fs::File::open(&wal_dir)?.sync_all())
+                .map_err(|e| Error::Storage(format!("removing {}: {e}", pending.display())))?;
         }
         let restored = store.get::<BackupMark>(TreeId::State, &keys::meta("backup"))?;
         if let Some(mark) = restored {
@@ -1346,6 +1359,33 @@ mod tests {
         assert_eq!(store.head().expect("head").seq, 20);
     }
 
+    /// A recovery that set part of the journal aside and then stopped (a
+    /// crash) before its new epoch was recorded still gets the epoch at
+    /// the next open: the marker it left first says so.
+    #[test]
+    fn an_epoch_owed_by_an_interrupted_recovery_begins_at_the_next_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let before = {
+            let store = Store::open(dir.path(), 8 << 20).expect("open");
+            journal_fill(&store, 3);
+            store.identity()
+        };
+        std::fs::write(
+            dir.path().join("wal").join(wal::EPOCH_PENDING),
+            b"frame 4 damaged",
+        )
+        .expect("marker");
+        let store = Store::open(dir.path(), 8 << 20).expect("open");
+        assert_ne!(store.identity(), before);
+        assert!(!dir.path().join("wal").join(wal::EPOCH_PENDING).exists());
+        let after = store.identity();
+        drop(store);
+        assert_eq!(
+            Store::open(dir.path(), 8 << 20).expect("reopen").identity(),
+            after
+        );
+    }
+
     /// `count` commits each of one journal record (seq 1, 2, …) and its head.
     fn journal_fill(store: &Store, count: u64) {
         for seq in 1..=count {
@@ -1399,6 +1439,10 @@ mod tests {
             .identity();
         let (store, lost) = Store::recover(&snapshot, 8 << 20).expect("recover");
         assert_ne!(store.identity(), before, "a new epoch");
+        assert!(
+            !snapshot.join("wal").join(wal::EPOCH_PENDING).exists(),
+            "the epoch it owed is recorded"
+        );
         assert_eq!(lost.len(), 1, "{lost:?}");
         let kept = (0..40)
             .take_while(|n| {

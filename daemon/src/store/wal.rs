@@ -59,6 +59,10 @@ const FRAME_HEADER: usize = 8 + 8 + 4 + 4;
 /// A segment is sealed once it holds this much.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
 
+/// In the journal's directory while accepted loss still owes the store a
+/// new epoch (see [`super::Store::recover`]).
+pub const EPOCH_PENDING: &str = "epoch-pending";
+
 /// How far ahead of its last frame a segment is kept written with zeros.
 #[cfg(not(test))]
 const READY_BYTES: u64 = 1 << 20;
@@ -533,6 +537,15 @@ impl Wal {
                          journal would no longer reach"
                     ),
                 ));
+            }
+            // Durable before anything is set aside: the new epoch this
+            // loss needs begins at the next open even if the power goes
+            // before it is recorded.
+            let pending = dir.join(EPOCH_PENDING);
+            if fs.read_head(&pending, 1).is_err() {
+                fs.write_new(&pending, what.as_bytes())
+                    .map_err(|e| io_error("writing", &pending, e))?;
+                fs.sync_dir(dir).map_err(|e| io_error("syncing", dir, e))?;
             }
             lost.push(what);
             // The damaged segment keeps its whole frames; everything from
