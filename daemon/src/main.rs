@@ -272,6 +272,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(token) = &handle.admin_token {
         announce(token, None)?;
     }
+    // Listened for before "listening" is said: a supervisor's SIGTERM right
+    // after it must stop dutyd gracefully, not kill it outright.
+    let signal = signals();
     eprintln!(
         "dutyd listening on {} (data in {})",
         handle.addr,
@@ -279,7 +282,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let stopping = handle.stopping();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signal.await;
         tracing::info!("signal received; shutting down");
         stopping.cancel();
     });
@@ -288,27 +291,34 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Listens for SIGTERM and SIGINT from now on (the handlers are in place
+/// when this returns); the future ends when one comes.
+fn signals() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
+        let registered = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+        );
+        async move {
+            match registered {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -32,18 +32,18 @@ fn child_daemon() {
         if let Some(token) = &handle.admin_token {
             std::fs::write(data.with_extension("token"), token).expect("write token");
         }
-        // As `dutyd serve` says it, for the drill's launcher.
-        eprintln!("dutyd listening on {}", handle.addr);
-        // SIGTERM: a graceful stop, as `dutyd serve` does it.
+        // SIGTERM: a graceful stop, as `dutyd serve` does it — listened
+        // for before saying "listening", or a launcher's SIGTERM can come
+        // first and kill the process outright.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("listen for SIGTERM");
         let stopping = handle.stopping();
         tokio::spawn(async move {
-            if let Ok(mut term) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            {
-                term.recv().await;
-                stopping.cancel();
-            }
+            term.recv().await;
+            stopping.cancel();
         });
+        // As `dutyd serve` says it, for the drill's launcher.
+        eprintln!("dutyd listening on {}", handle.addr);
         handle.wait().await.expect("child daemon runs");
     });
 }
