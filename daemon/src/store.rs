@@ -406,8 +406,8 @@ pub struct Store {
     checkpointing: std::sync::Arc<std::sync::Mutex<()>>,
     /// Begun anew when acknowledged events were lost or the store restored.
     epoch: std::sync::Arc<std::sync::RwLock<Epoch>>,
-    /// A running backup's start lsn: checkpoints keep the frames after it.
-    backup_pin: std::sync::Arc<std::sync::Mutex<Option<u64>>>,
+    /// A backup is running (one at a time).
+    backup_running: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Which life of the store this is. The number counts; the random tag
@@ -558,7 +558,7 @@ impl Store {
             applied: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(applied)),
             checkpointing: std::sync::Arc::new(std::sync::Mutex::new(())),
             epoch: std::sync::Arc::new(std::sync::RwLock::new(epoch)),
-            backup_pin: std::sync::Arc::new(std::sync::Mutex::new(None)),
+            backup_running: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         if !opened.replay.is_empty() {
             let count = opened.replay.len();

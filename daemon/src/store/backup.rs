@@ -60,16 +60,11 @@ pub enum Piece {
 }
 
 /// Held while a backup runs: one at a time.
-pub(super) struct Pin {
-    slot: Arc<std::sync::Mutex<Option<u64>>>,
-}
+pub(super) struct Running(Arc<std::sync::atomic::AtomicBool>);
 
-impl Drop for Pin {
+impl Drop for Running {
     fn drop(&mut self) {
-        *self
-            .slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        self.0.store(false, std::sync::atomic::Ordering::Release);
     }
 }
 
@@ -78,7 +73,7 @@ impl Store {
     /// to stop: the receiver went away). One backup at a time.
     pub fn backup(&self, mut send: impl FnMut(Piece) -> bool) -> Result<()> {
         let from = self.applied_lsn();
-        let _pin = self.pin_backup(from)?;
+        let _running = self.start_backup()?;
         if !send(Piece::Start {
             store_id: self.store_id.clone(),
             from_lsn: from,
@@ -143,20 +138,16 @@ impl Store {
         Ok(())
     }
 
-    fn pin_backup(&self, from: u64) -> Result<Pin> {
-        let mut slot = self
-            .backup_pin
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if slot.is_some() {
+    fn start_backup(&self) -> Result<Running> {
+        if self
+            .backup_running
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
             return Err(Error::FailedPrecondition(
                 "a backup is already running; wait for it to finish".into(),
             ));
         }
-        *slot = Some(from);
-        Ok(Pin {
-            slot: self.backup_pin.clone(),
-        })
+        Ok(Running(self.backup_running.clone()))
     }
 }
 

@@ -799,13 +799,9 @@ impl Wal {
             .collect()
     }
 
-    /// The path of the segment whose first lsn is `first_lsn`.
-    pub fn segment_path(&self, first_lsn: u64) -> PathBuf {
-        self.dir.join(segment_name(first_lsn))
-    }
-
-    /// Frames from `from` on that are still on disk, in order (for tests
-    /// and tools; reads whole segments).
+    /// Frames from `from` on that are still on disk, in order (reads whole
+    /// segments).
+    #[cfg(test)]
     pub fn read_from(&self, from: u64) -> Result<Vec<Frame>> {
         let mut frames = Vec::new();
         for segment in &self.segments {
