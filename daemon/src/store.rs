@@ -57,6 +57,7 @@
 //! through typed helpers on [`WriteSet`] (`staging`), which keep a record
 //! and its index keys and deadlines together.
 
+mod archive;
 pub mod backup;
 #[cfg(test)]
 mod fixtures;
@@ -85,7 +86,11 @@ use crate::error::{Error, Result};
 
 /// The format this build reads and writes. Bump on incompatible changes.
 /// v3: the write-ahead journal in `wal/` is the truth, sled derives from it.
-pub const FORMAT_VERSION: &str = "dutyroom-store-v3";
+pub const FORMAT_VERSION: &str = "dutyroom-store-v4";
+
+/// The write-ahead journal without archives: read as is, marked v4 when
+/// opened (v4 adds archived segments, which a v3 dutyd cannot read).
+const FORMAT_V3: &str = "dutyroom-store-v3";
 
 /// Before the write-ahead journal (sled flushed on every batch); converted
 /// when opened.
@@ -408,6 +413,11 @@ pub struct Store {
     epoch: std::sync::Arc<std::sync::RwLock<Epoch>>,
     /// A backup is running (one at a time).
     backup_running: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Held by an archive pass, and by a backup throughout (see
+    /// [`archive`]).
+    archiving: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Every frame up to this lsn is durable in sled (the last checkpoint).
+    checkpointed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Which life of the store this is. The number counts; the random tag
@@ -446,6 +456,13 @@ struct BackupMark {
     head_seq: u64,
 }
 
+/// `read` again if it fails once: a segment archived between reading a
+/// record's location and opening its file is gone, and the second look-up
+/// finds the archive (see [`archive`]).
+fn twice<T>(mut read: impl FnMut() -> Result<T>) -> Result<T> {
+    read().or_else(|_| read())
+}
+
 /// sled's key holding the lsn of the last frame it applied.
 fn applied_key() -> Vec<u8> {
     TreeId::State.key(&keys::meta("wal_lsn"))
@@ -476,11 +493,11 @@ impl Store {
         let mut format = FORMAT_VERSION;
         let store_id = match tree.get(&format_key).map_err(storage)? {
             Some(found)
-                if [FORMAT_VERSION, FORMAT_V2, FORMAT_V1]
+                if [FORMAT_VERSION, FORMAT_V3, FORMAT_V2, FORMAT_V1]
                     .iter()
                     .any(|known| found.as_ref() == known.as_bytes()) =>
             {
-                format = [FORMAT_VERSION, FORMAT_V2, FORMAT_V1]
+                format = [FORMAT_VERSION, FORMAT_V3, FORMAT_V2, FORMAT_V1]
                     .into_iter()
                     .find(|known| found.as_ref() == known.as_bytes())
                     .unwrap_or(FORMAT_VERSION);
@@ -521,7 +538,12 @@ impl Store {
         // A v1/v2 store was flushed on every batch: it is its own truth, and
         // its journal starts empty after it (then takes its records). A v3
         // store's sled is only as good as its journal says.
-        let legacy = format != FORMAT_VERSION;
+        let legacy = format == FORMAT_V2 || format == FORMAT_V1;
+        if format == FORMAT_V3 {
+            tree.insert(&format_key, FORMAT_VERSION.as_bytes())
+                .map_err(storage)?;
+            db.flush().map_err(storage)?;
+        }
         let applied = match tree.get(applied_key()).map_err(storage)? {
             Some(bytes) => decode::<u64>(&bytes)?,
             None => 0,
@@ -559,6 +581,8 @@ impl Store {
             checkpointing: std::sync::Arc::new(std::sync::Mutex::new(())),
             epoch: std::sync::Arc::new(std::sync::RwLock::new(epoch)),
             backup_running: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            archiving: std::sync::Arc::new(std::sync::Mutex::new(())),
+            checkpointed: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(applied)),
         };
         if !opened.replay.is_empty() {
             let count = opened.replay.len();
@@ -709,32 +733,34 @@ impl Store {
 
     /// The stored bytes of journal record `seq`.
     pub fn journal_record(&self, seq: u64) -> Result<Option<Vec<u8>>> {
-        match journal::location(&self.tree, seq)? {
+        twice(|| match journal::location(&self.tree, seq)? {
             Some(location) => self.read_records(&[location]).map(|mut found| found.pop()),
             None => Ok(None),
-        }
+        })
     }
 
     /// Journal records after `after`, in seq order, at most `limit`.
     pub fn journal_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
-        let locations = journal::locations_after(&self.tree, after, limit)?;
-        let records = self.read_records(&locations)?;
-        Ok(locations
-            .iter()
-            .map(|location| location.seq)
-            .zip(records)
-            .collect())
+        twice(|| {
+            let locations = journal::locations_after(&self.tree, after, limit)?;
+            let records = self.read_records(&locations)?;
+            Ok(locations
+                .iter()
+                .map(|location| location.seq)
+                .zip(records)
+                .collect())
+        })
     }
 
     /// The newest journal record: its seq and bytes.
     fn last_journal_record(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        match journal::last_location(&self.tree)? {
+        twice(|| match journal::last_location(&self.tree)? {
             Some(location) => Ok(self
                 .read_records(&[location])?
                 .pop()
                 .map(|bytes| (location.seq, bytes))),
             None => Ok(None),
-        }
+        })
     }
 
     /// The bytes at `locations`, in order. Neighbours in one segment are
@@ -760,6 +786,42 @@ impl Store {
                 end = next_end;
                 wanted += u64::from(next.len);
                 run += 1;
+            }
+            if first.segment & archive::ARCHIVED != 0 {
+                // One block holds many records: read and inflate it once
+                // for every wanted record in it.
+                let run = rest
+                    .iter()
+                    .take_while(|l| l.segment == first.segment && l.offset == first.offset)
+                    .count();
+                let file = self.segment_file(first.segment)?;
+                let mut bytes = vec![0u8; first.len as usize];
+                file.read_exact_at(&mut bytes, first.offset).map_err(|e| {
+                    Error::Storage(format!(
+                        "reading journal record {} (archive {}, byte {}): {e}",
+                        first.seq,
+                        first.segment & !archive::ARCHIVED,
+                        first.offset
+                    ))
+                })?;
+                let mut block = archive::block_records(&bytes)?.into_iter().peekable();
+                for location in &rest[..run] {
+                    let record = loop {
+                        match block.next() {
+                            Some((seq, record)) if seq == location.seq => break record,
+                            Some(_) => continue,
+                            None => {
+                                return Err(Error::Storage(format!(
+                                    "journal record {} is not in its archive block",
+                                    location.seq
+                                )));
+                            }
+                        }
+                    };
+                    found.push(record);
+                }
+                rest = &rest[run..];
+                continue;
             }
             let file = self.segment_file(first.segment)?;
             let span = usize::try_from(end - first.offset)
@@ -791,7 +853,12 @@ impl Store {
         }
         // Not through the journal's lock: a commit holds it across its
         // fdatasync, and readers must not wait for that.
-        let path = self.wal_dir.join(wal::segment_name(first_lsn));
+        let path = if first_lsn & archive::ARCHIVED != 0 {
+            self.wal_dir
+                .join(archive::archive_name(first_lsn & !archive::ARCHIVED))
+        } else {
+            self.wal_dir.join(wal::segment_name(first_lsn))
+        };
         let file = std::fs::File::open(&path)
             .map(std::sync::Arc::new)
             .map_err(|e| Error::Storage(format!("opening {}: {e}", path.display())))?;
@@ -963,11 +1030,19 @@ impl Store {
             .checkpointing
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let applied = self.applied_lsn();
         self.db.flush().map_err(storage)?;
         self.log_file
             .sync_data()
             .map_err(|e| Error::Storage(format!("syncing the store's log: {e}")))?;
+        self.checkpointed
+            .fetch_max(applied, std::sync::atomic::Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Every frame up to this lsn is durable in sled.
+    fn checkpointed_lsn(&self) -> u64 {
+        self.checkpointed.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Bytes on disk, as sled reports it.

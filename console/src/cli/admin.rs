@@ -64,6 +64,7 @@ fn piece(chunk: pb::BackupChunk) -> Result<Piece, CliError> {
         }
         Some(Item::Segment(segment)) => Piece::Segment {
             first_lsn: segment.first_lsn,
+            archived: segment.archived,
             offset: segment.offset,
             bytes: segment.bytes,
         },

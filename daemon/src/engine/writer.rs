@@ -73,6 +73,9 @@ pub(super) fn spawn(
 /// the writer ends. A failed checkpoint is a storage failure like any other.
 fn checkpoint_loop(shared: &Shared, writer_gone: &std::sync::mpsc::Receiver<()>, every: Duration) {
     let mut done = shared.store.applied_lsn();
+    // After an archive pass fails (say, the disk is full), the next try
+    // waits: the journal is whole without archives, only bigger.
+    let mut archive_after = std::time::Instant::now();
     loop {
         let stopping = !matches!(
             writer_gone.recv_timeout(every),
@@ -91,6 +94,20 @@ fn checkpoint_loop(shared: &Shared, writer_gone: &std::sync::mpsc::Receiver<()>,
         }
         if stopping {
             return;
+        }
+        // Sealed segments the checkpoint made redundant become archives,
+        // a few per tick so that a backlog drains without starving writes.
+        let started = std::time::Instant::now();
+        while started >= archive_after && started.elapsed() < every / 2 {
+            match shared.store.archive_sealed() {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "archiving a journal segment failed; trying again in a minute");
+                    archive_after = std::time::Instant::now() + Duration::from_secs(60);
+                    break;
+                }
+            }
         }
     }
 }

@@ -245,12 +245,14 @@ fn backup_chunk(piece: crate::store::backup::Piece) -> pb::BackupChunk {
         }
         Piece::Segment {
             first_lsn,
+            archived,
             offset,
             bytes,
         } => Item::Segment(pb::BackupSegment {
             first_lsn,
             offset,
             bytes,
+            archived,
         }),
         Piece::End { lsn } => Item::End(pb::BackupEnd { lsn }),
     };

@@ -47,6 +47,8 @@ pub enum Piece {
     Segment {
         /// The segment (its first lsn).
         first_lsn: u64,
+        /// An archive of the segment (records only), not its frames.
+        archived: bool,
         /// Where these bytes go in it.
         offset: u64,
         /// The bytes.
@@ -72,8 +74,14 @@ impl Store {
     /// Produces a backup, piece by piece, into `send` (which returns false
     /// to stop: the receiver went away). One backup at a time.
     pub fn backup(&self, mut send: impl FnMut(Piece) -> bool) -> Result<()> {
-        let from = self.applied_lsn();
         let _running = self.start_backup()?;
+        // No segment is archived while the copy runs: the frames after
+        // `from` must stay whole for the replay (see [`super::archive`]).
+        let _no_archiving = self
+            .archiving
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let from = self.applied_lsn();
         if !send(Piece::Start {
             store_id: self.store_id.clone(),
             from_lsn: from,
@@ -111,9 +119,10 @@ impl Store {
         };
         let wanted: Vec<_> = segments
             .into_iter()
-            .filter(|(first, _)| *first <= to)
+            .filter(|segment| segment.first_lsn <= to)
             .collect();
-        for (index, (first_lsn, path)) in wanted.iter().enumerate() {
+        for (index, segment) in wanted.iter().enumerate() {
+            let (first_lsn, path) = (&segment.first_lsn, &segment.path);
             let mut bytes = fs
                 .read(path)
                 .map_err(|e| Error::Storage(format!("reading {}: {e}", path.display())))?;
@@ -127,6 +136,7 @@ impl Store {
             for (n, chunk) in bytes.chunks(PIECE_BYTES).enumerate() {
                 if !send(Piece::Segment {
                     first_lsn: *first_lsn,
+                    archived: segment.archived,
                     offset: (n * PIECE_BYTES) as u64,
                     bytes: chunk.to_vec(),
                 }) {
@@ -159,8 +169,8 @@ pub struct Restore {
     tail: journal::Tail,
     store_id: String,
     from: u64,
-    /// Segments written so far: first lsn → bytes written.
-    segments: BTreeMap<u64, u64>,
+    /// Segments written so far: (first lsn, archived) → bytes written.
+    segments: BTreeMap<(u64, bool), u64>,
     started: bool,
 }
 
@@ -236,16 +246,26 @@ impl Restore {
             }
             Piece::Segment {
                 first_lsn,
+                archived,
                 offset,
                 bytes,
             } => {
-                let written = self.segments.get(&first_lsn).copied().unwrap_or(0);
+                let written = self
+                    .segments
+                    .get(&(first_lsn, archived))
+                    .copied()
+                    .unwrap_or(0);
                 if offset != written {
                     return Err(out_of_order(&format!(
                         "segment {first_lsn} at byte {offset}, {written} written"
                     )));
                 }
-                let path = self.dir.join("wal").join(wal::segment_name(first_lsn));
+                let name = if archived {
+                    super::archive::archive_name(first_lsn)
+                } else {
+                    wal::segment_name(first_lsn)
+                };
+                let path = self.dir.join("wal").join(name);
                 let mut file = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
@@ -254,7 +274,7 @@ impl Restore {
                 file.write_all(&bytes)
                     .map_err(|e| io("writing", &path, e))?;
                 self.segments
-                    .insert(first_lsn, written + bytes.len() as u64);
+                    .insert((first_lsn, archived), written + bytes.len() as u64);
                 Ok(None)
             }
             Piece::End { lsn } => self.finish(lsn).map(Some),
@@ -263,15 +283,20 @@ impl Restore {
 
     fn finish(&mut self, to: u64) -> Result<Restored> {
         let wal_dir = self.dir.join("wal");
-        let paths: Vec<(u64, PathBuf)> = self
-            .segments
-            .keys()
-            .map(|first| (*first, wal_dir.join(wal::segment_name(*first))))
-            .collect();
-        for (_, path) in &paths {
-            std::fs::File::open(path)
+        let mut paths: Vec<(u64, PathBuf)> = Vec::new();
+        for (first, archived) in self.segments.keys() {
+            let name = if *archived {
+                super::archive::archive_name(*first)
+            } else {
+                wal::segment_name(*first)
+            };
+            let path = wal_dir.join(name);
+            std::fs::File::open(&path)
                 .and_then(|file| file.sync_all())
-                .map_err(|e| io("syncing", path, e))?;
+                .map_err(|e| io("syncing", &path, e))?;
+            if !archived {
+                paths.push((*first, path));
+            }
         }
         // The frames written while the state was copied, over the copy.
         let mut expected = self.from + 1;

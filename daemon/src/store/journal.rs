@@ -164,6 +164,45 @@ pub(super) fn index(
     })
 }
 
+/// Moves the index entries of `locations`' seqs to those locations (an
+/// archived segment's records, see [`super::archive`]): the batch to apply.
+/// The caller holds the journal's lock; the newest group, which the writer
+/// keeps in memory, is dropped from memory so that the next append reads
+/// it back.
+pub(super) fn relocate(
+    tree: &sled::Tree,
+    tail: &Tail,
+    locations: &[Location],
+) -> Result<sled::Batch> {
+    drop(tail.take());
+    let mut batch = sled::Batch::default();
+    let mut rest = locations;
+    while let Some(first) = rest.first() {
+        let group = first.seq / INDEX_GROUP;
+        let run = rest
+            .iter()
+            .take_while(|location| location.seq / INDEX_GROUP == group)
+            .count();
+        let moved = &rest[..run];
+        let stored = stored_group(tree, first.seq)?.ok_or_else(|| {
+            Error::Storage(format!(
+                "archiving: the journal index has no entry for record {}",
+                first.seq
+            ))
+        })?;
+        let mut bytes = Vec::with_capacity(stored.len());
+        for mut entry in entries(&stored)? {
+            if let Some(new) = moved.iter().find(|location| location.seq == entry.seq) {
+                entry = *new;
+            }
+            push_entry(&mut bytes, &entry);
+        }
+        batch.insert(TreeId::Journal.key(&index_key(first.seq)), bytes);
+        rest = &rest[run..];
+    }
+    Ok(batch)
+}
+
 fn stored_group(tree: &sled::Tree, seq: u64) -> Result<Option<Vec<u8>>> {
     Ok(tree
         .get(TreeId::Journal.key(&index_key(seq)))

@@ -42,6 +42,8 @@
 pub mod fs;
 
 use std::path::{Path, PathBuf};
+
+use super::archive;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -56,8 +58,10 @@ const HEADER_LEN: usize = 8 + 8 + 32 + 4;
 /// Frame header: lsn, seq, len, crc.
 const FRAME_HEADER: usize = 8 + 8 + 4 + 4;
 
-/// A segment is sealed once it holds this much.
-pub const SEGMENT_BYTES: u64 = 64 << 20;
+/// A segment is sealed once it holds this much. Sealed segments become
+/// archives ([`super::archive`]); the newest two stay frames, so this also
+/// bounds what a start reads whole.
+pub const SEGMENT_BYTES: u64 = 16 << 20;
 
 /// In the journal's directory while accepted loss still owes the store a
 /// new epoch (see [`super::Store::recover`]).
@@ -73,6 +77,17 @@ const READY_BYTES: u64 = 16 << 10;
 
 /// No frame is bigger (a batch of 512 commands is far below).
 const MAX_FRAME: usize = 256 << 20;
+
+/// A segment's file, as a backup copies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentFile {
+    /// The segment's first lsn.
+    pub first_lsn: u64,
+    /// Where it is.
+    pub path: PathBuf,
+    /// An archive (records only), not frames.
+    pub archived: bool,
+}
 
 /// One frame read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +143,8 @@ struct Segment {
     /// Last frame's lsn (`first_lsn - 1` while empty).
     last_lsn: u64,
     path: PathBuf,
+    /// Records only, in an archive (see [`super::archive`]).
+    archived: bool,
 }
 
 /// The open journal. Only the writer appends.
@@ -319,13 +336,17 @@ impl Wal {
     ) -> Result<Opened> {
         fs.create_dir_all(dir)
             .map_err(|e| io_error("creating", dir, e))?;
-        let mut firsts: Vec<u64> = fs
-            .list(dir)
-            .map_err(|e| io_error("listing", dir, e))?
-            .iter()
-            .filter_map(|name| name.strip_suffix(".wal")?.parse().ok())
-            .collect();
-        firsts.sort_unstable();
+        let names = fs.list(dir).map_err(|e| io_error("listing", dir, e))?;
+        let first_of = |suffix: &str| -> std::collections::BTreeSet<u64> {
+            names
+                .iter()
+                .filter_map(|name| name.strip_suffix(suffix)?.parse().ok())
+                .collect()
+        };
+        let (wals, archives) = (first_of(".wal"), first_of(".arc"));
+        // A segment archived but not yet removed has both; its `.wal` is
+        // read (whole either way) and the next archive pass finishes.
+        let firsts: Vec<u64> = wals.union(&archives).copied().collect();
         let mut lost = Vec::new();
         if firsts.is_empty() {
             if !create {
@@ -370,6 +391,44 @@ impl Wal {
             .min(count.saturating_sub(2));
         for (index, first_lsn) in firsts.iter().copied().enumerate() {
             let last = index + 1 == count;
+            if !wals.contains(&first_lsn) {
+                // Archived: records only. Its frames are no use to replay,
+                // and it is never one of the last two.
+                let path = dir.join(archive::archive_name(first_lsn));
+                let head = fs
+                    .read_head(&path, archive::HEADER_LEN)
+                    .map_err(|e| io_error("reading", &path, e))?;
+                let next = firsts.get(index + 1).copied();
+                let what = match archive::check_header(&head, first_lsn, store_id) {
+                    Err(what) => Some(format!("{} has {what}", path.display())),
+                    Ok(_) if next.is_none() || index + 2 >= count => Some(format!(
+                        "{} is archived (records only), yet it is among the newest segments",
+                        path.display()
+                    )),
+                    Ok(last_lsn) if Some(last_lsn + 1) != next => Some(format!(
+                        "{} ends at frame {last_lsn}, but the next segment starts at {}",
+                        path.display(),
+                        next.unwrap_or_default()
+                    )),
+                    Ok(last_lsn) if last_lsn > applied => Some(format!(
+                        "{} is archived (records only) up to frame {last_lsn}, but the state \
+                         was saved after frame {applied}: it needs those frames whole",
+                        path.display()
+                    )),
+                    Ok(_) => None,
+                };
+                if let Some(what) = what {
+                    // History the state's index points into.
+                    return Err(refuse_history(dir, what));
+                }
+                segments.push(Segment {
+                    first_lsn,
+                    last_lsn: firsts[index + 1] - 1,
+                    path,
+                    archived: true,
+                });
+                continue;
+            }
             let path = dir.join(segment_name(first_lsn));
             if index < first_needed {
                 let head = fs
@@ -394,6 +453,7 @@ impl Wal {
                     // Up to the next segment's start (names are gapless).
                     last_lsn: firsts[index + 1] - 1,
                     path,
+                    archived: false,
                 });
                 continue;
             }
@@ -457,6 +517,7 @@ impl Wal {
                 first_lsn,
                 last_lsn,
                 path: path.clone(),
+                archived: false,
             });
             current_len = at as u64;
             allocated = bytes.len() as u64;
@@ -659,6 +720,7 @@ impl Wal {
             first_lsn,
             last_lsn: first_lsn - 1,
             path,
+            archived: false,
         });
         Ok(Wal {
             fs,
@@ -787,7 +849,7 @@ impl Wal {
 
     /// The segments that may hold frames from `from` on, oldest first: each
     /// one's first lsn and path.
-    pub fn segment_paths_from(&self, from: u64) -> Vec<(u64, PathBuf)> {
+    pub fn segment_paths_from(&self, from: u64) -> Vec<SegmentFile> {
         self.segments
             .iter()
             .enumerate()
@@ -795,8 +857,37 @@ impl Wal {
                 // The current segment's last lsn moves on as frames come.
                 segment.last_lsn >= from || index + 1 == self.segments.len()
             })
-            .map(|(_, segment)| (segment.first_lsn, segment.path.clone()))
+            .map(|(_, segment)| SegmentFile {
+                first_lsn: segment.first_lsn,
+                path: segment.path.clone(),
+                archived: segment.archived,
+            })
             .collect()
+    }
+
+    /// Sealed segments not yet archived whose frames all are at or before
+    /// `durable` (oldest first), as first lsn, last lsn and path. The newest
+    /// two are never offered: if the newest turns out unfinished at an
+    /// open, the one before it is appended to again.
+    pub fn archivable(&self, durable: u64) -> Vec<(u64, u64, PathBuf)> {
+        let keep = self.segments.len().saturating_sub(2);
+        self.segments[..keep]
+            .iter()
+            .filter(|segment| !segment.archived && segment.last_lsn <= durable)
+            .map(|segment| (segment.first_lsn, segment.last_lsn, segment.path.clone()))
+            .collect()
+    }
+
+    /// Segment `first_lsn` is now the archive at `path`.
+    pub fn mark_archived(&mut self, first_lsn: u64, path: PathBuf) {
+        if let Some(segment) = self
+            .segments
+            .iter_mut()
+            .find(|segment| segment.first_lsn == first_lsn)
+        {
+            segment.archived = true;
+            segment.path = path;
+        }
     }
 
     /// Frames from `from` on that are still on disk, in order (reads whole
@@ -822,6 +913,18 @@ impl Wal {
         }
         Ok(frames)
     }
+}
+
+/// Every whole frame of a segment's bytes, in order, up to the first that
+/// is not.
+pub fn frames_of(bytes: &[u8], first_lsn: u64) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    let mut at = HEADER_LEN;
+    while let Some((frame, len)) = frame_at(bytes, at, None, first_lsn) {
+        at += len;
+        frames.push(frame);
+    }
+    frames
 }
 
 /// Where frame `lsn` ends in the bytes of segment `first_lsn`, if it is
