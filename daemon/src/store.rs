@@ -370,9 +370,35 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| Error::Storage(format!("encoding a record: {e}")))
 }
 
-/// Decodes a stored value.
+/// The first byte of a value kept deflated ([`encode_packed`]); JSON never
+/// starts with it.
+const PACKED: u8 = 0x01;
+
+/// No packed value inflates to more.
+const MAX_UNPACKED: usize = 64 << 20;
+
+/// [`encode`], deflated: for values written once and kept for years (a
+/// finished incident), where the bytes on disk matter more than the ~20 µs.
+pub fn encode_packed<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    let json = encode(value)?;
+    let mut packed = Vec::with_capacity(json.len() / 2 + 1);
+    packed.push(PACKED);
+    packed.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(&json, 1));
+    Ok(packed)
+}
+
+/// Decodes a stored value, packed ([`encode_packed`]) or not.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| Error::Storage(format!("decoding a record: {e}")))
+    let unpacked;
+    let json = match bytes.split_first() {
+        Some((&PACKED, packed)) => {
+            unpacked = miniz_oxide::inflate::decompress_to_vec_with_limit(packed, MAX_UNPACKED)
+                .map_err(|_| Error::Storage("a stored value does not inflate".into()))?;
+            unpacked.as_slice()
+        }
+        _ => bytes,
+    };
+    serde_json::from_slice(json).map_err(|e| Error::Storage(format!("decoding a record: {e}")))
 }
 
 fn storage(error: impl std::fmt::Display) -> Error {
@@ -1543,6 +1569,26 @@ mod tests {
         fill(&store, 100, 1);
         drop(store);
         assert!(Store::open(&snapshot, 8 << 20).is_ok());
+    }
+
+    #[test]
+    fn a_packed_value_reads_back_the_same_and_damage_is_an_error() {
+        let value: Vec<String> = (0..40)
+            .map(|n| format!("第{n}条记录：群众来电反映"))
+            .collect();
+        let packed = encode_packed(&value).expect("pack");
+        let plain = encode(&value).expect("encode");
+        assert!(
+            packed.len() * 3 < plain.len(),
+            "{} vs {}",
+            packed.len(),
+            plain.len()
+        );
+        assert_eq!(decode::<Vec<String>>(&packed).expect("unpack"), value);
+        assert_eq!(decode::<Vec<String>>(&plain).expect("plain"), value);
+        let mut damaged = packed.clone();
+        damaged.truncate(packed.len() / 2);
+        assert!(decode::<Vec<String>>(&damaged).is_err());
     }
 
     #[test]

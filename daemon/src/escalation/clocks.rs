@@ -50,6 +50,7 @@ pub struct Clock {
     /// What it counts down to.
     pub kind: ClockKind,
     /// The assignment it belongs to (none for resolution).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment: Option<u32>,
     /// When it started (dispatch, intake or reopening).
     pub started_at: Timestamp,
@@ -58,6 +59,7 @@ pub struct Clock {
     /// Alarms raised so far (its level on the ladder).
     pub alarms: u8,
     /// When the next alarm fires, if the ladder goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_alarm: Option<Timestamp>,
 }
 

@@ -170,14 +170,19 @@ pub struct Assignment {
     /// When the order was sent.
     pub dispatched_at: Timestamp,
     /// When it was signed for (also set by an arrival without a sign-for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_at: Option<Timestamp>,
     /// When the assignee reported arrival.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arrived_at: Option<Timestamp>,
     /// When it finished (its own finish, or the incident's resolution).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done_at: Option<Timestamp>,
     /// When it was refused or withdrawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<Timestamp>,
     /// Why it was refused or withdrawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The last step was recorded by someone other than the assignee.
     pub last_step_on_behalf: bool,
@@ -206,6 +211,7 @@ pub struct Intake {
     /// The address as given.
     pub address: String,
     /// The place in the territory tree, when resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place_id: Option<String>,
     /// Category code.
     pub category: String,
@@ -214,6 +220,7 @@ pub struct Intake {
     /// What happened.
     pub summary: String,
     /// Free labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
 }
 
@@ -313,28 +320,39 @@ pub struct Incident {
     /// Intake fields.
     pub intake: Intake,
     /// The post whose territory holds the place, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub territorial_post: Option<String>,
     /// Every assignment ever made, in order; never removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assignments: Vec<Assignment>,
     /// Notes in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
     /// Open, resolved, closed, cancelled or merged.
     pub phase: Phase,
     /// When it was resolved (cleared on reopen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<Timestamp>,
     /// The outcome given at resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     /// When it was closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<Timestamp>,
     /// What the reporter said on the callback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_result: Option<String>,
     /// 1..=5, when the reporter gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub satisfaction: Option<u8>,
     /// Why it was cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
     /// The incident this one was merged into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<String>,
     /// Incidents merged into this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
     /// When it was recorded.
     pub created_at: Timestamp,
@@ -346,17 +364,17 @@ pub struct Incident {
     pub last_seq: u64,
     /// Journal seqs of every event about this incident, oldest first: its
     /// timeline (set by the store when it is written).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seqs: Vec<u64>,
     /// When it was last reopened (its resolution clock restarts then).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reopened_at: Option<Timestamp>,
     /// The highest alarm level raised on it.
     #[serde(default)]
     pub escalation_level: u8,
     /// Running deadlines, re-planned by the escalation planner after every
     /// change; alarms move them up the ladder.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clocks: Vec<Clock>,
 }
 

@@ -174,6 +174,7 @@ pub struct IncidentAfter {
     /// Highest alarm level.
     pub escalation_level: u8,
     /// Running clocks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clocks: Vec<Clock>,
 }
 
@@ -214,11 +215,13 @@ pub struct Record {
     /// Who caused it.
     pub principal: Principal,
     /// The client request id of the call, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// What it is about.
     pub subject: Subject,
     /// Posts and units allowed to see it (`post:xinhua`); centre roles see
     /// everything but token events, which only admins see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audience: Vec<String>,
     /// The event.
     pub body: EventBody,

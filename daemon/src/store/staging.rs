@@ -9,13 +9,13 @@ use serde::Serialize;
 
 use super::keys;
 use super::read::{Counter, Deadline};
-use super::{Head, TreeId, WriteSet, encode};
+use super::{Head, TreeId, WriteSet, encode, encode_packed};
 use crate::auth::tokens::TokenRecord;
 use crate::directory::model::Entry;
 use crate::engine::command::PolicyRecord;
 use crate::error::Result;
 use crate::escalation::alarm::Alarm;
-use crate::incidents::model::Incident;
+use crate::incidents::model::{Incident, Status};
 use crate::rosters::handover::Handover;
 use crate::rosters::model::{DutyRole, RosterConfig, Scope, ShiftId, Slot};
 use crate::rosters::rollcall::RollCall;
@@ -59,7 +59,17 @@ impl WriteSet {
                 self.put(TreeId::Deadlines, key, id.clone());
             }
         }
-        self.put_state(keys::incident(after.id), after)
+        if after.status().is_open() || after.status() == Status::Resolved {
+            self.put_state(keys::incident(after.id), after)
+        } else {
+            // Finished: history, rarely written again and kept for years.
+            self.put(
+                TreeId::State,
+                keys::incident(after.id),
+                encode_packed(after)?,
+            );
+            Ok(())
+        }
     }
 
     /// Stages a directory entry.
