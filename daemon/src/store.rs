@@ -439,11 +439,61 @@ pub struct Store {
     epoch: std::sync::Arc<std::sync::RwLock<Epoch>>,
     /// A backup is running (one at a time).
     backup_running: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Frames acknowledged before sled has them, and readers waiting.
+    settle: std::sync::Arc<Settle>,
     /// Held by an archive pass, and by a backup throughout (see
     /// [`archive`]).
     archiving: std::sync::Arc<std::sync::Mutex<()>>,
     /// Every frame up to this lsn is durable in sled (the last checkpoint).
     checkpointed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A frame is acknowledged once durable in the journal, before sled has
+/// applied it (that takes as long again: see [`Store::commit_durable`]).
+/// So that nobody reads a state older than an answer they were given, every
+/// read first waits until sled has applied every frame durable when the read
+/// began — as etcd's reads wait for its applied index.
+#[derive(Default)]
+struct Settle {
+    /// The newest durable frame's lsn.
+    durable: std::sync::atomic::AtomicU64,
+    /// Applying a durable frame failed: dutyd is stopping, and waiting
+    /// readers are told so.
+    failed: std::sync::atomic::AtomicBool,
+    lock: std::sync::Mutex<()>,
+    applied: std::sync::Condvar,
+}
+
+/// A frame durable in the journal, its writes not yet applied to sled. The
+/// journal stays locked until [`Durable::apply`], so frames are applied in
+/// order and nothing else changes the index meanwhile.
+pub struct Durable<'a> {
+    store: &'a Store,
+    _journal: std::sync::MutexGuard<'a, JournalFile>,
+    writes: &'a WriteSet,
+    locations: Vec<journal::Location>,
+    lsn: u64,
+}
+
+impl Durable<'_> {
+    /// Applies the frame to sled. A failure here comes after the write was
+    /// acknowledged (it is in the journal, and a restart replays it): the
+    /// caller must stop dutyd; readers waiting for it get an error.
+    pub fn apply(self) -> Result<()> {
+        let applied = self.store.apply(self.writes, &self.locations, self.lsn);
+        if applied.is_err() {
+            let settle = &self.store.settle;
+            settle
+                .failed
+                .store(true, std::sync::atomic::Ordering::Release);
+            let _waiters = settle
+                .lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            settle.applied.notify_all();
+        }
+        applied
+    }
 }
 
 /// Which life of the store this is. The number counts; the random tag
@@ -607,6 +657,10 @@ impl Store {
             checkpointing: std::sync::Arc::new(std::sync::Mutex::new(())),
             epoch: std::sync::Arc::new(std::sync::RwLock::new(epoch)),
             backup_running: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            settle: std::sync::Arc::new(Settle {
+                durable: std::sync::atomic::AtomicU64::new(applied),
+                ..Settle::default()
+            }),
             archiving: std::sync::Arc::new(std::sync::Mutex::new(())),
             checkpointed: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(applied)),
         };
@@ -759,6 +813,7 @@ impl Store {
 
     /// The stored bytes of journal record `seq`.
     pub fn journal_record(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        self.settled()?;
         twice(|| match journal::location(&self.tree, seq)? {
             Some(location) => self.read_records(&[location]).map(|mut found| found.pop()),
             None => Ok(None),
@@ -767,6 +822,7 @@ impl Store {
 
     /// Journal records after `after`, in seq order, at most `limit`.
     pub fn journal_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        self.settled()?;
         twice(|| {
             let locations = journal::locations_after(&self.tree, after, limit)?;
             let records = self.read_records(&locations)?;
@@ -780,6 +836,7 @@ impl Store {
 
     /// The newest journal record: its seq and bytes.
     fn last_journal_record(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        self.settled()?;
         twice(|| match journal::last_location(&self.tree)? {
             Some(location) => Ok(self
                 .read_records(&[location])?
@@ -968,6 +1025,7 @@ impl Store {
 
     /// Raw bytes at `key`.
     fn get_raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.settled()?;
         Ok(self
             .tree
             .get(tree.key(key))
@@ -977,6 +1035,7 @@ impl Store {
 
     /// The decoded value at `key`.
     fn get<T: DeserializeOwned>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>> {
+        self.settled()?;
         match self.tree.get(tree.key(key)).map_err(storage)? {
             Some(bytes) => decode(&bytes).map(Some),
             None => Ok(None),
@@ -1012,6 +1071,13 @@ impl Store {
     /// under their seq, are appended to their groups. Only the writer calls
     /// this. An error after the frame's write leaves its fate unknown.
     pub fn commit(&self, writes: &WriteSet) -> Result<()> {
+        self.commit_durable(writes)?.apply()
+    }
+
+    /// The first half of [`Store::commit`]: `writes` durable as one journal
+    /// frame, ready to acknowledge; [`Durable::apply`] does the rest. Reads
+    /// begun from now on wait for that apply (see [`Settle`]).
+    pub fn commit_durable<'a>(&'a self, writes: &'a WriteSet) -> Result<Durable<'a>> {
         let mut journal = self
             .journal
             .lock()
@@ -1031,7 +1097,49 @@ impl Store {
         let (payload, records) = writes.encode_located();
         let (lsn, place) = journal.wal.append_at(seq, &payload)?;
         journal.last_seq = seq;
-        self.apply(writes, &locate(&records, place), lsn)
+        self.settle
+            .durable
+            .store(lsn, std::sync::atomic::Ordering::Release);
+        Ok(Durable {
+            store: self,
+            _journal: journal,
+            writes,
+            locations: locate(&records, place),
+            lsn,
+        })
+    }
+
+    /// Waits until sled has applied every frame durable now (see
+    /// [`Settle`]); at once when it has.
+    fn settled(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let target = self.settle.durable.load(Ordering::Acquire);
+        if self.applied_lsn() >= target {
+            return Ok(());
+        }
+        let mut waiting = self
+            .settle
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            if self.applied_lsn() >= target {
+                return Ok(());
+            }
+            if self.settle.failed.load(Ordering::Acquire) {
+                return Err(Error::Storage(
+                    "the state could not take a write the journal holds; dutyd is stopping \
+                     (a restart replays it)"
+                        .into(),
+                ));
+            }
+            waiting = self
+                .settle
+                .applied
+                .wait_timeout(waiting, std::time::Duration::from_millis(50))
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
     }
 
     /// Applies a frame's changes to sled, with its lsn and where its
@@ -1040,6 +1148,13 @@ impl Store {
         apply_to(&self.tree, &self.index_tail, writes, locations, lsn, false)?;
         self.applied
             .store(lsn, std::sync::atomic::Ordering::Release);
+        // Under the lock, so that no waiter checks, misses this and sleeps.
+        let _waiters = self
+            .settle
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.settle.applied.notify_all();
         Ok(())
     }
 
@@ -1569,6 +1684,31 @@ mod tests {
         fill(&store, 100, 1);
         drop(store);
         assert!(Store::open(&snapshot, 8 << 20).is_ok());
+    }
+
+    #[test]
+    fn a_read_after_an_acknowledgement_waits_for_the_apply_and_sees_the_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), 8 << 20).expect("open");
+        let mut writes = WriteSet::default();
+        writes.put(TreeId::State, b"answer".to_vec(), b"42".to_vec());
+        let durable = store.commit_durable(&writes).expect("durable");
+        // Acknowledged: a reader from now on must see it, though sled has
+        // not applied it yet.
+        let reader = {
+            let store = store.clone();
+            std::thread::spawn(move || store.get_raw(TreeId::State, b"answer"))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!reader.is_finished(), "the read waits for the apply");
+        durable.apply().expect("apply");
+        let read = reader.join().expect("reader").expect("read");
+        assert_eq!(read, Some(b"42".to_vec()));
+        // With nothing pending, reads do not wait.
+        assert_eq!(
+            store.get_raw(TreeId::State, b"answer").expect("read"),
+            Some(b"42".to_vec())
+        );
     }
 
     #[test]

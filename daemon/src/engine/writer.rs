@@ -177,18 +177,22 @@ fn write_loop(
             };
         }
         let deadlines_changed = writes.touches_deadlines();
+        let mut to_apply = None;
         if !writes.is_empty() {
             let durable = writes
                 .put_head(&batch_head)
-                .and_then(|()| shared.store.commit(&writes));
-            if let Err(error) = durable {
-                shared.go_fatal(format!("writing a batch failed: {error}"));
-                // The frame may have reached the disk before the failure
-                // (a failed fdatasync after a good write): say "maybe".
-                for (reply, _) in replies {
-                    let _ = reply.send(Err(shared.outcome_unknown()));
+                .and_then(|()| shared.store.commit_durable(&writes));
+            match durable {
+                Ok(durable) => to_apply = Some(durable),
+                Err(error) => {
+                    shared.go_fatal(format!("writing a batch failed: {error}"));
+                    // The frame may have reached the disk before the failure
+                    // (a failed fdatasync after a good write): say "maybe".
+                    for (reply, _) in replies {
+                        let _ = reply.send(Err(shared.outcome_unknown()));
+                    }
+                    continue;
                 }
-                continue;
             }
             head = batch_head;
         }
@@ -198,7 +202,19 @@ fn write_loop(
                 .write()
                 .unwrap_or_else(|poison| poison.into_inner()) = Arc::new(policy.clone());
         }
+        // Durable is what an answer promises: answer now, and apply to sled
+        // while the answers travel (reads wait for the apply; see
+        // `store::Settle`).
         publish(shared, records, replies);
+        if let Some(durable) = to_apply
+            && let Err(error) = durable.apply()
+        {
+            // Acknowledged and in the journal; a restart replays it.
+            shared.go_fatal(format!(
+                "applying a durable batch to the state failed: {error}"
+            ));
+            continue;
+        }
         if deadlines_changed {
             shared.deadlines.notify_one();
         }

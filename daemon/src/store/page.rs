@@ -144,6 +144,7 @@ impl Store {
         if page.limit == 0 {
             return Ok(paged);
         }
+        self.settled()?;
         let prefix = tree.key(prefix);
         let entries: Entries<'_> = match (&page.after, page.newest_first) {
             (None, false) => Box::new(self.tree.range(prefix.clone()..)),
