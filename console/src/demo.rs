@@ -600,6 +600,7 @@ pub async fn call(client: &Client, dice: &mut Dice) -> Result<String, CliError> 
                 severity: i32::from(severity),
                 summary: summary.into(),
                 tags: Vec::new(),
+                drill: false,
             }),
             dispatch,
         })

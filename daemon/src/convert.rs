@@ -271,6 +271,7 @@ pub(crate) fn intake_out(intake: &Intake) -> pb::IncidentIntake {
         severity: severity_out(intake.severity) as i32,
         summary: intake.summary.clone(),
         tags: intake.tags.clone(),
+        drill: intake.drill,
     }
 }
 
@@ -318,6 +319,7 @@ pub(crate) fn incident_out(incident: &Incident, phone: Phone) -> pb::Incident {
         created_by: Some(principal_out(&incident.created_by)),
         clocks: incident.clocks.iter().map(clock_out).collect(),
         escalation_level: u32::from(incident.escalation_level),
+        drill: intake.drill,
     }
 }
 
@@ -383,6 +385,7 @@ pub(crate) fn alarm_out(alarm: &Alarm) -> pb::Alarm {
         acknowledged_at: opt_ts(alarm.acknowledged_at),
         acknowledged_by: alarm.acknowledged_by.as_ref().map(principal_out),
         acknowledgement_note: alarm.acknowledgement_note.clone().unwrap_or_default(),
+        drill: alarm.drill,
     }
 }
 
@@ -655,6 +658,7 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
             severity: severity_out(after.severity) as i32,
             escalation_level: u32::from(after.escalation_level),
             clocks: after.clocks.iter().map(clock_out).collect(),
+            drill: after.drill,
         }),
         reported_at: record.reported_at.map(ts),
         clock_skew_ms: record.clock_skew_ms.unwrap_or_default(),

@@ -275,6 +275,7 @@ mod tests {
             acknowledged_at: None,
             acknowledged_by: None,
             acknowledgement_note: None,
+            drill: false,
         }
     }
 

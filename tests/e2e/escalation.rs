@@ -625,3 +625,65 @@ async fn policies_are_validated_whole_versioned_and_simulated() {
     assert!(table.stdout.contains("王伟"), "{}", table.stdout);
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_is_marked_on_the_incident_its_events_and_its_alarms_and_stays_one() {
+    let (daemon, clock) = start().await;
+    let mut stream = live(&daemon).await;
+    let mut incidents = daemon.admin().await.incidents();
+    let mut request = crate::support::call("演练：模拟楼道起火", Some("post:xinhua"));
+    if let Some(intake) = request.intake.as_mut() {
+        intake.drill = true;
+    }
+    let drill = incidents
+        .create_incident(request)
+        .await
+        .expect("create")
+        .into_inner()
+        .incident
+        .expect("incident");
+    assert!(drill.drill);
+    let real = dispatch(&daemon, "真实警情").await;
+    // An edit of the intake cannot make it real (no field carries it).
+    let edited = incidents
+        .update_incident(pb::UpdateIncidentRequest {
+            incident: drill.number.clone(),
+            summary: Some("演练：模拟楼道起火（三楼）".into()),
+            reason: "更正楼层".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("update")
+        .into_inner()
+        .incident
+        .expect("incident");
+    assert!(edited.drill);
+    let listed = incidents
+        .list_incidents(pb::ListIncidentsRequest {
+            open_only: true,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .incidents;
+    let marks: Vec<(String, bool)> = listed.iter().map(|i| (i.number.clone(), i.drill)).collect();
+    assert!(marks.contains(&(drill.number.clone(), true)), "{marks:?}");
+    assert!(marks.contains(&(real.clone(), false)), "{marks:?}");
+    // Both miss their sign-for: each alarm says whether it is a drill, and
+    // so does the event that carries it.
+    clock.advance(SignedDuration::from_secs(61));
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let (event, alarm) = next_alarm_of(&mut stream, pb::AlarmKind::SignForOverdue).await;
+        let state = event.incident_state.expect("state");
+        assert_eq!(state.drill, alarm.drill, "{}", alarm.incident);
+        seen.push((alarm.incident.clone(), alarm.drill));
+    }
+    seen.sort();
+    let mut expected = vec![(drill.number.clone(), true), (real.clone(), false)];
+    expected.sort();
+    assert_eq!(seen, expected);
+    assert!(alarms(&daemon, &drill.number).await.iter().all(|a| a.drill));
+    assert!(alarms(&daemon, &real).await.iter().all(|a| !a.drill));
+}

@@ -338,6 +338,7 @@ pub fn call(summary: &str, lead: Option<&str>) -> pb::CreateIncidentRequest {
             severity: pb::Severity::Ii as i32,
             summary: summary.into(),
             tags: vec![],
+            drill: false,
         }),
         dispatch: lead
             .map(|lead| pb::AssignRequest {

@@ -22,6 +22,7 @@ pub fn request(client: usize, n: u64) -> pb::CreateIncidentRequest {
                 n % 30 + 1
             ),
             tags: vec!["电动车".into()],
+            drill: false,
         }),
         dispatch: Vec::new(),
     }

@@ -251,6 +251,10 @@ pub struct CreateArgs {
     /// Tags (repeatable).
     #[arg(long = "tag")]
     tags: Vec<String>,
+    /// A drill (演练), not a real emergency: marked wherever it shows, its
+    /// alarms too, and left out of assessment. Cannot be changed later.
+    #[arg(long)]
+    drill: bool,
     /// Dispatch at once to this lead: post:<id> or unit:<id>.
     #[arg(long, value_parser = parse_assignee)]
     lead: Option<pb::Assignee>,
@@ -370,6 +374,7 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
                     severity: a.severity as i32,
                     summary: a.summary,
                     tags: a.tags,
+                    drill: a.drill,
                 }),
                 dispatch,
             };
@@ -649,7 +654,11 @@ async fn list(ctx: &mut Ctx<'_>, a: ListArgs) -> Result<(), CliError> {
                 output::severity(i.severity).to_owned(),
                 output::status(i.status).to_owned(),
                 i.category.clone(),
-                truncate(&i.summary, 24),
+                if i.drill {
+                    format!("[演练] {}", truncate(&i.summary, 19))
+                } else {
+                    truncate(&i.summary, 24)
+                },
                 lead,
             ]
         })
@@ -702,6 +711,14 @@ pub async fn print_incident(ctx: &mut Ctx<'_>, i: &pb::Incident) -> Result<(), C
             ("severity", output::severity(i.severity).to_owned()),
             ("category", i.category.clone()),
             ("source", output::source(i.source).to_owned()),
+            (
+                "drill",
+                if i.drill {
+                    "yes (演练: not a real emergency)".to_owned()
+                } else {
+                    String::new()
+                },
+            ),
             ("summary", i.summary.clone()),
             ("address", i.address.clone()),
             ("place", i.place_id.clone()),

@@ -57,7 +57,15 @@ pub fn items(model: &Model, seen: &BTreeSet<String>, lang: Lang) -> Vec<Item> {
             kind: Kind::Alarm(alarm.id),
             incident: (!alarm.incident.is_empty()).then(|| alarm.incident.clone()),
             since: Some(urgency::ts(alarm.raised_at.as_ref())),
-            what: describe_alarm(model, alarm, lang),
+            what: if alarm.drill {
+                format!(
+                    "【{}】{}",
+                    T::Drill.get(lang),
+                    describe_alarm(model, alarm, lang)
+                )
+            } else {
+                describe_alarm(model, alarm, lang)
+            },
             who: targets(alarm),
         });
     }

@@ -68,6 +68,9 @@ pub struct IntakeForm {
     pub place_choice: usize,
     /// Index into [`SOURCES`].
     pub source: usize,
+    /// A drill (演练), toggled with Space on the source row; a new call
+    /// only (an existing incident's drill mark never changes).
+    pub drill: bool,
     /// The last validation problem, shown until the next key.
     pub problem: Option<String>,
     /// The field the problem concerns (focused when it is shown).
@@ -88,6 +91,9 @@ pub struct Draft {
     pub fields: Vec<String>,
     /// Index into [`SOURCES`].
     pub source: usize,
+    /// Marked as a drill.
+    #[serde(default)]
+    pub drill: bool,
     /// The focused field.
     pub focus: usize,
     /// Set once the call was submitted: the request id it went with. A
@@ -270,7 +276,7 @@ pub fn request(intake: pb::IncidentIntake, dispatch: &Dispatch) -> pb::CreateInc
 impl IntakeForm {
     /// Nothing typed yet (an empty form can close without asking).
     pub fn is_empty(&self) -> bool {
-        self.lines.iter().all(|l| l.text().trim().is_empty()) && self.source == 0
+        self.lines.iter().all(|l| l.text().trim().is_empty()) && self.source == 0 && !self.drill
     }
 
     /// The typed text, to keep on disk until the call is recorded.
@@ -278,6 +284,7 @@ impl IntakeForm {
         Draft {
             fields: self.lines.iter().map(|l| l.text().to_owned()).collect(),
             source: self.source,
+            drill: self.drill,
             focus: self.focus,
             request_id: None,
         }
@@ -304,6 +311,7 @@ impl IntakeForm {
             line.set(&crate::tui::text::one_line(text));
         }
         form.source = draft.source.min(SOURCES.len() - 1);
+        form.drill = draft.drill;
         form.focus = draft.focus.min(FIELDS.len() - 1);
         form.submitted_as = draft
             .request_id
@@ -477,6 +485,7 @@ impl IntakeForm {
             severity: severity as i32,
             summary: summary.to_owned(),
             tags: Vec::new(),
+            drill: self.drill,
         };
         let dispatch = suggest(model, Some(&category), place.as_deref());
         Ok(request(intake, &dispatch))

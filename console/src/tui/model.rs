@@ -486,6 +486,7 @@ mod tests {
                 severity: pb::Severity::Ii as i32,
                 escalation_level: 0,
                 clocks: vec![],
+                drill: false,
             }),
             body: Some(body),
             ..Default::default()

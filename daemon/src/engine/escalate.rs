@@ -175,6 +175,7 @@ fn new_alarm(
         acknowledged_at: None,
         acknowledged_by: None,
         acknowledgement_note: None,
+        drill: incident.intake.drill,
     };
     scope.writes.put_alarm(&alarm)?;
     Ok(alarm)
@@ -464,6 +465,7 @@ pub(crate) fn mode_switched(scope: &mut Scope<'_>, post: &Post, reason: &str) ->
         acknowledged_at: None,
         acknowledged_by: None,
         acknowledgement_note: None,
+        drill: false,
     };
     scope.writes.put_alarm(&alarm)?;
     let audience = alarm.audience();

@@ -653,6 +653,7 @@ pub(crate) fn fire_rollcall(scope: &mut Scope<'_>, id: u64, due: &[Deadline]) ->
             late_by_secs: (late > crate::escalation::clocks::LATE_AFTER).then(|| late.as_secs()),
             acknowledged_at: None,
             acknowledged_by: None,
+            drill: false,
             acknowledgement_note: None,
         });
     }

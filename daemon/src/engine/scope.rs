@@ -181,6 +181,7 @@ impl<'a> Scope<'a> {
                 severity: incident.intake.severity,
                 escalation_level: incident.escalation_level,
                 clocks: incident.clocks.clone(),
+                drill: incident.intake.drill,
             };
             incident.last_seq =
                 self.emit_with_status(subject, audience, EventBody::Incident(event), Some(after))?;

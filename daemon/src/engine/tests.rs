@@ -95,6 +95,7 @@ impl Fixture {
                     severity: Severity::II,
                     summary: "冒烟".into(),
                     tags: vec![],
+                    drill: false,
                 },
                 dispatch: vec![DispatchTo {
                     assignee: AssigneeRef::post("xinhua"),

@@ -83,6 +83,9 @@ pub struct Alarm {
     pub acknowledged_by: Option<Principal>,
     /// What they said.
     pub acknowledgement_note: Option<String>,
+    /// Raised on a drill (演练) incident: every message about it says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drill: bool,
 }
 
 impl Alarm {

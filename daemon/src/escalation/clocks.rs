@@ -225,6 +225,7 @@ mod tests {
             severity,
             summary: "s".into(),
             tags: vec![],
+            drill: false,
         };
         Incident::new(
             1,

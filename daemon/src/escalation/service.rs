@@ -203,6 +203,7 @@ fn simulate(engine: &Engine, r: &pb::SimulateRequest) -> Result<pb::SimulateRepl
         severity,
         summary: "simulation".into(),
         tags: Vec::new(),
+        drill: false,
     };
     let mut incident = Incident::new(
         0,

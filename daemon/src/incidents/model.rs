@@ -222,6 +222,11 @@ pub struct Intake {
     /// Free labels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// A drill (演练), not a real emergency: set when the call is taken and
+    /// never changed after (no patch carries it), so a real incident cannot
+    /// be hidden as a drill, nor a drill counted as real.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drill: bool,
 }
 
 /// A change to intake fields: `None` leaves a field alone.

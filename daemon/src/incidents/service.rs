@@ -97,6 +97,7 @@ fn intake_in(intake: Option<pb::IncidentIntake>) -> Result<Intake> {
         severity: convert::severity_in("intake.severity", intake.severity)?,
         summary: intake.summary.trim().to_owned(),
         tags: validate::tidy_labels(&intake.tags),
+        drill: intake.drill,
     };
     validate::max_len("intake.caller_name", &intake.caller_name, MAX_NAME)?;
     validate::phone("intake.caller_phone", &intake.caller_phone)?;

@@ -176,6 +176,9 @@ pub struct IncidentAfter {
     /// Running clocks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clocks: Vec<Clock>,
+    /// The incident is a drill (演练).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drill: bool,
 }
 
 impl EventBody {

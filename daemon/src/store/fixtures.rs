@@ -18,6 +18,7 @@ pub(crate) fn incident(id: u64, number: &str, summary: &str, post: Option<&str>)
         severity: Severity::III,
         summary: summary.into(),
         tags: Vec::new(),
+        drill: false,
     };
     Incident::new(
         id,

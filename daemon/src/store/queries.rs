@@ -194,6 +194,7 @@ mod tests {
             acknowledged_at: acknowledged.then_some(Timestamp::UNIX_EPOCH),
             acknowledged_by: None,
             acknowledgement_note: None,
+            drill: false,
         }
     }
 

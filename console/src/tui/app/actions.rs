@@ -406,6 +406,7 @@ impl App {
             severity: severity as i32,
             summary,
             tags: Vec::new(),
+            drill: false,
         };
         let dispatch = form::suggest(&self.model, Some(&category), place_id.as_deref());
         Ok(CallPreview {

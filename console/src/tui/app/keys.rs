@@ -476,6 +476,9 @@ impl App {
                     }
                 }
             }
+            KeyCode::Char(' ') if form.field() == Field::Source && form.editing.is_none() => {
+                form.drill = !form.drill;
+            }
             KeyCode::Left | KeyCode::Right if form.field() == Field::Source => {
                 let n = form::SOURCES.len();
                 form.source = if key.code == KeyCode::Right {

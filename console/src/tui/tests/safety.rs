@@ -750,3 +750,58 @@ fn a_place_that_routes_to_no_post_is_said_even_when_units_go() {
     assert!(shown.contains("区消防救援大队"), "units still go: {shown}");
     assert!(shown.contains("无辖区指挥部"), "{shown}");
 }
+
+#[test]
+fn a_call_marked_as_a_drill_goes_out_as_one_and_every_view_says_so() {
+    let mut app = app(Lang::Zh);
+    filled_form(&mut app);
+    // Summary → phone → address → name → source.
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Tab);
+    }
+    assert_eq!(
+        match &app.mode {
+            Mode::Form(form) => form.field(),
+            other => panic!("the form is not open: {other:?}"),
+        },
+        Field::Source
+    );
+    assert!(screen(&app, 80, 24).contains("空格 标为演练"));
+    key(&mut app, KeyCode::Char(' '));
+    assert!(screen(&app, 80, 24).contains("【演练】"));
+    // Twice is no drill; three times is one.
+    key(&mut app, KeyCode::Char(' '));
+    assert!(!screen(&app, 80, 24).contains("【演练】"));
+    key(&mut app, KeyCode::Char(' '));
+    // The mark survives a console crash with the draft.
+    let draft = match &app.mode {
+        Mode::Form(form) => form.draft(),
+        other => panic!("the form is not open: {other:?}"),
+    };
+    assert!(draft.drill);
+    let effects = key(&mut app, KeyCode::Enter);
+    let request = created(&effects);
+    assert!(request.intake.unwrap_or_default().drill);
+
+    // On the board, in the detail and in the attention queue.
+    let mut app = super::app(Lang::Zh);
+    let number = "20261123-0001";
+    let id = app
+        .model
+        .by_number(number)
+        .map(|i| i.id)
+        .expect("on the board");
+    if let Some(incident) = app.model.incidents.get_mut(&id) {
+        incident.drill = true;
+    }
+    app.rebuild();
+    let board = screen(&app, 80, 24);
+    assert!(board.contains("【演练】"), "{board}");
+    assert_eq!(
+        board.matches("【演练】").count(),
+        1,
+        "only the drill: {board}"
+    );
+    command(&mut app, &format!("open {number}"));
+    assert!(screen(&app, 80, 24).contains("【演练】"));
+}

@@ -330,7 +330,11 @@ fn row(
         .alarms
         .values()
         .any(|a| a.incident == incident.number);
-    let mut summary = incident.summary.clone();
+    let mut summary = if incident.drill {
+        format!("【{}】{}", app.t(T::Drill), incident.summary)
+    } else {
+        incident.summary.clone()
+    };
     // Done at the post, not yet delivered.
     if app.outbox.contents.pending.iter().any(|e| {
         e.action

@@ -43,6 +43,14 @@ fn lines(
                 incident.number.clone(),
                 Style::default().add_modifier(Modifier::BOLD),
             ),
+            Span::styled(
+                if incident.drill {
+                    format!(" 【{}】", app.t(T::Drill))
+                } else {
+                    String::new()
+                },
+                theme.alert(),
+            ),
             Span::raw("  "),
             Span::styled(
                 numeral(incident.severity).to_owned(),

@@ -39,6 +39,7 @@ fn intake() -> Intake {
         severity: Severity::II,
         summary: "居民楼三层冒烟".into(),
         tags: vec![],
+        drill: false,
     }
 }
 
