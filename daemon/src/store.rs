@@ -476,6 +476,15 @@ pub struct Durable<'a> {
 }
 
 impl Durable<'_> {
+    /// To be answered before [`Durable::apply`]: from now on, every read
+    /// waits until sled has applied this frame (see [`Settle`]).
+    pub fn answer_first(&self) {
+        self.store
+            .settle
+            .durable
+            .fetch_max(self.lsn, std::sync::atomic::Ordering::AcqRel);
+    }
+
     /// Applies the frame to sled. A failure here comes after the write was
     /// acknowledged (it is in the journal, and a restart replays it): the
     /// caller must stop dutyd; readers waiting for it get an error.
@@ -1075,8 +1084,8 @@ impl Store {
     }
 
     /// The first half of [`Store::commit`]: `writes` durable as one journal
-    /// frame, ready to acknowledge; [`Durable::apply`] does the rest. Reads
-    /// begun from now on wait for that apply (see [`Settle`]).
+    /// frame; [`Durable::apply`] does the rest. To answer before the apply,
+    /// call [`Durable::answer_first`] first.
     pub fn commit_durable<'a>(&'a self, writes: &'a WriteSet) -> Result<Durable<'a>> {
         let mut journal = self
             .journal
@@ -1097,9 +1106,6 @@ impl Store {
         let (payload, records) = writes.encode_located();
         let (lsn, place) = journal.wal.append_at(seq, &payload)?;
         journal.last_seq = seq;
-        self.settle
-            .durable
-            .store(lsn, std::sync::atomic::Ordering::Release);
         Ok(Durable {
             store: self,
             _journal: journal,
@@ -1693,6 +1699,7 @@ mod tests {
         let mut writes = WriteSet::default();
         writes.put(TreeId::State, b"answer".to_vec(), b"42".to_vec());
         let durable = store.commit_durable(&writes).expect("durable");
+        durable.answer_first();
         // Acknowledged: a reader from now on must see it, though sled has
         // not applied it yet.
         let reader = {

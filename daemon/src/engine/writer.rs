@@ -202,19 +202,33 @@ fn write_loop(
                 .write()
                 .unwrap_or_else(|poison| poison.into_inner()) = Arc::new(policy.clone());
         }
-        // Durable is what an answer promises: answer now, and apply to sled
-        // while the answers travel (reads wait for the apply; see
-        // `store::Settle`).
-        publish(shared, records, replies);
+        // Durable is what an answer promises: a batch of a few calls is
+        // answered now and applied to sled while the answers travel (reads
+        // begun meanwhile wait for the apply; see `store::Settle`). A bulk
+        // batch — an escalation sweep raising alarms on hundreds of
+        // incidents — is applied first: its apply is long, and every read
+        // would wait on it.
+        let answer_first = records.len() <= ANSWER_FIRST_RECORDS;
+        let mut records = Some(records);
+        let mut replies = Some(replies);
+        if answer_first {
+            if let Some(durable) = &to_apply {
+                durable.answer_first();
+            }
+            publish(shared, records.take(), replies.take());
+        }
         if let Some(durable) = to_apply
             && let Err(error) = durable.apply()
         {
-            // Acknowledged and in the journal; a restart replays it.
+            // Acknowledged (or about to be) and in the journal; a restart
+            // replays it.
             shared.go_fatal(format!(
                 "applying a durable batch to the state failed: {error}"
             ));
+            publish(shared, records.take(), replies.take());
             continue;
         }
+        publish(shared, records.take(), replies.take());
         if deadlines_changed {
             shared.deadlines.notify_one();
         }
@@ -238,8 +252,14 @@ struct Batch<'a> {
     head: &'a mut Head,
 }
 
+/// Batches of at most this many records are answered before sled applies
+/// them; bigger ones after.
+const ANSWER_FIRST_RECORDS: usize = 64;
+
 /// After the flush: the new head is durable; tell watchers, then callers.
-fn publish(shared: &Shared, records: Vec<Arc<Record>>, replies: Vec<Reply>) {
+/// (Once: a second call with `None`s does nothing.)
+fn publish(shared: &Shared, records: Option<Vec<Arc<Record>>>, replies: Option<Vec<Reply>>) {
+    let (records, replies) = (records.unwrap_or_default(), replies.unwrap_or_default());
     if let Some(last) = records.last() {
         shared.durable_seq.store(last.seq, Ordering::Release);
     }
