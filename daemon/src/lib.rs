@@ -13,8 +13,11 @@
 //!   fires missed deadlines.
 //! - [`journal`]: the journal record, Watch, timelines and audit.
 //! - [`engine`]: the write path — commands from every service go through one
-//!   writer thread that batches them into one sled transaction and one shared
-//!   flush (group commit) before anyone is answered.
+//!   writer thread that batches them into one journal frame (one write, one
+//!   `fdatasync`: group commit) before anyone is answered.
+//! - [`assessment`]: what an incident's changes mean for assessment (考核):
+//!   times to sign for, arrive and resolve against the deadlines on their
+//!   clocks, send-backs, callbacks; histograms and the percentile method.
 //! - [`store`]: the only module that touches sled and the write-ahead journal's
 //!   files: the journal, checkpoints, keys, recovery.
 //! - [`server`]: builds the tonic server (auth, health, reflection, limits)
@@ -25,6 +28,7 @@
 //! - [`visibility`]: the one rule for what a principal may see.
 //! - [`config`], [`clock`], [`validate`], [`error`]: shared plumbing.
 
+pub mod assessment;
 pub mod auth;
 pub mod clock;
 pub mod config;

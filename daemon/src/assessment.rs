@@ -1,0 +1,183 @@
+//! Assessment (考核): what an incident's changes mean for the measures a
+//! centre assesses its posts and units by — time to sign for, to arrive and
+//! to resolve, whether each was within the deadline in force on its clock,
+//! send-backs, how far the ladder climbed, the reporter's satisfaction.
+//!
+//! This module owns the facts and the arithmetic, not where they are kept:
+//! [`observe`] turns one change of an incident (before → after, as the
+//! writer stages it) into [`Observation`]s; [`Histogram`] keeps the times of
+//! many observations compactly, so that percentiles over any period come
+//! from sums of per-day histograms rather than a scan of the journal.
+//!
+//! Measured from recorded facts only. A time is the assignment's own
+//! recorded time (a post's action sent late from its outbox carries the
+//! post's clock, corrected for skew, never after the daemon's), and a
+//! deadline is the `due` the clock carried when it stopped — the policy in
+//! force then, not today's. Drills are observed like any incident and
+//! marked, so that reports can leave them out or show them alone.
+
+pub mod histogram;
+
+pub use histogram::Histogram;
+
+use jiff::Timestamp;
+
+use crate::escalation::clocks::{Clock, ClockKind};
+use crate::incidents::model::{AssigneeRef, AssignmentRole, AssignmentState, Incident};
+
+/// A timed measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Measure {
+    /// Dispatch → signed for (签收).
+    SignFor,
+    /// Dispatch → on scene (到场).
+    Arrive,
+    /// Intake (or reopening) → resolved (办结).
+    Resolve,
+}
+
+impl Measure {
+    fn of(kind: ClockKind) -> Measure {
+        match kind {
+            ClockKind::SignFor => Measure::SignFor,
+            ClockKind::Arrive => Measure::Arrive,
+            ClockKind::Resolve => Measure::Resolve,
+        }
+    }
+}
+
+/// One assessable fact from one change of an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// A clock stopped because what it waited for happened.
+    Done {
+        /// Which measure.
+        measure: Measure,
+        /// Whose clock (the lead's for resolution; none if nobody led).
+        assignee: Option<AssigneeRef>,
+        /// How long it took, in whole seconds.
+        secs: u64,
+        /// Done by the deadline its clock carried (when it had one).
+        within: Option<bool>,
+        /// Alarms its clock had raised by then (0: never overdue).
+        alarms: u8,
+    },
+    /// A clock stopped without what it waited for: the order was sent back
+    /// or withdrawn, the incident cancelled or merged. Counted when overdue.
+    Abandoned {
+        /// Which measure.
+        measure: Measure,
+        /// Whose clock.
+        assignee: Option<AssigneeRef>,
+        /// Alarms its clock had raised.
+        alarms: u8,
+    },
+    /// The assignee sent the order back (退单), with its reason.
+    SentBack {
+        /// Who.
+        assignee: AssigneeRef,
+        /// Why.
+        reason: String,
+    },
+    /// The callback was made: the incident closed, with the reporter's
+    /// satisfaction (1–5) if given.
+    Callback {
+        /// 1..=5, or none.
+        satisfaction: Option<u8>,
+    },
+    /// The ladder reached a new highest level on this incident.
+    Escalated {
+        /// The new highest level.
+        level: u8,
+    },
+}
+
+/// What one change of an incident (`before` → `after`; `None` before a
+/// creation) says for assessment. Each fact is observed once: a clock
+/// stops once, a send-back happens once, the callback once per closing.
+pub fn observe(before: Option<&Incident>, after: &Incident) -> Vec<Observation> {
+    let mut found = Vec::new();
+    let empty = Vec::new();
+    let old_clocks = before.map_or(&empty, |b| &b.clocks);
+    for clock in old_clocks {
+        if after.clocks.iter().any(|c| c.same(clock)) {
+            continue;
+        }
+        found.push(stopped(clock, before, after));
+    }
+    for assignment in &after.assignments {
+        let was = before.and_then(|b| b.assignments.iter().find(|a| a.id == assignment.id));
+        if assignment.state == AssignmentState::Refused
+            && was.is_some_and(|w| w.state != AssignmentState::Refused)
+        {
+            found.push(Observation::SentBack {
+                assignee: assignment.assignee.clone(),
+                reason: assignment.reason.clone().unwrap_or_default(),
+            });
+        }
+    }
+    if after.closed_at.is_some() && before.is_some_and(|b| b.closed_at != after.closed_at) {
+        found.push(Observation::Callback {
+            satisfaction: after.satisfaction,
+        });
+    }
+    let old_level = before.map_or(0, |b| b.escalation_level);
+    if after.escalation_level > old_level {
+        found.push(Observation::Escalated {
+            level: after.escalation_level,
+        });
+    }
+    found
+}
+
+/// A clock that is gone after the change: done, or abandoned.
+fn stopped(clock: &Clock, before: Option<&Incident>, after: &Incident) -> Observation {
+    let measure = Measure::of(clock.kind);
+    let assignment = clock
+        .assignment
+        .and_then(|id| after.assignments.iter().find(|a| a.id == id));
+    let assignee = match clock.assignment {
+        Some(_) => assignment.map(|a| a.assignee.clone()),
+        None => lead_of(after)
+            .or_else(|| before.and_then(lead_of))
+            .map(|a| a.assignee.clone()),
+    };
+    let done_at = match clock.kind {
+        ClockKind::SignFor => assignment.and_then(|a| a.signed_at),
+        ClockKind::Arrive => assignment.and_then(|a| a.arrived_at),
+        ClockKind::Resolve => after.resolved_at,
+    };
+    match done_at {
+        Some(done_at) => Observation::Done {
+            measure,
+            assignee,
+            secs: seconds_between(clock.started_at, done_at),
+            within: Some(done_at <= clock.due),
+            alarms: clock.alarms,
+        },
+        None => Observation::Abandoned {
+            measure,
+            assignee,
+            alarms: clock.alarms,
+        },
+    }
+}
+
+/// The lead who answers for the incident's resolution: the newest lead
+/// still part of it (active, or done once resolved).
+fn lead_of(incident: &Incident) -> Option<&crate::incidents::model::Assignment> {
+    incident
+        .assignments
+        .iter()
+        .rev()
+        .find(|a| a.role == AssignmentRole::Lead && a.state.is_involved())
+}
+
+/// Whole seconds from `from` to `to` (0 if `to` is earlier: a skew-corrected
+/// post time can precede the dispatch by less than the correction's error).
+fn seconds_between(from: Timestamp, to: Timestamp) -> u64 {
+    u64::try_from(to.duration_since(from).as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;
