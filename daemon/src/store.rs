@@ -441,6 +441,9 @@ pub struct Store {
     backup_running: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Frames acknowledged before sled has them, and readers waiting.
     settle: std::sync::Arc<Settle>,
+    /// Incidents lately decoded, by their stored bytes (see
+    /// [`Store::decoded_incident`]).
+    decoded: std::sync::Arc<std::sync::Mutex<DecodedIncidents>>,
     /// Held by an archive pass, and by a backup throughout (see
     /// [`archive`]).
     archiving: std::sync::Arc<std::sync::Mutex<()>>,
@@ -504,6 +507,15 @@ impl Durable<'_> {
         applied
     }
 }
+
+/// Incidents lately decoded, keyed by a hash of their stored bytes and
+/// checked against those bytes: an entry can never be stale, since a changed
+/// incident has different bytes. Emptied when full.
+type DecodedIncidents =
+    std::collections::HashMap<u64, (Vec<u8>, std::sync::Arc<crate::incidents::model::Incident>)>;
+
+/// Entries kept in [`DecodedIncidents`]: the open board many times over.
+const DECODED_INCIDENTS: usize = 4096;
 
 /// Which life of the store this is. The number counts; the random tag
 /// tells apart two lives with the same number (the same backup restored
@@ -666,6 +678,7 @@ impl Store {
             checkpointing: std::sync::Arc::new(std::sync::Mutex::new(())),
             epoch: std::sync::Arc::new(std::sync::RwLock::new(epoch)),
             backup_running: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            decoded: std::sync::Arc::default(),
             settle: std::sync::Arc::new(Settle {
                 durable: std::sync::atomic::AtomicU64::new(applied),
                 ..Settle::default()
@@ -1113,6 +1126,35 @@ impl Store {
             locations: locate(&records, place),
             lsn,
         })
+    }
+
+    /// The incident stored as `raw`. Lists read the same open incidents
+    /// over and over, and decoding their JSON was a third of a post's open
+    /// list: a decoded copy is kept by the stored bytes.
+    pub(crate) fn decoded_incident(&self, raw: &[u8]) -> Result<crate::incidents::model::Incident> {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(raw);
+        let cached = self
+            .decoded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&hash)
+            .filter(|(bytes, _)| bytes.as_slice() == raw)
+            .map(|(_, incident)| incident.clone());
+        if let Some(incident) = cached {
+            return Ok((*incident).clone());
+        }
+        let incident: crate::incidents::model::Incident = decode(raw)?;
+        let mut decoded = self
+            .decoded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if decoded.len() >= DECODED_INCIDENTS {
+            decoded.clear();
+        }
+        decoded.insert(hash, (raw.to_vec(), std::sync::Arc::new(incident.clone())));
+        Ok(incident)
     }
 
     /// Waits until sled has applied every frame durable now (see
@@ -1716,6 +1758,22 @@ mod tests {
             store.get_raw(TreeId::State, b"answer").expect("read"),
             Some(b"42".to_vec())
         );
+    }
+
+    #[test]
+    fn a_decoded_incident_is_reused_only_for_the_same_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), 8 << 20).expect("open");
+        let mut incident = fixtures::incident(7, "20261123-0007", "三楼冒烟", Some("xinhua"));
+        let first = encode(&incident).expect("encode");
+        assert_eq!(store.decoded_incident(&first).expect("decode"), incident);
+        assert_eq!(store.decoded_incident(&first).expect("cached"), incident);
+        incident.intake.summary = "改过的摘要".into();
+        let changed = encode(&incident).expect("encode");
+        assert_eq!(store.decoded_incident(&changed).expect("decode"), incident);
+        let packed = encode_packed(&incident).expect("pack");
+        assert_eq!(store.decoded_incident(&packed).expect("decode"), incident);
+        assert!(store.decoded_incident(b"{not json").is_err());
     }
 
     #[test]

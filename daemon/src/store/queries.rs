@@ -92,10 +92,11 @@ impl Store {
         let (tree, prefix) = list.keys();
         self.walk(tree, &prefix, page, |_, value| {
             let incident = if tree == TreeId::State {
-                decode(value)?
+                self.decoded_incident(value)?
             } else {
-                match self.get(TreeId::State, &keys::incident(keys::decode_u64(value)?))? {
-                    Some(incident) => incident,
+                let key = keys::incident(keys::decode_u64(value)?);
+                match self.get_raw(TreeId::State, &key)? {
+                    Some(raw) => self.decoded_incident(&raw)?,
                     None => return Ok(Visit::Skip),
                 }
             };
