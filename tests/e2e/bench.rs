@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use dutyroom_console::bench::{self, LoadOptions, Target};
+use dutyroom_proto::v1 as pb;
 
 use crate::support::TestDaemon;
 
@@ -89,6 +90,26 @@ async fn query_fills_the_store_and_mixed_runs_every_kind_of_call() {
     assert!(query.errors.is_empty(), "{:?}", query.errors);
     assert_eq!(query.ok, 30);
     assert_eq!(query.series.get("get by number").map(|l| l.count), Some(30));
+    // What the create + assign phase made is cancelled after it: the open
+    // incidents are the fill's 4 per post, so no clocks of the bench's own
+    // run on into the next one.
+    let open = daemon
+        .admin()
+        .await
+        .incidents()
+        .list_incidents(pb::ListIncidentsRequest {
+            open_only: true,
+            page: Some(pb::Page {
+                limit: 1000,
+                page_token: String::new(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .incidents;
+    assert_eq!(open.len(), 20);
     // A second run finds the store full: nothing more is created.
     let again = bench::query::fill(
         &prepared,

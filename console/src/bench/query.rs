@@ -4,7 +4,9 @@
 //! to it) and the rest history (created, then cancelled: out of every open
 //! index, as closed incidents are). Then, each for the run's duration: a
 //! post's own open list (with the post's token), an incident by number, and
-//! create + assign (to show writes do not slow down as history grows).
+//! create + assign (to show writes do not slow down as history grows). What
+//! that phase created is cancelled afterwards, unmeasured: left open, its
+//! clocks would fire alarms through the next run on the same store.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -204,8 +206,11 @@ pub async fn run(prepared: &Prepared, options: &QueryOptions) -> anyhow::Result<
         &posts[..]
     };
     let post_ids: Arc<Vec<String>> = Arc::new(unlisted.iter().map(|(id, _)| id.clone()).collect());
+    let made = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let made_here = made.clone();
     let assigned = load::run(writers, &options.load, move |mut incidents, index, n| {
         let post = post_ids[n as usize % post_ids.len()].clone();
+        let made = made_here.clone();
         async move {
             let number = incidents
                 .create_incident(crate::bench::intake::request(index, n))
@@ -214,6 +219,11 @@ pub async fn run(prepared: &Prepared, options: &QueryOptions) -> anyhow::Result<
                 .incident
                 .map(|i| i.number)
                 .unwrap_or_default();
+            if !number.is_empty() {
+                made.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(number.clone());
+            }
             incidents
                 .assign(pb::AssignRequest {
                     request_id: String::new(),
@@ -231,6 +241,15 @@ pub async fn run(prepared: &Prepared, options: &QueryOptions) -> anyhow::Result<
         }
     })
     .await?;
+    // Left open, those incidents' clocks would fire alarms on hundreds of
+    // them during the next run on this store: cancelled, unmeasured, so a
+    // reused store stays as it was filled.
+    let made = std::mem::take(
+        &mut *made
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    cancel_all(prepared, made, options.load.clients.max(1)).await?;
 
     let mut report = listed.report("query: a post's open list", options.load.clients);
     report.target = prepared.where_().to_owned();
@@ -273,6 +292,40 @@ pub async fn run(prepared: &Prepared, options: &QueryOptions) -> anyhow::Result<
     }
     report.rss_mib = prepared.rss_mib();
     Ok(report)
+}
+
+/// Cancels `numbers`, `clients` at a time.
+async fn cancel_all(
+    prepared: &Prepared,
+    numbers: Vec<String>,
+    clients: usize,
+) -> anyhow::Result<()> {
+    let numbers = Arc::new(numbers);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let mut incidents = prepared.client().await?.incidents();
+        let (numbers, next) = (numbers.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(number) = numbers.get(n) else {
+                    return Ok::<(), anyhow::Error>(());
+                };
+                incidents
+                    .cancel(pb::CancelRequest {
+                        request_id: String::new(),
+                        incident: number.clone(),
+                        reason: "压测结束".into(),
+                    })
+                    .await?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
 }
 
 /// Up to `count` incident numbers spread over the store.
