@@ -59,7 +59,7 @@ pub fn items(model: &Model, seen: &BTreeSet<String>, lang: Lang) -> Vec<Item> {
             since: Some(urgency::ts(alarm.raised_at.as_ref())),
             what: if alarm.drill {
                 format!(
-                    "【{}】{}",
+                    "{}{}",
                     T::Drill.get(lang),
                     describe_alarm(model, alarm, lang)
                 )

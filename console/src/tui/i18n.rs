@@ -140,7 +140,7 @@ catalogue! {
     Withdrawn => ("撤回", "withdrawn"),
     Intake => ("接警", "new call"),
     Source => ("来源", "source"),
-    Drill => ("演练", "drill"),
+    Drill => ("【演练】", "[DRILL] "),
     DrillHint => ("空格 标为演练", "Space: mark as drill"),
     Caller => ("报警人", "caller"),
     Phone => ("电话", "phone"),

@@ -331,7 +331,7 @@ fn row(
         .values()
         .any(|a| a.incident == incident.number);
     let mut summary = if incident.drill {
-        format!("【{}】{}", app.t(T::Drill), incident.summary)
+        format!("{}{}", app.t(T::Drill), incident.summary)
     } else {
         incident.summary.clone()
     };

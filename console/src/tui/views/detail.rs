@@ -45,7 +45,7 @@ fn lines(
             ),
             Span::styled(
                 if incident.drill {
-                    format!(" 【{}】", app.t(T::Drill))
+                    format!(" {}", app.t(T::Drill).trim_end())
                 } else {
                     String::new()
                 },

@@ -53,11 +53,9 @@ pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Fram
     for (index, field) in form::FIELDS.iter().enumerate() {
         let focused = index == form.focus;
         let mut value = match field {
-            Field::Source if form.drill => format!(
-                "◂ {} ▸  【{}】",
-                form::SOURCES[form.source].1,
-                app.t(T::Drill)
-            ),
+            Field::Source if form.drill => {
+                format!("◂ {} ▸  {}", form::SOURCES[form.source].1, app.t(T::Drill))
+            }
             Field::Source if focused && form.editing.is_none() => format!(
                 "◂ {} ▸  {}",
                 form::SOURCES[form.source].1,
