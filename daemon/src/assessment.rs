@@ -20,7 +20,10 @@ pub mod histogram;
 
 pub use histogram::Histogram;
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use crate::escalation::clocks::{Clock, ClockKind};
 use crate::incidents::model::{AssigneeRef, AssignmentRole, AssignmentState, Incident};
@@ -90,6 +93,87 @@ pub enum Observation {
         /// The new highest level.
         level: u8,
     },
+}
+
+/// One timed measure over many clocks: their times, how many were done by
+/// their deadline, how many went overdue (raised an alarm), done or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeasureDay {
+    /// Seconds from each clock's start to its being done.
+    pub times: Histogram,
+    /// Of those, done by the deadline their clock carried.
+    pub within: u64,
+    /// Clocks that raised at least one alarm (done late or abandoned).
+    pub overdue: u64,
+}
+
+/// One assignee's (post's or unit's) assessment for the incidents received
+/// on one local day: what reports add up over a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssigneeDay {
+    /// 签收: dispatch → signed for.
+    #[serde(default)]
+    pub sign_for: MeasureDay,
+    /// 到场: dispatch → on scene.
+    #[serde(default)]
+    pub arrive: MeasureDay,
+    /// 办结: intake → resolved, for the lead.
+    #[serde(default)]
+    pub resolve: MeasureDay,
+    /// Orders sent back (退单), by reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sent_back: BTreeMap<String, u64>,
+}
+
+impl AssigneeDay {
+    fn measure(&mut self, which: Measure) -> &mut MeasureDay {
+        match which {
+            Measure::SignFor => &mut self.sign_for,
+            Measure::Arrive => &mut self.arrive,
+            Measure::Resolve => &mut self.resolve,
+        }
+    }
+
+    /// Adds one observation about this assignee (callbacks and ladder
+    /// levels are the incident's, not an assignee's, and are passed over).
+    pub fn add(&mut self, observation: &Observation) {
+        match observation {
+            Observation::Done {
+                measure,
+                secs,
+                within,
+                alarms,
+                ..
+            } => {
+                let stats = self.measure(*measure);
+                stats.times.record(*secs);
+                stats.within += u64::from(*within == Some(true));
+                stats.overdue += u64::from(*alarms > 0);
+            }
+            Observation::Abandoned {
+                measure, alarms, ..
+            } => {
+                self.measure(*measure).overdue += u64::from(*alarms > 0);
+            }
+            Observation::SentBack { reason, .. } => {
+                *self.sent_back.entry(reason.clone()).or_default() += 1;
+            }
+            Observation::Callback { .. } | Observation::Escalated { .. } => {}
+        }
+    }
+}
+
+impl Observation {
+    /// The post or unit this observation is about, if any.
+    pub fn assignee(&self) -> Option<&AssigneeRef> {
+        match self {
+            Observation::Done { assignee, .. } | Observation::Abandoned { assignee, .. } => {
+                assignee.as_ref()
+            }
+            Observation::SentBack { assignee, .. } => Some(assignee),
+            Observation::Callback { .. } | Observation::Escalated { .. } => None,
+        }
+    }
 }
 
 /// What one change of an incident (`before` → `after`; `None` before a

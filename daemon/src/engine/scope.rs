@@ -188,7 +188,29 @@ impl<'a> Scope<'a> {
             incident.seqs.push(incident.last_seq);
         }
         self.writes.put_incident(before.as_ref(), incident)?;
+        self.assess(before.as_ref(), incident)?;
         Ok(incident.last_seq)
+    }
+
+    /// Adds what this change means for assessment to the day rollups of
+    /// the assignees it concerns, in the same batch (see
+    /// [`crate::assessment`]). A creation observes nothing, so intake pays
+    /// nothing here.
+    fn assess(&mut self, before: Option<&Incident>, after: &Incident) -> Result<()> {
+        let day = after.day().to_owned();
+        let drill = after.intake.drill;
+        for observation in crate::assessment::observe(before, after) {
+            let Some(assignee) = observation.assignee() else {
+                continue;
+            };
+            let mut rollup = self
+                .assessment_day(&day, drill, assignee)?
+                .unwrap_or_default();
+            rollup.add(&observation);
+            self.writes
+                .put_assessment_day(&day, drill, assignee, &rollup)?;
+        }
+        Ok(())
     }
 
     /// The clocks `incident` should have now, under the policy in force and

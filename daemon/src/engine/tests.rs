@@ -226,3 +226,45 @@ async fn a_writer_panic_takes_the_fatal_path_and_says_maybe() {
         "{later:?}"
     );
 }
+
+/// Worked by hand: severity II gives 1 minute to sign for and 5 to arrive.
+/// Signed for after 40 s (in time); on scene after 7 minutes, once the
+/// arrival clock had raised its alarm (late, overdue).
+#[tokio::test]
+async fn a_day_rollup_gathers_each_clock_as_it_stops_in_the_same_batch() {
+    use crate::store::Reader;
+    let fixture = fixture().await;
+    let incident = fixture.dispatched().await;
+    fixture.clock.advance(SignedDuration::from_secs(40));
+    fixture.run(Fixture::sign(&incident.number)).await;
+    fixture.clock.advance(SignedDuration::from_secs(380));
+    assert!(fixture.fire().await >= 1, "the arrival clock's alarm");
+    fixture
+        .run(Command::Step {
+            incident: incident.number.clone(),
+            selector: Some(AssignmentSelector::Id(1)),
+            action: AssignmentAction::Arrive,
+            note: String::new(),
+        })
+        .await;
+    let store = fixture.engine.store();
+    let xinhua = AssigneeRef::post("xinhua");
+    let day = store
+        .assessment_day(incident.day(), false, &xinhua)
+        .expect("read")
+        .expect("a rollup for the day");
+    assert_eq!(day.sign_for.times.count(), 1);
+    assert_eq!(day.sign_for.times.percentile(50.0), Some(40));
+    assert_eq!((day.sign_for.within, day.sign_for.overdue), (1, 0));
+    assert_eq!(day.arrive.times.count(), 1);
+    assert_eq!(day.arrive.times.max(), 420);
+    assert_eq!((day.arrive.within, day.arrive.overdue), (0, 1));
+    assert_eq!(day.resolve.times.count(), 0, "not resolved yet");
+    // Drills are kept apart: none here.
+    assert!(
+        store
+            .assessment_day(incident.day(), true, &xinhua)
+            .expect("read")
+            .is_none()
+    );
+}

@@ -106,6 +106,19 @@ pub(super) fn territory_open_prefix(post: &str) -> Vec<u8> {
     key
 }
 
+/// `state`: one assignee's assessment for the incidents received on a local
+/// day (`YYYYMMDD`), drills apart: `AD`, day, `d` or `r`, assignee.
+pub(super) fn assessment_day(day: &str, drill: bool, assignee: &AssigneeRef) -> Vec<u8> {
+    let mut key = ASSESSMENT_DAYS.to_vec();
+    key.extend_from_slice(day.as_bytes());
+    key.push(if drill { b'd' } else { b'r' });
+    key.extend_from_slice(assignee.to_string().as_bytes());
+    key
+}
+
+/// `state`: prefix of every assessment day.
+pub(super) const ASSESSMENT_DAYS: &[u8] = b"AD";
+
 /// `state`: an alarm.
 pub(super) fn alarm(id: u64) -> Vec<u8> {
     let mut key = b"al".to_vec();

@@ -207,6 +207,18 @@ pub trait Reader {
     /// The state as this reader sees it.
     fn view(&self) -> View<'_>;
 
+    /// `assignee`'s assessment for the incidents received on local `day`
+    /// (`YYYYMMDD`), drills or real ones.
+    fn assessment_day(
+        &self,
+        day: &str,
+        drill: bool,
+        assignee: &AssigneeRef,
+    ) -> Result<Option<crate::assessment::AssigneeDay>> {
+        self.view()
+            .get(TreeId::State, &keys::assessment_day(day, drill, assignee))
+    }
+
     /// The incident with this internal id.
     fn incident(&self, id: u64) -> Result<Option<Incident>> {
         self.view().get(TreeId::State, &keys::incident(id))

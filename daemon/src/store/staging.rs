@@ -72,6 +72,18 @@ impl WriteSet {
         }
     }
 
+    /// Stages `assignee`'s assessment for local `day` (see
+    /// [`super::Reader::assessment_day`]).
+    pub(crate) fn put_assessment_day(
+        &mut self,
+        day: &str,
+        drill: bool,
+        assignee: &crate::incidents::model::AssigneeRef,
+        value: &crate::assessment::AssigneeDay,
+    ) -> Result<()> {
+        self.put_state(keys::assessment_day(day, drill, assignee), value)
+    }
+
     /// Stages a directory entry.
     pub(crate) fn put_entry<T: Entry>(&mut self, entry: &T) -> Result<()> {
         self.put_state(keys::entry(T::KIND, entry.id()), entry)
