@@ -1414,19 +1414,7 @@ fn new_store_id() -> Result<String> {
 mod tests {
     use super::*;
 
-    /// Copies a store directory (sled's files and `wal/`).
-    fn copy_dir(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("create");
-        for entry in std::fs::read_dir(from).expect("list") {
-            let entry = entry.expect("entry");
-            let target = to.join(entry.file_name());
-            if entry.file_type().expect("type").is_dir() {
-                copy_dir(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).expect("copy");
-            }
-        }
-    }
+    use super::fixtures::copy_dir;
 
     /// `count` commits of one 300-byte key each, `k0`, `k1`, ….
     fn fill(store: &Store, from: u32, count: u32) {

@@ -302,6 +302,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::fixtures::copy_dir;
     use crate::store::{Head, TreeId, WriteSet, applied_key, encode, keys, record_hash};
 
     /// Commits records `seqs` (each with a kilobyte of state beside it, as
@@ -516,18 +517,5 @@ mod tests {
         drop(restore);
         let restored = Store::open(&copy, 8 << 20).expect("restore opens");
         assert_eq!(all_records(&restored), all_records(&store));
-    }
-
-    fn copy_dir(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("mkdir");
-        for entry in std::fs::read_dir(from).expect("list") {
-            let entry = entry.expect("entry");
-            let target = to.join(entry.file_name());
-            if entry.file_type().expect("type").is_dir() {
-                copy_dir(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).expect("copy");
-            }
-        }
     }
 }

@@ -29,3 +29,17 @@ pub(crate) fn incident(id: u64, number: &str, summary: &str, post: Option<&str>)
         &Principal::system(),
     )
 }
+
+/// Copies a store directory (sled's files and `wal/`).
+pub(crate) fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create");
+    for entry in std::fs::read_dir(from).expect("list") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
