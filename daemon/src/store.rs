@@ -476,6 +476,17 @@ pub struct Durable<'a> {
     writes: &'a WriteSet,
     locations: Vec<journal::Location>,
     lsn: u64,
+    applied: bool,
+}
+
+impl Drop for Durable<'_> {
+    /// Dropped without its apply (a panic between the answer and the
+    /// apply): readers waiting for it must not wait forever.
+    fn drop(&mut self) {
+        if !self.applied {
+            self.store.settle_failed(self.lsn);
+        }
+    }
 }
 
 impl Durable<'_> {
@@ -491,18 +502,11 @@ impl Durable<'_> {
     /// Applies the frame to sled. A failure here comes after the write was
     /// acknowledged (it is in the journal, and a restart replays it): the
     /// caller must stop dutyd; readers waiting for it get an error.
-    pub fn apply(self) -> Result<()> {
+    pub fn apply(mut self) -> Result<()> {
         let applied = self.store.apply(self.writes, &self.locations, self.lsn);
+        self.applied = true;
         if applied.is_err() {
-            let settle = &self.store.settle;
-            settle
-                .failed
-                .store(true, std::sync::atomic::Ordering::Release);
-            let _waiters = settle
-                .lock
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            settle.applied.notify_all();
+            self.store.settle_failed(self.lsn);
         }
         applied
     }
@@ -1125,6 +1129,7 @@ impl Store {
             writes,
             locations: locate(&records, place),
             lsn,
+            applied: false,
         })
     }
 
@@ -1157,10 +1162,32 @@ impl Store {
         Ok(incident)
     }
 
+    /// Frame `lsn` was durable (perhaps answered) and sled could not take
+    /// it: from now on every read is an error (dutyd is stopping; a restart
+    /// replays it), and waiting readers are woken to say so.
+    fn settle_failed(&self, lsn: u64) {
+        use std::sync::atomic::Ordering;
+        self.settle.durable.fetch_max(lsn, Ordering::AcqRel);
+        self.settle.failed.store(true, Ordering::Release);
+        let _waiters = self
+            .settle
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.settle.applied.notify_all();
+    }
+
     /// Waits until sled has applied every frame durable now (see
     /// [`Settle`]); at once when it has.
     fn settled(&self) -> Result<()> {
         use std::sync::atomic::Ordering;
+        if self.settle.failed.load(Ordering::Acquire) {
+            return Err(Error::Storage(
+                "the state could not take a write the journal holds; dutyd is stopping \
+                 (a restart replays it)"
+                    .into(),
+            ));
+        }
         let target = self.settle.durable.load(Ordering::Acquire);
         if self.applied_lsn() >= target {
             return Ok(());

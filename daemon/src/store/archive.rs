@@ -50,8 +50,9 @@ const BLOCK_HEADER: usize = 4 + 4 + 4;
 /// much fetches any record in it.
 const BLOCK_RAW: usize = 32 << 10;
 
-/// No block inflates to more (a single record can exceed [`BLOCK_RAW`]).
-const MAX_RAW: usize = 64 << 20;
+/// No block inflates to more: a single record can exceed [`BLOCK_RAW`], and
+/// a frame (so a record) may be up to 256 MiB.
+const MAX_RAW: usize = (256 << 20) + (1 << 20);
 
 /// Set in a location's segment number when the record is in an archive.
 pub(super) const ARCHIVED: u64 = 1 << 63;
@@ -447,9 +448,22 @@ mod tests {
                 std::fs::write(&path, bytes).expect("put the segment back");
             }
         }
-        for dir in [&early, &live] {
+        for (n, dir) in [&early, &live].into_iter().enumerate() {
             let store = Store::open(dir, 8 << 20).expect("opens with both files");
             assert_eq!(all_records(&store), before);
+            // A backup now carries whichever file the index points at.
+            let copy = dir.with_extension(format!("backup{n}"));
+            let mut restore = crate::store::backup::Restore::create(&copy).expect("create");
+            store
+                .backup(|piece| {
+                    restore.take(piece).expect("take");
+                    true
+                })
+                .expect("backup");
+            drop(restore);
+            let restored = Store::open(&copy, 8 << 20).expect("restore opens");
+            assert_eq!(all_records(&restored), before);
+            drop(restored);
             assert!(archive_all(&store) > 2, "the pass is done again");
             assert_eq!(files(dir, ".wal").len(), 2);
             assert_eq!(all_records(&store), before);

@@ -145,6 +145,10 @@ struct Segment {
     path: PathBuf,
     /// Records only, in an archive (see [`super::archive`]).
     archived: bool,
+    /// Frames, and an archive of them beside (an archive pass stopped
+    /// before removing the frames): the index may point into either, so a
+    /// backup copies both.
+    archive_too: bool,
 }
 
 /// The open journal. Only the writer appends.
@@ -401,8 +405,8 @@ impl Wal {
                 let next = firsts.get(index + 1).copied();
                 let what = match archive::check_header(&head, first_lsn, store_id) {
                     Err(what) => Some(format!("{} has {what}", path.display())),
-                    Ok(_) if next.is_none() || index + 2 >= count => Some(format!(
-                        "{} is archived (records only), yet it is among the newest segments",
+                    Ok(_) if next.is_none() => Some(format!(
+                        "{} is archived (records only), yet it is the newest segment",
                         path.display()
                     )),
                     Ok(last_lsn) if Some(last_lsn + 1) != next => Some(format!(
@@ -426,6 +430,7 @@ impl Wal {
                     last_lsn: firsts[index + 1] - 1,
                     path,
                     archived: true,
+                    archive_too: false,
                 });
                 continue;
             }
@@ -454,6 +459,7 @@ impl Wal {
                     last_lsn: firsts[index + 1] - 1,
                     path,
                     archived: false,
+                    archive_too: archives.contains(&first_lsn),
                 });
                 continue;
             }
@@ -518,6 +524,7 @@ impl Wal {
                 last_lsn,
                 path: path.clone(),
                 archived: false,
+                archive_too: archives.contains(&first_lsn),
             });
             current_len = at as u64;
             allocated = bytes.len() as u64;
@@ -674,6 +681,19 @@ impl Wal {
                 "the journal has no segment to append to".into(),
             ));
         };
+        if newest.archived {
+            // Accepted loss set aside every segment of frames after an
+            // archive: appending goes to a new segment, never into the
+            // archive.
+            frames.retain(|frame| frame.lsn > applied);
+            let wal = Wal::start_segment(fs, dir, store_id, newest.last_lsn + 1, segments)?;
+            return Ok(Opened {
+                wal,
+                replay: frames,
+                torn,
+                lost,
+            });
+        }
         let current = fs
             .open_write(&newest.path)
             .map_err(|e| io_error("opening", &newest.path, e))?;
@@ -721,6 +741,7 @@ impl Wal {
             last_lsn: first_lsn - 1,
             path,
             archived: false,
+            archive_too: false,
         });
         Ok(Wal {
             fs,
@@ -857,10 +878,18 @@ impl Wal {
                 // The current segment's last lsn moves on as frames come.
                 segment.last_lsn >= from || index + 1 == self.segments.len()
             })
-            .map(|(_, segment)| SegmentFile {
-                first_lsn: segment.first_lsn,
-                path: segment.path.clone(),
-                archived: segment.archived,
+            .flat_map(|(_, segment)| {
+                let beside = segment.archive_too.then(|| SegmentFile {
+                    first_lsn: segment.first_lsn,
+                    path: self.dir.join(archive::archive_name(segment.first_lsn)),
+                    archived: true,
+                });
+                std::iter::once(SegmentFile {
+                    first_lsn: segment.first_lsn,
+                    path: segment.path.clone(),
+                    archived: segment.archived,
+                })
+                .chain(beside)
             })
             .collect()
     }
@@ -886,6 +915,7 @@ impl Wal {
             .find(|segment| segment.first_lsn == first_lsn)
         {
             segment.archived = true;
+            segment.archive_too = false;
             segment.path = path;
         }
     }
