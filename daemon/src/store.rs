@@ -467,6 +467,27 @@ struct Settle {
     applied: std::sync::Condvar,
 }
 
+impl Settle {
+    /// Wakes every waiting reader to look again. Under the lock, so that no
+    /// waiter checks, misses the change and sleeps.
+    fn wake_all(&self) {
+        let _waiters = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.applied.notify_all();
+    }
+
+    /// What a read hears once an apply failed.
+    fn failed_error() -> Error {
+        Error::Storage(
+            "the state could not take a write the journal holds; dutyd is stopping \
+             (a restart replays it)"
+                .into(),
+        )
+    }
+}
+
 /// A frame durable in the journal, its writes not yet applied to sled. The
 /// journal stays locked until [`Durable::apply`], so frames are applied in
 /// order and nothing else changes the index meanwhile.
@@ -1169,12 +1190,7 @@ impl Store {
         use std::sync::atomic::Ordering;
         self.settle.durable.fetch_max(lsn, Ordering::AcqRel);
         self.settle.failed.store(true, Ordering::Release);
-        let _waiters = self
-            .settle
-            .lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.settle.applied.notify_all();
+        self.settle.wake_all();
     }
 
     /// Waits until sled has applied every frame durable now (see
@@ -1182,11 +1198,7 @@ impl Store {
     fn settled(&self) -> Result<()> {
         use std::sync::atomic::Ordering;
         if self.settle.failed.load(Ordering::Acquire) {
-            return Err(Error::Storage(
-                "the state could not take a write the journal holds; dutyd is stopping \
-                 (a restart replays it)"
-                    .into(),
-            ));
+            return Err(Settle::failed_error());
         }
         let target = self.settle.durable.load(Ordering::Acquire);
         if self.applied_lsn() >= target {
@@ -1202,11 +1214,7 @@ impl Store {
                 return Ok(());
             }
             if self.settle.failed.load(Ordering::Acquire) {
-                return Err(Error::Storage(
-                    "the state could not take a write the journal holds; dutyd is stopping \
-                     (a restart replays it)"
-                        .into(),
-                ));
+                return Err(Settle::failed_error());
             }
             waiting = self
                 .settle
@@ -1223,13 +1231,7 @@ impl Store {
         apply_to(&self.tree, &self.index_tail, writes, locations, lsn, false)?;
         self.applied
             .store(lsn, std::sync::atomic::Ordering::Release);
-        // Under the lock, so that no waiter checks, misses this and sleeps.
-        let _waiters = self
-            .settle
-            .lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.settle.applied.notify_all();
+        self.settle.wake_all();
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use super::{EngineOptions, Job, Message, Shared};
 use crate::error::{Error, Result};
 use crate::escalation::policy::Policy;
 use crate::journal::record::{EventBody, Record};
-use crate::store::{self, Head, Reader, WriteSet};
+use crate::store::{self, Durable, Head, Reader, WriteSet};
 
 /// What the writer remembers about one client request id.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -208,27 +208,24 @@ fn write_loop(
         // batch — an escalation sweep raising alarms on hundreds of
         // incidents — is applied first: its apply is long, and every read
         // would wait on it.
-        let answer_first = records.len() <= ANSWER_FIRST_RECORDS;
-        let mut records = Some(records);
-        let mut replies = Some(replies);
-        if answer_first {
+        let applied = if records.len() <= ANSWER_FIRST_RECORDS {
             if let Some(durable) = &to_apply {
                 durable.answer_first();
             }
-            publish(shared, records.take(), replies.take());
-        }
-        if let Some(durable) = to_apply
-            && let Err(error) = durable.apply()
-        {
-            // Acknowledged (or about to be) and in the journal; a restart
-            // replays it.
+            publish(shared, records, replies);
+            to_apply.map(Durable::apply).transpose()
+        } else {
+            let applied = to_apply.map(Durable::apply).transpose();
+            publish(shared, records, replies);
+            applied
+        };
+        if let Err(error) = applied {
+            // Answered and in the journal; a restart replays it.
             shared.go_fatal(format!(
                 "applying a durable batch to the state failed: {error}"
             ));
-            publish(shared, records.take(), replies.take());
             continue;
         }
-        publish(shared, records.take(), replies.take());
         if deadlines_changed {
             shared.deadlines.notify_one();
         }
@@ -257,9 +254,7 @@ struct Batch<'a> {
 const ANSWER_FIRST_RECORDS: usize = 64;
 
 /// After the flush: the new head is durable; tell watchers, then callers.
-/// (Once: a second call with `None`s does nothing.)
-fn publish(shared: &Shared, records: Option<Vec<Arc<Record>>>, replies: Option<Vec<Reply>>) {
-    let (records, replies) = (records.unwrap_or_default(), replies.unwrap_or_default());
+fn publish(shared: &Shared, records: Vec<Arc<Record>>, replies: Vec<Reply>) {
     if let Some(last) = records.last() {
         shared.durable_seq.store(last.seq, Ordering::Release);
     }
