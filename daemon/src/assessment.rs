@@ -26,7 +26,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::escalation::clocks::{Clock, ClockKind};
-use crate::incidents::model::{AssigneeRef, AssignmentRole, AssignmentState, Incident};
+use crate::incidents::model::{
+    AssigneeRef, AssignmentRole, AssignmentState, Incident, Severity, Source,
+};
 
 /// A timed measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,6 +54,13 @@ impl Measure {
 /// One assessable fact from one change of an incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observation {
+    /// The incident was received (counted on its slice).
+    Created,
+    /// An order went to a post or unit (the base of its send-back rate).
+    Assigned {
+        /// Who received it.
+        assignee: AssigneeRef,
+    },
     /// A clock stopped because what it waited for happened.
     Done {
         /// Which measure.
@@ -90,8 +99,10 @@ pub enum Observation {
     },
     /// The ladder reached a new highest level on this incident.
     Escalated {
+        /// The highest level before.
+        from: u8,
         /// The new highest level.
-        level: u8,
+        to: u8,
     },
 }
 
@@ -123,6 +134,12 @@ pub struct AssigneeDay {
     /// Orders sent back (退单), by reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sent_back: BTreeMap<String, u64>,
+    /// Orders received (dispatches to it), the base of its send-back rate.
+    #[serde(default)]
+    pub orders: u64,
+    /// Times that came from a post's clock corrected for skew.
+    #[serde(default)]
+    pub skewed: u64,
 }
 
 impl AssigneeDay {
@@ -136,7 +153,11 @@ impl AssigneeDay {
 
     /// Adds one observation about this assignee (callbacks and ladder
     /// levels are the incident's, not an assignee's, and are passed over).
-    pub fn add(&mut self, observation: &Observation) {
+    /// `skewed`: its time came from a post's clock corrected for skew.
+    pub fn add(&mut self, observation: &Observation, skewed: bool) {
+        if skewed && matches!(observation, Observation::Done { .. }) {
+            self.skewed += 1;
+        }
         match observation {
             Observation::Done {
                 measure,
@@ -158,8 +179,162 @@ impl AssigneeDay {
             Observation::SentBack { reason, .. } => {
                 *self.sent_back.entry(reason.clone()).or_default() += 1;
             }
-            Observation::Callback { .. } | Observation::Escalated { .. } => {}
+            Observation::Assigned { .. } => self.orders += 1,
+            Observation::Created | Observation::Callback { .. } | Observation::Escalated { .. } => {
+            }
         }
+    }
+
+    /// Adds another day's (or assignee's) figures to these.
+    pub fn merge(&mut self, other: &AssigneeDay) {
+        self.sign_for.merge(&other.sign_for);
+        self.arrive.merge(&other.arrive);
+        self.resolve.merge(&other.resolve);
+        for (reason, count) in &other.sent_back {
+            *self.sent_back.entry(reason.clone()).or_default() += count;
+        }
+        self.orders += other.orders;
+        self.skewed += other.skewed;
+    }
+
+    /// Orders sent back, whatever the reason.
+    pub fn sent_back_total(&self) -> u64 {
+        self.sent_back.values().sum()
+    }
+}
+
+impl MeasureDay {
+    /// Adds another day's figures for the same measure.
+    pub fn merge(&mut self, other: &MeasureDay) {
+        self.times.merge(&other.times);
+        self.within += other.within;
+        self.overdue += other.overdue;
+    }
+}
+
+/// What incidents are sliced by: their category, severity, source channel
+/// and place, as they stood when each fact was observed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Slice {
+    /// Category id.
+    pub category: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Source channel.
+    pub source: Source,
+    /// Place id, if the incident has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+}
+
+impl Slice {
+    /// The slice `incident` falls in now.
+    pub fn of(incident: &Incident) -> Slice {
+        Slice {
+            category: incident.intake.category.clone(),
+            severity: incident.intake.severity,
+            source: incident.intake.source,
+            place: incident.intake.place_id.clone(),
+        }
+    }
+}
+
+/// One slice's assessment for the incidents received on one local day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SliceDay {
+    /// Incidents received.
+    #[serde(default)]
+    pub created: u64,
+    /// 签收, every assignee's.
+    #[serde(default)]
+    pub sign_for: MeasureDay,
+    /// 到场, every assignee's.
+    #[serde(default)]
+    pub arrive: MeasureDay,
+    /// 办结, intake → resolved.
+    #[serde(default)]
+    pub resolve: MeasureDay,
+    /// Orders sent.
+    #[serde(default)]
+    pub orders: u64,
+    /// Orders sent back.
+    #[serde(default)]
+    pub sent_back: u64,
+    /// Level → incidents whose ladder reached at least that level.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reached: BTreeMap<u8, u64>,
+    /// Callbacks made (incidents closed).
+    #[serde(default)]
+    pub callbacks: u64,
+    /// Satisfaction (1–5) → callbacks that gave it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub satisfaction: BTreeMap<u8, u64>,
+    /// Times that came from a post's clock corrected for skew.
+    #[serde(default)]
+    pub skewed: u64,
+}
+
+impl SliceDay {
+    /// Adds one observation about an incident of this slice.
+    pub fn add(&mut self, observation: &Observation, skewed: bool) {
+        match observation {
+            Observation::Created => self.created += 1,
+            Observation::Assigned { .. } => self.orders += 1,
+            Observation::SentBack { .. } => self.sent_back += 1,
+            Observation::Done {
+                measure,
+                secs,
+                within,
+                alarms,
+                ..
+            } => {
+                let stats = self.measure(*measure);
+                stats.times.record(*secs);
+                stats.within += u64::from(*within == Some(true));
+                stats.overdue += u64::from(*alarms > 0);
+                self.skewed += u64::from(skewed);
+            }
+            Observation::Abandoned {
+                measure, alarms, ..
+            } => self.measure(*measure).overdue += u64::from(*alarms > 0),
+            Observation::Callback { satisfaction } => {
+                self.callbacks += 1;
+                if let Some(score) = satisfaction {
+                    *self.satisfaction.entry(*score).or_default() += 1;
+                }
+            }
+            Observation::Escalated { from, to } => {
+                for level in from.saturating_add(1)..=*to {
+                    *self.reached.entry(level).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    fn measure(&mut self, which: Measure) -> &mut MeasureDay {
+        match which {
+            Measure::SignFor => &mut self.sign_for,
+            Measure::Arrive => &mut self.arrive,
+            Measure::Resolve => &mut self.resolve,
+        }
+    }
+
+    /// Adds another day's (or slice's) figures to these.
+    pub fn merge(&mut self, other: &SliceDay) {
+        self.created += other.created;
+        self.sign_for.merge(&other.sign_for);
+        self.arrive.merge(&other.arrive);
+        self.resolve.merge(&other.resolve);
+        self.orders += other.orders;
+        self.sent_back += other.sent_back;
+        for (level, count) in &other.reached {
+            *self.reached.entry(*level).or_default() += count;
+        }
+        self.callbacks += other.callbacks;
+        for (score, count) in &other.satisfaction {
+            *self.satisfaction.entry(*score).or_default() += count;
+        }
+        self.skewed += other.skewed;
     }
 }
 
@@ -170,8 +345,12 @@ impl Observation {
             Observation::Done { assignee, .. } | Observation::Abandoned { assignee, .. } => {
                 assignee.as_ref()
             }
-            Observation::SentBack { assignee, .. } => Some(assignee),
-            Observation::Callback { .. } | Observation::Escalated { .. } => None,
+            Observation::SentBack { assignee, .. } | Observation::Assigned { assignee } => {
+                Some(assignee)
+            }
+            Observation::Created | Observation::Callback { .. } | Observation::Escalated { .. } => {
+                None
+            }
         }
     }
 }
@@ -181,6 +360,9 @@ impl Observation {
 /// stops once, a send-back happens once, the callback once per closing.
 pub fn observe(before: Option<&Incident>, after: &Incident) -> Vec<Observation> {
     let mut found = Vec::new();
+    if before.is_none() {
+        found.push(Observation::Created);
+    }
     let empty = Vec::new();
     let old_clocks = before.map_or(&empty, |b| &b.clocks);
     for clock in old_clocks {
@@ -191,6 +373,11 @@ pub fn observe(before: Option<&Incident>, after: &Incident) -> Vec<Observation> 
     }
     for assignment in &after.assignments {
         let was = before.and_then(|b| b.assignments.iter().find(|a| a.id == assignment.id));
+        if was.is_none() {
+            found.push(Observation::Assigned {
+                assignee: assignment.assignee.clone(),
+            });
+        }
         if assignment.state == AssignmentState::Refused
             && was.is_some_and(|w| w.state != AssignmentState::Refused)
         {
@@ -208,7 +395,8 @@ pub fn observe(before: Option<&Incident>, after: &Incident) -> Vec<Observation> 
     let old_level = before.map_or(0, |b| b.escalation_level);
     if after.escalation_level > old_level {
         found.push(Observation::Escalated {
-            level: after.escalation_level,
+            from: old_level,
+            to: after.escalation_level,
         });
     }
     found

@@ -89,8 +89,104 @@ fn dispatched() -> Incident {
 }
 
 #[test]
-fn a_creation_observes_nothing_yet() {
-    assert!(observe(None, &dispatched()).is_empty());
+fn a_creation_is_one_incident_received_and_its_orders() {
+    assert_eq!(
+        observe(None, &dispatched()),
+        vec![
+            Observation::Created,
+            Observation::Assigned { assignee: xinhua() },
+            Observation::Assigned { assignee: fire() },
+        ]
+    );
+}
+
+/// The whole life above, added into its slice's day and 新华's: one
+/// incident, two orders (one sent back), sign-for 180 s in time, arrival
+/// 2,340 s late, resolution 7,200 s in time, the ladder at level 2 (so
+/// levels 1 and 2 reached), one callback scoring 4; the arrival was
+/// reported from a skewed post clock.
+#[test]
+fn a_slice_day_and_an_assignee_day_add_up_one_life() {
+    let mut slice = SliceDay::default();
+    let mut post = AssigneeDay::default();
+    let life = [
+        (Observation::Created, false),
+        (Observation::Assigned { assignee: xinhua() }, false),
+        (Observation::Assigned { assignee: fire() }, false),
+        (
+            Observation::Done {
+                measure: Measure::SignFor,
+                assignee: Some(xinhua()),
+                secs: 180,
+                within: Some(true),
+                alarms: 0,
+            },
+            false,
+        ),
+        (
+            Observation::SentBack {
+                assignee: fire(),
+                reason: "不属于本单位职责".into(),
+            },
+            false,
+        ),
+        (
+            Observation::Done {
+                measure: Measure::Arrive,
+                assignee: Some(xinhua()),
+                secs: 2_340,
+                within: Some(false),
+                alarms: 1,
+            },
+            true,
+        ),
+        (Observation::Escalated { from: 0, to: 2 }, false),
+        (
+            Observation::Done {
+                measure: Measure::Resolve,
+                assignee: Some(xinhua()),
+                secs: 7_200,
+                within: Some(true),
+                alarms: 0,
+            },
+            false,
+        ),
+        (
+            Observation::Callback {
+                satisfaction: Some(4),
+            },
+            false,
+        ),
+    ];
+    for (observation, skewed) in &life {
+        slice.add(observation, *skewed);
+        if observation.assignee() == Some(&xinhua()) {
+            post.add(observation, *skewed);
+        }
+    }
+    assert_eq!((slice.created, slice.orders, slice.sent_back), (1, 2, 1));
+    assert_eq!(slice.sign_for.times.max(), 180);
+    assert_eq!((slice.arrive.within, slice.arrive.overdue), (0, 1));
+    assert_eq!(slice.resolve.times.percentile(50.0), Some(7_200));
+    assert_eq!(
+        slice.reached,
+        BTreeMap::from([(1, 1), (2, 1)]),
+        "a jump from 0 to 2 passes level 1"
+    );
+    assert_eq!(slice.callbacks, 1);
+    assert_eq!(slice.satisfaction, BTreeMap::from([(4, 1)]));
+    assert_eq!(slice.skewed, 1);
+    assert_eq!(
+        (post.orders, post.sent_back_total(), post.skewed),
+        (1, 0, 1)
+    );
+    assert_eq!(post.resolve.times.count(), 1);
+    // Two days of it are the sum of each.
+    let mut two = slice.clone();
+    two.merge(&slice);
+    assert_eq!((two.created, two.callbacks), (2, 2));
+    assert_eq!(two.reached.get(&2), Some(&2));
+    assert_eq!(two.arrive.times.count(), 2);
 }
 
 #[test]
@@ -135,7 +231,7 @@ fn a_late_arrival_is_counted_late_by_the_deadline_on_its_clock() {
                 within: Some(false),
                 alarms: 1,
             },
-            Observation::Escalated { level: 1 },
+            Observation::Escalated { from: 0, to: 1 },
         ]
     );
 }

@@ -193,24 +193,35 @@ impl<'a> Scope<'a> {
     }
 
     /// Adds what this change means for assessment to the day rollups of
-    /// the assignees it concerns, in the same batch (see
-    /// [`crate::assessment`]). A creation observes nothing, so intake pays
-    /// nothing here.
+    /// the assignees it concerns and of the incident's slice, in the same
+    /// batch (see [`crate::assessment`]). Intake pays one read and one
+    /// write of its slice's day.
     fn assess(&mut self, before: Option<&Incident>, after: &Incident) -> Result<()> {
+        let observations = crate::assessment::observe(before, after);
+        if observations.is_empty() {
+            return Ok(());
+        }
         let day = after.day().to_owned();
         let drill = after.intake.drill;
-        for observation in crate::assessment::observe(before, after) {
+        let skewed = self.reported.is_some_and(|r| r.skew_ms.is_some());
+        let slice = crate::assessment::Slice::of(after);
+        let mut slice_day = self
+            .assessment_slice_day(&day, drill, &slice)?
+            .unwrap_or_default();
+        for observation in &observations {
+            slice_day.add(observation, skewed);
             let Some(assignee) = observation.assignee() else {
                 continue;
             };
             let mut rollup = self
                 .assessment_day(&day, drill, assignee)?
                 .unwrap_or_default();
-            rollup.add(&observation);
+            rollup.add(observation, skewed);
             self.writes
                 .put_assessment_day(&day, drill, assignee, &rollup)?;
         }
-        Ok(())
+        self.writes
+            .put_assessment_slice_day(&day, drill, &slice, &slice_day)
     }
 
     /// The clocks `incident` should have now, under the policy in force and

@@ -260,6 +260,20 @@ async fn a_day_rollup_gathers_each_clock_as_it_stops_in_the_same_batch() {
     assert_eq!(day.arrive.times.max(), 420);
     assert_eq!((day.arrive.within, day.arrive.overdue), (0, 1));
     assert_eq!(day.resolve.times.count(), 0, "not resolved yet");
+    assert_eq!(day.orders, 1);
+    // The incident's slice counts it once, with the same clocks.
+    let slice = crate::assessment::Slice::of(&incident);
+    let slice_day = store
+        .assessment_slice_day(incident.day(), false, &slice)
+        .expect("read")
+        .expect("the slice's day");
+    assert_eq!((slice_day.created, slice_day.orders), (1, 1));
+    assert_eq!(slice_day.arrive.times.max(), 420);
+    let mut seen = Vec::new();
+    store
+        .assessment_days(incident.day(), incident.day(), |rollup| seen.push(rollup))
+        .expect("scan");
+    assert_eq!(seen.len(), 2, "one post and one slice: {seen:?}");
     // Drills are kept apart: none here.
     assert!(
         store

@@ -43,7 +43,7 @@ impl Severity {
 }
 
 /// Where the call came in (三台合一 plus grid, post and sensor reports).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub enum Source {
     Police110,

@@ -5,6 +5,7 @@
 //! One-byte prefixes keep each kind of key in its own range; integers are
 //! big-endian so that byte order is numeric order.
 
+use crate::assessment::Slice;
 use crate::directory::model::EntryKind;
 use crate::error::{Error, Result};
 use crate::incidents::model::{AssigneeRef, Incident};
@@ -107,12 +108,68 @@ pub(super) fn territory_open_prefix(post: &str) -> Vec<u8> {
 }
 
 /// `state`: one assignee's assessment for the incidents received on a local
-/// day (`YYYYMMDD`), drills apart: `AD`, day, `d` or `r`, assignee.
+/// day (`YYYYMMDD`), drills apart: `AD`, day, `d` or `r`, `a`, assignee.
 pub(super) fn assessment_day(day: &str, drill: bool, assignee: &AssigneeRef) -> Vec<u8> {
+    let mut key = assessment_day_prefix(day, drill);
+    key.push(b'a');
+    key.extend_from_slice(assignee.to_string().as_bytes());
+    key
+}
+
+/// `state`: one slice's assessment for the incidents received on a local
+/// day: `AD`, day, `d` or `r`, `s`, the slice as JSON (its fields in a
+/// fixed order, so one slice has one key).
+pub(super) fn assessment_slice_day(day: &str, drill: bool, slice: &Slice) -> Result<Vec<u8>> {
+    let mut key = assessment_day_prefix(day, drill);
+    key.push(b's');
+    key.extend_from_slice(&super::encode(slice)?);
+    Ok(key)
+}
+
+fn assessment_day_prefix(day: &str, drill: bool) -> Vec<u8> {
     let mut key = ASSESSMENT_DAYS.to_vec();
     key.extend_from_slice(day.as_bytes());
     key.push(if drill { b'd' } else { b'r' });
-    key.extend_from_slice(assignee.to_string().as_bytes());
+    key
+}
+
+/// What an assessment key (without the prefix) is about.
+pub(super) enum AssessmentKey {
+    /// A post's or unit's rollup.
+    Assignee(AssigneeRef),
+    /// A slice's rollup.
+    Slice(Slice),
+}
+
+/// Splits an assessment key into its day, whether it counts drills, and
+/// what it is about; `None` for a key this build does not know.
+pub(super) fn parse_assessment_key(key: &[u8]) -> Option<(String, bool, AssessmentKey)> {
+    let rest = key.strip_prefix(ASSESSMENT_DAYS)?;
+    let day = std::str::from_utf8(rest.get(..8)?).ok()?.to_owned();
+    let drill = match rest.get(8)? {
+        b'd' => true,
+        b'r' => false,
+        _ => return None,
+    };
+    let about = match (rest.get(9)?, rest.get(10..)?) {
+        (b'a', who) => {
+            let (kind, id) = std::str::from_utf8(who).ok()?.split_once(':')?;
+            AssessmentKey::Assignee(match kind {
+                "post" => AssigneeRef::post(id),
+                "unit" => AssigneeRef::unit(id),
+                _ => return None,
+            })
+        }
+        (b's', json) => AssessmentKey::Slice(serde_json::from_slice(json).ok()?),
+        _ => return None,
+    };
+    Some((day, drill, about))
+}
+
+/// `state`: the first assessment key of local `day` (`YYYYMMDD`).
+pub(super) fn assessment_days_from(day: &str) -> Vec<u8> {
+    let mut key = ASSESSMENT_DAYS.to_vec();
+    key.extend_from_slice(day.as_bytes());
     key
 }
 

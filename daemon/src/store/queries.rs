@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use super::keys;
 use super::page::{Page, PageCursor, Paged, Visit};
 use super::{Store, TreeId, decode};
+use crate::assessment::{AssigneeDay, Slice, SliceDay};
 use crate::auth::tokens::TokenRecord;
 use crate::error::Result;
 use crate::escalation::alarm::Alarm;
@@ -51,6 +52,26 @@ impl IncidentList {
     pub fn holds(&self, cursor: &PageCursor) -> bool {
         cursor.key().starts_with(&self.keys().1)
     }
+}
+
+/// One day's assessment rollup, as [`Store::assessment_days`] hands it out.
+#[derive(Debug, Clone)]
+pub struct Rollup {
+    /// The local day (`YYYYMMDD`) of the incidents it counts.
+    pub day: String,
+    /// Drills, or real incidents.
+    pub drill: bool,
+    /// Whose figures.
+    pub of: RollupOf,
+}
+
+/// Whose figures a [`Rollup`] holds.
+#[derive(Debug, Clone)]
+pub enum RollupOf {
+    /// A post's or unit's.
+    Assignee(AssigneeRef, AssigneeDay),
+    /// A slice's (category, severity, source, place).
+    Slice(Slice, SliceDay),
 }
 
 /// Which alarms a list walks, in id (raise) order.
@@ -154,6 +175,34 @@ impl Store {
             keys::deadline_at(key).map(Visit::Keep)
         })
         .map(|first| first.items.into_iter().next())
+    }
+
+    /// Every assessment rollup of the local days `from..=to` (`YYYYMMDD`),
+    /// drills and real ones, in day order, handed to `visit`. Keys this
+    /// build does not know are passed over.
+    pub fn assessment_days(
+        &self,
+        from: &str,
+        to: &str,
+        mut visit: impl FnMut(Rollup),
+    ) -> Result<()> {
+        let start = PageCursor::at(keys::assessment_days_from(from));
+        let page = Page::all().after(Some(start));
+        self.walk(TreeId::State, keys::ASSESSMENT_DAYS, &page, |key, value| {
+            let Some((day, drill, about)) = keys::parse_assessment_key(key) else {
+                return Ok(Visit::Skip);
+            };
+            if day.as_str() > to {
+                return Ok(Visit::Stop);
+            }
+            let of = match about {
+                keys::AssessmentKey::Assignee(who) => RollupOf::Assignee(who, decode(value)?),
+                keys::AssessmentKey::Slice(slice) => RollupOf::Slice(slice, decode(value)?),
+            };
+            visit(Rollup { day, drill, of });
+            Ok(Visit::<()>::Skip)
+        })?;
+        Ok(())
     }
 
     /// Every state value under `prefix`, decoded, in key order.

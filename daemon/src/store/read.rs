@@ -219,6 +219,19 @@ pub trait Reader {
             .get(TreeId::State, &keys::assessment_day(day, drill, assignee))
     }
 
+    /// A slice's assessment for the incidents received on local `day`.
+    fn assessment_slice_day(
+        &self,
+        day: &str,
+        drill: bool,
+        slice: &crate::assessment::Slice,
+    ) -> Result<Option<crate::assessment::SliceDay>> {
+        self.view().get(
+            TreeId::State,
+            &keys::assessment_slice_day(day, drill, slice)?,
+        )
+    }
+
     /// The incident with this internal id.
     fn incident(&self, id: u64) -> Result<Option<Incident>> {
         self.view().get(TreeId::State, &keys::incident(id))

@@ -84,6 +84,18 @@ impl WriteSet {
         self.put_state(keys::assessment_day(day, drill, assignee), value)
     }
 
+    /// Stages a slice's assessment for local `day` (see
+    /// [`super::Reader::assessment_slice_day`]).
+    pub(crate) fn put_assessment_slice_day(
+        &mut self,
+        day: &str,
+        drill: bool,
+        slice: &crate::assessment::Slice,
+        value: &crate::assessment::SliceDay,
+    ) -> Result<()> {
+        self.put_state(keys::assessment_slice_day(day, drill, slice)?, value)
+    }
+
     /// Stages a directory entry.
     pub(crate) fn put_entry<T: Entry>(&mut self, entry: &T) -> Result<()> {
         self.put_state(keys::entry(T::KIND, entry.id()), entry)
