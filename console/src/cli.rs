@@ -16,6 +16,7 @@ pub mod escalation;
 pub mod incident;
 pub mod journal;
 pub mod output;
+pub mod report;
 pub mod roster;
 pub mod token;
 
@@ -123,6 +124,9 @@ pub enum Command {
     /// The store's care: online backup.
     #[command(subcommand)]
     Admin(admin::AdminCmd),
+    /// Assessment (考核): summary, league tables of posts and units, and
+    /// incidents by category, place, severity or source, per period.
+    Report(report::ReportArgs),
     /// Which posts and units are connected, since when, last seen, and how
     /// far their clocks are off.
     Presence {
@@ -358,6 +362,11 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         whole_process(&transport);
         return bench::run(cmd, addr, token, cli.output, out).await;
     }
+    if cli.output == Format::Csv && !matches!(command, Command::Report(_)) {
+        return Err(CliError::Usage(
+            "-o csv is for `duty report`; other commands print table or json".into(),
+        ));
+    }
     let client = Client::connect_with(&addr, token.as_deref(), &transport).await?;
     let mut guarded = output::Guarded::new(out, cli.output != Format::Json);
     let mut ctx = Ctx {
@@ -388,6 +397,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Info => journal::info(&mut ctx).await,
         Command::Admin(cmd) => admin::run(&mut ctx, cmd).await,
         Command::Presence { offline } => journal::presence(&mut ctx, offline).await,
+        Command::Report(args) => report::run(&mut ctx, args).await,
         Command::Completions { .. } | Command::Bench(_) | Command::Demo(_) => Ok(()),
     }
 }

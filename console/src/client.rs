@@ -370,6 +370,11 @@ impl Client {
         pb::presence_service_client::PresenceServiceClient::new(self.authed())
     }
 
+    /// `ReportService` (assessment reports).
+    pub fn reports(&self) -> pb::report_service_client::ReportServiceClient<Authed> {
+        pb::report_service_client::ReportServiceClient::new(self.authed())
+    }
+
     /// `JournalService` (Watch, events, audit, server info).
     pub fn journal(&self) -> pb::journal_service_client::JournalServiceClient<Authed> {
         pb::journal_service_client::JournalServiceClient::new(self.authed())

@@ -20,4 +20,5 @@ pub mod client;
 pub mod config;
 pub mod demo;
 pub mod outbox;
+pub mod report;
 pub mod tui;

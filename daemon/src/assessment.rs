@@ -17,6 +17,9 @@
 //! marked, so that reports can leave them out or show them alone.
 
 pub mod histogram;
+pub mod period;
+pub mod report;
+pub mod service;
 
 pub use histogram::Histogram;
 
@@ -212,30 +215,31 @@ impl MeasureDay {
     }
 }
 
-/// What incidents are sliced by: their category, severity, source channel
-/// and place, as they stood when each fact was observed.
+/// One way of slicing incidents, with the value an incident has in it: its
+/// category, severity, source channel or place, as it stood when each fact
+/// was observed. Each incident is counted in one slice of each way, so a
+/// report sliced one way reads a few keys a day, not their product.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Slice {
-    /// Category id.
-    pub category: String,
-    /// Severity.
-    pub severity: Severity,
-    /// Source channel.
-    pub source: Source,
-    /// Place id, if the incident has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub place: Option<String>,
+pub enum Slice {
+    /// By category id.
+    Category(String),
+    /// By severity.
+    Severity(Severity),
+    /// By source channel.
+    Source(Source),
+    /// By place id (none: the incident has no place).
+    Place(Option<String>),
 }
 
 impl Slice {
-    /// The slice `incident` falls in now.
-    pub fn of(incident: &Incident) -> Slice {
-        Slice {
-            category: incident.intake.category.clone(),
-            severity: incident.intake.severity,
-            source: incident.intake.source,
-            place: incident.intake.place_id.clone(),
-        }
+    /// The slices `incident` falls in now, one of each way.
+    pub fn of(incident: &Incident) -> [Slice; 4] {
+        [
+            Slice::Category(incident.intake.category.clone()),
+            Slice::Severity(incident.intake.severity),
+            Slice::Source(incident.intake.source),
+            Slice::Place(incident.intake.place_id.clone()),
+        ]
     }
 }
 

@@ -171,7 +171,7 @@ pub(crate) fn severity_out(value: Severity) -> pb::Severity {
     }
 }
 
-fn source_out(value: Source) -> pb::SourceChannel {
+pub(crate) fn source_out(value: Source) -> pb::SourceChannel {
     use pb::SourceChannel as S;
     match value {
         Source::Police110 => S::Police110,

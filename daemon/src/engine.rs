@@ -183,11 +183,15 @@ impl Engine {
         let tokens = store.tokens()?;
         let (live, _) = broadcast::channel(options.broadcast_capacity.max(16));
         let policy = match store.policy_record()? {
-            Some(record) => policy::parse(&record.text).map_err(|e| {
-                Error::Storage(format!(
-                    "the stored escalation policy no longer parses: {e}"
-                ))
-            })?,
+            Some(record) => {
+                let mut policy = policy::parse(&record.text).map_err(|e| {
+                    Error::Storage(format!(
+                        "the stored escalation policy no longer parses: {e}"
+                    ))
+                })?;
+                policy.version = record.version;
+                policy
+            }
             None => Policy::default_policy(),
         };
         let (presence, presence_notices) =

@@ -35,7 +35,7 @@ use crate::journal::service::Journal;
 use crate::store::{Reader, Store};
 
 /// gRPC service names, for health reporting.
-const SERVICES: [&str; 13] = [
+const SERVICES: [&str; 14] = [
     pb::incident_service_server::SERVICE_NAME,
     pb::post_service_server::SERVICE_NAME,
     pb::unit_service_server::SERVICE_NAME,
@@ -49,6 +49,7 @@ const SERVICES: [&str; 13] = [
     pb::handover_service_server::SERVICE_NAME,
     pb::roll_call_service_server::SERVICE_NAME,
     pb::presence_service_server::SERVICE_NAME,
+    pb::report_service_server::SERVICE_NAME,
 ];
 
 /// How to start a daemon.
@@ -254,6 +255,12 @@ impl Daemon {
                     crate::presence::service::PresenceApi,
                 >,
                 crate::presence::service::PresenceApi::new(engine.clone())
+            ))
+            .add_service(guarded!(
+                pb::report_service_server::ReportServiceServer<
+                    crate::assessment::service::ReportApi,
+                >,
+                crate::assessment::service::ReportApi::new(engine.clone())
             ));
 
         // A storage failure: say NOT_SERVING and stop.

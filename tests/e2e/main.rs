@@ -22,6 +22,7 @@ mod lifecycle;
 mod presence;
 mod races;
 mod raw;
+mod reports;
 mod restart;
 mod rosters;
 mod support;

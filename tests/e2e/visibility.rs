@@ -54,6 +54,13 @@ fn expectations() -> HashMap<&'static str, Vec<Case>> {
     HashMap::from([
         ("IncidentService/CreateIncident", vec![write("{}", None)]),
         (
+            "ReportService/GetReport",
+            vec![
+                read(r#"{"from":"2026-11-01","period":"PERIOD_KIND_YEAR"}"#, None),
+                read(r#"{"from":"2026-11-01","sliceBy":"SLICE_BY_PLACE"}"#, None),
+            ],
+        ),
+        (
             "IncidentService/UpdateIncident",
             vec![write(r#"{"incident":"{id}","summary":"x"}"#, i)],
         ),

@@ -27,6 +27,8 @@ pub enum Format {
     Table,
     /// Proto3 JSON (one document; `watch` prints one per line).
     Json,
+    /// Comma-separated values, raw figures (`duty report` only).
+    Csv,
 }
 
 fn pool() -> Result<&'static DescriptorPool, CliError> {

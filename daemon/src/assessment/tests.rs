@@ -54,6 +54,7 @@ fn clock(kind: ClockKind, assignment: Option<u32>, started: i64, due: i64, alarm
         due: at(due),
         alarms,
         next_alarm: None,
+        policy: 0,
     }
 }
 

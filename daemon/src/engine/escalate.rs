@@ -402,6 +402,8 @@ pub(crate) fn set_policy(
             text: text.to_owned(),
         }),
     )?;
+    let mut parsed = parsed;
+    parsed.version = record.version;
     scope.new_policy = Some(parsed);
     Ok(Outcome::Policy(record))
 }

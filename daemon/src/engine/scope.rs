@@ -194,8 +194,8 @@ impl<'a> Scope<'a> {
 
     /// Adds what this change means for assessment to the day rollups of
     /// the assignees it concerns and of the incident's slice, in the same
-    /// batch (see [`crate::assessment`]). Intake pays one read and one
-    /// write of its slice's day.
+    /// batch (see [`crate::assessment`]). Intake pays a read and a write of
+    /// its four slices' day.
     fn assess(&mut self, before: Option<&Incident>, after: &Incident) -> Result<()> {
         let observations = crate::assessment::observe(before, after);
         if observations.is_empty() {
@@ -204,12 +204,17 @@ impl<'a> Scope<'a> {
         let day = after.day().to_owned();
         let drill = after.intake.drill;
         let skewed = self.reported.is_some_and(|r| r.skew_ms.is_some());
-        let slice = crate::assessment::Slice::of(after);
-        let mut slice_day = self
-            .assessment_slice_day(&day, drill, &slice)?
-            .unwrap_or_default();
+        for slice in crate::assessment::Slice::of(after) {
+            let mut slice_day = self
+                .assessment_slice_day(&day, drill, &slice)?
+                .unwrap_or_default();
+            for observation in &observations {
+                slice_day.add(observation, skewed);
+            }
+            self.writes
+                .put_assessment_slice_day(&day, drill, &slice, &slice_day)?;
+        }
         for observation in &observations {
-            slice_day.add(observation, skewed);
             let Some(assignee) = observation.assignee() else {
                 continue;
             };
@@ -220,8 +225,7 @@ impl<'a> Scope<'a> {
             self.writes
                 .put_assessment_day(&day, drill, assignee, &rollup)?;
         }
-        self.writes
-            .put_assessment_slice_day(&day, drill, &slice, &slice_day)
+        Ok(())
     }
 
     /// The clocks `incident` should have now, under the policy in force and

@@ -61,6 +61,13 @@ pub struct Clock {
     /// When the next alarm fires, if the ladder goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_alarm: Option<Timestamp>,
+    /// The policy version its deadline came from (0: the shipped defaults).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub policy: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl Clock {
@@ -133,9 +140,19 @@ pub fn plan(incident: &Incident, policy: &Policy, context: &PlanContext<'_>) -> 
         policy.deadline(DeadlineKind::Resolve, &subject(1)),
     ));
     for clock in &mut planned {
-        if let Some(previous) = incident.clocks.iter().find(|c| c.same(clock))
-            && previous.alarms > 0
-        {
+        clock.policy = policy.version;
+        let Some(previous) = incident.clocks.iter().find(|c| c.same(clock)) else {
+            continue;
+        };
+        // A clock keeps the deadline of the policy it started under: a new
+        // policy applies to clocks that start after it. (Within one policy
+        // a raised severity or an emergency mode re-plans it.)
+        if previous.policy != policy.version && previous.started_at == clock.started_at {
+            clock.due = previous.due;
+            clock.next_alarm = previous.next_alarm;
+            clock.policy = previous.policy;
+        }
+        if previous.alarms > 0 {
             clock.alarms = previous.alarms;
             clock.next_alarm = previous.next_alarm;
         }
@@ -157,6 +174,7 @@ fn fresh(
         due,
         alarms: 0,
         next_alarm: Some(due),
+        policy: 0,
     }
 }
 

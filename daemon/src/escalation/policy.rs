@@ -108,6 +108,10 @@ pub struct Policy {
     pub ladder: Vec<Level>,
     /// Repeat the last level this often after the ladder ends.
     pub repeat_every: Option<SignedDuration>,
+    /// The stored version this is (0: the shipped defaults). A clock
+    /// started under one version keeps its deadline when another is set.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// What a deadline is about, for [`Policy::deadline`].
@@ -160,6 +164,7 @@ impl Policy {
                 raise_severity: false,
             }],
             repeat_every: None,
+            version: 0,
         }
     }
 
@@ -493,6 +498,7 @@ pub fn parse(text: &str) -> Result<Policy> {
         emergency_factor,
         ladder,
         repeat_every,
+        version: 0,
     })
 }
 
