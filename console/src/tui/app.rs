@@ -78,6 +78,8 @@ pub enum AppEvent {
     Handover(Box<pb::Handover>),
     /// The post's outbox changed.
     Outbox(Box<OutboxView>),
+    /// An assessment report arrived (`:report`).
+    Report(Box<pb::Report>),
 }
 
 /// The outbox as the console shows it.
@@ -110,6 +112,8 @@ pub enum Effect {
     Bell,
     /// Ask who is on duty now.
     LoadOnDuty,
+    /// Ask for an assessment report.
+    LoadReport(pb::GetReportRequest),
     /// Handovers waiting for a countersignature.
     LoadPendingHandovers,
     /// Open, note, sign or counter-sign the current shift's handover.
@@ -303,6 +307,8 @@ pub enum Mode {
     CallPreview(Box<CallPreview>),
     /// The message log, scrolled up this many lines from the newest.
     Log(usize),
+    /// The assessment report (`:report`), scrolled down this many lines.
+    Report(usize),
 }
 
 /// A `:call` line as understood: shown before anything is sent.
@@ -612,6 +618,8 @@ pub struct App {
     pub post_mode: bool,
     /// The post's outbox, as last reported.
     pub outbox: OutboxView,
+    /// The last assessment report asked for (`:report`).
+    pub report: Option<Box<pb::Report>>,
     /// The board's rows: filtered and ordered incident ids.
     pub board: Vec<u64>,
     /// Rows the board showed last frame (for paging).
@@ -672,6 +680,7 @@ impl App {
             own: None,
             post_mode: false,
             outbox: OutboxView::default(),
+            report: None,
             board: Vec::new(),
             page_rows: 10,
             width: 80,

@@ -506,6 +506,19 @@ pub const COMMANDS: &[Spec] = &[
         run: handlers::ack,
     },
     Spec {
+        name: "report",
+        aliases: &["考核"],
+        help: (
+            "考核报告: 本月(或 day/week/quarter/year, -last 上期)",
+            "assessment report: this month (or day/week/quarter/year; -last: the one before)",
+        ),
+        args: &[optional(ArgKind::Word, T::Period)],
+        keys: &[],
+        confirm: false,
+        who: Who::Any,
+        run: handlers::report,
+    },
+    Spec {
         name: "log",
         aliases: &["messages"],
         help: (

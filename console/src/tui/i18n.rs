@@ -267,6 +267,12 @@ catalogue! {
     NotConnected => ("未连接: 操作未发送, 请稍后重试", "not connected: nothing was sent, try again when live"),
     NoSelection => ("请先选择一个事件", "select an incident first"),
     UnknownCommand => ("未知命令", "unknown command"),
+    ReportUsage => (
+        ":考核 [日|周|月|季|年]，加 -上 为上一期，如 :考核 月-上 为上月",
+        ":report [day|week|month|quarter|year][-last]; :report month-last is last month"
+    ),
+    ReportLoading => ("正在统计…", "counting…"),
+    Period => ("期间 日/周/月/季/年 (加 -上 为上一期)", "period day/week/month/quarter/year (-last: the one before)"),
     BellOn => ("提示音已开", "bell on"),
     BellOff => ("提示音已关", "bell muted"),
     NewIncident => ("新事件", "new incident"),

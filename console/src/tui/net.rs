@@ -273,6 +273,10 @@ pub async fn execute(
                 }
             }
         }
+        Effect::LoadReport(request) => match client.reports().get_report(request).await {
+            Ok(reply) => AppEvent::Report(Box::new(reply.into_inner())),
+            Err(status) => AppEvent::Done(Err(said(&status, lang))),
+        },
         Effect::LoadOnDuty => match client.rosters().on_duty(pb::OnDutyRequest::default()).await {
             Ok(reply) => AppEvent::OnDuty(Box::new(reply.into_inner())),
             // No roster yet is not worth a message; the panel says so.

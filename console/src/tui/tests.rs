@@ -746,3 +746,150 @@ fn posts_panel_shows_presence_160x48_zh() {
 mod attention;
 mod post;
 mod safety;
+
+/// A month's report as dutyd sends it: two posts ranked, one below the
+/// minimum sample, a unit, and a hostile name.
+fn month_report() -> pb::Report {
+    let figures = |count, p50, p90, compliance| {
+        Some(pb::Figures {
+            count,
+            p50,
+            p90,
+            p95: p90,
+            max: p90,
+            mean: p50 as f64,
+            within: (count as f64 * compliance) as u64,
+            compliance,
+            overdue: 1,
+        })
+    };
+    let daily = |values: &[u64]| {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| pb::DayPoint {
+                day: format!("2026-10-{:02}", i + 1),
+                orders: 1,
+                sign_for_p90: *v,
+                ..Default::default()
+            })
+            .collect::<Vec<_>>()
+    };
+    let row =
+        |who: &str, name: &str, orders, value: f64, rank, previous, days: &[u64]| pb::AssigneeRow {
+            assignee: who.into(),
+            name: name.into(),
+            orders,
+            sent_back: 1,
+            send_back_rate: 1.0 / orders as f64,
+            sign_for: figures(orders, 40, 90, 0.8),
+            value,
+            has_value: true,
+            rank,
+            previous_rank: previous,
+            daily: daily(days),
+            ..Default::default()
+        };
+    let month: Vec<u64> = (0..31)
+        .map(|d| if d % 7 == 6 { 0 } else { 30 + d * 5 })
+        .collect();
+    pb::Report {
+        period: Some(pb::ReportPeriod {
+            kind: pb::PeriodKind::Month as i32,
+            from: "2026-10-01".into(),
+            to: "2026-10-31".into(),
+            label: "2026-10".into(),
+        }),
+        previous_period: Some(pb::ReportPeriod {
+            label: "2026-09".into(),
+            ..Default::default()
+        }),
+        time_zone: "Asia/Shanghai".into(),
+        summary: Some(pb::Totals {
+            created: 412,
+            orders: 530,
+            sent_back: 12,
+            sign_for: figures(520, 48, 175, 0.912),
+            arrive: figures(505, 600, 1_500, 0.87),
+            resolve: figures(400, 7_200, 30_000, 0.95),
+            callbacks: 390,
+            satisfaction: vec![pb::ScoreCount {
+                score: 5,
+                callbacks: 300,
+            }],
+            satisfaction_mean: 4.6,
+            ..Default::default()
+        }),
+        previous_summary: Some(pb::Totals {
+            created: 398,
+            sign_for: figures(500, 50, 180, 0.9),
+            ..Default::default()
+        }),
+        posts: vec![
+            row("post:xinhua", "新华街道指挥部", 120, 92.5, 1, 2, &month),
+            row(
+                "post:qianjin",
+                "前进街道指挥部",
+                98,
+                88.0,
+                2,
+                1,
+                &month[5..],
+            ),
+            row("post:x", "\u{1b}[2J清屏\u{202e}指挥部", 3, 40.0, 0, 0, &[]),
+        ],
+        units: vec![row("unit:fire", "区消防救援大队", 60, 97.0, 1, 0, &month)],
+        rank_by: "composite".into(),
+        min_sample: 5,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_report_view_fits_80x24_with_bars_and_sparklines() {
+    use super::app::Effect;
+    let mut app = app(Lang::Zh);
+    let effects = command(&mut app, "report month-last");
+    let asked = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::LoadReport(request) => Some(request.clone()),
+            _ => None,
+        })
+        .expect("asks dutyd for the report");
+    assert_eq!(
+        (asked.from.as_str(), asked.period),
+        ("2026-10-31", pb::PeriodKind::Month as i32),
+        "23 November: last month is October"
+    );
+    assert!(matches!(app.mode, Mode::Report(0)));
+    assert!(screen(&app, 80, 24).contains("正在统计"));
+    app.update(AppEvent::Report(Box::new(month_report())));
+    let shown = screen(&app, 80, 24);
+    insta::assert_snapshot!(shown);
+    assert!(shown.contains("考核 2026-10"));
+    assert!(shown.contains("接警 412 (+14)"));
+    assert!(shown.contains("新华街道指挥部"));
+    assert!(shown.contains("92.5"));
+    assert!(
+        shown.contains('█') && shown.contains('▂'),
+        "bars and sparklines"
+    );
+    assert!(!shown.contains('\u{1b}') && !shown.contains('\u{202e}'));
+    // Any key but a scroll goes back to the board.
+    key(&mut app, crossterm::event::KeyCode::Char('j'));
+    assert!(matches!(app.mode, Mode::Report(1)));
+    key(&mut app, crossterm::event::KeyCode::Esc);
+    assert!(matches!(app.mode, Mode::Board));
+    // A word it does not know says how to ask.
+    command(&mut app, "report fortnight");
+    assert!(matches!(app.mode, Mode::Board));
+    assert!(screen(&app, 80, 24).contains(":考核"));
+    // The same in Chinese: this year's.
+    let effects = command(&mut app, "考核 年");
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::LoadReport(r)
+            if r.period == pb::PeriodKind::Year as i32 && r.from == "2026-11-23")),
+        "{effects:?}"
+    );
+}

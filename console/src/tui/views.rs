@@ -6,6 +6,9 @@
 mod board;
 mod detail;
 mod overlays;
+mod report;
+
+pub use report::report_lines;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -123,6 +126,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
         Mode::Picker(picker) => overlays::picker(app, picker, theme, frame, main),
         Mode::Help(offset) => overlays::help(app, *offset, theme, frame, main),
         Mode::Log(offset) => overlays::log(app, *offset, theme, frame, main),
+        Mode::Report(offset) => report::report(app, *offset, theme, frame, main),
         Mode::CallPreview(preview) => overlays::call_preview(app, preview, theme, frame, main),
         _ => {
             if main.width >= 120 {

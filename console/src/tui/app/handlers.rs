@@ -67,6 +67,65 @@ pub(crate) fn log(app: &mut App, _pending: &Pending) -> Vec<Effect> {
     Vec::new()
 }
 
+/// `:report [day|week|month|quarter|year][-last]`: the assessment of the
+/// period holding today (`month-last`: last month), in a full-screen view.
+pub(crate) fn report(app: &mut App, pending: &Pending) -> Vec<Effect> {
+    let word = pending.args.first().map(String::as_str).unwrap_or("month");
+    let (kind, last) = match word
+        .strip_suffix("-last")
+        .or_else(|| word.strip_suffix("-上"))
+    {
+        Some(kind) => (kind, true),
+        None => (word, false),
+    };
+    let period = match kind {
+        "day" | "日" => pb::PeriodKind::Day,
+        "week" | "周" => pb::PeriodKind::Week,
+        "month" | "月" => pb::PeriodKind::Month,
+        "quarter" | "季" => pb::PeriodKind::Quarter,
+        "year" | "年" => pb::PeriodKind::Year,
+        _ => {
+            app.complain(app.t(T::ReportUsage));
+            return Vec::new();
+        }
+    };
+    let today = app.now.to_zoned_datetime(app.zone.clone()).date();
+    let Some(from) = last_period_day(today, period, last) else {
+        app.complain(app.t(T::ReportUsage));
+        return Vec::new();
+    };
+    app.report = None;
+    app.mode = Mode::Report(0);
+    vec![Effect::LoadReport(pb::GetReportRequest {
+        from: from.to_string(),
+        period: period as i32,
+        ..Default::default()
+    })]
+}
+
+/// A day in the period holding `today`, or with `last` in the one before.
+fn last_period_day(
+    today: jiff::civil::Date,
+    period: pb::PeriodKind,
+    last: bool,
+) -> Option<jiff::civil::Date> {
+    if !last {
+        return Some(today);
+    }
+    let first = match period {
+        pb::PeriodKind::Week => today
+            .checked_sub(jiff::Span::new().days(i64::from(today.weekday().to_monday_zero_offset())))
+            .ok()?,
+        pb::PeriodKind::Month => today.first_of_month(),
+        pb::PeriodKind::Quarter => {
+            jiff::civil::Date::new(today.year(), (today.month() - 1) / 3 * 3 + 1, 1).ok()?
+        }
+        pb::PeriodKind::Year => today.first_of_year(),
+        _ => today,
+    };
+    first.yesterday().ok()
+}
+
 /// `:open`: open the incident: detail and timeline.
 pub(crate) fn open(app: &mut App, pending: &Pending) -> Vec<Effect> {
     let args = &pending.args;

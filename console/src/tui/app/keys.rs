@@ -75,6 +75,21 @@ impl App {
                 }
                 Vec::new()
             }
+            Mode::Report(offset) => {
+                // Scroll with the movement keys; anything else closes it.
+                let scroll = match key.code {
+                    KeyCode::Down | KeyCode::Char('j') => Some(offset + 1),
+                    KeyCode::Up | KeyCode::Char('k') => Some(offset.saturating_sub(1)),
+                    KeyCode::PageDown | KeyCode::Char(' ') => Some(offset + self.page_rows),
+                    KeyCode::PageUp => Some(offset.saturating_sub(self.page_rows)),
+                    KeyCode::Home | KeyCode::Char('g') => Some(0),
+                    _ => None,
+                };
+                if let Some(offset) = scroll {
+                    self.mode = Mode::Report(offset.min(crate::tui::views::report_lines(self)));
+                }
+                Vec::new()
+            }
             Mode::Help(offset) => {
                 // Scroll with the movement keys; anything else closes help.
                 let scroll = match key.code {

@@ -220,6 +220,7 @@ impl App {
                 }
             }
             AppEvent::Outbox(view) => self.outbox = *view,
+            AppEvent::Report(report) => self.report = Some(report),
             AppEvent::Handover(handover) => {
                 let stage = match handover.status.as_str() {
                     "signed_out" => T::HandoverSignedOut,
