@@ -67,7 +67,7 @@ fn bar(value: f64, max: f64, cells: usize) -> String {
     const EIGHTHS: [char; 8] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉', '█'];
     let eighths = ((value / max).min(1.0) * (cells * 8) as f64).round() as usize;
     let mut out: String = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
+    if !eighths.is_multiple_of(8) {
         out.push(EIGHTHS[eighths % 8 - 1]);
     }
     let pad = cells.saturating_sub(width(&out));
