@@ -253,6 +253,7 @@ fn sparklines(rows: &[pb::AssigneeRow]) -> String {
         let (width, height) = (240.0, 22.0);
         let step = width / (days - 1) as f64;
         let mut path = String::new();
+        let mut dots = String::new();
         let mut pen_down = false;
         for (i, day) in row.daily.iter().enumerate() {
             if day.sign_for_p90 == 0 {
@@ -262,13 +263,16 @@ fn sparklines(rows: &[pb::AssigneeRow]) -> String {
             let x = i as f64 * step;
             let y = height - 2.0 - (day.sign_for_p90 as f64 / top as f64) * (height - 4.0);
             let _ = write!(path, "{}{x:.1},{y:.1} ", if pen_down { "L" } else { "M" });
+            // A day alone between gaps is a point a line cannot show.
+            let _ = write!(dots, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"1.5\"/>");
             pen_down = true;
         }
         let _ = write!(
             out,
             "<tr><td class=\"l\">{name}</td><td class=\"l\"><svg xmlns=\"http://www.w3.org/2000/svg\" \
              width=\"{width}\" height=\"{height}\"><path d=\"{path}\" fill=\"none\" \
-             stroke=\"#b5534a\" stroke-width=\"1.5\"/></svg></td><td>{max}</td></tr>",
+             stroke=\"#b5534a\" stroke-width=\"1.5\"/><g fill=\"#b5534a\">{dots}</g></svg></td>\
+             <td>{max}</td></tr>",
             name = escape(&row.name),
             max = duration(top, true),
         );
