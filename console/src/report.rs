@@ -41,6 +41,31 @@ impl Kind {
     }
 }
 
+/// A day of the period of `kind` holding `today`, or with `last` of the
+/// one before it (the day before the period starts): what `--last` and
+/// `:report …-last` ask dutyd for. A span or a day steps back one day.
+pub fn day_in_period(
+    today: jiff::civil::Date,
+    kind: pb::PeriodKind,
+    last: bool,
+) -> Option<jiff::civil::Date> {
+    if !last {
+        return Some(today);
+    }
+    let first = match kind {
+        pb::PeriodKind::Week => today
+            .checked_sub(jiff::Span::new().days(i64::from(today.weekday().to_monday_zero_offset())))
+            .ok()?,
+        pb::PeriodKind::Month => today.first_of_month(),
+        pb::PeriodKind::Quarter => {
+            jiff::civil::Date::new(today.year(), (today.month() - 1) / 3 * 3 + 1, 1).ok()?
+        }
+        pb::PeriodKind::Year => today.first_of_year(),
+        pb::PeriodKind::Day | pb::PeriodKind::Unspecified => today,
+    };
+    first.yesterday().ok()
+}
+
 /// Seconds as people say them: `45s`, `3m20s`, `1h05m`, `2d03h`; `-` for
 /// none.
 pub fn duration(secs: u64, present: bool) -> String {
@@ -180,11 +205,7 @@ pub fn league_csv(rows: &[pb::AssigneeRow]) -> (Vec<String>, Vec<Vec<String>>) {
     .into_iter()
     .map(str::to_owned)
     .collect::<Vec<_>>();
-    for measure in ["sign_for", "arrive", "resolve"] {
-        for figure in ["count", "p50", "p90", "p95", "max", "compliance", "overdue"] {
-            header.push(format!("{measure}_{figure}"));
-        }
-    }
+    header.extend(measure_columns());
     header.extend(["value".to_owned(), "skewed".to_owned()]);
     let rows = rows
         .iter()
@@ -197,9 +218,7 @@ pub fn league_csv(rows: &[pb::AssigneeRow]) -> (Vec<String>, Vec<Vec<String>>) {
                 row.orders.to_string(),
                 row.sent_back.to_string(),
             ];
-            for figures in [&row.sign_for, &row.arrive, &row.resolve] {
-                cells.extend(figures_csv(figures.as_ref()));
-            }
+            cells.extend(measures_csv([&row.sign_for, &row.arrive, &row.resolve]));
             cells.push(if row.has_value {
                 format!("{}", row.value)
             } else {
@@ -210,6 +229,25 @@ pub fn league_csv(rows: &[pb::AssigneeRow]) -> (Vec<String>, Vec<Vec<String>>) {
         })
         .collect();
     (header, rows)
+}
+
+/// The CSV columns of the three measures' figures, in [`measures_csv`]'s
+/// order.
+fn measure_columns() -> impl Iterator<Item = String> {
+    ["sign_for", "arrive", "resolve"]
+        .into_iter()
+        .flat_map(|measure| {
+            ["count", "p50", "p90", "p95", "max", "compliance", "overdue"]
+                .into_iter()
+                .map(move |figure| format!("{measure}_{figure}"))
+        })
+}
+
+/// The three measures' figures as CSV cells.
+fn measures_csv(measures: [&Option<pb::Figures>; 3]) -> impl Iterator<Item = String> {
+    measures
+        .into_iter()
+        .flat_map(|figures| figures_csv(figures.as_ref()))
 }
 
 fn figures_csv(figures: Option<&pb::Figures>) -> Vec<String> {
@@ -287,11 +325,7 @@ pub fn slices_csv(report: &pb::Report) -> (Vec<String>, Vec<Vec<String>>) {
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    for measure in ["sign_for", "arrive", "resolve"] {
-        for figure in ["count", "p50", "p90", "p95", "max", "compliance", "overdue"] {
-            header.push(format!("{measure}_{figure}"));
-        }
-    }
+    header.extend(measure_columns());
     header.extend(
         [
             "level1",
@@ -318,9 +352,7 @@ pub fn slices_csv(report: &pb::Report) -> (Vec<String>, Vec<Vec<String>>) {
                 now.orders.to_string(),
                 now.sent_back.to_string(),
             ];
-            for figures in [&now.sign_for, &now.arrive, &now.resolve] {
-                cells.extend(figures_csv(figures.as_ref()));
-            }
+            cells.extend(measures_csv([&now.sign_for, &now.arrive, &now.resolve]));
             for level in 1..=3 {
                 cells.push(reached(&now, level).to_string());
             }

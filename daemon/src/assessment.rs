@@ -162,22 +162,8 @@ impl AssigneeDay {
             self.skewed += 1;
         }
         match observation {
-            Observation::Done {
-                measure,
-                secs,
-                within,
-                alarms,
-                ..
-            } => {
-                let stats = self.measure(*measure);
-                stats.times.record(*secs);
-                stats.within += u64::from(*within == Some(true));
-                stats.overdue += u64::from(*alarms > 0);
-            }
-            Observation::Abandoned {
-                measure, alarms, ..
-            } => {
-                self.measure(*measure).overdue += u64::from(*alarms > 0);
+            Observation::Done { measure, .. } | Observation::Abandoned { measure, .. } => {
+                self.measure(*measure).add(observation);
             }
             Observation::SentBack { reason, .. } => {
                 *self.sent_back.entry(reason.clone()).or_default() += 1;
@@ -207,6 +193,26 @@ impl AssigneeDay {
 }
 
 impl MeasureDay {
+    /// Adds a clock of this measure that stopped: done (timed, in time or
+    /// not) or abandoned; overdue either way when it had raised an alarm.
+    /// Other observations are not about a clock and are passed over.
+    pub fn add(&mut self, observation: &Observation) {
+        match observation {
+            Observation::Done {
+                secs,
+                within,
+                alarms,
+                ..
+            } => {
+                self.times.record(*secs);
+                self.within += u64::from(*within == Some(true));
+                self.overdue += u64::from(*alarms > 0);
+            }
+            Observation::Abandoned { alarms, .. } => self.overdue += u64::from(*alarms > 0),
+            _ => {}
+        }
+    }
+
     /// Adds another day's figures for the same measure.
     pub fn merge(&mut self, other: &MeasureDay) {
         self.times.merge(&other.times);
@@ -285,22 +291,11 @@ impl SliceDay {
             Observation::Created => self.created += 1,
             Observation::Assigned { .. } => self.orders += 1,
             Observation::SentBack { .. } => self.sent_back += 1,
-            Observation::Done {
-                measure,
-                secs,
-                within,
-                alarms,
-                ..
-            } => {
-                let stats = self.measure(*measure);
-                stats.times.record(*secs);
-                stats.within += u64::from(*within == Some(true));
-                stats.overdue += u64::from(*alarms > 0);
+            Observation::Done { measure, .. } => {
+                self.measure(*measure).add(observation);
                 self.skewed += u64::from(skewed);
             }
-            Observation::Abandoned {
-                measure, alarms, ..
-            } => self.measure(*measure).overdue += u64::from(*alarms > 0),
+            Observation::Abandoned { measure, .. } => self.measure(*measure).add(observation),
             Observation::Callback { satisfaction } => {
                 self.callbacks += 1;
                 if let Some(score) = satisfaction {

@@ -103,22 +103,8 @@ pub fn request(args: &ReportArgs, today: Date) -> Result<pb::GetReportRequest, C
         Some(PeriodArg::Year) => pb::PeriodKind::Year,
     };
     if args.last {
-        // The day before the period holding `from` lies in the one before.
-        let first = match args.period {
-            Some(PeriodArg::Day) | None => from,
-            Some(PeriodArg::Week) => from
-                .checked_sub(
-                    jiff::Span::new().days(i64::from(from.weekday().to_monday_zero_offset())),
-                )
-                .map_err(|e| CliError::Usage(e.to_string()))?,
-            Some(PeriodArg::Month) => from.first_of_month(),
-            Some(PeriodArg::Quarter) => Date::new(from.year(), (from.month() - 1) / 3 * 3 + 1, 1)
-                .map_err(|e| CliError::Usage(e.to_string()))?,
-            Some(PeriodArg::Year) => from.first_of_year(),
-        };
-        from = first
-            .yesterday()
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        from = report::day_in_period(from, period, true)
+            .ok_or_else(|| CliError::Usage(format!("--last: no period before {from}")))?;
     }
     let to = match &args.to {
         Some(text) => day_arg(text, today)?.to_string(),

@@ -90,7 +90,7 @@ pub(crate) fn report(app: &mut App, pending: &Pending) -> Vec<Effect> {
         }
     };
     let today = app.now.to_zoned_datetime(app.zone.clone()).date();
-    let Some(from) = last_period_day(today, period, last) else {
+    let Some(from) = crate::report::day_in_period(today, period, last) else {
         app.complain(app.t(T::ReportUsage));
         return Vec::new();
     };
@@ -101,29 +101,6 @@ pub(crate) fn report(app: &mut App, pending: &Pending) -> Vec<Effect> {
         period: period as i32,
         ..Default::default()
     })]
-}
-
-/// A day in the period holding `today`, or with `last` in the one before.
-fn last_period_day(
-    today: jiff::civil::Date,
-    period: pb::PeriodKind,
-    last: bool,
-) -> Option<jiff::civil::Date> {
-    if !last {
-        return Some(today);
-    }
-    let first = match period {
-        pb::PeriodKind::Week => today
-            .checked_sub(jiff::Span::new().days(i64::from(today.weekday().to_monday_zero_offset())))
-            .ok()?,
-        pb::PeriodKind::Month => today.first_of_month(),
-        pb::PeriodKind::Quarter => {
-            jiff::civil::Date::new(today.year(), (today.month() - 1) / 3 * 3 + 1, 1).ok()?
-        }
-        pb::PeriodKind::Year => today.first_of_year(),
-        _ => today,
-    };
-    first.yesterday().ok()
 }
 
 /// `:open`: open the incident: detail and timeline.
