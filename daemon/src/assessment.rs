@@ -354,6 +354,62 @@ impl Observation {
     }
 }
 
+/// What a batch of commands adds to the day rollups, summed in memory and
+/// written once per rollup when the batch is written (not read, decoded
+/// and re-encoded by every command that touches it: intake's hot path).
+#[derive(Debug, Default)]
+pub struct Pending {
+    assignees: BTreeMap<(String, bool, AssigneeRef), AssigneeDay>,
+    slices: BTreeMap<(String, bool, Slice), SliceDay>,
+}
+
+impl Pending {
+    /// Adds what one change of an incident means (see [`observe`]);
+    /// `skewed`: its times came from a post's clock corrected for skew.
+    pub fn observe(&mut self, before: Option<&Incident>, after: &Incident, skewed: bool) {
+        let observations = observe(before, after);
+        if observations.is_empty() {
+            return;
+        }
+        let day = after.day().to_owned();
+        let drill = after.intake.drill;
+        for slice in Slice::of(after) {
+            let figures = self.slices.entry((day.clone(), drill, slice)).or_default();
+            for observation in &observations {
+                figures.add(observation, skewed);
+            }
+        }
+        for observation in &observations {
+            if let Some(assignee) = observation.assignee() {
+                self.assignees
+                    .entry((day.clone(), drill, assignee.clone()))
+                    .or_default()
+                    .add(observation, skewed);
+            }
+        }
+    }
+
+    /// Adds another command's pending figures (it succeeded).
+    pub fn absorb(&mut self, other: Pending) {
+        for (key, figures) in other.assignees {
+            self.assignees.entry(key).or_default().merge(&figures);
+        }
+        for (key, figures) in other.slices {
+            self.slices.entry(key).or_default().merge(&figures);
+        }
+    }
+
+    /// What to add to each assignee's day: (day, drill, who) → figures.
+    pub fn assignees(&self) -> &BTreeMap<(String, bool, AssigneeRef), AssigneeDay> {
+        &self.assignees
+    }
+
+    /// What to add to each slice's day: (day, drill, slice) → figures.
+    pub fn slices(&self) -> &BTreeMap<(String, bool, Slice), SliceDay> {
+        &self.slices
+    }
+}
+
 /// What one change of an incident (`before` → `after`; `None` before a
 /// creation) says for assessment. Each fact is observed once: a clock
 /// stops once, a send-back happens once, the callback once per closing.

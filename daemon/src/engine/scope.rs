@@ -46,6 +46,8 @@ pub(crate) struct Scope<'a> {
     pub(crate) new_policy: Option<Policy>,
     /// When the client says it did this, if it said.
     pub(crate) reported: Option<crate::engine::Reported>,
+    /// What this command adds to the assessment rollups.
+    pub(crate) assessments: crate::assessment::Pending,
 }
 
 /// What every command in a batch shares: the store, the centre's zone and
@@ -79,6 +81,7 @@ impl<'a> Scope<'a> {
             policy,
             new_policy: None,
             reported: None,
+            assessments: crate::assessment::Pending::default(),
         }
     }
 
@@ -188,44 +191,15 @@ impl<'a> Scope<'a> {
             incident.seqs.push(incident.last_seq);
         }
         self.writes.put_incident(before.as_ref(), incident)?;
-        self.assess(before.as_ref(), incident)?;
+        self.assess(before.as_ref(), incident);
         Ok(incident.last_seq)
     }
 
-    /// Adds what this change means for assessment to the day rollups of
-    /// the assignees it concerns and of the incident's slice, in the same
-    /// batch (see [`crate::assessment`]). Intake pays a read and a write of
-    /// its four slices' day.
-    fn assess(&mut self, before: Option<&Incident>, after: &Incident) -> Result<()> {
-        let observations = crate::assessment::observe(before, after);
-        if observations.is_empty() {
-            return Ok(());
-        }
-        let day = after.day().to_owned();
-        let drill = after.intake.drill;
+    /// Adds what this change means for assessment to the batch's pending
+    /// rollups (see [`crate::assessment::Pending`]), written with the batch.
+    fn assess(&mut self, before: Option<&Incident>, after: &Incident) {
         let skewed = self.reported.is_some_and(|r| r.skew_ms.is_some());
-        for slice in crate::assessment::Slice::of(after) {
-            let mut slice_day = self
-                .assessment_slice_day(&day, drill, &slice)?
-                .unwrap_or_default();
-            for observation in &observations {
-                slice_day.add(observation, skewed);
-            }
-            self.writes
-                .put_assessment_slice_day(&day, drill, &slice, &slice_day)?;
-        }
-        for observation in &observations {
-            let Some(assignee) = observation.assignee() else {
-                continue;
-            };
-            let mut rollup = self
-                .assessment_day(&day, drill, assignee)?
-                .unwrap_or_default();
-            rollup.add(observation, skewed);
-            self.writes
-                .put_assessment_day(&day, drill, assignee, &rollup)?;
-        }
-        Ok(())
+        self.assessments.observe(before, after, skewed);
     }
 
     /// The clocks `incident` should have now, under the policy in force and
@@ -273,6 +247,29 @@ impl<'a> Scope<'a> {
     pub(crate) fn next_alarm_id(&mut self) -> Result<u64> {
         self.next_counter(Counter::AlarmId)
     }
+}
+
+/// Adds a batch's pending assessment figures to the stored day rollups,
+/// staging each rollup once: read from the store (only this does, so the
+/// store holds every earlier batch's), merged, written with the batch.
+pub(crate) fn stage_assessments(
+    store: &Store,
+    writes: &mut WriteSet,
+    pending: &crate::assessment::Pending,
+) -> Result<()> {
+    for ((day, drill, who), figures) in pending.assignees() {
+        let mut rollup = store.assessment_day(day, *drill, who)?.unwrap_or_default();
+        rollup.merge(figures);
+        writes.put_assessment_day(day, *drill, who, &rollup)?;
+    }
+    for ((day, drill, slice), figures) in pending.slices() {
+        let mut rollup = store
+            .assessment_slice_day(day, *drill, slice)?
+            .unwrap_or_default();
+        rollup.merge(figures);
+        writes.put_assessment_slice_day(day, *drill, slice, &rollup)?;
+    }
+    Ok(())
 }
 
 /// A command reads its own writes, then the batch's, then the store.

@@ -136,6 +136,7 @@ fn write_loop(
             panic!("injected by a test");
         }
         let mut writes = WriteSet::default();
+        let mut assessments = crate::assessment::Pending::default();
         let mut records = Vec::new();
         let mut replies: Vec<Reply> = Vec::new();
         let mut batch_head = head.clone();
@@ -153,6 +154,7 @@ fn write_loop(
                 last_at = now;
                 let mut batch = Batch {
                     writes: &mut writes,
+                    assessments: &mut assessments,
                     records: &mut records,
                     replies: &mut replies,
                     head: &mut batch_head,
@@ -179,9 +181,10 @@ fn write_loop(
         let deadlines_changed = writes.touches_deadlines();
         let mut to_apply = None;
         if !writes.is_empty() {
-            let durable = writes
-                .put_head(&batch_head)
-                .and_then(|()| shared.store.commit_durable(&writes));
+            let durable =
+                crate::engine::scope::stage_assessments(&shared.store, &mut writes, &assessments)
+                    .and_then(|()| writes.put_head(&batch_head))
+                    .and_then(|()| shared.store.commit_durable(&writes));
             match durable {
                 Ok(durable) => to_apply = Some(durable),
                 Err(error) => {
@@ -244,6 +247,7 @@ fn write_loop(
 /// Where one job's effects go in the batch being built.
 struct Batch<'a> {
     writes: &'a mut WriteSet,
+    assessments: &'a mut crate::assessment::Pending,
     records: &'a mut Vec<Arc<Record>>,
     replies: &'a mut Vec<Reply>,
     head: &'a mut Head,
@@ -334,15 +338,24 @@ fn run_job(
                     head: new_head,
                     records: new_records,
                     new_policy,
+                    assessments,
                     ..
                 } = scope;
-                Ok((outcome, staged, new_head, new_records, new_policy))
+                Ok((
+                    outcome,
+                    staged,
+                    new_head,
+                    new_records,
+                    new_policy,
+                    assessments,
+                ))
             }),
         }
     };
     match outcome {
-        Ok((outcome, staged, new_head, new_records, new_policy)) => {
+        Ok((outcome, staged, new_head, new_records, new_policy, assessments)) => {
             batch.writes.absorb(staged);
+            batch.assessments.absorb(assessments);
             *batch.head = new_head;
             batch.records.extend(new_records);
             batch.replies.push((job.reply, Ok(outcome)));
