@@ -55,6 +55,7 @@ fn clock(kind: ClockKind, assignment: Option<u32>, started: i64, due: i64, alarm
         alarms,
         next_alarm: None,
         policy: 0,
+        basis: 0,
     }
 }
 

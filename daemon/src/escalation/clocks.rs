@@ -64,6 +64,11 @@ pub struct Clock {
     /// The policy version its deadline came from (0: the shipped defaults).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub policy: u64,
+    /// What its deadline depended on besides the policy (category,
+    /// severity, post, emergency mode, tier), as [`Subject::basis`]; 0 for
+    /// a clock stored before it was kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub basis: u64,
 }
 
 fn is_zero(value: &u64) -> bool {
@@ -116,38 +121,45 @@ pub fn plan(incident: &Incident, policy: &Policy, context: &PlanContext<'_>) -> 
         let tier = (context.tier_of)(&assignment.assignee);
         let start = assignment.dispatched_at;
         if assignment.state == AssignmentState::Dispatched {
-            planned.push(fresh(
+            planned.push(planned_clock(
                 ClockKind::SignFor,
                 Some(assignment.id),
                 start,
-                policy.deadline(DeadlineKind::SignFor, &subject(tier)),
+                policy,
+                &subject(tier),
             ));
         }
         if assignment.state != AssignmentState::OnScene {
-            planned.push(fresh(
+            planned.push(planned_clock(
                 ClockKind::Arrive,
                 Some(assignment.id),
                 start,
-                policy.deadline(DeadlineKind::Arrive, &subject(tier)),
+                policy,
+                &subject(tier),
             ));
         }
     }
     let opened = incident.reopened_at.unwrap_or(incident.created_at);
-    planned.push(fresh(
+    planned.push(planned_clock(
         ClockKind::Resolve,
         None,
         opened,
-        policy.deadline(DeadlineKind::Resolve, &subject(1)),
+        policy,
+        &subject(1),
     ));
     for clock in &mut planned {
-        clock.policy = policy.version;
         let Some(previous) = incident.clocks.iter().find(|c| c.same(clock)) else {
             continue;
         };
         // A clock keeps the deadline of the policy it started under: a new
-        // policy applies to clocks that start after it. (Within one policy
-        // a raised severity or an emergency mode re-plans it.)
-        if previous.policy != policy.version && previous.started_at == clock.started_at {
+        // policy applies to clocks that start after it. When what the
+        // deadline depends on changes (a raised severity, emergency mode,
+        // another category) it is planned again, under the policy in force.
+        let only_the_policy_changed = previous.policy != clock.policy
+            && previous.started_at == clock.started_at
+            && previous.basis != 0
+            && previous.basis == clock.basis;
+        if only_the_policy_changed {
             clock.due = previous.due;
             clock.next_alarm = previous.next_alarm;
             clock.policy = previous.policy;
@@ -158,6 +170,26 @@ pub fn plan(incident: &Incident, policy: &Policy, context: &PlanContext<'_>) -> 
         }
     }
     planned
+}
+
+/// A new clock of `kind` for `subject` under `policy`.
+fn planned_clock(
+    kind: ClockKind,
+    assignment: Option<u32>,
+    start: Timestamp,
+    policy: &Policy,
+    subject: &Subject<'_>,
+) -> Clock {
+    let deadline = match kind {
+        ClockKind::SignFor => DeadlineKind::SignFor,
+        ClockKind::Arrive => DeadlineKind::Arrive,
+        ClockKind::Resolve => DeadlineKind::Resolve,
+    };
+    Clock {
+        policy: policy.version,
+        basis: subject.basis(),
+        ..fresh(kind, assignment, start, policy.deadline(deadline, subject))
+    }
 }
 
 fn fresh(
@@ -175,6 +207,7 @@ fn fresh(
         alarms: 0,
         next_alarm: Some(due),
         policy: 0,
+        basis: 0,
     }
 }
 
@@ -317,6 +350,35 @@ mod tests {
             .map(|c| c.kind)
             .collect();
         assert_eq!(kinds, vec![ClockKind::Arrive, ClockKind::Resolve]);
+    }
+
+    /// Severity II: resolve within 4 h under the shipped policy; version 2
+    /// says 30 min. A running clock keeps 4 h through the change, and is
+    /// planned again (under version 2) only when its situation changes.
+    #[test]
+    fn a_new_policy_leaves_running_clocks_alone_until_their_situation_changes() {
+        let shipped = Policy::default_policy();
+        let mut stricter =
+            crate::escalation::policy::parse(&crate::escalation::policy::DEFAULT_POLICY.replacen(
+                "resolve = \"4h\"",
+                "resolve = \"30m\"",
+                1,
+            ))
+            .expect("parses");
+        stricter.version = 2;
+        let mut incident = incident(Severity::II);
+        incident.clocks = plan(&incident, &shipped, &context(false));
+        assert_eq!(incident.clocks[0].due, at(240));
+        let kept = plan(&incident, &stricter, &context(false));
+        assert_eq!((kept[0].due, kept[0].policy), (at(240), 0), "kept its 4 h");
+        incident.clocks = kept;
+        assert_eq!(plan(&incident, &stricter, &context(false))[0].due, at(240));
+        // Emergency mode at the post: planned again, under the new policy.
+        let emergency = plan(&incident, &stricter, &context(true));
+        assert_eq!((emergency[0].due, emergency[0].policy), (at(15), 2));
+        // A clock stored before clocks kept their basis follows the policy.
+        incident.clocks[0].basis = 0;
+        assert_eq!(plan(&incident, &stricter, &context(false))[0].due, at(30));
     }
 
     #[test]

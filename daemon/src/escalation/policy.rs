@@ -140,6 +140,25 @@ pub struct Subject<'a> {
     pub tier: u8,
 }
 
+impl Subject<'_> {
+    /// A fingerprint of everything here (FNV-1a, stable across builds and
+    /// never 0): a clock keeps it to tell a new policy from a new situation.
+    pub fn basis(&self) -> u64 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for byte in bytes.iter().chain([&0xff]) {
+                hash ^= u64::from(*byte);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        eat(self.category.as_bytes());
+        eat(self.severity.label().as_bytes());
+        eat(self.post.unwrap_or("").as_bytes());
+        eat(&[u8::from(self.emergency), self.tier]);
+        hash.max(1)
+    }
+}
+
 impl Policy {
     /// The shipped defaults.
     pub fn default_policy() -> Policy {
