@@ -66,12 +66,33 @@ pub fn day_in_period(
     first.yesterday().ok()
 }
 
-/// Seconds as people say them: `45s`, `3m20s`, `1h05m`, `2d03h`; `-` for
-/// none.
-pub fn duration(secs: u64, present: bool) -> String {
-    if !present {
-        return "-".into();
-    }
+/// A row's daily sign-for p90 over every day of the report's period, in
+/// order (0: nothing timed that day); the API sends only days with
+/// figures.
+pub fn daily_sign_for_p90(report: &pb::Report, row: &pb::AssigneeRow) -> Vec<u64> {
+    let Some(period) = &report.period else {
+        return Vec::new();
+    };
+    let (Ok(from), Ok(to)) = (
+        period.from.parse::<jiff::civil::Date>(),
+        period.to.parse::<jiff::civil::Date>(),
+    ) else {
+        return Vec::new();
+    };
+    let by_day: std::collections::HashMap<&str, u64> = row
+        .daily
+        .iter()
+        .map(|d| (d.day.as_str(), d.sign_for_p90))
+        .collect();
+    from.series(jiff::Span::new().days(1))
+        .take_while(|day| *day <= to)
+        .take(10_000)
+        .map(|day| by_day.get(day.to_string().as_str()).copied().unwrap_or(0))
+        .collect()
+}
+
+/// Seconds as people say them: `45s`, `3m20s`, `1h05m`, `2d03h`.
+pub fn duration(secs: u64) -> String {
     match secs {
         0..60 => format!("{secs}s"),
         60..3_600 => format!("{}m{:02}s", secs / 60, secs % 60),
@@ -110,7 +131,7 @@ pub fn change_points(now: f64, before: f64) -> String {
 /// The timed figures of a measure for a table: `p50/p90 (n)`.
 pub fn p50_p90(figures: Option<&pb::Figures>) -> String {
     match figures {
-        Some(f) if f.count > 0 => format!("{}/{}", duration(f.p50, true), duration(f.p90, true)),
+        Some(f) if f.count > 0 => format!("{}/{}", duration(f.p50), duration(f.p90)),
         _ => "-".into(),
     }
 }
@@ -121,7 +142,7 @@ pub fn value(rank_by: &str, value: f64, present: bool) -> String {
         return "-".into();
     }
     if rank_by.ends_with("_p90") {
-        duration(value.max(0.0) as u64, true)
+        duration(value.max(0.0) as u64)
     } else if rank_by == "composite" {
         format!("{value:.1}")
     } else {
@@ -450,9 +471,9 @@ fn timed(f: &pb::Figures) -> String {
     }
     format!(
         "{}/{}/{} ({})",
-        duration(f.p50, true),
-        duration(f.p90, true),
-        duration(f.max, true),
+        duration(f.p50),
+        duration(f.p90),
+        duration(f.max),
         f.count
     )
 }
@@ -462,7 +483,7 @@ fn timed(f: &pb::Figures) -> String {
 /// not run a name from the network as a formula.
 pub fn csv_field(text: &str) -> String {
     let text = match text.chars().next() {
-        Some('=' | '+' | '@') => format!("'{text}"),
+        Some('=' | '+' | '@' | '\t' | '\r') => format!("'{text}"),
         Some('-') if text.parse::<f64>().is_err() => format!("'{text}"),
         _ => text.to_owned(),
     };
@@ -499,11 +520,10 @@ mod tests {
 
     #[test]
     fn durations_read_as_people_say_them() {
-        assert_eq!(duration(45, true), "45s");
-        assert_eq!(duration(200, true), "3m20s");
-        assert_eq!(duration(3_900, true), "1h05m");
-        assert_eq!(duration(2 * 86_400 + 3 * 3_600, true), "2d03h");
-        assert_eq!(duration(0, false), "-");
+        assert_eq!(duration(45), "45s");
+        assert_eq!(duration(200), "3m20s");
+        assert_eq!(duration(3_900), "1h05m");
+        assert_eq!(duration(2 * 86_400 + 3 * 3_600), "2d03h");
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub mod wal;
 
 pub(crate) use keys::DeadlineOwner;
 pub use page::{Page, PageCursor, Paged, Visit};
-pub use queries::{AlarmList, IncidentList, Rollup, RollupOf};
+pub use queries::{AlarmList, IncidentList, Rollup, RollupOf, RollupSubject};
 pub(crate) use read::Deadline;
 pub use read::{Counter, Reader, View};
 

@@ -41,7 +41,7 @@ fn pool() -> Result<&'static DescriptorPool, CliError> {
 /// Characters that must never reach a terminal raw: C0 and C1 controls,
 /// DEL, and the bidi embeddings, overrides and isolates that reorder what is
 /// shown (U+202A–U+202E, U+2066–U+2069).
-fn is_hazard(c: char) -> bool {
+pub(crate) fn is_hazard(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

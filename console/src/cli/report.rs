@@ -133,13 +133,22 @@ pub async fn run(ctx: &mut Ctx<'_>, args: ReportArgs) -> Result<(), CliError> {
     let mut reports = ctx.client.reports();
     let report = reports.get_report(ask.clone()).await?.into_inner();
     if let Some(path) = &args.html {
-        // The page shows every slicing: ask for the others too.
-        let mut by_place = ask.clone();
-        by_place.slice_by = pb::SliceBy::Place as i32;
-        let mut by_category = ask.clone();
-        by_category.slice_by = pb::SliceBy::Category as i32;
-        let places = reports.get_report(by_place).await?.into_inner();
-        let categories = reports.get_report(by_category).await?.into_inner();
+        // The page shows incidents by category and by place: the report
+        // already asked is one of them, or neither.
+        let by = |slice_by: pb::SliceBy| {
+            let mut other = ask.clone();
+            other.slice_by = slice_by as i32;
+            (report.slice_by != slice_by as i32).then_some(other)
+        };
+        let (for_categories, for_places) = (by(pb::SliceBy::Category), by(pb::SliceBy::Place));
+        let categories = match for_categories {
+            Some(other) => reports.get_report(other).await?.into_inner(),
+            None => report.clone(),
+        };
+        let places = match for_places {
+            Some(other) => reports.get_report(other).await?.into_inner(),
+            None => report.clone(),
+        };
         let page = report::html::render(&categories, &places);
         std::fs::write(path, page)
             .map_err(|e| CliError::Other(format!("writing {}: {e}", path.display())))?;

@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 
 use dutyroom_proto::v1 as pb;
 
-use super::{change, duration, league, slices, summary};
+use super::{change, daily_sign_for_p90, duration, league, slices, summary};
 
-/// HTML-escapes `text` (and drops control characters, which have no place
-/// on a printed page).
+/// HTML-escapes `text`, dropping control characters and bidi controls
+/// (which have no place on a printed page, and could reorder a figure).
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -20,7 +20,7 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if c.is_control() => {}
+            c if crate::cli::output::is_hazard(c) => {}
             c => out.push(c),
         }
     }
@@ -98,7 +98,7 @@ pub fn render(by_category: &pb::Report, by_place: &pb::Report) -> String {
         let header: Vec<&str> = header.iter().map(String::as_str).collect();
         let unranked: Vec<bool> = rows.iter().map(|r| r.rank == 0).collect();
         table(&mut page, &header, cells.into_iter(), &unranked);
-        page.push_str(&sparklines(rows));
+        page.push_str(&sparklines(report, rows));
     }
 
     for (title, report) in [
@@ -229,10 +229,11 @@ fn count_bars(report: &pb::Report) -> String {
 
 /// Each row's daily sign-for p90 as a small line, days without one left
 /// as gaps.
-fn sparklines(rows: &[pb::AssigneeRow]) -> String {
-    let with_data: Vec<&pb::AssigneeRow> = rows
+fn sparklines(report: &pb::Report, rows: &[pb::AssigneeRow]) -> String {
+    let with_data: Vec<(&pb::AssigneeRow, Vec<u64>)> = rows
         .iter()
-        .filter(|r| r.daily.iter().any(|d| d.sign_for_p90 > 0))
+        .map(|r| (r, daily_sign_for_p90(report, r)))
+        .filter(|(_, days)| days.iter().any(|p90| *p90 > 0))
         .collect();
     if with_data.is_empty() {
         return String::new();
@@ -241,27 +242,21 @@ fn sparklines(rows: &[pb::AssigneeRow]) -> String {
         "<p class=\"note\">每日签收 p90 · daily sign-for p90</p><table><tr><th class=\"l\">name</th>\
          <th class=\"l\">trend</th><th>max</th></tr>",
     );
-    for row in with_data {
-        let days = row.daily.len().max(2);
-        let top = row
-            .daily
-            .iter()
-            .map(|d| d.sign_for_p90)
-            .max()
-            .unwrap_or(1)
-            .max(1);
+    for (row, daily) in with_data {
+        let days = daily.len().max(2);
+        let top = daily.iter().copied().max().unwrap_or(1).max(1);
         let (width, height) = (240.0, 22.0);
         let step = width / (days - 1) as f64;
         let mut path = String::new();
         let mut dots = String::new();
         let mut pen_down = false;
-        for (i, day) in row.daily.iter().enumerate() {
-            if day.sign_for_p90 == 0 {
+        for (i, p90) in daily.iter().enumerate() {
+            if *p90 == 0 {
                 pen_down = false;
                 continue;
             }
             let x = i as f64 * step;
-            let y = height - 2.0 - (day.sign_for_p90 as f64 / top as f64) * (height - 4.0);
+            let y = height - 2.0 - (*p90 as f64 / top as f64) * (height - 4.0);
             let _ = write!(path, "{}{x:.1},{y:.1} ", if pen_down { "L" } else { "M" });
             // A day alone between gaps is a point a line cannot show.
             let _ = write!(dots, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"1.5\"/>");
@@ -274,7 +269,7 @@ fn sparklines(rows: &[pb::AssigneeRow]) -> String {
              stroke=\"#b5534a\" stroke-width=\"1.5\"/><g fill=\"#b5534a\">{dots}</g></svg></td>\
              <td>{max}</td></tr>",
             name = escape(&row.name),
-            max = duration(top, true),
+            max = duration(top),
         );
     }
     out.push_str("</table>");
@@ -288,7 +283,7 @@ mod tests {
     #[test]
     fn text_from_the_network_cannot_become_markup() {
         assert_eq!(
-            escape("<script>alert('x')</script>&\u{1b}[2J"),
+            escape("<script>alert('x')</script>&\u{1b}[2J\u{202e}"),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;[2J"
         );
     }

@@ -39,9 +39,10 @@ pub fn fit(text: &str, cells: usize) -> String {
     out
 }
 
-/// Pasted or restored text for a one-line field: line breaks and tabs
-/// become single spaces, other control characters are dropped, so nothing
-/// pasted can act as a key.
+/// Pasted or restored text for a one-line field, or a name from the
+/// network for one cell: line breaks and tabs become single spaces, other
+/// control characters and bidi controls are dropped, so nothing pasted can
+/// act as a key and nothing shown can reorder the line around it.
 pub fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -49,7 +50,7 @@ pub fn one_line(text: &str) -> String {
             if !out.ends_with(' ') && !out.is_empty() {
                 out.push(' ');
             }
-        } else if !c.is_control() {
+        } else if !crate::cli::output::is_hazard(c) {
             out.push(c);
         }
     }
@@ -64,6 +65,7 @@ mod tests {
     fn pasted_text_becomes_one_line_without_controls() {
         assert_eq!(one_line("新华路12号\r\n3单元\t502"), "新华路12号 3单元 502");
         assert_eq!(one_line("a\x1b[2Jb\x07"), "a[2Jb");
+        assert_eq!(one_line("abc\u{202e}def\u{2066}"), "abcdef");
         assert_eq!(one_line("\n\nx\n"), "x ");
     }
 

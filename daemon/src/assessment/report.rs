@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use dutyroom_proto::v1 as pb;
 
-use super::period::{Period, day_key};
+use super::period::{Period, date_of_key, day_key};
 use super::{AssigneeDay, MeasureDay, Slice, SliceDay};
 use crate::directory::model::{Category, Place, Post, Unit};
 use crate::error::Result;
 use crate::incidents::model::{AssigneeKind, AssigneeRef};
-use crate::store::{Reader, RollupOf, Store};
+use crate::store::{Reader, RollupOf, RollupSubject, Store};
 
 /// The smallest sample ranked when the request does not say.
 pub const DEFAULT_MIN_SAMPLE: u32 = 5;
@@ -188,37 +188,40 @@ struct Gathered {
     slices: BTreeMap<Slice, SliceDay>,
 }
 
+/// Sums a period's rollups. Every assignee's are read (a league places
+/// even a confined caller among all); daily figures are kept only for the
+/// rows shown.
 fn gather(store: &Store, period: &Period, ask: &Ask, daily: bool) -> Result<Gathered> {
     let mut gathered = Gathered::default();
-    store.assessment_days(&day_key(period.from), &day_key(period.to), |rollup| {
-        if !ask.drills.counts(rollup.drill) {
-            return;
-        }
-        match rollup.of {
-            RollupOf::Assignee(who, figures) => {
-                if ask.confined_to.as_ref().is_some_and(|me| *me != who) {
-                    return;
+    let want = |drill: bool, about: &RollupSubject| {
+        ask.drills.counts(drill)
+            && match about {
+                RollupSubject::Assignee(_) => true,
+                RollupSubject::Slice(slice) => {
+                    ask.confined_to.is_none() && ask.slice_by.takes(slice)
                 }
+            }
+    };
+    let (from, to) = (day_key(period.from), day_key(period.to));
+    store.assessment_days(&from, &to, want, |rollup| match rollup.of {
+        RollupOf::Assignee(who, figures) => {
+            gathered
+                .assignees
+                .entry(who.clone())
+                .or_default()
+                .merge(&figures);
+            if daily && ask.confined_to.as_ref().is_none_or(|me| *me == who) {
                 gathered
-                    .assignees
-                    .entry(who.clone())
+                    .daily
+                    .entry(who)
+                    .or_default()
+                    .entry(rollup.day)
                     .or_default()
                     .merge(&figures);
-                if daily {
-                    gathered
-                        .daily
-                        .entry(who)
-                        .or_default()
-                        .entry(rollup.day)
-                        .or_default()
-                        .merge(&figures);
-                }
             }
-            RollupOf::Slice(slice, figures) => {
-                if ask.confined_to.is_none() && ask.slice_by.takes(&slice) {
-                    gathered.slices.entry(slice).or_default().merge(&figures);
-                }
-            }
+        }
+        RollupOf::Slice(slice, figures) => {
+            gathered.slices.entry(slice).or_default().merge(&figures);
         }
     })?;
     Ok(gathered)
@@ -233,13 +236,16 @@ pub fn build(store: &Store, ask: &Ask, time_zone: &str) -> Result<pb::Report> {
 
     let mut posts = Vec::new();
     let mut units = Vec::new();
-    let mut everyone: Vec<AssigneeRef> = now.assignees.keys().cloned().collect();
-    if ask.confined_to.is_none() {
-        everyone.extend(names.posts.keys().map(|id| AssigneeRef::post(id)));
-        everyone.extend(names.units.keys().map(|id| AssigneeRef::unit(id)));
-    } else {
-        everyone.extend(ask.confined_to.clone());
-    }
+    let mut everyone: Vec<AssigneeRef> = match &ask.confined_to {
+        Some(me) => vec![me.clone()],
+        None => now
+            .assignees
+            .keys()
+            .cloned()
+            .chain(names.active_posts.iter().map(|id| AssigneeRef::post(id)))
+            .chain(names.active_units.iter().map(|id| AssigneeRef::unit(id)))
+            .collect(),
+    };
     everyone.sort();
     everyone.dedup();
     let empty = AssigneeDay::default();
@@ -274,7 +280,7 @@ pub fn build(store: &Store, ask: &Ask, time_zone: &str) -> Result<pb::Report> {
             previous_value: previous_value.unwrap_or(0.0),
             had_previous_value: previous_value.is_some(),
             previous_rank: previous_ranks.get(&who).copied().unwrap_or(0),
-            daily: daily_points(&ask.period, now.daily.get(&who)),
+            daily: daily_points(now.daily.get(&who)),
         };
         match who.kind {
             AssigneeKind::Post => posts.push(row),
@@ -367,23 +373,19 @@ fn ranks(rows: &BTreeMap<AssigneeRef, AssigneeDay>, ask: &Ask) -> HashMap<Assign
     out
 }
 
-fn daily_points(
-    period: &Period,
-    days: Option<&BTreeMap<String, AssigneeDay>>,
-) -> Vec<pb::DayPoint> {
-    let empty = AssigneeDay::default();
-    period
-        .each_day()
-        .map(|date| {
-            let day = days.and_then(|d| d.get(&day_key(date))).unwrap_or(&empty);
-            let p90 = |m: &MeasureDay| m.times.percentile(90.0).unwrap_or(0);
-            pb::DayPoint {
-                day: date.to_string(),
+/// The days of a row that have figures, in order.
+fn daily_points(days: Option<&BTreeMap<String, AssigneeDay>>) -> Vec<pb::DayPoint> {
+    let p90 = |m: &MeasureDay| m.times.percentile(90.0).unwrap_or(0);
+    days.into_iter()
+        .flatten()
+        .filter_map(|(key, day)| {
+            Some(pb::DayPoint {
+                day: date_of_key(key)?.to_string(),
                 orders: day.orders,
                 sign_for_p90: p90(&day.sign_for),
                 arrive_p90: p90(&day.arrive),
                 resolve_p90: p90(&day.resolve),
-            }
+            })
         })
         .collect()
 }
@@ -510,8 +512,11 @@ fn period_out(period: &Period) -> pb::ReportPeriod {
 
 /// The directory's names, and the place tree.
 struct Names {
-    posts: BTreeMap<String, String>,
-    units: BTreeMap<String, String>,
+    posts: HashMap<String, String>,
+    units: HashMap<String, String>,
+    /// Posts and units not retired: shown even with nothing to count.
+    active_posts: Vec<String>,
+    active_units: Vec<String>,
     categories: HashMap<String, String>,
     places: HashMap<String, (String, Option<String>)>,
 }
@@ -521,17 +526,21 @@ const NO_PLACE: &str = "-";
 
 impl Names {
     fn read(store: &Store) -> Result<Names> {
+        let posts = Reader::entries::<Post>(store)?;
+        let units = Reader::entries::<Unit>(store)?;
         Ok(Names {
-            posts: Reader::entries::<Post>(store)?
-                .into_iter()
+            active_posts: posts
+                .iter()
                 .filter(|p| !p.retired)
-                .map(|p| (p.id, p.name))
+                .map(|p| p.id.clone())
                 .collect(),
-            units: Reader::entries::<Unit>(store)?
-                .into_iter()
+            active_units: units
+                .iter()
                 .filter(|u| !u.retired)
-                .map(|u| (u.id, u.name))
+                .map(|u| u.id.clone())
                 .collect(),
+            posts: posts.into_iter().map(|p| (p.id, p.name)).collect(),
+            units: units.into_iter().map(|u| (u.id, u.name)).collect(),
             categories: Reader::entries::<Category>(store)?
                 .into_iter()
                 .map(|c| (c.code, c.name_zh))

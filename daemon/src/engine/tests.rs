@@ -271,7 +271,12 @@ async fn a_day_rollup_gathers_each_clock_as_it_stops_in_the_same_batch() {
     assert_eq!(slice_day.arrive.times.max(), 420);
     let mut seen = Vec::new();
     store
-        .assessment_days(incident.day(), incident.day(), |rollup| seen.push(rollup))
+        .assessment_days(
+            incident.day(),
+            incident.day(),
+            |_, _| true,
+            |rollup| seen.push(rollup),
+        )
         .expect("scan");
     assert_eq!(seen.len(), 5, "one post and four slices: {seen:?}");
     // Drills are kept apart: none here.

@@ -5,6 +5,7 @@
 //! One-byte prefixes keep each kind of key in its own range; integers are
 //! big-endian so that byte order is numeric order.
 
+use super::queries::RollupSubject;
 use crate::assessment::Slice;
 use crate::directory::model::EntryKind;
 use crate::error::{Error, Result};
@@ -133,17 +134,9 @@ fn assessment_day_prefix(day: &str, drill: bool) -> Vec<u8> {
     key
 }
 
-/// What an assessment key (without the prefix) is about.
-pub(super) enum AssessmentKey {
-    /// A post's or unit's rollup.
-    Assignee(AssigneeRef),
-    /// A slice's rollup.
-    Slice(Slice),
-}
-
 /// Splits an assessment key into its day, whether it counts drills, and
 /// what it is about; `None` for a key this build does not know.
-pub(super) fn parse_assessment_key(key: &[u8]) -> Option<(String, bool, AssessmentKey)> {
+pub(super) fn parse_assessment_key(key: &[u8]) -> Option<(String, bool, RollupSubject)> {
     let rest = key.strip_prefix(ASSESSMENT_DAYS)?;
     let day = std::str::from_utf8(rest.get(..8)?).ok()?.to_owned();
     let drill = match rest.get(8)? {
@@ -154,13 +147,13 @@ pub(super) fn parse_assessment_key(key: &[u8]) -> Option<(String, bool, Assessme
     let about = match (rest.get(9)?, rest.get(10..)?) {
         (b'a', who) => {
             let (kind, id) = std::str::from_utf8(who).ok()?.split_once(':')?;
-            AssessmentKey::Assignee(match kind {
+            RollupSubject::Assignee(match kind {
                 "post" => AssigneeRef::post(id),
                 "unit" => AssigneeRef::unit(id),
                 _ => return None,
             })
         }
-        (b's', json) => AssessmentKey::Slice(serde_json::from_slice(json).ok()?),
+        (b's', json) => RollupSubject::Slice(serde_json::from_slice(json).ok()?),
         _ => return None,
     };
     Some((day, drill, about))

@@ -65,6 +65,15 @@ pub struct Rollup {
     pub of: RollupOf,
 }
 
+/// Whose figures a rollup holds, before they are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollupSubject {
+    /// A post's or unit's.
+    Assignee(AssigneeRef),
+    /// A slice's.
+    Slice(Slice),
+}
+
 /// Whose figures a [`Rollup`] holds.
 #[derive(Debug, Clone)]
 pub enum RollupOf {
@@ -177,13 +186,15 @@ impl Store {
         .map(|first| first.items.into_iter().next())
     }
 
-    /// Every assessment rollup of the local days `from..=to` (`YYYYMMDD`),
-    /// drills and real ones, in day order, handed to `visit`. Keys this
-    /// build does not know are passed over.
+    /// The assessment rollups of the local days `from..=to` (`YYYYMMDD`)
+    /// that `want` (drill or not, whose) asks for, decoded and handed to
+    /// `visit` in day order; the rest are passed over undecoded, as are
+    /// keys this build does not know.
     pub fn assessment_days(
         &self,
         from: &str,
         to: &str,
+        want: impl Fn(bool, &RollupSubject) -> bool,
         mut visit: impl FnMut(Rollup),
     ) -> Result<()> {
         let start = PageCursor::at(keys::assessment_days_from(from));
@@ -195,9 +206,12 @@ impl Store {
             if day.as_str() > to {
                 return Ok(Visit::Stop);
             }
+            if !want(drill, &about) {
+                return Ok(Visit::Skip);
+            }
             let of = match about {
-                keys::AssessmentKey::Assignee(who) => RollupOf::Assignee(who, decode(value)?),
-                keys::AssessmentKey::Slice(slice) => RollupOf::Slice(slice, decode(value)?),
+                RollupSubject::Assignee(who) => RollupOf::Assignee(who, decode(value)?),
+                RollupSubject::Slice(slice) => RollupOf::Slice(slice, decode(value)?),
             };
             visit(Rollup { day, drill, of });
             Ok(Visit::<()>::Skip)

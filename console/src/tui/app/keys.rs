@@ -86,7 +86,8 @@ impl App {
                     _ => None,
                 };
                 if let Some(offset) = scroll {
-                    self.mode = Mode::Report(offset.min(crate::tui::views::report_lines(self)));
+                    let last = crate::tui::views::report_lines(self).saturating_sub(1);
+                    self.mode = Mode::Report(offset.min(last));
                 }
                 Vec::new()
             }

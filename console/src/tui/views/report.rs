@@ -28,7 +28,7 @@ fn sparkline(values: &[u64]) -> String {
             if v == 0 {
                 ' '
             } else {
-                let step = (v * 7 / top).min(7) as usize;
+                let step = (u128::from(v) * 7 / u128::from(top)).min(7) as usize;
                 BLOCKS[step]
             }
         })
@@ -53,7 +53,8 @@ fn squeeze(values: &[u64], cells: usize) -> Vec<u64> {
             if some.is_empty() {
                 0
             } else {
-                some.iter().sum::<u64>() / some.len() as u64
+                let sum: u128 = some.iter().map(|v| u128::from(*v)).sum();
+                u64::try_from(sum / some.len() as u128).unwrap_or(u64::MAX)
             }
         })
         .collect()
@@ -61,7 +62,7 @@ fn squeeze(values: &[u64], cells: usize) -> Vec<u64> {
 
 /// A horizontal bar of `value` out of `max`, `cells` wide, in eighths.
 fn bar(value: f64, max: f64, cells: usize) -> String {
-    if max <= 0.0 || value <= 0.0 {
+    if !(max.is_finite() && value.is_finite()) || max <= 0.0 || value <= 0.0 {
         return " ".repeat(cells);
     }
     const EIGHTHS: [char; 8] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉', '█'];
@@ -139,8 +140,8 @@ fn lines(app: &App, report: &pb::Report, cells: usize, theme: &Theme) -> Vec<Lin
             };
             format!(
                 "{name} {}/{} {} {moved}",
-                duration(f.p50, true),
-                duration(f.p90, true),
+                duration(f.p50),
+                duration(f.p90),
                 share(f.compliance),
             )
         };
@@ -183,7 +184,7 @@ fn lines(app: &App, report: &pb::Report, cells: usize, theme: &Theme) -> Vec<Lin
         // cells, then the sparkline takes what is left.
         let spark_cells = cells.saturating_sub(49).min(31);
         for row in rows {
-            let sign_p90: Vec<u64> = row.daily.iter().map(|d| d.sign_for_p90).collect();
+            let sign_p90 = crate::report::daily_sign_for_p90(report, row);
             let spark = sparkline(&squeeze(&sign_p90, spark_cells));
             let style = if row.rank == 0 {
                 theme.dim()
@@ -252,5 +253,7 @@ mod tests {
         assert_eq!(squeeze(&[1, 3, 0, 0, 5, 7], 3), [2, 0, 6]);
         assert_eq!(bar(50.0, 100.0, 4), "██  ");
         assert_eq!(bar(0.0, 100.0, 3), "   ");
+        assert_eq!(bar(f64::NAN, 100.0, 3), "   ");
+        assert_eq!(sparkline(&[u64::MAX, 1]), "█▁");
     }
 }
