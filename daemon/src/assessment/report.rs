@@ -35,46 +35,40 @@ pub enum RankBy {
 }
 
 impl RankBy {
+    /// Every ranking, by its name in the API.
+    const ALL: [(&'static str, RankBy); 8] = {
+        use super::Measure::*;
+        [
+            ("composite", RankBy::Composite),
+            ("sign_for_p90", RankBy::P90(SignFor)),
+            ("arrive_p90", RankBy::P90(Arrive)),
+            ("resolve_p90", RankBy::P90(Resolve)),
+            ("sign_for_compliance", RankBy::Compliance(SignFor)),
+            ("arrive_compliance", RankBy::Compliance(Arrive)),
+            ("resolve_compliance", RankBy::Compliance(Resolve)),
+            ("send_back_rate", RankBy::SendBackRate),
+        ]
+    };
+
     /// Parses the API's name for it (empty: composite).
     pub fn parse(name: &str) -> Option<RankBy> {
-        use super::Measure::*;
-        Some(match name {
-            "" | "composite" => RankBy::Composite,
-            "sign_for_p90" => RankBy::P90(SignFor),
-            "arrive_p90" => RankBy::P90(Arrive),
-            "resolve_p90" => RankBy::P90(Resolve),
-            "sign_for_compliance" => RankBy::Compliance(SignFor),
-            "arrive_compliance" => RankBy::Compliance(Arrive),
-            "resolve_compliance" => RankBy::Compliance(Resolve),
-            "send_back_rate" => RankBy::SendBackRate,
-            _ => return None,
-        })
+        let name = if name.is_empty() { "composite" } else { name };
+        Self::ALL
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, rank_by)| *rank_by)
     }
 
-    /// Every name [`RankBy::parse`] takes.
-    pub const NAMES: [&'static str; 8] = [
-        "composite",
-        "sign_for_p90",
-        "arrive_p90",
-        "resolve_p90",
-        "sign_for_compliance",
-        "arrive_compliance",
-        "resolve_compliance",
-        "send_back_rate",
-    ];
+    /// Every name [`RankBy::parse`] takes, comma-separated.
+    pub fn names() -> String {
+        Self::ALL.map(|(name, _)| name).join(", ")
+    }
 
     fn name(self) -> &'static str {
-        use super::Measure::*;
-        match self {
-            RankBy::Composite => "composite",
-            RankBy::P90(SignFor) => "sign_for_p90",
-            RankBy::P90(Arrive) => "arrive_p90",
-            RankBy::P90(Resolve) => "resolve_p90",
-            RankBy::Compliance(SignFor) => "sign_for_compliance",
-            RankBy::Compliance(Arrive) => "arrive_compliance",
-            RankBy::Compliance(Resolve) => "resolve_compliance",
-            RankBy::SendBackRate => "send_back_rate",
-        }
+        Self::ALL
+            .iter()
+            .find(|(_, rank_by)| *rank_by == self)
+            .map_or("composite", |(name, _)| name)
     }
 
     fn lower_is_better(self) -> bool {

@@ -94,7 +94,7 @@ fn ask_of(request: &pb::GetReportRequest, role: &Role) -> Result<Ask> {
             format!(
                 "{:?} is not a measure to rank by; one of {}",
                 crate::error::bounded(&request.rank_by),
-                RankBy::NAMES.join(", ")
+                RankBy::names()
             ),
         )
     })?;
