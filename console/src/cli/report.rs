@@ -81,7 +81,7 @@ fn day_arg(text: &str, today: Date) -> Result<Date, CliError> {
             .map_err(|e| CliError::Usage(e.to_string())),
         _ => text.parse().map_err(|_| {
             CliError::Usage(format!(
-                "--from/--to: {:?} is not a day; write YYYY-MM-DD, today or yesterday",
+                "--from/--to: \"{}\" is not a day; write YYYY-MM-DD, today or yesterday",
                 output::visible(text)
             ))
         }),
@@ -178,6 +178,13 @@ pub async fn run(ctx: &mut Ctx<'_>, args: ReportArgs) -> Result<(), CliError> {
                     ctx.out,
                     "ranked by {}; fewer than {} orders: not ranked",
                     report.rank_by, report.min_sample
+                )?;
+            }
+            if !report.confined_to.is_empty() {
+                writeln!(
+                    ctx.out,
+                    "{}: only its own row (a post or unit sees no summary, slices or others)",
+                    report.confined_to
                 )?;
             }
             let (header, rows) = cells(&report, args.kind, false);
