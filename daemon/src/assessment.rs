@@ -121,19 +121,53 @@ pub struct MeasureDay {
     pub overdue: u64,
 }
 
-/// One assignee's (post's or unit's) assessment for the incidents received
-/// on one local day: what reports add up over a period.
+/// The three timed measures (签收, 到场, 办结) of some clocks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AssigneeDay {
+pub struct Clocks {
     /// 签收: dispatch → signed for.
     #[serde(default)]
     pub sign_for: MeasureDay,
     /// 到场: dispatch → on scene.
     #[serde(default)]
     pub arrive: MeasureDay,
-    /// 办结: intake → resolved, for the lead.
+    /// 办结: intake (or reopening) → resolved.
     #[serde(default)]
     pub resolve: MeasureDay,
+}
+
+impl Clocks {
+    /// One measure's figures.
+    pub fn measure(&self, which: Measure) -> &MeasureDay {
+        match which {
+            Measure::SignFor => &self.sign_for,
+            Measure::Arrive => &self.arrive,
+            Measure::Resolve => &self.resolve,
+        }
+    }
+
+    fn measure_mut(&mut self, which: Measure) -> &mut MeasureDay {
+        match which {
+            Measure::SignFor => &mut self.sign_for,
+            Measure::Arrive => &mut self.arrive,
+            Measure::Resolve => &mut self.resolve,
+        }
+    }
+
+    /// Adds another day's clocks.
+    pub fn merge(&mut self, other: &Clocks) {
+        self.sign_for.merge(&other.sign_for);
+        self.arrive.merge(&other.arrive);
+        self.resolve.merge(&other.resolve);
+    }
+}
+
+/// One assignee's (post's or unit's) assessment for the incidents received
+/// on one local day: what reports add up over a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssigneeDay {
+    /// Its clocks (resolution: for incidents it led).
+    #[serde(default)]
+    pub clocks: Clocks,
     /// Orders sent back (退单), by reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sent_back: BTreeMap<String, u64>,
@@ -146,14 +180,6 @@ pub struct AssigneeDay {
 }
 
 impl AssigneeDay {
-    fn measure(&mut self, which: Measure) -> &mut MeasureDay {
-        match which {
-            Measure::SignFor => &mut self.sign_for,
-            Measure::Arrive => &mut self.arrive,
-            Measure::Resolve => &mut self.resolve,
-        }
-    }
-
     /// Adds one observation about this assignee (callbacks and ladder
     /// levels are the incident's, not an assignee's, and are passed over).
     /// `skewed`: its time came from a post's clock corrected for skew.
@@ -163,7 +189,7 @@ impl AssigneeDay {
         }
         match observation {
             Observation::Done { measure, .. } | Observation::Abandoned { measure, .. } => {
-                self.measure(*measure).add(observation);
+                self.clocks.measure_mut(*measure).add(observation);
             }
             Observation::SentBack { reason, .. } => {
                 *self.sent_back.entry(reason.clone()).or_default() += 1;
@@ -176,9 +202,7 @@ impl AssigneeDay {
 
     /// Adds another day's (or assignee's) figures to these.
     pub fn merge(&mut self, other: &AssigneeDay) {
-        self.sign_for.merge(&other.sign_for);
-        self.arrive.merge(&other.arrive);
-        self.resolve.merge(&other.resolve);
+        self.clocks.merge(&other.clocks);
         for (reason, count) in &other.sent_back {
             *self.sent_back.entry(reason.clone()).or_default() += count;
         }
@@ -255,15 +279,9 @@ pub struct SliceDay {
     /// Incidents received.
     #[serde(default)]
     pub created: u64,
-    /// 签收, every assignee's.
+    /// Its incidents' clocks, every assignee's.
     #[serde(default)]
-    pub sign_for: MeasureDay,
-    /// 到场, every assignee's.
-    #[serde(default)]
-    pub arrive: MeasureDay,
-    /// 办结, intake → resolved.
-    #[serde(default)]
-    pub resolve: MeasureDay,
+    pub clocks: Clocks,
     /// Orders sent.
     #[serde(default)]
     pub orders: u64,
@@ -292,10 +310,12 @@ impl SliceDay {
             Observation::Assigned { .. } => self.orders += 1,
             Observation::SentBack { .. } => self.sent_back += 1,
             Observation::Done { measure, .. } => {
-                self.measure(*measure).add(observation);
+                self.clocks.measure_mut(*measure).add(observation);
                 self.skewed += u64::from(skewed);
             }
-            Observation::Abandoned { measure, .. } => self.measure(*measure).add(observation),
+            Observation::Abandoned { measure, .. } => {
+                self.clocks.measure_mut(*measure).add(observation)
+            }
             Observation::Callback { satisfaction } => {
                 self.callbacks += 1;
                 if let Some(score) = satisfaction {
@@ -310,20 +330,10 @@ impl SliceDay {
         }
     }
 
-    fn measure(&mut self, which: Measure) -> &mut MeasureDay {
-        match which {
-            Measure::SignFor => &mut self.sign_for,
-            Measure::Arrive => &mut self.arrive,
-            Measure::Resolve => &mut self.resolve,
-        }
-    }
-
     /// Adds another day's (or slice's) figures to these.
     pub fn merge(&mut self, other: &SliceDay) {
         self.created += other.created;
-        self.sign_for.merge(&other.sign_for);
-        self.arrive.merge(&other.arrive);
-        self.resolve.merge(&other.resolve);
+        self.clocks.merge(&other.clocks);
         self.orders += other.orders;
         self.sent_back += other.sent_back;
         for (level, count) in &other.reached {

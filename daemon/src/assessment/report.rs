@@ -77,20 +77,16 @@ impl RankBy {
 
     /// The row's value for this ranking, if it has one.
     fn value(self, day: &AssigneeDay) -> Option<f64> {
-        let measure = |m: super::Measure| match m {
-            super::Measure::SignFor => &day.sign_for,
-            super::Measure::Arrive => &day.arrive,
-            super::Measure::Resolve => &day.resolve,
-        };
+        let measure = |m: super::Measure| day.clocks.measure(m);
         match self {
             RankBy::P90(m) => measure(m).times.percentile(90.0).map(|s| s as f64),
             RankBy::Compliance(m) => compliance(measure(m)),
             RankBy::SendBackRate => send_back_rate(day),
             RankBy::Composite => {
                 let parts: Vec<f64> = [
-                    compliance(&day.sign_for),
-                    compliance(&day.arrive),
-                    compliance(&day.resolve),
+                    compliance(&day.clocks.sign_for),
+                    compliance(&day.clocks.arrive),
+                    compliance(&day.clocks.resolve),
                     send_back_rate(day).map(|rate| 1.0 - rate),
                 ]
                 .into_iter()
@@ -264,9 +260,9 @@ pub fn build(store: &Store, ask: &Ask, time_zone: &str) -> Result<pb::Report> {
                     count: *count,
                 })
                 .collect(),
-            sign_for: Some(figures_of(&figures.sign_for)),
-            arrive: Some(figures_of(&figures.arrive)),
-            resolve: Some(figures_of(&figures.resolve)),
+            sign_for: Some(figures_of(&figures.clocks.sign_for)),
+            arrive: Some(figures_of(&figures.clocks.arrive)),
+            resolve: Some(figures_of(&figures.clocks.resolve)),
             skewed: figures.skewed,
             value: value.unwrap_or(0.0),
             has_value: value.is_some(),
@@ -376,9 +372,9 @@ fn daily_points(days: Option<&BTreeMap<String, AssigneeDay>>) -> Vec<pb::DayPoin
             Some(pb::DayPoint {
                 day: date_of_key(key)?.to_string(),
                 orders: day.orders,
-                sign_for_p90: p90(&day.sign_for),
-                arrive_p90: p90(&day.arrive),
-                resolve_p90: p90(&day.resolve),
+                sign_for_p90: p90(&day.clocks.sign_for),
+                arrive_p90: p90(&day.clocks.arrive),
+                resolve_p90: p90(&day.clocks.resolve),
             })
         })
         .collect()
@@ -458,9 +454,9 @@ fn totals(day: &SliceDay) -> pb::Totals {
         created: day.created,
         orders: day.orders,
         sent_back: day.sent_back,
-        sign_for: Some(figures_of(&day.sign_for)),
-        arrive: Some(figures_of(&day.arrive)),
-        resolve: Some(figures_of(&day.resolve)),
+        sign_for: Some(figures_of(&day.clocks.sign_for)),
+        arrive: Some(figures_of(&day.clocks.arrive)),
+        resolve: Some(figures_of(&day.clocks.resolve)),
         reached: day
             .reached
             .iter()

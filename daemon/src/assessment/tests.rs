@@ -167,9 +167,12 @@ fn a_slice_day_and_an_assignee_day_add_up_one_life() {
         }
     }
     assert_eq!((slice.created, slice.orders, slice.sent_back), (1, 2, 1));
-    assert_eq!(slice.sign_for.times.max(), 180);
-    assert_eq!((slice.arrive.within, slice.arrive.overdue), (0, 1));
-    assert_eq!(slice.resolve.times.percentile(50.0), Some(7_200));
+    assert_eq!(slice.clocks.sign_for.times.max(), 180);
+    assert_eq!(
+        (slice.clocks.arrive.within, slice.clocks.arrive.overdue),
+        (0, 1)
+    );
+    assert_eq!(slice.clocks.resolve.times.percentile(50.0), Some(7_200));
     assert_eq!(
         slice.reached,
         BTreeMap::from([(1, 1), (2, 1)]),
@@ -182,13 +185,13 @@ fn a_slice_day_and_an_assignee_day_add_up_one_life() {
         (post.orders, post.sent_back_total(), post.skewed),
         (1, 0, 1)
     );
-    assert_eq!(post.resolve.times.count(), 1);
+    assert_eq!(post.clocks.resolve.times.count(), 1);
     // Two days of it are the sum of each.
     let mut two = slice.clone();
     two.merge(&slice);
     assert_eq!((two.created, two.callbacks), (2, 2));
     assert_eq!(two.reached.get(&2), Some(&2));
-    assert_eq!(two.arrive.times.count(), 2);
+    assert_eq!(two.clocks.arrive.times.count(), 2);
 }
 
 #[test]

@@ -253,13 +253,19 @@ async fn a_day_rollup_gathers_each_clock_as_it_stops_in_the_same_batch() {
         .assessment_day(incident.day(), false, &xinhua)
         .expect("read")
         .expect("a rollup for the day");
-    assert_eq!(day.sign_for.times.count(), 1);
-    assert_eq!(day.sign_for.times.percentile(50.0), Some(40));
-    assert_eq!((day.sign_for.within, day.sign_for.overdue), (1, 0));
-    assert_eq!(day.arrive.times.count(), 1);
-    assert_eq!(day.arrive.times.max(), 420);
-    assert_eq!((day.arrive.within, day.arrive.overdue), (0, 1));
-    assert_eq!(day.resolve.times.count(), 0, "not resolved yet");
+    assert_eq!(day.clocks.sign_for.times.count(), 1);
+    assert_eq!(day.clocks.sign_for.times.percentile(50.0), Some(40));
+    assert_eq!(
+        (day.clocks.sign_for.within, day.clocks.sign_for.overdue),
+        (1, 0)
+    );
+    assert_eq!(day.clocks.arrive.times.count(), 1);
+    assert_eq!(day.clocks.arrive.times.max(), 420);
+    assert_eq!(
+        (day.clocks.arrive.within, day.clocks.arrive.overdue),
+        (0, 1)
+    );
+    assert_eq!(day.clocks.resolve.times.count(), 0, "not resolved yet");
     assert_eq!(day.orders, 1);
     // The incident's slice counts it once, with the same clocks.
     let [slice, ..] = crate::assessment::Slice::of(&incident);
@@ -268,7 +274,7 @@ async fn a_day_rollup_gathers_each_clock_as_it_stops_in_the_same_batch() {
         .expect("read")
         .expect("the slice's day");
     assert_eq!((slice_day.created, slice_day.orders), (1, 1));
-    assert_eq!(slice_day.arrive.times.max(), 420);
+    assert_eq!(slice_day.clocks.arrive.times.max(), 420);
     let mut seen = Vec::new();
     store
         .assessment_days(
