@@ -15,6 +15,7 @@
 //!   acknowledged is lost.
 //! - [`child`]: `dutyd` as a child process.
 //! - [`render`]: the console's frame time (no daemon).
+//! - [`report`]: a year of history, reports over it, and the rollups' cost.
 
 pub mod baseline;
 pub mod child;
@@ -25,6 +26,7 @@ pub mod load;
 pub mod mixed;
 pub mod query;
 pub mod render;
+pub mod report;
 pub mod startup;
 
 use std::path::PathBuf;

@@ -443,7 +443,15 @@ pub async fn roster(client: &Client) -> Result<(), CliError> {
         .as_ref()
         .and_then(|t| jiff::tz::TimeZone::get(&t.time_zone).ok())
         .unwrap_or(jiff::tz::TimeZone::UTC);
-    let today = jiff::Timestamp::now().to_zoned_datetime(zone).date();
+    // The daemon's today, not this machine's: they differ on a virtual clock
+    // (`duty bench report` lives through 2025).
+    let now = info
+        .time
+        .as_ref()
+        .and_then(|t| t.now)
+        .and_then(|t| jiff::Timestamp::new(t.seconds, 0).ok())
+        .unwrap_or_else(jiff::Timestamp::now);
+    let today = now.to_zoned_datetime(zone).date();
     let first = today.yesterday().unwrap_or(today);
     client
         .rosters()

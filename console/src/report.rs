@@ -5,6 +5,7 @@
 //! never disagree on a figure.
 
 pub mod html;
+pub mod incidents;
 
 use std::io::Write;
 
@@ -27,6 +28,12 @@ pub enum Kind {
     Severities,
     /// By source channel.
     Sources,
+    /// By the hour of the day received.
+    Hours,
+    /// By roster shift (白班, 夜班, …).
+    Shifts,
+    /// Each incident received, with its own times (paged through in full).
+    Incidents,
 }
 
 impl Kind {
@@ -36,7 +43,11 @@ impl Kind {
             Kind::Places => pb::SliceBy::Place,
             Kind::Severities => pb::SliceBy::Severity,
             Kind::Sources => pb::SliceBy::Source,
-            Kind::Summary | Kind::Posts | Kind::Units | Kind::Categories => pb::SliceBy::Category,
+            Kind::Hours => pb::SliceBy::Hour,
+            Kind::Shifts => pb::SliceBy::Shift,
+            Kind::Summary | Kind::Posts | Kind::Units | Kind::Categories | Kind::Incidents => {
+                pb::SliceBy::Category
+            }
         }
     }
 }
@@ -492,6 +503,15 @@ pub fn csv_field(text: &str) -> String {
     } else {
         text
     }
+}
+
+/// Writes rows as CSV (no header: a page after the first).
+pub fn write_rows_csv(out: &mut dyn Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
+        writeln!(out, "{}", cells.join(","))?;
+    }
+    Ok(())
 }
 
 /// Writes a header and rows as CSV.

@@ -17,6 +17,7 @@
 //! marked, so that reports can leave them out or show them alone.
 
 pub mod histogram;
+pub mod incidents;
 pub mod period;
 pub mod report;
 pub mod service;
@@ -30,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::escalation::clocks::{Clock, ClockKind};
 use crate::incidents::model::{
-    AssigneeRef, AssignmentRole, AssignmentState, Incident, Severity, Source,
+    AssigneeRef, AssignmentRole, AssignmentState, Incident, Severity, Source, StoppedClock,
 };
 
 /// A timed measure.
@@ -50,6 +51,48 @@ impl Measure {
             ClockKind::SignFor => Measure::SignFor,
             ClockKind::Arrive => Measure::Arrive,
             ClockKind::Resolve => Measure::Resolve,
+        }
+    }
+
+    /// The clock that times this measure.
+    pub fn clock(self) -> ClockKind {
+        match self {
+            Measure::SignFor => ClockKind::SignFor,
+            Measure::Arrive => ClockKind::Arrive,
+            Measure::Resolve => ClockKind::Resolve,
+        }
+    }
+}
+
+impl Observation {
+    /// The clock this observation stopped, as the incident keeps it.
+    pub fn stopped_clock(&self) -> Option<StoppedClock> {
+        match self {
+            Observation::Done {
+                measure,
+                assignee,
+                secs,
+                within,
+                alarms,
+            } => Some(StoppedClock {
+                kind: measure.clock(),
+                assignee: assignee.clone(),
+                secs: Some(*secs),
+                within: within.unwrap_or(true),
+                alarms: *alarms,
+            }),
+            Observation::Abandoned {
+                measure,
+                assignee,
+                alarms,
+            } => Some(StoppedClock {
+                kind: measure.clock(),
+                assignee: assignee.clone(),
+                secs: None,
+                within: false,
+                alarms: *alarms,
+            }),
+            _ => None,
         }
     }
 }
@@ -259,16 +302,22 @@ pub enum Slice {
     Source(Source),
     /// By place id (none: the incident has no place).
     Place(Option<String>),
+    /// By the local hour it was received in (0–23); reports group hours
+    /// into the roster's shifts.
+    Hour(u8),
 }
 
 impl Slice {
-    /// The slices `incident` falls in now, one of each way.
-    pub fn of(incident: &Incident) -> [Slice; 4] {
+    /// The slices `incident` falls in now, one of each way; its hour in the
+    /// centre's zone `tz`.
+    pub fn of(incident: &Incident, tz: &jiff::tz::TimeZone) -> [Slice; 5] {
+        let hour = incident.created_at.to_zoned_datetime(tz.clone()).hour();
         [
             Slice::Category(incident.intake.category.clone()),
             Slice::Severity(incident.intake.severity),
             Slice::Source(incident.intake.source),
             Slice::Place(incident.intake.place_id.clone()),
+            Slice::Hour(u8::try_from(hour).unwrap_or_default()),
         ]
     }
 }
@@ -374,22 +423,28 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Adds what one change of an incident means (see [`observe`]);
-    /// `skewed`: its times came from a post's clock corrected for skew.
-    pub fn observe(&mut self, before: Option<&Incident>, after: &Incident, skewed: bool) {
-        let observations = observe(before, after);
+    /// Adds what one change of an incident means (`observations`, from
+    /// [`observe`]) to the rollups of `after`'s day; `skewed`: its times
+    /// came from a post's clock corrected for skew; `tz` the centre's zone.
+    pub fn add(
+        &mut self,
+        after: &Incident,
+        observations: &[Observation],
+        skewed: bool,
+        tz: &jiff::tz::TimeZone,
+    ) {
         if observations.is_empty() {
             return;
         }
         let day = after.day().to_owned();
         let drill = after.intake.drill;
-        for slice in Slice::of(after) {
+        for slice in Slice::of(after, tz) {
             let figures = self.slices.entry((day.clone(), drill, slice)).or_default();
-            for observation in &observations {
+            for observation in observations {
                 figures.add(observation, skewed);
             }
         }
-        for observation in &observations {
+        for observation in observations {
             if let Some(assignee) = observation.assignee() {
                 self.assignees
                     .entry((day.clone(), drill, assignee.clone()))

@@ -62,6 +62,10 @@ pub struct EngineOptions {
     /// How often sled is made durable (a checkpoint), so that the journal
     /// replayed after a crash stays short.
     pub checkpoint_every: std::time::Duration,
+    /// Keep the assessment rollups as incidents change (on by default).
+    /// Off only to measure what keeping them costs (`duty bench report`):
+    /// a store written with them off lacks those days' figures.
+    pub assessment_rollups: bool,
 }
 
 impl Default for EngineOptions {
@@ -72,6 +76,7 @@ impl Default for EngineOptions {
             broadcast_capacity: 4096,
             presence: crate::presence::PresenceOptions::default(),
             checkpoint_every: std::time::Duration::from_secs(2),
+            assessment_rollups: true,
         }
     }
 }
@@ -126,6 +131,8 @@ pub(crate) struct Shared {
     pub(crate) presence: Arc<crate::presence::Presence>,
     /// Presence changes to journal, taken by the task that journals them.
     presence_notices: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<crate::presence::Notice>>>,
+    /// Whether commands add to the assessment rollups.
+    pub(crate) assessment_rollups: bool,
     /// Makes this engine's writer panic at its next batch (engine tests).
     #[cfg(test)]
     panic_next_batch: std::sync::atomic::AtomicBool,
@@ -209,6 +216,7 @@ impl Engine {
             deadlines: Notify::new(),
             presence: Arc::new(presence),
             presence_notices: Mutex::new(Some(presence_notices)),
+            assessment_rollups: options.assessment_rollups,
             #[cfg(test)]
             panic_next_batch: std::sync::atomic::AtomicBool::new(false),
         });

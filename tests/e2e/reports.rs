@@ -465,3 +465,270 @@ async fn a_post_sees_its_own_row_and_the_cli_writes_tables_csv_and_a_page() {
     assert!(bad.stderr.contains("composite"), "{}", bad.stderr);
     daemon.stop().await;
 }
+
+async fn incidents(
+    daemon: &TestDaemon,
+    token: &str,
+    tune: impl FnOnce(&mut pb::ListIncidentMeasuresRequest),
+) -> Result<pb::ListIncidentMeasuresReply, tonic::Status> {
+    let mut request = pb::ListIncidentMeasuresRequest {
+        from: "2026-11-30".into(),
+        period: pb::PeriodKind::Month as i32,
+        ..Default::default()
+    };
+    tune(&mut request);
+    daemon
+        .client(token)
+        .await
+        .reports()
+        .list_incident_measures(request)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// (kind, assignee, done, seconds, in time, alarms) of each stopped clock.
+fn clocks(row: &pb::IncidentMeasures) -> Vec<(u32, &str, bool, u64, bool, u32)> {
+    row.clocks
+        .iter()
+        .map(|c| {
+            (
+                c.kind,
+                c.assignee.as_str(),
+                c.done,
+                c.seconds,
+                c.in_time,
+                c.alarms,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_incident_carries_its_own_times_and_a_post_lists_only_its_own() {
+    let (daemon, _clock) = night().await;
+    let admin = daemon.admin.clone();
+    let november = incidents(&daemon, &admin, |_| {}).await.expect("list");
+    let rows = &november.incidents;
+    assert_eq!(rows.len(), 3, "A, B and C; the drill left out");
+    let (a, b, c) = (&rows[0], &rows[1], &rows[2]);
+    assert!(a.number < b.number && b.number < c.number, "number order");
+    assert_eq!(
+        clocks(a),
+        [
+            (1, "post:xinhua", true, 40, true, 0),
+            (2, "post:xinhua", true, 200, true, 0),
+            (3, "post:xinhua", true, 3_600, true, 0),
+        ],
+        "A: every clock in time, resolved against the 4 h its clock carried"
+    );
+    assert_eq!((a.called_back, a.satisfaction), (true, 5));
+    assert_eq!(
+        (a.lead.as_str(), a.status.as_str()),
+        ("post:xinhua", "closed")
+    );
+    assert_eq!(clocks(b)[0], (1, "post:xinhua", true, 90, false, 1));
+    assert_eq!(b.escalation_level, 1);
+    assert_eq!(
+        (c.sent_back, c.sent_back_reasons.as_slice()),
+        (1, ["不属于本辖区".to_owned()].as_slice())
+    );
+    assert_eq!(
+        clocks(c),
+        [
+            (1, "post:qianjin", false, 0, false, 1),
+            (2, "post:qianjin", false, 0, false, 0),
+        ],
+        "sent back after its sign-for alarm: both its clocks stopped, not done"
+    );
+    assert_eq!(c.running, 1, "its resolution clock still runs");
+    assert_eq!(c.lead, "", "nobody leads it now");
+
+    let december = incidents(&daemon, &admin, |r| r.from = "2026-12-01".into())
+        .await
+        .expect("december");
+    let e = &december.incidents[0];
+    assert_eq!(
+        clocks(e)[2],
+        (3, "post:xinhua", true, 2_400, false, 1),
+        "E: resolved in 40 min against the new 30 min"
+    );
+
+    // Drills included: D too. One row a page: the same rows, in order.
+    let all = incidents(&daemon, &admin, |r| {
+        r.drills = pb::DrillFilter::Include as i32
+    })
+    .await
+    .expect("with drills");
+    assert_eq!(all.incidents.len(), 4);
+    assert!(all.incidents.iter().any(|r| r.drill));
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    for _ in 0..10 {
+        let page = incidents(&daemon, &admin, |r| {
+            r.drills = pb::DrillFilter::Include as i32;
+            r.page_size = 1;
+            r.page_token = token.clone();
+        })
+        .await
+        .expect("a page");
+        paged.extend(page.incidents.into_iter().map(|r| r.number));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        paged,
+        all.incidents
+            .iter()
+            .map(|r| r.number.clone())
+            .collect::<Vec<_>>()
+    );
+
+    // A page token is only good for the period it came from.
+    let first = incidents(&daemon, &admin, |r| r.page_size = 1)
+        .await
+        .expect("first page");
+    let elsewhere = incidents(&daemon, &admin, |r| {
+        r.from = "2026-12-01".into();
+        r.page_token = first.next_page_token.clone();
+    })
+    .await
+    .expect_err("refused");
+    assert_eq!(elsewhere.code(), tonic::Code::InvalidArgument);
+    assert!(elsewhere.message().contains("page_token"), "{elsewhere:?}");
+    let garbage = incidents(&daemon, &admin, |r| r.page_token = "\u{1b}[2J".into())
+        .await
+        .expect_err("refused");
+    assert_eq!(garbage.code(), tonic::Code::InvalidArgument);
+
+    // A post lists only the incidents it had an order for, and may not
+    // ask for another's.
+    let xinhua = daemon.token("post:xinhua", "新华值班").await;
+    let own = incidents(&daemon, &xinhua, |_| {}).await.expect("own");
+    assert_eq!(
+        own.incidents
+            .iter()
+            .map(|r| r.number.as_str())
+            .collect::<Vec<_>>(),
+        [a.number.as_str(), b.number.as_str()]
+    );
+    let other = incidents(&daemon, &xinhua, |r| r.assignee = "post:qianjin".into())
+        .await
+        .expect_err("denied");
+    assert_eq!(other.code(), tonic::Code::PermissionDenied);
+    let bad = incidents(&daemon, &admin, |r| r.assignee = "team:x".into())
+        .await
+        .expect_err("refused");
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    assert!(bad.message().contains("post:<id>"), "{bad:?}");
+
+    // The CLI: raw CSV, one line each.
+    let csv = duty(
+        &daemon,
+        &admin,
+        &[
+            "report",
+            "incidents",
+            "--from",
+            "2026-11-30",
+            "--period",
+            "month",
+            "-o",
+            "csv",
+        ],
+    )
+    .await;
+    assert_eq!(csv.code, 0, "{}", csv.stderr);
+    let lines: Vec<&str> = csv.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", csv.stdout);
+    assert!(lines[0].starts_with("number,received_at,drill,category,severity"));
+    assert!(
+        lines[1].contains(",40,true,0,200,true,0,3600,true,0,"),
+        "{}",
+        lines[1]
+    );
+    let table = duty(
+        &daemon,
+        &admin,
+        &[
+            "report",
+            "incidents",
+            "--from",
+            "2026-11-30",
+            "--period",
+            "month",
+        ],
+    )
+    .await;
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(table.stdout.contains("1m30s late"), "{}", table.stdout);
+    assert!(table.stdout.contains("3 incidents"), "{}", table.stdout);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incidents_are_sliced_by_hour_and_by_the_rosters_shifts() {
+    let (daemon, _clock) = night().await;
+    let admin = daemon.admin.clone();
+    let by_hour = report(&daemon, &admin, "2026-11-30", pb::PeriodKind::Month, |r| {
+        r.slice_by = pb::SliceBy::Hour as i32;
+    })
+    .await;
+    let hours: Vec<(&str, &str, u64)> = by_hour
+        .slices
+        .iter()
+        .map(|s| {
+            (
+                s.key.as_str(),
+                s.label.as_str(),
+                s.totals.as_ref().map_or(0, |t| t.created),
+            )
+        })
+        .collect();
+    assert_eq!(hours, [("23", "23:00–00:00", 3)], "received at 23:50");
+    let unset = report(&daemon, &admin, "2026-11-30", pb::PeriodKind::Month, |r| {
+        r.slice_by = pb::SliceBy::Shift as i32;
+    })
+    .await;
+    assert_eq!(unset.slices[0].label, "（未设班次）");
+    daemon
+        .admin()
+        .await
+        .rosters()
+        .set_pattern(pb::SetPatternRequest {
+            request_id: String::new(),
+            pattern: Some(pb::Pattern {
+                from: "2026-11-01".into(),
+                shifts: vec![
+                    pb::ShiftDef {
+                        name: "白班".into(),
+                        start: "08:00".into(),
+                        minutes: 12 * 60,
+                    },
+                    pb::ShiftDef {
+                        name: "夜班".into(),
+                        start: "20:00".into(),
+                        minutes: 12 * 60,
+                    },
+                ],
+            }),
+        })
+        .await
+        .expect("pattern");
+    let by_shift = report(&daemon, &admin, "2026-11-30", pb::PeriodKind::Week, |r| {
+        r.slice_by = pb::SliceBy::Shift as i32;
+    })
+    .await;
+    let shifts: Vec<(&str, u64)> = by_shift
+        .slices
+        .iter()
+        .map(|s| (s.key.as_str(), s.totals.as_ref().map_or(0, |t| t.created)))
+        .collect();
+    assert_eq!(
+        shifts,
+        [("夜班", 4)],
+        "A, B, C at 23:50 and E at 00:50: all on the night shift"
+    );
+    daemon.stop().await;
+}

@@ -61,6 +61,16 @@ fn expectations() -> HashMap<&'static str, Vec<Case>> {
             ],
         ),
         (
+            "ReportService/ListIncidentMeasures",
+            vec![
+                read(r#"{"from":"2026-01-01","period":"PERIOD_KIND_YEAR"}"#, None),
+                read(
+                    r#"{"from":"2026-01-01","to":"2027-12-31","drills":"DRILL_FILTER_INCLUDE","pageSize":1}"#,
+                    None,
+                ),
+            ],
+        ),
+        (
             "IncidentService/UpdateIncident",
             vec![write(r#"{"incident":"{id}","summary":"x"}"#, i)],
         ),

@@ -116,6 +116,33 @@ pub enum Cmd {
         #[arg(long, default_value_t = 300)]
         load_ms: u64,
     },
+    /// Assessment reports over a year of history (an embedded dutyd on a
+    /// virtual clock, filled with --incidents lived through 2025 in the
+    /// demo city), then what keeping the rollups costs a call's whole life,
+    /// with and without them in alternating rounds.
+    Report {
+        /// Incidents spread over the year.
+        #[arg(long, default_value_t = 100_000)]
+        incidents: u64,
+        /// Times each report is asked for.
+        #[arg(long, default_value_t = 7)]
+        repeats: usize,
+        /// Keep (or reuse, resuming its fill) the store here.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Calls in flight at once while filling.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Clients in the cost rounds.
+        #[arg(long, default_value_t = 32)]
+        cost_clients: usize,
+        /// Seconds per cost round.
+        #[arg(long, default_value_t = 5)]
+        cost_seconds: u64,
+        /// Cost rounds with and without rollups each (0: skip).
+        #[arg(long, default_value_t = 6)]
+        cost_rounds: usize,
+    },
     /// The console's frame time with many open incidents (no daemon).
     Render {
         /// Open incidents on the board.
@@ -299,6 +326,35 @@ pub async fn run(
                     "{} acknowledged writes lost, {} damaged",
                     report.lost, report.damaged
                 )));
+            }
+            return Ok(());
+        }
+        Cmd::Report {
+            incidents,
+            repeats,
+            data,
+            concurrency,
+            cost_clients,
+            cost_seconds,
+            cost_rounds,
+        } => {
+            let report = bench::report::run(&bench::report::ReportBenchOptions {
+                incidents,
+                repeats,
+                data,
+                fill_concurrency: concurrency,
+                cost_clients,
+                cost_seconds,
+                cost_rounds,
+                progress,
+            })
+            .await
+            .map_err(other)?;
+            if format == Format::Json {
+                return json(out, &report);
+            }
+            for line in report.lines() {
+                writeln!(out, "{line}")?;
             }
             return Ok(());
         }

@@ -1,6 +1,7 @@
 //! `duty report summary|posts|units|categories|places|severities|sources`:
 //! one period's assessment as a table, JSON (the API's `Report`), CSV, or a
-//! printable HTML page.
+//! printable HTML page; `duty report incidents`: each incident received in
+//! the period with its own measures.
 
 use std::path::PathBuf;
 
@@ -71,6 +72,10 @@ pub struct ReportArgs {
     /// it) to this file.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// incidents: only those this post or unit had an order for
+    /// (`post:xinhua`, `unit:fire`).
+    #[arg(long)]
+    pub assignee: Option<String>,
 }
 
 fn day_arg(text: &str, today: Date) -> Result<Date, CliError> {
@@ -128,8 +133,19 @@ pub fn request(args: &ReportArgs, today: Date) -> Result<pb::GetReportRequest, C
 /// Runs `duty report`.
 pub async fn run(ctx: &mut Ctx<'_>, args: ReportArgs) -> Result<(), CliError> {
     let zone = ctx.zone().await?;
-    let today = jiff::Timestamp::now().to_zoned_datetime(zone).date();
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(zone.clone())
+        .date();
     let ask = request(&args, today)?;
+    if args.kind == Kind::Incidents {
+        return incidents(ctx, &args, ask, zone).await;
+    }
+    if args.assignee.is_some() {
+        return Err(CliError::Usage(
+            "--assignee goes with `duty report incidents`; the league tables hold every post and unit"
+                .into(),
+        ));
+    }
     let mut reports = ctx.client.reports();
     let report = reports.get_report(ask.clone()).await?.into_inner();
     if let Some(path) = &args.html {
@@ -194,6 +210,88 @@ pub async fn run(ctx: &mut Ctx<'_>, args: ReportArgs) -> Result<(), CliError> {
     }
 }
 
+/// `duty report incidents`: every page, streamed out as it arrives (a
+/// year is a million rows): JSON lines, CSV, or a table per page.
+async fn incidents(
+    ctx: &mut Ctx<'_>,
+    args: &ReportArgs,
+    ask: pb::GetReportRequest,
+    zone: jiff::tz::TimeZone,
+) -> Result<(), CliError> {
+    if args.html.is_some() {
+        return Err(CliError::Usage(
+            "--html prints the assessment; the incident list is for -o table, json or csv".into(),
+        ));
+    }
+    let mut request = pb::ListIncidentMeasuresRequest {
+        from: ask.from,
+        to: ask.to,
+        period: ask.period,
+        drills: ask.drills,
+        assignee: args.assignee.clone().unwrap_or_default(),
+        page_size: 1_000,
+        page_token: String::new(),
+    };
+    let mut reports = ctx.client.reports();
+    let mut first = true;
+    let mut shown = 0usize;
+    loop {
+        let page = reports
+            .list_incident_measures(request.clone())
+            .await?
+            .into_inner();
+        if first {
+            if ctx.format == Format::Table {
+                let period = page.period.clone().unwrap_or_default();
+                writeln!(
+                    ctx.out,
+                    "incidents received {} ({} to {}); late: done after the deadline its clock carried",
+                    period.label, period.from, period.to
+                )?;
+            } else if ctx.format == Format::Csv {
+                report::write_csv(ctx.out, &report::incidents::csv_header(), &[])?;
+            }
+        }
+        match ctx.format {
+            Format::Json => {
+                for row in &page.incidents {
+                    output::json(ctx.out, row, "IncidentMeasures", false)?;
+                }
+            }
+            Format::Csv => {
+                let rows: Vec<Vec<String>> = page
+                    .incidents
+                    .iter()
+                    .map(report::incidents::csv_row)
+                    .collect();
+                report::write_rows_csv(ctx.out, &rows)?;
+            }
+            Format::Table => {
+                if !page.incidents.is_empty() || first {
+                    let header = report::incidents::header();
+                    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+                    let rows = page
+                        .incidents
+                        .iter()
+                        .map(|m| report::incidents::row(m, &zone))
+                        .collect();
+                    output::table(ctx.out, &header, rows)?;
+                }
+            }
+        }
+        shown += page.incidents.len();
+        first = false;
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        request.page_token = page.next_page_token;
+    }
+    if ctx.format == Format::Table && shown > 0 {
+        writeln!(ctx.out, "{shown} incidents")?;
+    }
+    Ok(())
+}
+
 /// The header and rows of `kind`, raw for CSV or formatted for a table.
 fn cells(report: &pb::Report, kind: Kind, raw: bool) -> (Vec<String>, Vec<Vec<String>>) {
     match (kind, raw) {
@@ -209,6 +307,7 @@ fn cells(report: &pb::Report, kind: Kind, raw: bool) -> (Vec<String>, Vec<Vec<St
         (Kind::Units, false) => report::league(report, &report.units),
         (Kind::Posts, true) => report::league_csv(&report.posts),
         (Kind::Units, true) => report::league_csv(&report.units),
+        (Kind::Incidents, _) => (Vec::new(), Vec::new()),
         (_, false) => report::slices(report),
         (_, true) => report::slices_csv(report),
     }

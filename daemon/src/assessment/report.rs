@@ -119,7 +119,8 @@ pub enum Drills {
 }
 
 impl Drills {
-    fn counts(self, drill: bool) -> bool {
+    /// Whether an incident (a drill or not) is counted.
+    pub(crate) fn counts(self, drill: bool) -> bool {
         match self {
             Drills::Exclude => !drill,
             Drills::Include => true,
@@ -139,6 +140,11 @@ pub enum SliceBy {
     Source,
     /// By place, each place holding those below it.
     Place,
+    /// By the local hour received.
+    Hour,
+    /// By roster shift: the hours each shift of the pattern in force on the
+    /// period's last day holds.
+    Shift,
 }
 
 impl SliceBy {
@@ -149,6 +155,7 @@ impl SliceBy {
                 | (SliceBy::Severity, Slice::Severity(_))
                 | (SliceBy::Source, Slice::Source(_))
                 | (SliceBy::Place, Slice::Place(_))
+                | (SliceBy::Hour | SliceBy::Shift, Slice::Hour(_))
         )
     }
 }
@@ -222,7 +229,7 @@ pub fn build(store: &Store, ask: &Ask, time_zone: &str) -> Result<pb::Report> {
     let previous_period = ask.period.previous()?;
     let now = gather(store, &ask.period, ask, true)?;
     let before = gather(store, &previous_period, ask, false)?;
-    let names = Names::read(store)?;
+    let names = Names::read(store, ask.period.to)?;
 
     let mut posts = Vec::new();
     let mut units = Vec::new();
@@ -318,6 +325,8 @@ pub fn build(store: &Store, ask: &Ask, time_zone: &str) -> Result<pb::Report> {
             SliceBy::Severity => pb::SliceBy::Severity,
             SliceBy::Source => pb::SliceBy::Source,
             SliceBy::Place => pb::SliceBy::Place,
+            SliceBy::Hour => pb::SliceBy::Hour,
+            SliceBy::Shift => pb::SliceBy::Shift,
         } as i32,
         slices,
         rank_by: ask.rank_by.name().to_owned(),
@@ -483,7 +492,7 @@ fn totals(day: &SliceDay) -> pb::Totals {
     }
 }
 
-fn period_out(period: &Period) -> pb::ReportPeriod {
+pub(crate) fn period_out(period: &Period) -> pb::ReportPeriod {
     use super::period::PeriodKind as K;
     pb::ReportPeriod {
         kind: match period.kind {
@@ -509,16 +518,24 @@ struct Names {
     active_units: Vec<String>,
     categories: HashMap<String, String>,
     places: HashMap<String, (String, Option<String>)>,
+    /// Each local hour's shift, in the pattern in force on the period's
+    /// last day (`-` for every hour when no pattern is set).
+    shift_of_hour: Vec<String>,
 }
 
 /// The slice key of incidents with no place.
 const NO_PLACE: &str = "-";
 
 impl Names {
-    fn read(store: &Store) -> Result<Names> {
+    fn read(store: &Store, last_day: jiff::civil::Date) -> Result<Names> {
         let posts = Reader::entries::<Post>(store)?;
         let units = Reader::entries::<Unit>(store)?;
+        let roster = Reader::roster_config(store)?;
+        let pattern = roster.pattern_on(last_day);
         Ok(Names {
+            shift_of_hour: (0..24)
+                .map(|hour| pattern.map_or_else(|| NO_PLACE.to_owned(), |p| shift_at(p, hour)))
+                .collect(),
             active_posts: posts
                 .iter()
                 .filter(|p| !p.retired)
@@ -576,6 +593,13 @@ impl Names {
                 }
                 keys
             }
+            Slice::Hour(hour) if by == SliceBy::Hour => vec![format!("{hour:02}")],
+            Slice::Hour(hour) => vec![
+                self.shift_of_hour
+                    .get(usize::from(*hour))
+                    .cloned()
+                    .unwrap_or_else(|| NO_PLACE.to_owned()),
+            ],
         }
     }
 
@@ -584,15 +608,35 @@ impl Names {
             SliceBy::Category => self.categories.get(key).cloned(),
             SliceBy::Place if key == NO_PLACE => Some("（无地点）".to_owned()),
             SliceBy::Place => self.places.get(key).map(|(name, _)| name.clone()),
-            SliceBy::Severity | SliceBy::Source => None,
+            SliceBy::Hour => key
+                .parse::<u8>()
+                .ok()
+                .map(|h| format!("{h:02}:00–{:02}:00", (h + 1) % 24)),
+            SliceBy::Shift if key == NO_PLACE => Some("（未设班次）".to_owned()),
+            SliceBy::Severity | SliceBy::Source | SliceBy::Shift => None,
         }
         .unwrap_or_else(|| key.to_owned())
     }
 }
 
+/// The shift of `pattern` in force at `hour`:00: the last to start at or
+/// before it, else the day's last (it runs over midnight). An hour a shift
+/// starts inside (08:30) counts in the shift before.
+fn shift_at(pattern: &crate::rosters::model::Pattern, hour: i8) -> String {
+    let at = jiff::civil::Time::new(hour, 0, 0, 0).unwrap_or_default();
+    let mut shifts: Vec<&crate::rosters::model::ShiftDef> = pattern.shifts.iter().collect();
+    shifts.sort_by_key(|s| s.start);
+    shifts
+        .iter()
+        .rev()
+        .find(|s| s.start <= at)
+        .or(shifts.last())
+        .map_or_else(|| NO_PLACE.to_owned(), |s| s.name.clone())
+}
+
 /// A source channel's key: its API name without the prefix, lower case
 /// (`police_110`).
-fn source_key(source: crate::incidents::model::Source) -> String {
+pub(crate) fn source_key(source: crate::incidents::model::Source) -> String {
     let name = crate::convert::source_out(source).as_str_name();
     name.trim_start_matches("SOURCE_CHANNEL_")
         .to_ascii_lowercase()

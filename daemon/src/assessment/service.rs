@@ -6,12 +6,14 @@ use dutyroom_proto::v1 as pb;
 use jiff::civil::Date;
 use tonic::{Request, Response, Status};
 
+use super::incidents::{self, IncidentsAsk};
 use super::period::{Period, PeriodKind};
 use super::report::{self, Ask, DEFAULT_MIN_SAMPLE, Drills, RankBy, SliceBy};
 use crate::auth::principal::Role;
 use crate::auth::principal_of;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::incidents::model::AssigneeRef;
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -40,13 +42,14 @@ fn date_in(field: &str, text: &str) -> Result<Date> {
     })
 }
 
-/// The report a request asks for, checked.
-fn ask_of(request: &pb::GetReportRequest, role: &Role) -> Result<Ask> {
-    if request.from.is_empty() {
+/// The period a request names: `from` and `to`, or `from` and a period
+/// kind.
+fn period_of(from: &str, to: &str, period: i32) -> Result<Period> {
+    if from.is_empty() {
         return Err(Error::invalid("from", "is required (YYYY-MM-DD)"));
     }
-    let from = date_in("from", &request.from)?;
-    let kind = match pb::PeriodKind::try_from(request.period) {
+    let from = date_in("from", from)?;
+    let kind = match pb::PeriodKind::try_from(period) {
         Ok(pb::PeriodKind::Unspecified) => PeriodKind::Span,
         Ok(pb::PeriodKind::Day) => PeriodKind::Day,
         Ok(pb::PeriodKind::Week) => PeriodKind::Week,
@@ -55,37 +58,48 @@ fn ask_of(request: &pb::GetReportRequest, role: &Role) -> Result<Ask> {
         Ok(pb::PeriodKind::Year) => PeriodKind::Year,
         Err(_) => return Err(Error::invalid("period", "is not a known period kind")),
     };
-    let period = match kind {
+    match kind {
         PeriodKind::Span => {
-            let to = if request.to.is_empty() {
+            let to = if to.is_empty() {
                 from
             } else {
-                date_in("to", &request.to)?
+                date_in("to", to)?
             };
-            Period::span(from, to)?
+            Period::span(from, to)
         }
         kind => {
-            if !request.to.is_empty() {
+            if !to.is_empty() {
                 return Err(Error::invalid(
                     "to",
                     "goes with a span of days, not with a period: give `from` (any day in \
                      the period) and the period, or `from` and `to`",
                 ));
             }
-            Period::holding(kind, from)?
+            Period::holding(kind, from)
         }
-    };
-    let drills = match pb::DrillFilter::try_from(request.drills) {
-        Ok(pb::DrillFilter::Exclude) => Drills::Exclude,
-        Ok(pb::DrillFilter::Include) => Drills::Include,
-        Ok(pb::DrillFilter::Only) => Drills::Only,
-        Err(_) => return Err(Error::invalid("drills", "is not a known drill filter")),
-    };
+    }
+}
+
+fn drills_of(drills: i32) -> Result<Drills> {
+    match pb::DrillFilter::try_from(drills) {
+        Ok(pb::DrillFilter::Exclude) => Ok(Drills::Exclude),
+        Ok(pb::DrillFilter::Include) => Ok(Drills::Include),
+        Ok(pb::DrillFilter::Only) => Ok(Drills::Only),
+        Err(_) => Err(Error::invalid("drills", "is not a known drill filter")),
+    }
+}
+
+/// The report a request asks for, checked.
+fn ask_of(request: &pb::GetReportRequest, role: &Role) -> Result<Ask> {
+    let period = period_of(&request.from, &request.to, request.period)?;
+    let drills = drills_of(request.drills)?;
     let slice_by = match pb::SliceBy::try_from(request.slice_by) {
         Ok(pb::SliceBy::Category) => SliceBy::Category,
         Ok(pb::SliceBy::Severity) => SliceBy::Severity,
         Ok(pb::SliceBy::Source) => SliceBy::Source,
         Ok(pb::SliceBy::Place) => SliceBy::Place,
+        Ok(pb::SliceBy::Hour) => SliceBy::Hour,
+        Ok(pb::SliceBy::Shift) => SliceBy::Shift,
         Err(_) => return Err(Error::invalid("slice_by", "is not a known way to slice")),
     };
     let rank_by = RankBy::parse(&request.rank_by).ok_or_else(|| {
@@ -112,8 +126,74 @@ fn ask_of(request: &pb::GetReportRequest, role: &Role) -> Result<Ask> {
     })
 }
 
+/// The incidents a request asks for, checked: a post or unit gets its own
+/// only, and is refused another's.
+fn incidents_ask_of(
+    request: &pb::ListIncidentMeasuresRequest,
+    role: &Role,
+) -> Result<IncidentsAsk> {
+    let period = period_of(&request.from, &request.to, request.period)?;
+    let drills = drills_of(request.drills)?;
+    let named = if request.assignee.is_empty() {
+        None
+    } else {
+        Some(assignee_in(&request.assignee)?)
+    };
+    let assignee = match (role.confined_to(), named) {
+        (Some(own), Some(named)) if own != named => {
+            return Err(Error::denied(format!(
+                "a post or unit sees only its own incidents; leave out `assignee` or name {own}"
+            )));
+        }
+        (Some(own), _) => Some(own),
+        (None, named) => named,
+    };
+    let page_size = match request.page_size {
+        0 => incidents::DEFAULT_PAGE,
+        n => (n as usize).min(incidents::MAX_PAGE),
+    };
+    Ok(IncidentsAsk {
+        period,
+        drills,
+        assignee,
+        page_size,
+        after: incidents::cursor_of(&request.page_token)?,
+    })
+}
+
+/// `post:<id>` or `unit:<id>`.
+fn assignee_in(text: &str) -> Result<AssigneeRef> {
+    let refused = || {
+        Error::invalid(
+            "assignee",
+            format!(
+                "{:?} is not a post or unit; write post:<id> or unit:<id> (post:xinhua)",
+                crate::error::bounded(text)
+            ),
+        )
+    };
+    match text.split_once(':') {
+        Some(("post", id)) if crate::validate::is_slug(id) => Ok(AssigneeRef::post(id)),
+        Some(("unit", id)) if crate::validate::is_slug(id) => Ok(AssigneeRef::unit(id)),
+        _ => Err(refused()),
+    }
+}
+
 #[tonic::async_trait]
 impl pb::report_service_server::ReportService for ReportApi {
+    async fn list_incident_measures(
+        &self,
+        request: Request<pb::ListIncidentMeasuresRequest>,
+    ) -> Reply<pb::ListIncidentMeasuresReply> {
+        let principal = principal_of(&request)?;
+        let ask = incidents_ask_of(request.get_ref(), &principal.role)?;
+        let engine = self.engine.clone();
+        let reply = tokio::task::spawn_blocking(move || incidents::list(engine.store(), &ask))
+            .await
+            .map_err(|_| Status::internal("listing the incidents stopped unexpectedly"))??;
+        Ok(Response::new(reply))
+    }
+
     async fn get_report(&self, request: Request<pb::GetReportRequest>) -> Reply<pb::Report> {
         let principal = principal_of(&request)?;
         let ask = ask_of(request.get_ref(), &principal.role)?;

@@ -48,6 +48,7 @@ pub(crate) struct Scope<'a> {
     pub(crate) reported: Option<crate::engine::Reported>,
     /// What this command adds to the assessment rollups.
     pub(crate) assessments: crate::assessment::Pending,
+    assessment_rollups: bool,
 }
 
 /// What every command in a batch shares: the store, the centre's zone and
@@ -56,6 +57,8 @@ pub(crate) struct Env<'a> {
     pub(crate) store: &'a Store,
     pub(crate) tz: &'a TimeZone,
     pub(crate) policy: &'a Policy,
+    /// Whether commands add to the assessment rollups.
+    pub(crate) assessment_rollups: bool,
 }
 
 impl<'a> Scope<'a> {
@@ -67,7 +70,12 @@ impl<'a> Scope<'a> {
         principal: &'a Principal,
         request_id: Option<&'a str>,
     ) -> Self {
-        let Env { store, tz, policy } = *env;
+        let Env {
+            store,
+            tz,
+            policy,
+            assessment_rollups,
+        } = *env;
         Scope {
             store,
             batch,
@@ -82,6 +90,7 @@ impl<'a> Scope<'a> {
             new_policy: None,
             reported: None,
             assessments: crate::assessment::Pending::default(),
+            assessment_rollups,
         }
     }
 
@@ -190,16 +199,25 @@ impl<'a> Scope<'a> {
                 self.emit_with_status(subject, audience, EventBody::Incident(event), Some(after))?;
             incident.seqs.push(incident.last_seq);
         }
+        let observations = crate::assessment::observe(before.as_ref(), incident);
+        incident.stopped.extend(
+            observations
+                .iter()
+                .filter_map(crate::assessment::Observation::stopped_clock),
+        );
         self.writes.put_incident(before.as_ref(), incident)?;
-        self.assess(before.as_ref(), incident);
+        self.assess(incident, &observations);
         Ok(incident.last_seq)
     }
 
     /// Adds what this change means for assessment to the batch's pending
     /// rollups (see [`crate::assessment::Pending`]), written with the batch.
-    fn assess(&mut self, before: Option<&Incident>, after: &Incident) {
+    fn assess(&mut self, after: &Incident, observations: &[crate::assessment::Observation]) {
+        if !self.assessment_rollups {
+            return;
+        }
         let skewed = self.reported.is_some_and(|r| r.skew_ms.is_some());
-        self.assessments.observe(before, after, skewed);
+        self.assessments.add(after, observations, skewed, self.tz);
     }
 
     /// The clocks `incident` should have now, under the policy in force and

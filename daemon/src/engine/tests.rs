@@ -268,7 +268,7 @@ async fn a_day_rollup_gathers_each_clock_as_it_stops_in_the_same_batch() {
     assert_eq!(day.clocks.resolve.times.count(), 0, "not resolved yet");
     assert_eq!(day.orders, 1);
     // The incident's slice counts it once, with the same clocks.
-    let [slice, ..] = crate::assessment::Slice::of(&incident);
+    let [slice, ..] = crate::assessment::Slice::of(&incident, &jiff::tz::TimeZone::UTC);
     let slice_day = store
         .assessment_slice_day(incident.day(), false, &slice)
         .expect("read")
@@ -284,7 +284,7 @@ async fn a_day_rollup_gathers_each_clock_as_it_stops_in_the_same_batch() {
             |rollup| seen.push(rollup),
         )
         .expect("scan");
-    assert_eq!(seen.len(), 5, "one post and four slices: {seen:?}");
+    assert_eq!(seen.len(), 6, "one post and five slices: {seen:?}");
     // Drills are kept apart: none here.
     assert!(
         store

@@ -290,6 +290,7 @@ fn run_job(
             store: &shared.store,
             tz: &shared.tz,
             policy,
+            assessment_rollups: shared.assessment_rollups,
         };
         let mut scope = Scope::new(
             &env,

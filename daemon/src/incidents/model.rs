@@ -381,6 +381,35 @@ pub struct Incident {
     /// change; alarms move them up the ladder.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clocks: Vec<Clock>,
+    /// Clocks that have stopped, oldest first, as they stood then: what the
+    /// incident's own assessment reads once the running clock is gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stopped: Vec<StoppedClock>,
+}
+
+/// A clock as it stopped: how long its wait took, and whether the deadline
+/// it carried then was met.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoppedClock {
+    /// What it counted down to.
+    pub kind: ClockKind,
+    /// Whose clock (the lead's for resolution; none if nobody led).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<AssigneeRef>,
+    /// Seconds from its start to what it waited for; none when it stopped
+    /// without it (sent back, withdrawn, cancelled, merged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secs: Option<u64>,
+    /// Done by the deadline it carried.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub within: bool,
+    /// Alarms it had raised (0: never overdue).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub alarms: u8,
+}
+
+fn is_zero(value: &u8) -> bool {
+    *value == 0
 }
 
 /// What one step did to an assignment.
@@ -597,6 +626,7 @@ impl Incident {
             reopened_at: None,
             escalation_level: 0,
             clocks: Vec::new(),
+            stopped: Vec::new(),
         }
     }
 

@@ -77,6 +77,19 @@ impl Page {
         }
     }
 
+    /// Starts just after `cursor` unless the page already has a place.
+    pub(super) fn or_after(self, cursor: PageCursor) -> Page {
+        Page {
+            after: Some(self.after.unwrap_or(cursor)),
+            ..self
+        }
+    }
+
+    /// Where the page starts, if not at the beginning.
+    pub(super) fn place(&self) -> Option<&PageCursor> {
+        self.after.as_ref()
+    }
+
     /// Walks the list backwards: the largest key (the newest id) first.
     pub fn newest_first(self) -> Page {
         Page {

@@ -134,6 +134,43 @@ impl Store {
         })
     }
 
+    /// One page of the incidents received from local day `from` to `to`
+    /// (`YYYYMMDD`, inclusive), in number order, each handed to `visit`.
+    /// A page that starts at a place outside those days is refused.
+    pub fn incidents_received<T>(
+        &self,
+        from: &str,
+        to: &str,
+        page: &Page,
+        mut visit: impl FnMut(Incident) -> Result<Visit<T>>,
+    ) -> Result<Paged<T>> {
+        let first = keys::day_prefix(from);
+        let last = keys::day_prefix(to);
+        if let Some(place) = page.place() {
+            let day = place.key().get(..last.len());
+            if !day.is_some_and(|day| day >= first.as_slice() && day <= last.as_slice()) {
+                return Err(crate::error::Error::invalid(
+                    "page_token",
+                    "is not a place in this period's incidents: ask for the first page again",
+                ));
+            }
+        }
+        let page = page.clone().or_after(PageCursor::at(first));
+        self.walk(TreeId::Index, &keys::day_prefix(""), &page, |key, value| {
+            if key
+                .get(..last.len())
+                .is_none_or(|day| day > last.as_slice())
+            {
+                return Ok(Visit::Stop);
+            }
+            let key = keys::incident(keys::decode_u64(value)?);
+            match self.get_raw(TreeId::State, &key)? {
+                Some(raw) => visit(self.decoded_incident(&raw)?),
+                None => Ok(Visit::Skip),
+            }
+        })
+    }
+
     /// One page of `list`, each alarm handed to `visit`. Alarms the index
     /// names but the store no longer holds are passed over.
     pub fn alarms<T>(
