@@ -83,15 +83,24 @@ impl RankBy {
             RankBy::Compliance(m) => compliance(measure(m)),
             RankBy::SendBackRate => send_back_rate(day),
             RankBy::Composite => {
-                let parts: Vec<f64> = [
+                let timed: Vec<f64> = [
                     compliance(&day.clocks.sign_for),
                     compliance(&day.clocks.arrive),
                     compliance(&day.clocks.resolve),
-                    send_back_rate(day).map(|rate| 1.0 - rate),
                 ]
                 .into_iter()
                 .flatten()
                 .collect();
+                // Orders whose outcome is not known yet (all still running)
+                // say nothing: without this a post holding only open orders
+                // would score a perfect 100.
+                if timed.is_empty() && day.sent_back_total() == 0 {
+                    return None;
+                }
+                let parts: Vec<f64> = timed
+                    .into_iter()
+                    .chain(send_back_rate(day).map(|rate| 1.0 - rate))
+                    .collect();
                 (!parts.is_empty()).then(|| 100.0 * parts.iter().sum::<f64>() / parts.len() as f64)
             }
         }
@@ -640,4 +649,55 @@ pub(crate) fn source_key(source: crate::incidents::model::Source) -> String {
     let name = crate::convert::source_out(source).as_str_name();
     name.trim_start_matches("SOURCE_CHANNEL_")
         .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Measure, Observation};
+    use super::*;
+
+    fn day(observations: &[Observation]) -> AssigneeDay {
+        let mut day = AssigneeDay::default();
+        for observation in observations {
+            day.add(observation, false);
+        }
+        day
+    }
+
+    fn assigned() -> Observation {
+        Observation::Assigned {
+            assignee: AssigneeRef::post("xinhua"),
+        }
+    }
+
+    fn signed(secs: u64, within: bool) -> Observation {
+        Observation::Done {
+            measure: Measure::SignFor,
+            assignee: Some(AssigneeRef::post("xinhua")),
+            secs,
+            within: Some(within),
+            alarms: u8::from(!within),
+        }
+    }
+
+    #[test]
+    fn the_composite_needs_an_order_whose_outcome_is_known() {
+        let open_only = day(&[assigned(), assigned()]);
+        assert_eq!(
+            RankBy::Composite.value(&open_only),
+            None,
+            "two orders still running: no score, not a perfect 100"
+        );
+        let sent_back = day(&[
+            assigned(),
+            Observation::SentBack {
+                assignee: AssigneeRef::post("xinhua"),
+                reason: "不属于本辖区".into(),
+            },
+        ]);
+        assert_eq!(RankBy::Composite.value(&sent_back), Some(0.0));
+        // Sign-for 1 of 2 in time (0.5), nothing sent back of 2 (1.0).
+        let timed = day(&[assigned(), assigned(), signed(40, true), signed(90, false)]);
+        assert_eq!(RankBy::Composite.value(&timed), Some(75.0));
+    }
 }
