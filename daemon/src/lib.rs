@@ -18,6 +18,8 @@
 //! - [`assessment`]: what an incident's changes mean for assessment (考核):
 //!   times to sign for, arrive and resolve against the deadlines on their
 //!   clocks, send-backs, callbacks; histograms and the percentile method.
+//! - [`history`]: finding any incident ever recorded (the search index's
+//!   grams, phones and initials; the search).
 //! - [`store`]: the only module that touches sled and the write-ahead journal's
 //!   files: the journal, checkpoints, keys, recovery.
 //! - [`server`]: builds the tonic server (auth, health, reflection, limits)
@@ -37,6 +39,7 @@ pub mod directory;
 pub mod engine;
 pub mod error;
 pub mod escalation;
+pub mod history;
 pub mod incidents;
 pub mod journal;
 pub mod limits;

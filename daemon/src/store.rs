@@ -60,7 +60,7 @@
 mod archive;
 pub mod backup;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 pub mod journal;
 mod keys;
 mod page;
@@ -1107,6 +1107,20 @@ impl Store {
     }
 
     /// Number of keys starting with `prefix`.
+    /// Forgets the search index and its build, as a store from before it
+    /// was kept (tests only).
+    #[cfg(test)]
+    pub(crate) fn forget_search_index(&self) {
+        for tag in [b'w', b'q', b'y'] {
+            for key in self.tree.scan_prefix(TreeId::Index.key(&[tag])).keys() {
+                self.tree.remove(key.expect("key")).expect("remove");
+            }
+        }
+        self.tree
+            .remove(TreeId::State.key(&keys::meta("search_history")))
+            .expect("remove");
+    }
+
     #[cfg(test)]
     fn count(&self, tree: TreeId, prefix: &[u8]) -> usize {
         self.tree.scan_prefix(tree.key(prefix)).count()
@@ -1233,6 +1247,60 @@ impl Store {
             .store(lsn, std::sync::atomic::Ordering::Release);
         self.settle.wake_all();
         Ok(())
+    }
+
+    /// The search index's build over incidents stored before dutyd kept it:
+    /// `Some((next, last))` while ids `next..=last` remain, `None` once every
+    /// incident is indexed. A store that never had the index starts one
+    /// here (a new store has nothing to build).
+    pub fn search_index_pending(&self) -> Result<Option<(u64, u64)>> {
+        let key = TreeId::State.key(&keys::meta("search_history"));
+        if let Some(bytes) = self.tree.get(&key).map_err(storage)? {
+            return decode(&bytes);
+        }
+        let last = self.counter(read::Counter::IncidentId)?;
+        let pending = (last > 0).then_some((1, last));
+        self.tree.insert(key, encode(&pending)?).map_err(storage)?;
+        Ok(pending)
+    }
+
+    /// Indexes up to `count` more of the incidents stored before the search
+    /// index was kept, writing their keys and the progress in one atomic
+    /// batch straight to sled: the index is derived from the incidents (the
+    /// journal holds them), so it is not journaled, and an interrupted
+    /// build resumes where it stopped. Incidents written since have their
+    /// keys already; a key written twice is the same key. True while more
+    /// remain.
+    pub fn index_history(&self, count: u64) -> Result<bool> {
+        let Some((next, last)) = self.search_index_pending()? else {
+            return Ok(false);
+        };
+        let end = next
+            .saturating_add(count.max(1))
+            .min(last.saturating_add(1));
+        let mut batch = sled::Batch::default();
+        for id in next..end {
+            if let Some(incident) = Reader::incident(self, id)? {
+                for key in keys::incident_search(&incident) {
+                    batch.insert(TreeId::Index.key(&key), Vec::new());
+                }
+            }
+        }
+        let pending = (end <= last).then_some((end, last));
+        batch.insert(
+            TreeId::State.key(&keys::meta("search_history")),
+            encode(&pending)?,
+        );
+        self.tree
+            .apply_batch(batch)
+            .map_err(|e| Error::Storage(format!("writing the search index: {e}")))?;
+        if pending.is_none() {
+            tracing::info!(
+                incidents = last,
+                "the search index covers every stored incident"
+            );
+        }
+        Ok(pending.is_some())
     }
 
     /// Makes sled durable through every frame applied so far, so that a

@@ -370,6 +370,56 @@ pub(super) fn incident_index(incident: &Incident) -> Vec<Vec<u8>> {
     keys
 }
 
+/// `index`: prefix of the incidents holding the text bigram `gram`. A
+/// bigram is two characters, so no bigram's bytes begin another's.
+pub(super) fn search_gram_prefix(gram: &str) -> Vec<u8> {
+    tagged(b'w', gram.as_bytes())
+}
+
+/// `index`: prefix of the incidents whose caller's phone, digits reversed,
+/// begins with `reversed` (the number ends with those digits).
+pub(super) fn search_phone_prefix(reversed: &str) -> Vec<u8> {
+    tagged(b'q', reversed.as_bytes())
+}
+
+/// `index`: prefix of the incidents whose caller's name has pinyin
+/// initials beginning with `initials`.
+pub(super) fn search_initials_prefix(initials: &str) -> Vec<u8> {
+    tagged(b'y', initials.as_bytes())
+}
+
+/// The end of a phone's digits or a name's initials, before the id (no
+/// digit or letter is 0xFF).
+const SEARCH_END: u8 = 0xFF;
+
+/// `index`: the search keys of `incident` (id in the key, no value): one
+/// per text bigram, its phone and its caller's initials.
+pub(super) fn incident_search(incident: &Incident) -> std::collections::BTreeSet<Vec<u8>> {
+    use crate::history::search;
+    let mut keys: std::collections::BTreeSet<Vec<u8>> = search::incident_grams(incident)
+        .iter()
+        .map(|gram| with_id(search_gram_prefix(gram), incident.id))
+        .collect();
+    let phone = search::reversed_digits(&incident.intake.caller_phone);
+    if !phone.is_empty() {
+        let mut key = search_phone_prefix(&phone);
+        key.push(SEARCH_END);
+        keys.insert(with_id(key, incident.id));
+    }
+    let initials = search::initials(&incident.intake.caller_name);
+    if !initials.is_empty() {
+        let mut key = search_initials_prefix(&initials);
+        key.push(SEARCH_END);
+        keys.insert(with_id(key, incident.id));
+    }
+    keys
+}
+
+/// The incident id at the end of a search key.
+pub(super) fn search_key_id(key: &[u8]) -> Result<u64> {
+    decode_u64(key.get(key.len().saturating_sub(8)..).unwrap_or_default())
+}
+
 /// `prefix` followed by an incident id.
 pub(super) fn with_id(mut prefix: Vec<u8>, id: u64) -> Vec<u8> {
     prefix.extend_from_slice(&id.to_be_bytes());

@@ -171,6 +171,86 @@ impl Store {
         })
     }
 
+    /// The first and last ids of the incidents received from local day
+    /// `from` to `to` (`YYYYMMDD`, inclusive); none when there are none.
+    /// Ids grow with intake, so every id between was received in those days.
+    pub fn incident_ids_received(&self, from: &str, to: &str) -> Result<Option<(u64, u64)>> {
+        let first_key = keys::day_prefix(from);
+        let last_key = keys::day_prefix(to);
+        let all = keys::day_prefix("");
+        let in_days = |key: &[u8]| {
+            key.get(..last_key.len())
+                .is_some_and(|day| day >= first_key.as_slice() && day <= last_key.as_slice())
+        };
+        let first = self.walk(
+            TreeId::Index,
+            &all,
+            &Page::first(1).after(Some(PageCursor::at(first_key.clone()))),
+            |key, value| {
+                Ok(if in_days(key) {
+                    Visit::Keep(keys::decode_u64(value)?)
+                } else {
+                    Visit::Stop
+                })
+            },
+        )?;
+        let mut end = last_key.clone();
+        end.extend_from_slice(&[0xFF; 5]);
+        let last = self.walk(
+            TreeId::Index,
+            &all,
+            &Page::first(1)
+                .newest_first()
+                .after(Some(PageCursor::at(end))),
+            |key, value| {
+                Ok(if in_days(key) {
+                    Visit::Keep(keys::decode_u64(value)?)
+                } else {
+                    Visit::Stop
+                })
+            },
+        )?;
+        Ok(match (first.items.first(), last.items.first()) {
+            (Some(first), Some(last)) if first <= last => Some((*first, *last)),
+            _ => None,
+        })
+    }
+
+    /// The largest id at or below `at_most` of an incident holding the text
+    /// bigram `gram` (see [`crate::history::search`]).
+    pub fn incident_with_gram(&self, gram: &str, at_most: u64) -> Result<Option<u64>> {
+        let prefix = keys::search_gram_prefix(gram);
+        let page = Page::first(1).newest_first();
+        let page = match at_most.checked_add(1) {
+            Some(end) => page.after(Some(PageCursor::at(keys::with_id(prefix.clone(), end)))),
+            None => page,
+        };
+        let found = self.walk(TreeId::Index, &prefix, &page, |key, _| {
+            Ok(Visit::Keep(keys::search_key_id(key)?))
+        })?;
+        Ok(found.items.first().copied())
+    }
+
+    /// Ids of the incidents whose caller's phone ends with the digits that
+    /// `reversed` holds last first, at most `limit`, in no useful order.
+    pub fn incidents_with_phone_tail(&self, reversed: &str, limit: usize) -> Result<Vec<u64>> {
+        self.search_ids(&keys::search_phone_prefix(reversed), limit)
+    }
+
+    /// Ids of the incidents whose caller's name has pinyin initials
+    /// beginning with `initials`, at most `limit`, in no useful order.
+    pub fn incidents_with_initials(&self, initials: &str, limit: usize) -> Result<Vec<u64>> {
+        self.search_ids(&keys::search_initials_prefix(initials), limit)
+    }
+
+    fn search_ids(&self, prefix: &[u8], limit: usize) -> Result<Vec<u64>> {
+        Ok(self
+            .walk(TreeId::Index, prefix, &Page::first(limit), |key, _| {
+                Ok(Visit::Keep(keys::search_key_id(key)?))
+            })?
+            .items)
+    }
+
     /// One page of `list`, each alarm handed to `visit`. Alarms the index
     /// names but the store no longer holds are passed over.
     pub fn alarms<T>(

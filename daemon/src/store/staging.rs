@@ -47,6 +47,16 @@ impl WriteSet {
                 self.put(TreeId::Index, key, id.clone());
             }
         }
+        if !before.is_some_and(|b| crate::history::search::same_searchables(b, after)) {
+            let old = before.map(keys::incident_search).unwrap_or_default();
+            let new = keys::incident_search(after);
+            for key in old.difference(&new) {
+                self.remove(TreeId::Index, key.clone());
+            }
+            for key in new.difference(&old) {
+                self.put(TreeId::Index, key.clone(), Vec::new());
+            }
+        }
         let old = before.map(keys::incident_deadlines).unwrap_or_default();
         let new = keys::incident_deadlines(after);
         for key in &old {

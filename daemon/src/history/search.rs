@@ -1,0 +1,610 @@
+//! Finding any incident ever recorded: what of an incident is searchable,
+//! how text is cut into the grams the index holds, and how a query walks
+//! the index (the key layout itself is the store's).
+//!
+//! - **Text** (caller name, address, summary, tags, notes, outcome, callback,
+//!   reasons): lower-cased, cut at anything that is not a letter or digit,
+//!   and each run of two or more characters indexed by its character
+//!   bigrams (`电动车` → `电动`, `动车`). A query's runs are cut the same
+//!   way; an incident matches when it holds every bigram and — checked on
+//!   the incident itself — every run as a substring of one field, so
+//!   `电动车` never matches `电动 车` by accident. A query run of one
+//!   character (`火`) has no bigram and is refused: say more.
+//! - **Phone**: the caller's digits, reversed, so the last four or more
+//!   digits find every number ending in them.
+//! - **Pinyin initials** of the caller's name (`张先生` → `zxs`): a query of
+//!   Latin letters also finds names whose initials begin with it.
+//!
+//! Results come newest first (by id, which is intake order), paged by the
+//! last id returned.
+
+use std::collections::{BTreeSet, HashSet};
+
+use pinyin::ToPinyin;
+
+use crate::auth::principal::Principal;
+use crate::error::Result;
+use crate::incidents::model::{AssigneeRef, Incident, Severity, Source, Status};
+use crate::store::{Counter, Reader, Store};
+
+/// Shortest phone tail a search takes.
+pub const MIN_PHONE_DIGITS: usize = 4;
+
+/// The texts of `incident` that text search reads.
+pub fn texts(incident: &Incident) -> Vec<&str> {
+    let intake = &incident.intake;
+    let mut texts = vec![
+        intake.caller_name.as_str(),
+        intake.address.as_str(),
+        intake.summary.as_str(),
+    ];
+    texts.extend(intake.tags.iter().map(String::as_str));
+    texts.extend(incident.notes.iter().map(|n| n.text.as_str()));
+    texts.extend(
+        [
+            &incident.outcome,
+            &incident.callback_result,
+            &incident.cancel_reason,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str),
+    );
+    texts.extend(
+        incident
+            .assignments
+            .iter()
+            .filter_map(|a| a.reason.as_deref()),
+    );
+    texts
+}
+
+/// Do `a` and `b` (the same incident before and after a change) hold the
+/// same searchable texts, phone and name? Then its search keys stand.
+pub fn same_searchables(a: &Incident, b: &Incident) -> bool {
+    a.intake.caller_phone == b.intake.caller_phone && texts(a) == texts(b)
+}
+
+/// Runs of letters and digits in `text`, lower-cased.
+pub fn runs(text: &str) -> Vec<Vec<char>> {
+    let mut runs = Vec::new();
+    let mut run = Vec::new();
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            run.extend(c.to_lowercase());
+        } else if !run.is_empty() {
+            runs.push(std::mem::take(&mut run));
+        }
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
+}
+
+/// The bigrams of each run of two or more characters in `text`.
+pub fn grams(text: &str) -> BTreeSet<String> {
+    let mut grams = BTreeSet::new();
+    for run in runs(text) {
+        for pair in run.windows(2) {
+            grams.insert(pair.iter().collect());
+        }
+    }
+    grams
+}
+
+/// Every bigram of an incident's searchable texts.
+pub fn incident_grams(incident: &Incident) -> BTreeSet<String> {
+    let mut all = BTreeSet::new();
+    for text in texts(incident) {
+        all.extend(grams(text));
+    }
+    all
+}
+
+/// The digits of a phone number, last first: `139-1234-5678` → `87654321931`.
+pub fn reversed_digits(phone: &str) -> String {
+    phone.chars().rev().filter(char::is_ascii_digit).collect()
+}
+
+/// Pinyin initials of the Chinese characters of `name`, Latin letters kept
+/// (lower-cased), anything else left out: `张先生` → `zxs`, `王Li` → `wli`.
+pub fn initials(name: &str) -> String {
+    name.chars()
+        .filter_map(|c| match c.to_pinyin() {
+            Some(p) => p.first_letter().chars().next(),
+            None if c.is_ascii_alphabetic() => Some(c.to_ascii_lowercase()),
+            None => None,
+        })
+        .collect()
+}
+
+/// Does `incident` hold every run of `query_runs` inside one of its texts?
+pub fn holds_text(incident: &Incident, query_runs: &[String]) -> bool {
+    let texts: Vec<String> = texts(incident)
+        .into_iter()
+        .map(|t| {
+            runs(t)
+                .into_iter()
+                .map(|r| r.into_iter().collect::<String>())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    query_runs
+        .iter()
+        .all(|run| texts.iter().any(|t| t.contains(run.as_str())))
+}
+
+/// What a search asks for, checked (see the service for the messages).
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Runs of text every match holds, each of two or more characters.
+    pub runs: Vec<String>,
+    /// The query was Latin letters only: also callers whose name's initials
+    /// begin with this.
+    pub initials: Option<String>,
+    /// The caller's phone, or its last 4+ digits, reversed.
+    pub phone_tail: Option<String>,
+    /// Everything else an incident must be.
+    pub filter: Filter,
+}
+
+/// What a found incident must also be.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Its category.
+    pub category: Option<String>,
+    /// Its severity.
+    pub severity: Option<Severity>,
+    /// Its source channel.
+    pub source: Option<Source>,
+    /// One of these statuses (any when empty).
+    pub statuses: Vec<Status>,
+    /// Ever assigned to this post or unit.
+    pub assignee: Option<AssigneeRef>,
+    /// Received on or after this local day (`YYYYMMDD`).
+    pub from: Option<String>,
+    /// Received on or before this local day (`YYYYMMDD`).
+    pub to: Option<String>,
+    /// At one of these places (a place and those below it).
+    pub places: Option<HashSet<String>>,
+    /// Only incidents this post or unit is involved in (a confined caller).
+    pub visible_to: Option<Principal>,
+}
+
+impl Filter {
+    fn admits(&self, incident: &Incident) -> bool {
+        let intake = &incident.intake;
+        self.category.as_ref().is_none_or(|c| &intake.category == c)
+            && self.severity.is_none_or(|s| intake.severity == s)
+            && self.source.is_none_or(|s| intake.source == s)
+            && (self.statuses.is_empty() || self.statuses.contains(&incident.status()))
+            && self
+                .assignee
+                .as_ref()
+                .is_none_or(|a| incident.assignments.iter().any(|x| &x.assignee == a))
+            && self.from.as_deref().is_none_or(|d| incident.day() >= d)
+            && self.to.as_deref().is_none_or(|d| incident.day() <= d)
+            && self
+                .places
+                .as_ref()
+                .is_none_or(|places| intake.place_id.as_ref().is_some_and(|p| places.contains(p)))
+            && self
+                .visible_to
+                .as_ref()
+                .is_none_or(|p| crate::visibility::incident(p, incident))
+    }
+}
+
+impl Query {
+    /// Does `incident` match? (The index finds candidates; this decides.)
+    pub fn matches(&self, incident: &Incident) -> bool {
+        let text = if self.runs.is_empty() && self.initials.is_none() {
+            true
+        } else {
+            (!self.runs.is_empty() && holds_text(incident, &self.runs))
+                || self
+                    .initials
+                    .as_ref()
+                    .is_some_and(|i| initials(&incident.intake.caller_name).starts_with(i.as_str()))
+        };
+        text && self.phone_tail.as_ref().is_none_or(|tail| {
+            reversed_digits(&incident.intake.caller_phone).starts_with(tail.as_str())
+        }) && self.filter.admits(incident)
+    }
+}
+
+/// Candidates a page looks at, at most, before it answers with what it has
+/// and where to go on: a search over a year never holds a call long.
+pub const LOOK_AT_MOST: usize = 20_000;
+
+/// Incidents a phone tail or initials may name before the search says to
+/// narrow it.
+const MOST_IDS: usize = 200_000;
+
+/// One page of a search.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Newest first.
+    pub incidents: Vec<Incident>,
+    /// Below which id the next page starts, when there may be more.
+    pub next_below: Option<u64>,
+}
+
+/// Ids newest first from the index (or every id, for a query of filters
+/// only), each below `below`.
+enum Candidates<'a> {
+    Listed(std::vec::IntoIter<u64>),
+    Grams {
+        store: &'a Store,
+        grams: Vec<String>,
+        at_most: Option<u64>,
+    },
+    Range {
+        next: Option<u64>,
+        lowest: u64,
+    },
+    Both(
+        Box<Candidates<'a>>,
+        std::iter::Peekable<std::vec::IntoIter<u64>>,
+        Option<u64>,
+    ),
+}
+
+impl Candidates<'_> {
+    fn next(&mut self) -> Result<Option<u64>> {
+        match self {
+            Candidates::Listed(ids) => Ok(ids.next()),
+            Candidates::Range { next, lowest } => {
+                let id = match next {
+                    Some(id) if *id >= *lowest => *id,
+                    _ => return Ok(None),
+                };
+                *next = id.checked_sub(1);
+                Ok(Some(id))
+            }
+            Candidates::Grams {
+                store,
+                grams,
+                at_most,
+            } => {
+                // Leapfrog: the largest id every gram holds, at or below
+                // `at_most`; each miss lowers the bound to the next id the
+                // missing gram holds.
+                let Some(mut bound) = *at_most else {
+                    return Ok(None);
+                };
+                'search: loop {
+                    for gram in grams.iter() {
+                        match store.incident_with_gram(gram, bound)? {
+                            None => {
+                                *at_most = None;
+                                return Ok(None);
+                            }
+                            Some(id) if id < bound => {
+                                bound = id;
+                                continue 'search;
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    *at_most = bound.checked_sub(1);
+                    return Ok(Some(bound));
+                }
+            }
+            Candidates::Both(grams, listed, pending) => {
+                // Two descending streams merged, each id once.
+                if pending.is_none() {
+                    *pending = grams.next()?;
+                }
+                let from_list = listed.peek().copied();
+                let id = match (*pending, from_list) {
+                    (None, None) => return Ok(None),
+                    (Some(a), Some(b)) if a == b => {
+                        listed.next();
+                        pending.take()
+                    }
+                    (Some(a), Some(b)) if a > b => pending.take(),
+                    (Some(_), Some(_)) | (None, Some(_)) => listed.next(),
+                    (Some(_), None) => pending.take(),
+                };
+                Ok(id)
+            }
+        }
+    }
+}
+
+/// One page of at most `limit` incidents matching `query`, newest first,
+/// each with an id below `below` (from the previous page).
+pub fn search(store: &Store, query: &Query, limit: usize, below: Option<u64>) -> Result<Found> {
+    let top = match below {
+        Some(0) => return Ok(Found::default()),
+        Some(below) => below - 1,
+        None => store.counter(Counter::IncidentId)?,
+    };
+    // Received in a span of days: the ids between its first and last.
+    let (lowest, top) = match (&query.filter.from, &query.filter.to) {
+        (None, None) => (1, top),
+        (from, to) => {
+            let from = from.as_deref().unwrap_or("00000000");
+            let to = to.as_deref().unwrap_or("99999999");
+            match store.incident_ids_received(from, to)? {
+                Some((first, last)) => (first, top.min(last)),
+                None => return Ok(Found::default()),
+            }
+        }
+    };
+    let listed = |mut ids: Vec<u64>| {
+        ids.retain(|id| (lowest..=top).contains(id));
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.dedup();
+        ids.into_iter()
+    };
+    let grams: Vec<String> = query
+        .runs
+        .iter()
+        .flat_map(|run| grams(run))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut candidates = if let Some(tail) = &query.phone_tail {
+        Candidates::Listed(listed(store.incidents_with_phone_tail(tail, MOST_IDS)?))
+    } else if !grams.is_empty() {
+        let by_grams = Candidates::Grams {
+            store,
+            grams,
+            at_most: Some(top),
+        };
+        match &query.initials {
+            Some(initials) => Candidates::Both(
+                Box::new(by_grams),
+                listed(store.incidents_with_initials(initials, MOST_IDS)?).peekable(),
+                None,
+            ),
+            None => by_grams,
+        }
+    } else if let Some(initials) = &query.initials {
+        Candidates::Listed(listed(store.incidents_with_initials(initials, MOST_IDS)?))
+    } else {
+        Candidates::Range {
+            next: Some(top),
+            lowest,
+        }
+    };
+    let mut found = Found::default();
+    let mut looked = 0;
+    while let Some(id) = candidates.next()? {
+        if id < lowest {
+            break;
+        }
+        if id > top {
+            continue;
+        }
+        looked += 1;
+        if let Some(incident) = store.incident(id)?
+            && query.matches(&incident)
+        {
+            found.incidents.push(incident);
+            if found.incidents.len() >= limit {
+                found.next_below = Some(id);
+                break;
+            }
+        }
+        if looked >= LOOK_AT_MOST {
+            found.next_below = Some(id);
+            break;
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_cut_at_anything_but_letters_and_digits_into_bigrams() {
+        let grams: Vec<String> = grams("电动车,起火！ABC 1").into_iter().collect();
+        assert_eq!(grams, ["ab", "bc", "动车", "电动", "起火"]);
+        assert!(grams.iter().all(|g| g.chars().count() == 2));
+    }
+
+    #[test]
+    fn phones_are_reversed_digits_and_names_have_initials() {
+        assert_eq!(reversed_digits("139-1234 5678"), "87654321931");
+        assert_eq!(initials("张先生"), "zxs");
+        assert_eq!(initials("王Li·"), "wli");
+    }
+}
+
+#[cfg(test)]
+mod against_a_scan {
+    //! Search against a brute-force scan on generated data: random Chinese
+    //! text, phones, names and days; same results, same order.
+
+    use super::*;
+    use crate::incidents::model::{Note, Phase};
+    use crate::store::WriteSet;
+
+    /// A small deterministic pseudo-random source.
+    struct Dice(u64);
+
+    impl Dice {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            from[self.below(from.len() as u64) as usize]
+        }
+    }
+
+    const WORDS: [&str; 12] = [
+        "电动车",
+        "起火",
+        "楼道",
+        "烟雾",
+        "漏水",
+        "噪声",
+        "车祸",
+        "老人",
+        "晕倒",
+        "燃气",
+        "电动",
+        "火",
+    ];
+    const NAMES: [&str; 6] = ["张先生", "王女士", "张晓", "李明", "zhang", "赵"];
+
+    fn generated(count: u64) -> (tempfile::TempDir, Store, Vec<Incident>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), 8 << 20).expect("open");
+        let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
+        let mut writes = WriteSet::default();
+        let mut all = Vec::new();
+        for id in 1..=count {
+            // Ids grow with the day, as intake makes them.
+            let day = 20_260_101 + id * 27 / count;
+            let summary: Vec<&str> = (0..3).map(|_| dice.pick(&WORDS)).collect();
+            let mut incident = crate::store::fixtures::incident(
+                id,
+                &format!("{day}-{id}"),
+                &summary.join(if dice.below(2) == 0 { "" } else { "，" }),
+                None,
+            );
+            incident.intake.caller_name = dice.pick(&NAMES).to_owned();
+            incident.intake.caller_phone = format!("139{:04}{:04}", dice.below(3), dice.below(40));
+            incident.intake.address = format!("幸福小区{}栋", dice.below(9));
+            incident.intake.category = ["fire", "medical"][dice.below(2) as usize].into();
+            if dice.below(3) == 0 {
+                incident.notes.push(Note {
+                    at: incident.created_at,
+                    author: Principal::system(),
+                    text: format!("回访：{}", dice.pick(&WORDS)),
+                });
+            }
+            if dice.below(4) == 0 {
+                incident.phase = Phase::Cancelled;
+            }
+            writes.put_incident(None, &incident).expect("stage");
+            all.push(incident);
+        }
+        writes
+            .put_counter(Counter::IncidentId, count)
+            .expect("counter");
+        for day in 20_260_101..=20_260_128u64 {
+            writes
+                .put_counter(Counter::IncidentOfDay(&day.to_string()), 0)
+                .expect("counter");
+        }
+        store.commit(&writes).expect("commit");
+        (dir, store, all)
+    }
+
+    fn query(text: &str, phone: &str) -> Query {
+        let runs: Vec<String> = runs(text)
+            .into_iter()
+            .map(|r| r.into_iter().collect())
+            .collect();
+        let latin = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphabetic());
+        Query {
+            runs: runs
+                .into_iter()
+                .filter(|r| r.chars().count() >= 2)
+                .collect(),
+            initials: latin.then(|| text.to_ascii_lowercase()),
+            phone_tail: (!phone.is_empty()).then(|| reversed_digits(phone)),
+            filter: Filter::default(),
+        }
+    }
+
+    /// Every page, 7 at a time.
+    fn paged(store: &Store, query: &Query) -> Vec<u64> {
+        let mut ids = Vec::new();
+        let mut below = None;
+        loop {
+            let page = search(store, query, 7, below).expect("search");
+            ids.extend(page.incidents.iter().map(|i| i.id));
+            match page.next_below {
+                Some(next) => below = Some(next),
+                None => return ids,
+            }
+        }
+    }
+
+    fn scanned(all: &[Incident], query: &Query) -> Vec<u64> {
+        all.iter()
+            .rev()
+            .filter(|i| query.matches(i))
+            .map(|i| i.id)
+            .collect()
+    }
+
+    #[test]
+    fn every_search_finds_what_a_scan_finds_in_the_same_order() {
+        let (_dir, store, all) = generated(600);
+        let mut cases = vec![
+            query("电动车", ""),
+            query("起火 楼道", ""),
+            query("电动", ""),
+            query("回访", ""),
+            query("幸福小区3栋", ""),
+            query("zxs", ""),
+            query("zhang", ""),
+            query("", "00010012"),
+            query("", "0012"),
+            query("烟雾", "0001"),
+            query("不存在的词", ""),
+        ];
+        let mut fire_in_days = query("起火", "");
+        fire_in_days.filter.from = Some("20260105".into());
+        fire_in_days.filter.to = Some("20260111".into());
+        fire_in_days.filter.category = Some("fire".into());
+        cases.push(fire_in_days);
+        let mut cancelled = query("", "");
+        cancelled.filter.statuses = vec![Status::Cancelled];
+        cancelled.filter.to = Some("20260103".into());
+        cases.push(cancelled);
+        for case in &cases {
+            let expected = scanned(&all, case);
+            assert_eq!(paged(&store, case), expected, "{case:?}");
+        }
+        assert!(
+            cases
+                .iter()
+                .filter(|c| !scanned(&all, c).is_empty())
+                .count()
+                >= 10,
+            "the generated data exercises the cases"
+        );
+        // 电动车 holds 电动, never the other way round; a run is matched
+        // whole, not as grams scattered over fields.
+        let whole = query("电动车", "");
+        assert!(scanned(&all, &query("电动", "")).len() > scanned(&all, &whole).len());
+    }
+
+    #[test]
+    fn a_store_from_before_the_index_is_indexed_in_chunks_and_resumes() {
+        let (_dir, store, all) = generated(120);
+        store.forget_search_index();
+        let smoke = query("烟雾", "");
+        let expected = scanned(&all, &smoke);
+        assert!(!expected.is_empty());
+        assert!(paged(&store, &smoke).is_empty(), "nothing indexed yet");
+        assert_eq!(
+            store.search_index_pending().expect("pending"),
+            Some((1, 120))
+        );
+        assert!(store.index_history(50).expect("a chunk"), "more to do");
+        assert_eq!(
+            store.search_index_pending().expect("pending"),
+            Some((51, 120))
+        );
+        while store.index_history(50).expect("a chunk") {}
+        assert_eq!(store.search_index_pending().expect("done"), None);
+        assert_eq!(paged(&store, &smoke), expected);
+    }
+}
