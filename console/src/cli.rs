@@ -362,9 +362,15 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         whole_process(&transport);
         return bench::run(cmd, addr, token, cli.output, out).await;
     }
-    if cli.output == Format::Csv && !matches!(command, Command::Report(_)) {
+    if cli.output == Format::Csv
+        && !matches!(
+            command,
+            Command::Report(_) | Command::Incident(incident::Cmd::Search(_))
+        )
+    {
         return Err(CliError::Usage(
-            "-o csv is for `duty report`; other commands print table or json".into(),
+            "-o csv is for `duty report` and `duty incident search`; other commands print table or json"
+                .into(),
         ));
     }
     let client = Client::connect_with(&addr, token.as_deref(), &transport).await?;

@@ -644,6 +644,9 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
             change.clock_offset_ms,
             false,
         ))),
+        EventBody::Lookup(lookup) => Some(Body::PhoneLookedUp(pb::PhoneLookup {
+            phone: lookup.phone.clone(),
+        })),
     };
     pb::Event {
         seq: record.seq,

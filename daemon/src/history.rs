@@ -2,5 +2,8 @@
 //!
 //! - [`search`]: what of an incident is searchable, how text is cut into
 //!   the grams the index holds, and the search itself.
+//! - [`service`]: `SearchIncidents` at the gRPC edge (checks, the phone
+//!   lookup journaled, the page).
 
 pub mod search;
+pub mod service;

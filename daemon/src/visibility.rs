@@ -110,7 +110,11 @@ pub fn incident_event_audience(before: &[String], after: &Incident) -> Vec<Strin
 pub fn record(store: &Store, principal: &Principal, record: &Record) -> Result<bool> {
     match &principal.role {
         Role::Admin | Role::System => Ok(true),
-        Role::Officer | Role::Leader => Ok(!matches!(record.subject, Subject::Token { .. })),
+        // Tokens, and who looked up which phone number: admins only.
+        Role::Officer | Role::Leader => Ok(!matches!(
+            record.subject,
+            Subject::Token { .. } | Subject::Lookup { .. }
+        )),
         Role::Post(_) | Role::Unit(_) => {
             let me = principal.role.to_string();
             if !record.audience.contains(&me) {

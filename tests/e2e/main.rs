@@ -15,6 +15,7 @@ mod bench;
 mod console;
 mod crash;
 mod escalation;
+mod history;
 mod hostile;
 mod idempotency;
 mod isolation;

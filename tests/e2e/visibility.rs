@@ -71,6 +71,14 @@ fn expectations() -> HashMap<&'static str, Vec<Case>> {
             ],
         ),
         (
+            "IncidentService/SearchIncidents",
+            vec![
+                read("{}", None),
+                read(r#"{"text":"冒烟"}"#, None),
+                read(r#"{"phone":"5678"}"#, None),
+            ],
+        ),
+        (
             "IncidentService/UpdateIncident",
             vec![write(r#"{"incident":"{id}","summary":"x"}"#, i)],
         ),

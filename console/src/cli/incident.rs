@@ -6,7 +6,7 @@
 use clap::{Args, Subcommand};
 use dutyroom_proto::v1 as pb;
 
-use crate::cli::output::{self, fields, table, time};
+use crate::cli::output::{self, Format, fields, table, time};
 use crate::cli::{CliError, Ctx};
 
 /// `post:<id>` or `unit:<id>`.
@@ -93,6 +93,11 @@ pub enum Cmd {
     },
     /// Lists incidents (caller phones masked).
     List(ListArgs),
+    /// Searches every incident ever recorded, newest first: by words (two
+    /// or more characters each; Latin letters also match callers' name
+    /// initials, `zxs` → 张先生), by the caller's phone or its last 4+
+    /// digits (centre only; each such search is journaled), and filters.
+    Search(SearchArgs),
     /// Dispatches to a post or unit.
     Assign {
         /// Number.
@@ -319,6 +324,44 @@ pub struct ListArgs {
     all: bool,
 }
 
+/// `duty incident search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to find (in the caller's name, address, summary, tags, notes,
+    /// outcome, callback, reasons).
+    text: Vec<String>,
+    /// The caller's phone, or its last 4 or more digits.
+    #[arg(long)]
+    phone: Option<String>,
+    /// Only this category (its code).
+    #[arg(long)]
+    category: Option<String>,
+    /// Only this severity (I, II, III, IV).
+    #[arg(long, value_parser = parse_severity)]
+    severity: Option<pb::Severity>,
+    /// Only this source channel.
+    #[arg(long, value_parser = parse_source)]
+    source: Option<pb::SourceChannel>,
+    /// Only these statuses (repeatable).
+    #[arg(long, value_parser = parse_status)]
+    status: Vec<pb::IncidentStatus>,
+    /// Only incidents ever assigned to post:<id> or unit:<id>.
+    #[arg(long, value_parser = parse_assignee)]
+    assignee: Option<pb::Assignee>,
+    /// Received on or after this local day (YYYY-MM-DD).
+    #[arg(long)]
+    from: Option<String>,
+    /// Received on or before this local day (YYYY-MM-DD).
+    #[arg(long)]
+    to: Option<String>,
+    /// At this place or any place below it (its id).
+    #[arg(long)]
+    place: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+}
+
 /// Names one assignment of an incident.
 #[derive(Debug, Args)]
 pub struct StepArgs {
@@ -412,6 +455,7 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
             return print_incident(ctx, &found).await;
         }
         Cmd::List(a) => return list(ctx, a).await,
+        Cmd::Search(a) => return search(ctx, a).await,
         Cmd::Assign {
             incident,
             assignee,
@@ -626,28 +670,129 @@ async fn list(ctx: &mut Ctx<'_>, a: ListArgs) -> Result<(), CliError> {
         };
         return output::json(ctx.out, &reply, "ListIncidentsReply", true);
     }
+    print_list(ctx, &all).await?;
+    if !page_token.is_empty() && !a.all {
+        writeln!(ctx.out, "(more: --limit or --all)")?;
+    }
+    Ok(())
+}
+
+/// `duty incident search`: pages until `limit` are found or nothing is
+/// left (a page may hold fewer and still go on).
+async fn search(ctx: &mut Ctx<'_>, a: SearchArgs) -> Result<(), CliError> {
+    let mut incidents = ctx.client.incidents();
+    let mut found = Vec::new();
+    let mut page_token = String::new();
+    while (found.len() as u32) < a.limit {
+        let reply = incidents
+            .search_incidents(pb::SearchIncidentsRequest {
+                text: a.text.join(" "),
+                phone: a.phone.clone().unwrap_or_default(),
+                category: a.category.clone().unwrap_or_default(),
+                severity: a.severity.map_or(0, |s| s as i32),
+                source: a.source.map_or(0, |s| s as i32),
+                statuses: a.status.iter().map(|s| *s as i32).collect(),
+                assignee: a.assignee.clone(),
+                from: a.from.clone().unwrap_or_default(),
+                to: a.to.clone().unwrap_or_default(),
+                place_id: a.place.clone().unwrap_or_default(),
+                page: Some(pb::Page {
+                    limit: (a.limit - found.len() as u32).min(1000),
+                    page_token: page_token.clone(),
+                }),
+            })
+            .await?
+            .into_inner();
+        found.extend(reply.incidents);
+        page_token = reply.next_page_token;
+        if page_token.is_empty() {
+            break;
+        }
+    }
+    match ctx.format {
+        Format::Json => output::json(
+            ctx.out,
+            &pb::ListIncidentsReply {
+                incidents: found,
+                next_page_token: page_token,
+            },
+            "ListIncidentsReply",
+            true,
+        ),
+        Format::Csv => {
+            let zone = ctx.zone().await?;
+            let header: Vec<String> = [
+                "number", "received", "severity", "status", "category", "source", "summary",
+                "address", "caller", "phone", "lead",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+            let rows: Vec<Vec<String>> = found
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.number.clone(),
+                        time(i.created_at.as_ref(), &zone),
+                        output::severity(i.severity).to_owned(),
+                        output::status(i.status).to_owned(),
+                        i.category.clone(),
+                        pb::SourceChannel::try_from(i.source)
+                            .map(|s| {
+                                s.as_str_name()
+                                    .trim_start_matches("SOURCE_CHANNEL_")
+                                    .to_ascii_lowercase()
+                            })
+                            .unwrap_or_default(),
+                        i.summary.clone(),
+                        i.address.clone(),
+                        i.caller_name.clone(),
+                        i.caller_phone.clone(),
+                        lead_of(i),
+                    ]
+                })
+                .collect();
+            crate::report::write_csv(ctx.out, &header, &rows)?;
+            Ok(())
+        }
+        Format::Table => {
+            print_list(ctx, &found).await?;
+            if !page_token.is_empty() {
+                writeln!(ctx.out, "(more: --limit)")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The active lead of `i`, with its state.
+fn lead_of(i: &pb::Incident) -> String {
+    i.assignments
+        .iter()
+        .find(|a| {
+            a.role == pb::AssignmentRole::Lead as i32
+                && !matches!(
+                    pb::AssignmentState::try_from(a.state),
+                    Ok(pb::AssignmentState::Refused | pb::AssignmentState::Withdrawn)
+                )
+        })
+        .map(|a| {
+            format!(
+                "{} ({})",
+                output::assignee(a.assignee.as_ref()),
+                output::assignment_state(a.state)
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// Incidents as a table, a row each.
+async fn print_list(ctx: &mut Ctx<'_>, all: &[pb::Incident]) -> Result<(), CliError> {
     let zone = ctx.zone().await?;
     let rows = all
         .iter()
         .map(|i| {
-            let lead = i
-                .assignments
-                .iter()
-                .find(|a| {
-                    a.role == pb::AssignmentRole::Lead as i32
-                        && !matches!(
-                            pb::AssignmentState::try_from(a.state),
-                            Ok(pb::AssignmentState::Refused | pb::AssignmentState::Withdrawn)
-                        )
-                })
-                .map(|a| {
-                    format!(
-                        "{} ({})",
-                        output::assignee(a.assignee.as_ref()),
-                        output::assignment_state(a.state)
-                    )
-                })
-                .unwrap_or_default();
+            let lead = lead_of(i);
             vec![
                 i.number.clone(),
                 time(i.created_at.as_ref(), &zone),
@@ -670,9 +815,6 @@ async fn list(ctx: &mut Ctx<'_>, a: ListArgs) -> Result<(), CliError> {
         ],
         rows,
     )?;
-    if !page_token.is_empty() && !a.all {
-        writeln!(ctx.out, "(more: --limit or --all)")?;
-    }
     Ok(())
 }
 

@@ -104,6 +104,7 @@ pub fn event_line(event: &pb::Event, zone: &TimeZone) -> String {
         Some(Body::PersonChanged(p)) => p.name.clone(),
         Some(Body::CategoryChanged(c)) => c.name_zh.clone(),
         Some(Body::TokenChanged(t)) => format!("{} {}", t.name, t.role),
+        Some(Body::PhoneLookedUp(l)) => format!("searched history for phone {}", l.phone),
         Some(Body::Alarm(a)) => {
             let state = if a.acknowledged_at.is_some() {
                 " (acknowledged)"

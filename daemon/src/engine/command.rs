@@ -242,6 +242,11 @@ pub enum Command {
     /// A post or unit came online or went offline (from the presence
     /// registry; the system's own command).
     Presence(crate::presence::PresenceChange),
+    /// Someone at the centre searched history by a phone number: recorded
+    /// before the search runs (who looked up which number).
+    RecordPhoneLookup {
+        phone: String,
+    },
 }
 
 /// A swap as asked.

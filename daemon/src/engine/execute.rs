@@ -17,7 +17,7 @@ use crate::incidents::model::{
     Intake,
 };
 use crate::incidents::numbering;
-use crate::journal::record::{EventBody, Subject};
+use crate::journal::record::{EventBody, PhoneLookup, Subject};
 use crate::store::{Counter, Reader};
 use crate::visibility::require_incident as require_visible;
 
@@ -285,6 +285,23 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
                 },
                 Vec::new(),
                 EventBody::Presence(change.clone()),
+            )?;
+            Ok(Outcome::Done)
+        }
+        Command::RecordPhoneLookup { phone } => {
+            if !scope.principal.role.is_centre() {
+                return Err(Error::denied(
+                    "searching by phone number is for the centre; a post or unit searches its own incidents by text",
+                ));
+            }
+            scope.emit(
+                Subject::Lookup {
+                    phone: phone.clone(),
+                },
+                Vec::new(),
+                EventBody::Lookup(PhoneLookup {
+                    phone: phone.clone(),
+                }),
             )?;
             Ok(Outcome::Done)
         }

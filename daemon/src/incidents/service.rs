@@ -253,6 +253,16 @@ impl IncidentService for Incidents {
         }))
     }
 
+    async fn search_incidents(
+        &self,
+        request: Request<pb::SearchIncidentsRequest>,
+    ) -> Reply<pb::ListIncidentsReply> {
+        let principal = principal_of(&request)?;
+        Ok(Response::new(
+            crate::history::service::search(&self.engine, principal, request.get_ref()).await?,
+        ))
+    }
+
     async fn assign(&self, request: Request<pb::AssignRequest>) -> Reply<pb::IncidentReply> {
         let principal = principal_of(&request)?;
         let r = request.into_inner();

@@ -63,6 +63,11 @@ pub enum Subject {
         /// `post:<id>` or `unit:<id>`.
         who: String,
     },
+    /// A search of history by phone number.
+    Lookup {
+        /// The number, or the last digits of one, as searched.
+        phone: String,
+    },
 }
 
 impl Subject {
@@ -78,6 +83,7 @@ impl Subject {
             Subject::Handover { .. } => "handover",
             Subject::RollCall { .. } => "rollcall",
             Subject::Presence { .. } => "presence",
+            Subject::Lookup { .. } => "lookup",
         }
     }
 
@@ -93,6 +99,7 @@ impl Subject {
             Subject::Policy { version } => version.to_string(),
             Subject::Roster { what } => what.clone(),
             Subject::Presence { who } => who.clone(),
+            Subject::Lookup { phone } => phone.clone(),
         }
     }
 }
@@ -114,6 +121,14 @@ pub enum EventBody {
     Handover(Box<crate::rosters::handover::Handover>),
     RollCall(Box<crate::rosters::rollcall::RollCall>),
     Presence(crate::presence::PresenceChange),
+    Lookup(PhoneLookup),
+}
+
+/// Who looked up which phone number (the principal is the record's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneLookup {
+    /// The number, or the digits of its end, as searched.
+    pub phone: String,
 }
 
 /// A change to the roster.
@@ -204,6 +219,7 @@ impl EventBody {
             EventBody::RollCall(_) => "rollcall.changed".to_owned(),
             EventBody::Presence(p) if p.online => "presence.online".to_owned(),
             EventBody::Presence(_) => "presence.offline".to_owned(),
+            EventBody::Lookup(_) => "lookup.phone".to_owned(),
         }
     }
 }
