@@ -16,6 +16,7 @@
 //! - [`child`]: `dutyd` as a child process.
 //! - [`render`]: the console's frame time (no daemon).
 //! - [`report`]: a year of history, reports over it, and the rollups' cost.
+//! - [`search`]: history search at N past calls, and the index's cost.
 
 pub mod baseline;
 pub mod child;
@@ -27,6 +28,7 @@ pub mod mixed;
 pub mod query;
 pub mod render;
 pub mod report;
+pub mod search;
 pub mod startup;
 
 use std::path::PathBuf;

@@ -66,6 +66,10 @@ pub struct EngineOptions {
     /// Off only to measure what keeping them costs (`duty bench report`):
     /// a store written with them off lacks those days' figures.
     pub assessment_rollups: bool,
+    /// Keep the search index as incidents change (on by default). Off only
+    /// to measure what keeping it costs (`duty bench search`): incidents
+    /// written with it off are never found by words or phone.
+    pub search_index: bool,
 }
 
 impl Default for EngineOptions {
@@ -77,6 +81,7 @@ impl Default for EngineOptions {
             presence: crate::presence::PresenceOptions::default(),
             checkpoint_every: std::time::Duration::from_secs(2),
             assessment_rollups: true,
+            search_index: true,
         }
     }
 }
@@ -133,6 +138,8 @@ pub(crate) struct Shared {
     presence_notices: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<crate::presence::Notice>>>,
     /// Whether commands add to the assessment rollups.
     pub(crate) assessment_rollups: bool,
+    /// Whether incident writes keep the search index.
+    pub(crate) search_index: bool,
     /// Makes this engine's writer panic at its next batch (engine tests).
     #[cfg(test)]
     panic_next_batch: std::sync::atomic::AtomicBool,
@@ -220,6 +227,7 @@ impl Engine {
             presence: Arc::new(presence),
             presence_notices: Mutex::new(Some(presence_notices)),
             assessment_rollups: options.assessment_rollups,
+            search_index: options.search_index,
             #[cfg(test)]
             panic_next_batch: std::sync::atomic::AtomicBool::new(false),
         });

@@ -143,6 +143,30 @@ pub enum Cmd {
         #[arg(long, default_value_t = 6)]
         cost_rounds: usize,
     },
+    /// History search on a store of --incidents past calls (an embedded
+    /// dutyd, filled first): a whole phone, its last 4 digits, two words, a
+    /// word within days; then intake with and without the index in
+    /// alternating rounds.
+    Search {
+        /// Past calls in the store.
+        #[arg(long, default_value_t = 100_000)]
+        incidents: u64,
+        /// Keep (or reuse and top up) the store here.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Clients searching (and creating, in the cost rounds) at once.
+        #[arg(long, short, default_value_t = 8)]
+        clients: usize,
+        /// Seconds per kind of search.
+        #[arg(long, short, default_value_t = 10)]
+        duration: u64,
+        /// Cost rounds with and without the index each (0: skip).
+        #[arg(long, default_value_t = 6)]
+        cost_rounds: usize,
+        /// Seconds per cost round.
+        #[arg(long, default_value_t = 5)]
+        cost_seconds: u64,
+    },
     /// The console's frame time with many open incidents (no daemon).
     Render {
         /// Open incidents on the board.
@@ -346,6 +370,37 @@ pub async fn run(
                 cost_clients,
                 cost_seconds,
                 cost_rounds,
+                progress,
+            })
+            .await
+            .map_err(other)?;
+            if format == Format::Json {
+                return json(out, &report);
+            }
+            for line in report.lines() {
+                writeln!(out, "{line}")?;
+            }
+            return Ok(());
+        }
+        Cmd::Search {
+            incidents,
+            data,
+            clients,
+            duration,
+            cost_rounds,
+            cost_seconds,
+        } => {
+            let report = bench::search::run(&bench::search::SearchBenchOptions {
+                incidents,
+                data,
+                load: LoadOptions {
+                    clients: clients.max(1),
+                    duration: Duration::from_secs(duration.max(1)),
+                    count: None,
+                    rate: None,
+                },
+                cost_rounds,
+                cost_seconds,
                 progress,
             })
             .await

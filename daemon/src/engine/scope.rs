@@ -49,6 +49,7 @@ pub(crate) struct Scope<'a> {
     /// What this command adds to the assessment rollups.
     pub(crate) assessments: crate::assessment::Pending,
     assessment_rollups: bool,
+    search_index: bool,
 }
 
 /// What every command in a batch shares: the store, the centre's zone and
@@ -59,6 +60,8 @@ pub(crate) struct Env<'a> {
     pub(crate) policy: &'a Policy,
     /// Whether commands add to the assessment rollups.
     pub(crate) assessment_rollups: bool,
+    /// Whether incident writes keep the search index.
+    pub(crate) search_index: bool,
 }
 
 impl<'a> Scope<'a> {
@@ -75,6 +78,7 @@ impl<'a> Scope<'a> {
             tz,
             policy,
             assessment_rollups,
+            search_index,
         } = *env;
         Scope {
             store,
@@ -91,6 +95,7 @@ impl<'a> Scope<'a> {
             reported: None,
             assessments: crate::assessment::Pending::default(),
             assessment_rollups,
+            search_index,
         }
     }
 
@@ -205,7 +210,8 @@ impl<'a> Scope<'a> {
                 .iter()
                 .filter_map(crate::assessment::Observation::stopped_clock),
         );
-        self.writes.put_incident(before.as_ref(), incident)?;
+        self.writes
+            .put_incident_searched(before.as_ref(), incident, self.search_index)?;
         self.assess(incident, &observations);
         Ok(incident.last_seq)
     }

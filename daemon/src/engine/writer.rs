@@ -303,6 +303,7 @@ fn run_job(
             tz: &shared.tz,
             policy,
             assessment_rollups: shared.assessment_rollups,
+            search_index: shared.search_index,
         };
         let mut scope = Scope::new(
             &env,

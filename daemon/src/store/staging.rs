@@ -27,12 +27,24 @@ impl WriteSet {
         Ok(())
     }
 
-    /// Stages an incident as it is `after` a change, moving its index keys
-    /// and clock deadlines from those of `before` (`None`: it is new).
+    /// [`WriteSet::put_incident_searched`] with the search index kept (tests).
+    #[cfg(test)]
     pub(crate) fn put_incident(
         &mut self,
         before: Option<&Incident>,
         after: &Incident,
+    ) -> Result<()> {
+        self.put_incident_searched(before, after, true)
+    }
+
+    /// Stages an incident as it is `after` a change, moving its index keys,
+    /// search keys (when `searched`: off only to measure what the index
+    /// costs) and clock deadlines from those of `before` (`None`: it is new).
+    pub(crate) fn put_incident_searched(
+        &mut self,
+        before: Option<&Incident>,
+        after: &Incident,
+        searched: bool,
     ) -> Result<()> {
         let id = after.id.to_be_bytes().to_vec();
         let old = before.map(keys::incident_index).unwrap_or_default();
@@ -47,7 +59,7 @@ impl WriteSet {
                 self.put(TreeId::Index, key, id.clone());
             }
         }
-        if !before.is_some_and(|b| crate::history::search::same_searchables(b, after)) {
+        if searched && !before.is_some_and(|b| crate::history::search::same_searchables(b, after)) {
             let old = before.map(keys::incident_search).unwrap_or_default();
             let new = keys::incident_search(after);
             for key in old.difference(&new) {
