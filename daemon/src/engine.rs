@@ -195,9 +195,6 @@ impl Engine {
     ) -> Result<Engine> {
         let head = store.head()?;
         let tokens = store.tokens()?;
-        // Marks what the search index must still cover, as the store is
-        // now; the checkpoint thread builds it.
-        store.search_index_pending()?;
         let (live, _) = broadcast::channel(options.broadcast_capacity.max(16));
         let policy = match store.policy_record()? {
             Some(record) => {

@@ -1111,13 +1111,13 @@ impl Store {
     /// was kept (tests only).
     #[cfg(test)]
     pub(crate) fn forget_search_index(&self) {
-        for tag in [b'w', b'q', b'y'] {
+        for tag in [b'w', b'q', b'y', b'x'] {
             for key in self.tree.scan_prefix(TreeId::Index.key(&[tag])).keys() {
                 self.tree.remove(key.expect("key")).expect("remove");
             }
         }
         self.tree
-            .remove(TreeId::State.key(&keys::meta("search_history")))
+            .remove(TreeId::State.key(&keys::meta("search_indexed_below")))
             .expect("remove");
     }
 
@@ -1249,36 +1249,59 @@ impl Store {
         Ok(())
     }
 
-    /// The search index's build over incidents stored before dutyd kept it:
-    /// `Some((next, last))` while ids `next..=last` remain, `None` once every
-    /// incident is indexed. A store that never had the index starts one
-    /// here (a new store has nothing to build).
-    pub fn search_index_pending(&self) -> Result<Option<(u64, u64)>> {
-        let key = TreeId::State.key(&keys::meta("search_history"));
-        if let Some(bytes) = self.tree.get(&key).map_err(storage)? {
-            return decode(&bytes);
+    /// Below which id every incident is in the search index (those above it
+    /// are the tail the next [`Store::index_for_search`] takes; a search
+    /// checks them one by one meanwhile).
+    pub fn search_indexed_below(&self) -> Result<u64> {
+        let key = TreeId::State.key(&keys::meta("search_indexed_below"));
+        match self.tree.get(&key).map_err(storage)? {
+            Some(bytes) => decode(&bytes),
+            None => Ok(1),
         }
-        let last = self.counter(read::Counter::IncidentId)?;
-        let pending = (last > 0).then_some((1, last));
-        self.tree.insert(key, encode(&pending)?).map_err(storage)?;
-        Ok(pending)
     }
 
-    /// Indexes up to `count` more of the incidents stored before the search
-    /// index was kept, writing their keys and the progress in one atomic
-    /// batch straight to sled: the index is derived from the incidents (the
-    /// journal holds them), so it is not journaled, and an interrupted
-    /// build resumes where it stopped. Incidents written since have their
-    /// keys already; a key written twice is the same key. True while more
-    /// remain.
-    pub fn index_history(&self, count: u64) -> Result<bool> {
-        let Some((next, last)) = self.search_index_pending()? else {
-            return Ok(false);
-        };
-        let end = next
-            .saturating_add(count.max(1))
-            .min(last.saturating_add(1));
+    /// Incidents changed since they were indexed (ids, newest first, at most
+    /// `limit`): a search checks them one by one until they are indexed again.
+    pub fn search_dirty(&self, limit: usize) -> Result<Vec<u64>> {
+        let mut ids: Vec<u64> = self
+            .tree
+            .scan_prefix(TreeId::Index.key(keys::SEARCH_DIRTY))
+            .keys()
+            .take(limit)
+            .map(|key| keys::search_key_id(&key.map_err(storage)?))
+            .collect::<Result<_>>()?;
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(ids)
+    }
+
+    /// Brings the search index up to date a chunk at a time: first up to
+    /// `count` incidents whose texts changed since they were indexed, then
+    /// up to `count` of the newest not yet indexed. The index is derived
+    /// from the incidents (which the journal holds), so it is written
+    /// straight to sled, never journaled, with the progress in the same
+    /// atomic batch: a crash loses at most what the next start redoes. A
+    /// bigram an edit removed stays as a key: the index finds a superset and
+    /// every search checks each candidate. True while more remain.
+    pub fn index_for_search(&self, count: usize) -> Result<bool> {
         let mut batch = sled::Batch::default();
+        let dirty: Vec<(sled::IVec, sled::IVec)> = self
+            .tree
+            .scan_prefix(TreeId::Index.key(keys::SEARCH_DIRTY))
+            .take(count.max(1))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(storage)?;
+        for (key, _) in &dirty {
+            if let Some(incident) = Reader::incident(self, keys::search_key_id(key)?)? {
+                for key in keys::incident_search(&incident) {
+                    batch.insert(TreeId::Index.key(&key), Vec::new());
+                }
+            }
+        }
+        let next = self.search_indexed_below()?;
+        let last = self.counter(read::Counter::IncidentId)?;
+        let end = next
+            .saturating_add(count.max(1) as u64)
+            .min(last.saturating_add(1));
         for id in next..end {
             if let Some(incident) = Reader::incident(self, id)? {
                 for key in keys::incident_search(&incident) {
@@ -1286,21 +1309,22 @@ impl Store {
                 }
             }
         }
-        let pending = (end <= last).then_some((end, last));
         batch.insert(
-            TreeId::State.key(&keys::meta("search_history")),
-            encode(&pending)?,
+            TreeId::State.key(&keys::meta("search_indexed_below")),
+            encode(&end.max(next))?,
         );
         self.tree
             .apply_batch(batch)
             .map_err(|e| Error::Storage(format!("writing the search index: {e}")))?;
-        if pending.is_none() {
-            tracing::info!(
-                incidents = last,
-                "the search index covers every stored incident"
-            );
+        // A mark is cleared only if no write marked the incident again
+        // while it was being indexed (the value is the seq of its change).
+        for (key, seen) in &dirty {
+            let _ = self
+                .tree
+                .compare_and_swap(key, Some(seen), None::<&[u8]>)
+                .map_err(storage)?;
         }
-        Ok(pending.is_some())
+        Ok(dirty.len() >= count.max(1) || end <= last)
     }
 
     /// Makes sled durable through every frame applied so far, so that a

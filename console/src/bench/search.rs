@@ -55,6 +55,8 @@ pub struct SearchBench {
     pub filled: u64,
     /// Seconds.
     pub fill_seconds: f64,
+    /// Seconds the index took, after the fill, to catch up with it.
+    pub catch_up_seconds: f64,
     /// Clients searching at once.
     pub clients: usize,
     /// Latency by kind of search, with results per search (mean).
@@ -80,8 +82,8 @@ impl SearchBench {
     /// The report as lines of text.
     pub fn lines(&self) -> Vec<String> {
         let mut lines = vec![format!(
-            "search: {} past calls ({} filled in {:.0} s), {} clients",
-            self.incidents, self.filled, self.fill_seconds, self.clients
+            "search: {} past calls ({} filled in {:.0} s; the index caught up {:.0} s later), {} clients",
+            self.incidents, self.filled, self.fill_seconds, self.catch_up_seconds, self.clients
         )];
         for (kind, latency, results) in &self.searches {
             lines.push(format!(
@@ -339,26 +341,27 @@ async fn fill_and_search(
     }
     let fill_seconds = began.elapsed().as_secs_f64();
     let stored = crate::bench::query::stored(&client).await?;
-    // The history indexer may still be at work on a store from before it.
-    for _ in 0..600 {
-        let probe = client
-            .incidents()
-            .search_incidents(pb::SearchIncidentsRequest {
-                text: "漏水".into(),
-                page: Some(pb::Page {
-                    limit: 1,
-                    page_token: String::new(),
-                }),
-                ..Default::default()
-            })
-            .await;
-        match probe {
-            Err(status) if status.code() == tonic::Code::Unavailable => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            _ => break,
+    // Searches are measured once the index has caught up with the fill
+    // (they are whole before, checking the newest calls one by one).
+    let caught_up = Instant::now();
+    let mut behind = u64::MAX;
+    for _ in 0..3_600 {
+        behind = client
+            .journal()
+            .get_server_info(pb::GetServerInfoRequest {})
+            .await?
+            .into_inner()
+            .search_unindexed;
+        if behind == 0 {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    anyhow::ensure!(
+        behind == 0,
+        "the search index is still {behind} calls behind after an hour"
+    );
+    let catch_up_seconds = caught_up.elapsed().as_secs_f64();
     let mut searches = Vec::new();
     let today = jiff::Timestamp::now()
         .to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai")?)
@@ -418,6 +421,7 @@ async fn fill_and_search(
         incidents: stored,
         filled: wanted,
         fill_seconds,
+        catch_up_seconds,
         clients: options.load.clients.max(1),
         searches,
         cost: None,

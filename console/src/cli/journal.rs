@@ -319,6 +319,14 @@ pub async fn info(ctx: &mut Ctx<'_>) -> Result<(), CliError> {
             ("store", info.store_id),
             ("journal head", info.head_seq.to_string()),
             ("incidents", info.incidents.to_string()),
+            (
+                "search index",
+                if info.search_unindexed == 0 {
+                    "up to date".to_owned()
+                } else {
+                    format!("{} incidents behind (catching up)", info.search_unindexed)
+                },
+            ),
             ("time", time(time_info.now.as_ref(), &zone)),
             ("time zone", time_info.time_zone),
             (

@@ -109,14 +109,14 @@ fn checkpoint_loop(shared: &Shared, writer_gone: &std::sync::mpsc::Receiver<()>,
                 }
             }
         }
-        // Incidents stored before the search index was kept are indexed a
-        // chunk at a time, in what is left of the tick.
-        while started.elapsed() < every / 2 {
-            match shared.store.index_history(500) {
+        // The search index follows the incidents a chunk at a time, in what
+        // is left of the tick (searches check the rest one by one).
+        while shared.search_index && started.elapsed() < every / 2 {
+            match shared.store.index_for_search(500) {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(error) => {
-                    tracing::warn!(%error, "indexing stored incidents for search failed; trying again next tick");
+                    tracing::warn!(%error, "indexing incidents for search failed; trying again next tick");
                     break;
                 }
             }

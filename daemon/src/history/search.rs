@@ -232,23 +232,26 @@ pub struct Found {
     pub next_below: Option<u64>,
 }
 
-/// Ids newest first from the index (or every id, for a query of filters
-/// only), each below `below`.
+/// Candidate ids, newest first.
 enum Candidates<'a> {
+    /// Ids already in order.
     Listed(std::vec::IntoIter<u64>),
+    /// Ids every bigram's list holds.
     Grams {
         store: &'a Store,
         grams: Vec<String>,
         at_most: Option<u64>,
     },
-    Range {
-        next: Option<u64>,
-        lowest: u64,
-    },
-    Both(
+    /// Every id from `next` down to `lowest`.
+    Range { next: Option<u64>, lowest: u64 },
+    /// The first stream, then the second (all of whose ids are lower).
+    Chain(Box<Candidates<'a>>, Box<Candidates<'a>>),
+    /// Two streams merged, each id once.
+    Merge(
         Box<Candidates<'a>>,
-        std::iter::Peekable<std::vec::IntoIter<u64>>,
-        Option<u64>,
+        Box<Candidates<'a>>,
+        Option<Option<u64>>,
+        Option<Option<u64>>,
     ),
 }
 
@@ -293,30 +296,48 @@ impl Candidates<'_> {
                     return Ok(Some(bound));
                 }
             }
-            Candidates::Both(grams, listed, pending) => {
-                // Two descending streams merged, each id once.
-                if pending.is_none() {
-                    *pending = grams.next()?;
+            Candidates::Chain(first, then) => match first.next()? {
+                Some(id) => Ok(Some(id)),
+                None => then.next(),
+            },
+            Candidates::Merge(a, b, head_a, head_b) => {
+                if head_a.is_none() {
+                    *head_a = Some(a.next()?);
                 }
-                let from_list = listed.peek().copied();
-                let id = match (*pending, from_list) {
-                    (None, None) => return Ok(None),
-                    (Some(a), Some(b)) if a == b => {
-                        listed.next();
-                        pending.take()
+                if head_b.is_none() {
+                    *head_b = Some(b.next()?);
+                }
+                let (x, y) = (head_a.flatten(), head_b.flatten());
+                Ok(match (x, y) {
+                    (None, None) => None,
+                    (Some(x), Some(y)) if x == y => {
+                        *head_a = None;
+                        *head_b = None;
+                        Some(x)
                     }
-                    (Some(a), Some(b)) if a > b => pending.take(),
-                    (Some(_), Some(_)) | (None, Some(_)) => listed.next(),
-                    (Some(_), None) => pending.take(),
-                };
-                Ok(id)
+                    (Some(x), Some(y)) if x > y => {
+                        *head_a = None;
+                        Some(x)
+                    }
+                    (Some(x), None) => {
+                        *head_a = None;
+                        Some(x)
+                    }
+                    (_, Some(y)) => {
+                        *head_b = None;
+                        Some(y)
+                    }
+                })
             }
         }
     }
 }
 
 /// One page of at most `limit` incidents matching `query`, newest first,
-/// each with an id below `below` (from the previous page).
+/// each with an id below `below` (from the previous page). Candidates come
+/// from the index for what it holds, and one by one for what it does not
+/// hold yet: the newest incidents (the indexer's tail) and those changed
+/// since they were indexed.
 pub fn search(store: &Store, query: &Query, limit: usize, below: Option<u64>) -> Result<Found> {
     let top = match below {
         Some(0) => return Ok(Found::default()),
@@ -335,11 +356,13 @@ pub fn search(store: &Store, query: &Query, limit: usize, below: Option<u64>) ->
             }
         }
     };
+    let indexed_below = store.search_indexed_below()?.max(1);
+    let indexed_top = top.min(indexed_below - 1);
     let listed = |mut ids: Vec<u64>| {
-        ids.retain(|id| (lowest..=top).contains(id));
+        ids.retain(|id| (lowest..=indexed_top).contains(id));
         ids.sort_unstable_by(|a, b| b.cmp(a));
         ids.dedup();
-        ids.into_iter()
+        Candidates::Listed(ids.into_iter())
     };
     let grams: Vec<String> = query
         .runs
@@ -348,30 +371,43 @@ pub fn search(store: &Store, query: &Query, limit: usize, below: Option<u64>) ->
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut candidates = if let Some(tail) = &query.phone_tail {
-        Candidates::Listed(listed(store.incidents_with_phone_tail(tail, MOST_IDS)?))
+    let indexed = if let Some(tail) = &query.phone_tail {
+        listed(store.incidents_with_phone_tail(tail, MOST_IDS)?)
     } else if !grams.is_empty() {
         let by_grams = Candidates::Grams {
             store,
             grams,
-            at_most: Some(top),
+            at_most: (indexed_top >= lowest).then_some(indexed_top),
         };
         match &query.initials {
-            Some(initials) => Candidates::Both(
+            Some(initials) => Candidates::Merge(
                 Box::new(by_grams),
-                listed(store.incidents_with_initials(initials, MOST_IDS)?).peekable(),
+                Box::new(listed(store.incidents_with_initials(initials, MOST_IDS)?)),
+                None,
                 None,
             ),
             None => by_grams,
         }
     } else if let Some(initials) = &query.initials {
-        Candidates::Listed(listed(store.incidents_with_initials(initials, MOST_IDS)?))
+        listed(store.incidents_with_initials(initials, MOST_IDS)?)
     } else {
         Candidates::Range {
-            next: Some(top),
+            next: Some(indexed_top),
             lowest,
         }
     };
+    let not_indexed = Candidates::Range {
+        next: Some(top),
+        lowest: indexed_below.max(lowest),
+    };
+    let mut changed = store.search_dirty(MOST_IDS)?;
+    changed.retain(|id| (lowest..=indexed_top).contains(id));
+    let mut candidates = Candidates::Merge(
+        Box::new(Candidates::Chain(Box::new(not_indexed), Box::new(indexed))),
+        Box::new(Candidates::Listed(changed.into_iter())),
+        None,
+        None,
+    );
     let mut found = Found::default();
     let mut looked = 0;
     while let Some(id) = candidates.next()? {
@@ -501,6 +537,7 @@ mod against_a_scan {
                 .expect("counter");
         }
         store.commit(&writes).expect("commit");
+        while store.index_for_search(250).expect("index") {}
         (dir, store, all)
     }
 
@@ -587,24 +624,42 @@ mod against_a_scan {
     }
 
     #[test]
-    fn a_store_from_before_the_index_is_indexed_in_chunks_and_resumes() {
-        let (_dir, store, all) = generated(120);
-        store.forget_search_index();
+    fn searches_are_whole_while_the_index_catches_up_with_new_and_changed_calls() {
+        let (_dir, store, mut all) = generated(120);
         let smoke = query("烟雾", "");
         let expected = scanned(&all, &smoke);
         assert!(!expected.is_empty());
-        assert!(paged(&store, &smoke).is_empty(), "nothing indexed yet");
-        assert_eq!(
-            store.search_index_pending().expect("pending"),
-            Some((1, 120))
-        );
-        assert!(store.index_history(50).expect("a chunk"), "more to do");
-        assert_eq!(
-            store.search_index_pending().expect("pending"),
-            Some((51, 120))
-        );
-        while store.index_history(50).expect("a chunk") {}
-        assert_eq!(store.search_index_pending().expect("done"), None);
+
+        // A store from before the index: nothing indexed, everything found.
+        store.forget_search_index();
+        assert_eq!(store.search_indexed_below().expect("progress"), 1);
+        assert_eq!(paged(&store, &smoke), expected, "the tail, one by one");
+        assert!(store.index_for_search(50).expect("a chunk"), "more to do");
+        assert_eq!(store.search_indexed_below().expect("progress"), 51);
+        assert_eq!(paged(&store, &smoke), expected, "half indexed");
+        while store.index_for_search(50).expect("a chunk") {}
+        assert_eq!(store.search_indexed_below().expect("progress"), 121);
         assert_eq!(paged(&store, &smoke), expected);
+
+        // An old call gains a note after it was indexed: found at once
+        // (marked changed), and still after the indexer has been by.
+        let mut changed = all[9].clone();
+        let before = changed.clone();
+        changed.notes.push(Note {
+            at: changed.created_at,
+            author: Principal::system(),
+            text: "群众再次来电称有积水".into(),
+        });
+        changed.last_seq += 1;
+        let mut writes = WriteSet::default();
+        writes.put_incident(Some(&before), &changed).expect("stage");
+        store.commit(&writes).expect("commit");
+        all[9] = changed;
+        let water = query("积水", "");
+        assert_eq!(paged(&store, &water), vec![10]);
+        assert_eq!(store.search_dirty(10).expect("dirty"), vec![10]);
+        while store.index_for_search(50).expect("a chunk") {}
+        assert!(store.search_dirty(10).expect("dirty").is_empty());
+        assert_eq!(paged(&store, &water), scanned(&all, &water));
     }
 }

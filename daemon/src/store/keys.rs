@@ -388,6 +388,15 @@ pub(super) fn search_initials_prefix(initials: &str) -> Vec<u8> {
     tagged(b'y', initials.as_bytes())
 }
 
+/// `index`: prefix of the incidents whose searchable texts changed since
+/// they were indexed (`x` + id → the seq of the change).
+pub(super) const SEARCH_DIRTY: &[u8] = b"x";
+
+/// `index`: incident `id` changed its searchable texts since it was indexed.
+pub(super) fn search_dirty(id: u64) -> Vec<u8> {
+    with_id(SEARCH_DIRTY.to_vec(), id)
+}
+
 /// The end of a phone's digits or a name's initials, before the id (no
 /// digit or letter is 0xFF).
 const SEARCH_END: u8 = 0xFF;

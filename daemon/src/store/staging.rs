@@ -27,7 +27,7 @@ impl WriteSet {
         Ok(())
     }
 
-    /// [`WriteSet::put_incident_searched`] with the search index kept (tests).
+    /// [`WriteSet::put_incident_searched`], marking text changes (tests).
     #[cfg(test)]
     pub(crate) fn put_incident(
         &mut self,
@@ -37,9 +37,11 @@ impl WriteSet {
         self.put_incident_searched(before, after, true)
     }
 
-    /// Stages an incident as it is `after` a change, moving its index keys,
-    /// search keys (when `searched`: off only to measure what the index
-    /// costs) and clock deadlines from those of `before` (`None`: it is new).
+    /// Stages an incident as it is `after` a change, moving its index keys
+    /// and clock deadlines from those of `before` (`None`: it is new). The
+    /// search index is kept off the write path: a new incident is in the
+    /// indexer's tail already, and one whose searchable texts changed is
+    /// marked for it here, when `searched` (off only to measure the cost).
     pub(crate) fn put_incident_searched(
         &mut self,
         before: Option<&Incident>,
@@ -59,15 +61,15 @@ impl WriteSet {
                 self.put(TreeId::Index, key, id.clone());
             }
         }
-        if searched && !before.is_some_and(|b| crate::history::search::same_searchables(b, after)) {
-            let old = before.map(keys::incident_search).unwrap_or_default();
-            let new = keys::incident_search(after);
-            for key in old.difference(&new) {
-                self.remove(TreeId::Index, key.clone());
-            }
-            for key in new.difference(&old) {
-                self.put(TreeId::Index, key.clone(), Vec::new());
-            }
+        if searched
+            && let Some(before) = before
+            && !crate::history::search::same_searchables(before, after)
+        {
+            self.put(
+                TreeId::Index,
+                keys::search_dirty(after.id),
+                after.last_seq.to_be_bytes().to_vec(),
+            );
         }
         let old = before.map(keys::incident_deadlines).unwrap_or_default();
         let new = keys::incident_deadlines(after);
