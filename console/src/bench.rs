@@ -15,9 +15,11 @@
 //!   acknowledged is lost.
 //! - [`child`]: `dutyd` as a child process.
 //! - [`render`]: the console's frame time (no daemon).
+//! - [`ab`]: A/B in one run — alternating rounds, the ratio of medians.
 //! - [`report`]: a year of history, reports over it, and the rollups' cost.
 //! - [`search`]: history search at N past calls, and the index's cost.
 
+pub mod ab;
 pub mod baseline;
 pub mod child;
 pub mod crash;

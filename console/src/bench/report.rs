@@ -38,6 +38,7 @@ use futures_util::future::try_join_all;
 use jiff::{SignedDuration, Timestamp, civil, tz::TimeZone};
 use pb::incident_service_client::IncidentServiceClient;
 
+use crate::bench::ab;
 use crate::bench::load::{self, LoadOptions};
 use crate::client::{Authed, Client};
 use crate::demo;
@@ -83,14 +84,8 @@ pub struct ReportTiming {
 pub struct RollupCost {
     /// Clients.
     pub clients: usize,
-    /// Calls (whole lives) per second per round, with rollups.
-    pub with_rollups: Vec<f64>,
-    /// The same without.
-    pub without_rollups: Vec<f64>,
-    /// Median with ÷ median without.
-    pub ratio: f64,
-    /// Each round's with ÷ the round next to it without: smallest, largest.
-    pub pair_ratios: (f64, f64),
+    /// Calls (whole lives) per second per round: A with rollups, B without.
+    pub compared: ab::Compared,
 }
 
 /// The whole run.
@@ -124,32 +119,27 @@ impl ReportBench {
             ));
         }
         if let Some(cost) = &self.cost {
-            let rounds = |v: &[f64]| {
-                v.iter()
-                    .map(|r| format!("{r:.0}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
+            let c = &cost.compared;
             lines.push(format!(
                 "rollup cost, {} clients, a call's whole life (5 writes) per op:",
                 cost.clients
             ));
             lines.push(format!(
                 "  with rollups    {} /s (median {:.0})",
-                rounds(&cost.with_rollups),
-                median(&cost.with_rollups)
+                ab::rounds(&c.a),
+                ab::median(&c.a)
             ));
             lines.push(format!(
                 "  without rollups {} /s (median {:.0})",
-                rounds(&cost.without_rollups),
-                median(&cost.without_rollups)
+                ab::rounds(&c.b),
+                ab::median(&c.b)
             ));
             lines.push(format!(
                 "  ratio {:.2} (pairs {:.2}–{:.2}): the rollups cost {:.0} % of throughput",
-                cost.ratio,
-                cost.pair_ratios.0,
-                cost.pair_ratios.1,
-                (1.0 - cost.ratio) * 100.0
+                c.ratio,
+                c.pair_ratios.0,
+                c.pair_ratios.1,
+                (1.0 - c.ratio) * 100.0
             ));
         }
         lines
@@ -382,22 +372,11 @@ async fn time_report(
     let report = last.unwrap_or_default();
     Ok(ReportTiming {
         report: name.into(),
-        p50_ms: median(&times),
+        p50_ms: ab::median(&times),
         max_ms: times.iter().copied().fold(0.0, f64::max),
         incidents: report.summary.map_or(0, |s| s.created),
         rows: report.posts.len() + report.units.len() + report.slices.len(),
     })
-}
-
-/// The middle value (the mean of the two middle ones for an even count).
-pub fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-    }
 }
 
 fn dir_size(path: &Path) -> u64 {
@@ -887,25 +866,16 @@ async fn cost(options: &ReportBenchOptions) -> anyhow::Result<RollupCost> {
     let (with, _with_dir, with_tokens) = cost_daemon(true).await?;
     let (without, _without_dir, without_tokens) = cost_daemon(false).await?;
     let clients = options.cost_clients.max(1);
-    let mut with_rollups = Vec::new();
-    let mut without_rollups = Vec::new();
+    let seconds = options.cost_seconds;
     let measured = async {
-        for round in 0..options.cost_rounds {
-            // Alternate which goes first, so drift favours neither.
-            if round % 2 == 0 {
-                with_rollups
-                    .push(cost_round(&with, &with_tokens, clients, options.cost_seconds).await?);
-                without_rollups.push(
-                    cost_round(&without, &without_tokens, clients, options.cost_seconds).await?,
-                );
+        let compared = ab::alternate(options.cost_rounds, async |rollups| {
+            if rollups {
+                cost_round(&with, &with_tokens, clients, seconds).await
             } else {
-                without_rollups.push(
-                    cost_round(&without, &without_tokens, clients, options.cost_seconds).await?,
-                );
-                with_rollups
-                    .push(cost_round(&with, &with_tokens, clients, options.cost_seconds).await?);
+                cost_round(&without, &without_tokens, clients, seconds).await
             }
-        }
+        })
+        .await?;
         let kept = rollup_count(&with, &with_tokens).await?;
         let none = rollup_count(&without, &without_tokens).await?;
         anyhow::ensure!(
@@ -913,39 +883,20 @@ async fn cost(options: &ReportBenchOptions) -> anyhow::Result<RollupCost> {
             "the comparison is void: the daemon with rollups counted {kept} incidents, \
              the one without {none}"
         );
-        anyhow::Ok(())
+        anyhow::Ok(compared)
     }
     .await;
     let _ = with.shutdown().await;
     let _ = without.shutdown().await;
-    measured?;
-    let pairs: Vec<f64> = with_rollups
-        .iter()
-        .zip(&without_rollups)
-        .map(|(w, wo)| w / wo)
-        .collect();
     Ok(RollupCost {
         clients,
-        ratio: median(&with_rollups) / median(&without_rollups),
-        pair_ratios: (
-            pairs.iter().copied().fold(f64::INFINITY, f64::min),
-            pairs.iter().copied().fold(0.0, f64::max),
-        ),
-        with_rollups,
-        without_rollups,
+        compared: measured?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert_eq!(median(&[5.0, 1.0, 3.0]), 3.0);
-        assert_eq!(median(&[]), 0.0);
-    }
 
     #[test]
     fn the_fill_is_the_same_every_run_and_spreads_its_calls() {

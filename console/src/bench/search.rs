@@ -25,8 +25,8 @@ use dutyroom_daemon::engine::EngineOptions;
 use dutyroom_daemon::{Config, Daemon, DaemonHandle};
 use dutyroom_proto::v1 as pb;
 
+use crate::bench::ab;
 use crate::bench::load::{self, Latency, LoadOptions};
-use crate::bench::report::median;
 use crate::client::Client;
 
 /// The shape of a search run.
@@ -70,12 +70,8 @@ pub struct SearchBench {
 pub struct IndexCost {
     /// Clients.
     pub clients: usize,
-    /// Creates per second per round, with the index.
-    pub with_index: Vec<f64>,
-    /// The same without.
-    pub without_index: Vec<f64>,
-    /// Median with ÷ median without.
-    pub ratio: f64,
+    /// Creates per second per round: A with the index, B without.
+    pub compared: ab::Compared,
 }
 
 impl SearchBench {
@@ -92,19 +88,16 @@ impl SearchBench {
             ));
         }
         if let Some(cost) = &self.cost {
-            let rounds = |v: &[f64]| {
-                v.iter()
-                    .map(|r| format!("{r:.0}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
+            let c = &cost.compared;
             lines.push(format!(
-                "index cost, {} clients creating: with {} /s, without {} /s; ratio {:.2} ({:.0} %)",
+                "index cost, {} clients creating: with {} /s, without {} /s; ratio {:.2} (pairs {:.2}–{:.2}; {:.0} %)",
                 cost.clients,
-                rounds(&cost.with_index),
-                rounds(&cost.without_index),
-                cost.ratio,
-                (1.0 - cost.ratio) * 100.0
+                ab::rounds(&c.a),
+                ab::rounds(&c.b),
+                c.ratio,
+                c.pair_ratios.0,
+                c.pair_ratios.1,
+                (1.0 - c.ratio) * 100.0
             ));
         }
         lines
@@ -480,29 +473,22 @@ async fn cost(options: &SearchBenchOptions) -> anyhow::Result<IndexCost> {
             crate::bench::ensure_category(&client).await?;
             admins.push(crate::bench::unlimited_token(&client).await?);
         }
-        let mut with_index = Vec::new();
-        let mut without_index = Vec::new();
-        for round in 0..options.cost_rounds {
-            let seconds = options.cost_seconds;
-            if round % 2 == 0 {
-                with_index.push(intake_round(&with, &admins[0], clients, seconds).await?);
-                without_index.push(intake_round(&without, &admins[1], clients, seconds).await?);
+        let seconds = options.cost_seconds;
+        ab::alternate(options.cost_rounds, async |index| {
+            if index {
+                intake_round(&with, &admins[0], clients, seconds).await
             } else {
-                without_index.push(intake_round(&without, &admins[1], clients, seconds).await?);
-                with_index.push(intake_round(&with, &admins[0], clients, seconds).await?);
+                intake_round(&without, &admins[1], clients, seconds).await
             }
-        }
-        anyhow::Ok((with_index, without_index))
+        })
+        .await
     }
     .await;
     let _ = with.shutdown().await;
     let _ = without.shutdown().await;
-    let (with_index, without_index) = measured?;
     Ok(IndexCost {
         clients,
-        ratio: median(&with_index) / median(&without_index),
-        with_index,
-        without_index,
+        compared: measured?,
     })
 }
 
