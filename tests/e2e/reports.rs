@@ -489,7 +489,7 @@ async fn incidents(
 }
 
 /// (kind, assignee, done, seconds, in time, alarms) of each stopped clock.
-fn clocks(row: &pb::IncidentMeasures) -> Vec<(u32, &str, bool, u64, bool, u32)> {
+fn clocks(row: &pb::IncidentMeasures) -> Vec<(i32, &str, bool, u64, bool, u32)> {
     row.clocks
         .iter()
         .map(|c| {

@@ -6,14 +6,13 @@ use jiff::tz::TimeZone;
 
 use super::duration;
 
-/// ClockKind's numbers, as StoppedClockMeasure carries them.
-const SIGN_FOR: u32 = 1;
-const ARRIVE: u32 = 2;
-const RESOLVE: u32 = 3;
+const SIGN_FOR: i32 = pb::ClockKind::SignFor as i32;
+const ARRIVE: i32 = pb::ClockKind::Arrive as i32;
+const RESOLVE: i32 = pb::ClockKind::Resolve as i32;
 
 /// The clock of `kind` that counts for the row: the lead's last one done,
 /// else its last one, else any last one of that kind.
-fn clock_of(row: &pb::IncidentMeasures, kind: u32) -> Option<&pb::StoppedClockMeasure> {
+fn clock_of(row: &pb::IncidentMeasures, kind: i32) -> Option<&pb::StoppedClockMeasure> {
     let of_kind = || row.clocks.iter().rev().filter(move |c| c.kind == kind);
     let lead = |c: &&pb::StoppedClockMeasure| kind == RESOLVE || c.assignee == row.lead;
     of_kind()
@@ -79,7 +78,7 @@ pub fn row(m: &pb::IncidentMeasures, zone: &TimeZone) -> Vec<String> {
         number,
         received,
         m.category.clone(),
-        roman(m.severity).to_owned(),
+        crate::cli::output::severity(m.severity).to_owned(),
         m.source.clone(),
         m.place_id.clone(),
         m.lead.clone(),
@@ -103,16 +102,6 @@ pub fn row(m: &pb::IncidentMeasures, zone: &TimeZone) -> Vec<String> {
             (true, n) => format!("{n}/5"),
         },
     ]
-}
-
-fn roman(severity: u32) -> &'static str {
-    match severity {
-        1 => "I",
-        2 => "II",
-        3 => "III",
-        4 => "IV",
-        _ => "-",
-    }
 }
 
 /// The CSV header: raw figures, one column each.
@@ -199,7 +188,7 @@ pub fn csv_row(m: &pb::IncidentMeasures) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn clock(kind: u32, who: &str, seconds: u64, in_time: bool) -> pb::StoppedClockMeasure {
+    fn clock(kind: i32, who: &str, seconds: u64, in_time: bool) -> pb::StoppedClockMeasure {
         pb::StoppedClockMeasure {
             kind,
             assignee: who.into(),

@@ -8,7 +8,7 @@ use dutyroom_proto::v1 as pb;
 use super::period::{Period, day_key};
 use super::report::{Drills, period_out};
 use crate::error::{Error, Result};
-use crate::incidents::model::{AssigneeRef, AssignmentRole, AssignmentState, Incident, Severity};
+use crate::incidents::model::{AssigneeRef, AssignmentState, Incident};
 use crate::store::{Page, PageCursor, Store, Visit};
 
 /// Rows a page holds when the request does not say, and at most.
@@ -83,11 +83,7 @@ pub fn measures(incident: &Incident) -> pb::IncidentMeasures {
         .iter()
         .filter(|a| a.state == AssignmentState::Refused)
         .collect();
-    let lead = incident
-        .assignments
-        .iter()
-        .rev()
-        .find(|a| a.role == AssignmentRole::Lead && a.state.is_involved())
+    let lead = super::lead_of(incident)
         .map(|a| a.assignee.to_string())
         .unwrap_or_default();
     pb::IncidentMeasures {
@@ -95,12 +91,7 @@ pub fn measures(incident: &Incident) -> pb::IncidentMeasures {
         received_at: Some(crate::convert::ts(incident.created_at)),
         drill: incident.intake.drill,
         category: incident.intake.category.clone(),
-        severity: match incident.intake.severity {
-            Severity::I => 1,
-            Severity::II => 2,
-            Severity::III => 3,
-            Severity::IV => 4,
-        },
+        severity: crate::convert::severity_out(incident.intake.severity) as i32,
         source: super::report::source_key(incident.intake.source),
         place_id: incident.intake.place_id.clone().unwrap_or_default(),
         status: incident.status().word().to_owned(),
@@ -115,11 +106,7 @@ pub fn measures(incident: &Incident) -> pb::IncidentMeasures {
             .stopped
             .iter()
             .map(|clock| pb::StoppedClockMeasure {
-                kind: match clock.kind {
-                    crate::escalation::clocks::ClockKind::SignFor => 1,
-                    crate::escalation::clocks::ClockKind::Arrive => 2,
-                    crate::escalation::clocks::ClockKind::Resolve => 3,
-                },
+                kind: crate::convert::clock_kind_out(clock.kind) as i32,
                 assignee: clock
                     .assignee
                     .as_ref()

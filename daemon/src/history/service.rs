@@ -17,10 +17,6 @@ use crate::incidents::numbering;
 use crate::store::{Reader, Store};
 use crate::validate;
 
-/// Results a page holds when the request does not say.
-const DEFAULT_PAGE: usize = 100;
-/// The most a page holds.
-const MAX_PAGE: usize = 1_000;
 /// How deep a place tree is followed.
 const MAX_PLACE_DEPTH: usize = 16;
 
@@ -32,16 +28,7 @@ pub async fn search(
 ) -> Result<pb::ListIncidentsReply> {
     let query = query_of(request, &principal, engine.store())?;
     let page = request.page.clone().unwrap_or_default();
-    let limit = match page.limit as usize {
-        0 => DEFAULT_PAGE,
-        n if n > MAX_PAGE => {
-            return Err(Error::invalid(
-                "page.limit",
-                format!("must be at most {MAX_PAGE} (got {n})"),
-            ));
-        }
-        n => n,
-    };
+    let limit = crate::incidents::service::page_limit(&page)?;
     let below = match page.page_token.trim() {
         "" => None,
         token => Some(token.parse::<u64>().map_err(|_| {

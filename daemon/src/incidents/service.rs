@@ -520,6 +520,19 @@ impl Incidents {
     }
 }
 
+/// A page's `limit`, checked: 0 is [`DEFAULT_PAGE`], more than
+/// [`MAX_PAGE`] is refused.
+pub(crate) fn page_limit(page: &pb::Page) -> Result<usize> {
+    match page.limit as usize {
+        0 => Ok(DEFAULT_PAGE),
+        n if n > MAX_PAGE => Err(Error::invalid(
+            "page.limit",
+            format!("must be at most {MAX_PAGE} (got {n})"),
+        )),
+        n => Ok(n),
+    }
+}
+
 /// A list query, planned onto the most selective index.
 struct Query {
     open_only: bool,
@@ -563,16 +576,7 @@ impl Query {
             })?),
         };
         let page = r.page.clone().unwrap_or_default();
-        let limit = match page.limit as usize {
-            0 => DEFAULT_PAGE,
-            n if n > MAX_PAGE => {
-                return Err(Error::invalid(
-                    "page.limit",
-                    format!("must be at most {MAX_PAGE} (got {n})"),
-                ));
-            }
-            n => n,
-        };
+        let limit = page_limit(&page)?;
         let after = match page.page_token.trim() {
             "" => None,
             token => Some(PageCursor::from_token(token).ok_or_else(|| {
