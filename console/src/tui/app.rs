@@ -80,6 +80,8 @@ pub enum AppEvent {
     Outbox(Box<OutboxView>),
     /// An assessment report arrived (`:report`).
     Report(Box<pb::Report>),
+    /// A history search answered (the filter text it was for).
+    History(String, Result<pb::ListIncidentsReply, String>),
 }
 
 /// The outbox as the console shows it.
@@ -114,6 +116,9 @@ pub enum Effect {
     LoadOnDuty,
     /// Ask for an assessment report.
     LoadReport(pb::GetReportRequest),
+    /// Search everything ever recorded for the `/` filter (its text, the
+    /// request).
+    SearchHistory(String, pb::SearchIncidentsRequest),
     /// Handovers waiting for a countersignature.
     LoadPendingHandovers,
     /// Open, note, sign or counter-sign the current shift's handover.
@@ -412,6 +417,9 @@ pub struct Filter {
     pub alarmed: bool,
     /// Only of posts in emergency mode.
     pub emergency: bool,
+    /// A caller's phone number (or its last 4+ digits, `tel:1234`) to look
+    /// for in history.
+    pub phone: Option<String>,
     /// The text it was parsed from, to show.
     pub text: String,
 }
@@ -428,6 +436,7 @@ impl Filter {
                 Some(("post" | "unit", _)) => filter.assignee = Some(word.to_owned()),
                 Some(("cat", code)) => filter.category = Some(code.to_owned()),
                 Some(("sev", sev)) => filter.severity = form::severity(sev).map(|s| s as i32),
+                Some(("tel", digits)) => filter.phone = Some(digits.to_owned()),
                 Some(("status", status)) => {
                     if let Ok(s) = crate::cli::incident::parse_status(status) {
                         filter.statuses.push(s as i32);
@@ -439,6 +448,12 @@ impl Filter {
                     "open" => filter.open_only = true,
                     "alarmed" => filter.alarmed = true,
                     "emergency" => filter.emergency = true,
+                    // A whole phone number: the board finds it in incident
+                    // numbers and texts, history by the caller's phone.
+                    _ if is_phone_number(word) => {
+                        filter.phone = Some(word.to_owned());
+                        filter.words.push(word.to_owned());
+                    }
                     _ => filter.words.push(word.to_lowercase()),
                 },
             }
@@ -448,6 +463,43 @@ impl Filter {
 
     fn is_empty(&self) -> bool {
         *self == Filter::default()
+    }
+
+    /// The filter as a search of everything ever recorded, when it asks
+    /// for something history can answer: words or a phone number, and no
+    /// condition that only means something now (open, overdue, unsigned,
+    /// alarmed, emergency). `centre`: the phone goes to the phone search
+    /// (a post may not search by phone; its digits stay words).
+    pub fn history_request(&self, centre: bool) -> Option<pb::SearchIncidentsRequest> {
+        let now_only =
+            self.open_only || self.unsigned || self.overdue || self.alarmed || self.emergency;
+        let phone = self.phone.clone().filter(|_| centre);
+        if now_only || (self.words.is_empty() && phone.is_none()) {
+            return None;
+        }
+        let words: Vec<&str> = self
+            .words
+            .iter()
+            .map(String::as_str)
+            .filter(|w| phone.as_deref() != Some(*w))
+            .collect();
+        let assignee = self
+            .assignee
+            .as_deref()
+            .and_then(|key| crate::cli::incident::parse_assignee(key).ok());
+        Some(pb::SearchIncidentsRequest {
+            text: words.join(" "),
+            phone: phone.unwrap_or_default(),
+            category: self.category.clone().unwrap_or_default(),
+            severity: self.severity.unwrap_or_default(),
+            statuses: self.statuses.clone(),
+            assignee,
+            page: Some(pb::Page {
+                limit: HISTORY_ROWS,
+                page_token: String::new(),
+            }),
+            ..Default::default()
+        })
     }
 
     fn matches(
@@ -518,6 +570,39 @@ impl Filter {
         .to_lowercase();
         self.words.iter().all(|w| haystack.contains(w.as_str()))
     }
+}
+
+/// Seven or more digits: a phone number rather than an incident number.
+fn is_phone_number(word: &str) -> bool {
+    word.len() >= 7 && word.len() <= 20 && word.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// How many past incidents one `/` search shows.
+const HISTORY_ROWS: u32 = 50;
+
+/// What `/` found in history, below the board's own rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    /// The filter text it answers (a changed filter drops it).
+    pub query: String,
+    /// Past incidents, newest first.
+    pub incidents: Vec<pb::Incident>,
+    /// Where the search stands.
+    pub state: HistoryState,
+}
+
+/// Where a history search stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryState {
+    /// Asked, no answer yet.
+    Searching,
+    /// Answered; `more`: there are older ones than shown.
+    Found {
+        /// Older matches exist beyond the first page.
+        more: bool,
+    },
+    /// Refused or unreachable, with why.
+    Failed(String),
 }
 
 /// A line at the bottom of the screen.
@@ -620,8 +705,13 @@ pub struct App {
     pub outbox: OutboxView,
     /// The last assessment report asked for (`:report`).
     pub report: Option<Box<pb::Report>>,
-    /// The board's rows: filtered and ordered incident ids.
+    /// The board's rows: filtered and ordered incident ids; past
+    /// incidents found by `/` follow the first `board_live`.
     pub board: Vec<u64>,
+    /// How many of `board` are the live board's rows.
+    pub board_live: usize,
+    /// What the last `/` search found in history.
+    pub history: Option<History>,
     /// Rows the board showed last frame (for paging).
     pub page_rows: usize,
     /// Columns of the terminal last frame: below 120 a panel hides the board.
@@ -682,6 +772,8 @@ impl App {
             outbox: OutboxView::default(),
             report: None,
             board: Vec::new(),
+            board_live: 0,
+            history: None,
             page_rows: 10,
             width: 80,
             sent_form: None,
@@ -751,7 +843,41 @@ impl App {
 
     /// The selected incident.
     pub fn selection(&self) -> Option<&pb::Incident> {
-        self.selected.and_then(|id| self.model.incidents.get(&id))
+        self.selected.and_then(|id| self.incident(id))
+    }
+
+    /// An incident on the board, or one `/` found in history.
+    pub fn incident(&self, id: u64) -> Option<&pb::Incident> {
+        self.model.incidents.get(&id).or_else(|| {
+            self.history
+                .as_ref()
+                .and_then(|h| h.incidents.iter().find(|i| i.id == id))
+        })
+    }
+
+    /// Applies a `/` filter; `search`: also look in history (on Enter, not
+    /// per key, since every phone search is journaled).
+    pub fn set_filter(&mut self, filter: Filter, search: bool) -> Vec<Effect> {
+        self.filter = filter;
+        if self
+            .history
+            .as_ref()
+            .is_some_and(|h| h.query != self.filter.text)
+        {
+            self.history = None;
+        }
+        let centre = self.own.is_none() && !self.post_mode;
+        match self.filter.history_request(centre) {
+            Some(request) if search => {
+                self.history = Some(History {
+                    query: self.filter.text.clone(),
+                    incidents: Vec::new(),
+                    state: HistoryState::Searching,
+                });
+                vec![Effect::SearchHistory(self.filter.text.clone(), request)]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Recomputes the board's rows and keeps the selection valid.
@@ -824,6 +950,21 @@ impl App {
             None => rows.sort_by_cached_key(|i| order_key(i, now)),
         }
         self.board = rows.iter().map(|i| i.id).collect();
+        self.board_live = self.board.len();
+        if self
+            .history
+            .as_ref()
+            .is_some_and(|h| h.query != self.filter.text)
+        {
+            self.history = None;
+        }
+        if let Some(history) = &self.history {
+            // Past incidents not already on the board, in the search's order
+            // (an open one on the board shows there, live).
+            let live: std::collections::BTreeSet<u64> = self.board.iter().copied().collect();
+            let past = history.incidents.iter().map(|i| i.id);
+            self.board.extend(past.filter(|id| !live.contains(id)));
+        }
         // A new order takes the selection once it is on the board.
         if let Some(number) = self.select_when_shown.clone()
             && let Some(id) = self.model.by_number(&number).map(|i| i.id)

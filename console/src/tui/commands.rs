@@ -578,8 +578,8 @@ pub const COMMANDS: &[Spec] = &[
         name: "filter",
         aliases: &["f"],
         help: (
-            "筛选: 文字 post:ID unit:ID cat:类别 sev:I status:… overdue",
-            "filter: text post:ID unit:ID cat:CODE sev:I status:… overdue",
+            "筛选: 文字 电话 tel:尾号 post:ID unit:ID cat:类别 sev:I status:… overdue; 回车同时查历史",
+            "filter: text phone tel:DIGITS post:ID unit:ID cat:CODE sev:I status:… overdue; Enter also searches history",
         ),
         args: &[optional(ArgKind::Rest, T::Filter)],
         keys: &["/"],

@@ -277,6 +277,12 @@ pub async fn execute(
             Ok(reply) => AppEvent::Report(Box::new(reply.into_inner())),
             Err(status) => AppEvent::Done(Err(said(&status, lang))),
         },
+        Effect::SearchHistory(query, request) => {
+            match client.incidents().search_incidents(request).await {
+                Ok(reply) => AppEvent::History(query, Ok(reply.into_inner())),
+                Err(status) => AppEvent::History(query, Err(said(&status, lang))),
+            }
+        }
         Effect::LoadOnDuty => match client.rosters().on_duty(pb::OnDutyRequest::default()).await {
             Ok(reply) => AppEvent::OnDuty(Box::new(reply.into_inner())),
             // No roster yet is not worth a message; the panel says so.

@@ -15,7 +15,7 @@ use super::i18n::Lang;
 use super::model::Snapshot;
 use super::views::{self, Theme};
 
-fn ts(secs: i64) -> Option<prost_types::Timestamp> {
+pub(crate) fn ts(secs: i64) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp {
         seconds: secs,
         nanos: 0,
@@ -23,7 +23,7 @@ fn ts(secs: i64) -> Option<prost_types::Timestamp> {
 }
 
 /// 2026-11-23 21:00:00 in Shanghai.
-const NOW: i64 = 1_795_438_800;
+pub(crate) const NOW: i64 = 1_795_438_800;
 
 fn clock(kind: pb::ClockKind, assignment: u32, started: i64, due: i64, alarms: u32) -> pb::Clock {
     pb::Clock {
@@ -552,7 +552,7 @@ fn handover_panel_80x24_zh() {
 
 /// Xinhua's own console: its incidents only, as dutyd sends a post, plus a
 /// fresher order than the fire's.
-fn post_app(lang: Lang) -> App {
+pub(crate) fn post_app(lang: Lang) -> App {
     use pb::AssignmentState as A;
     let now = Timestamp::from_second(NOW).expect("now");
     let mut app = App::new(lang, Keymap::new(&BTreeMap::new()).expect("keymap"), now);
@@ -744,6 +744,7 @@ fn posts_panel_shows_presence_160x48_zh() {
 }
 
 mod attention;
+mod history;
 mod post;
 mod safety;
 

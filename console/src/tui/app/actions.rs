@@ -45,16 +45,23 @@ impl App {
         }
     }
 
-    /// An incident by full or short number.
+    /// An incident by full or short number; a past one `/` found, by its
+    /// full number only (a short number means today's board).
     pub fn find_incident(&self, text: &str) -> Option<&pb::Incident> {
-        self.model.by_number(text).or_else(|| {
-            let digits = text.trim_start_matches('0');
-            self.model.incidents.values().find(|i| {
-                i.number
-                    .split_once('-')
-                    .is_some_and(|(_, n)| n.trim_start_matches('0') == digits)
+        self.model
+            .by_number(text)
+            .or_else(|| {
+                let digits = text.trim_start_matches('0');
+                self.model.incidents.values().find(|i| {
+                    i.number
+                        .split_once('-')
+                        .is_some_and(|(_, n)| n.trim_start_matches('0') == digits)
+                })
             })
-        })
+            .or_else(|| {
+                let history = self.history.as_ref()?;
+                history.incidents.iter().find(|i| i.number == text)
+            })
     }
 
     /// `A` / `:ack`: every alarm of the target incident, one alarm by

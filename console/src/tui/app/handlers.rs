@@ -168,10 +168,10 @@ pub(crate) fn filter(app: &mut App, pending: &Pending) -> Vec<Effect> {
     let args = &pending.args;
     if args.is_empty() {
         app.mode = Mode::Filter(Line::with(&app.filter.text));
+        Vec::new()
     } else {
-        app.filter = Filter::parse(&args.join(" "));
+        app.set_filter(Filter::parse(&args.join(" ")), true)
     }
-    Vec::new()
 }
 
 /// `:view`: views: 0 all 1 open 2 unsigned 3 on scene 4 overdue 5 alarms 6 emergency; view save N keeps the filter.

@@ -354,20 +354,15 @@ impl App {
 
     pub(super) fn filter_key(&mut self, mut line: Line, key: KeyEvent) -> Vec<Effect> {
         match key.code {
-            KeyCode::Esc => {
-                self.filter = Filter::default();
-                Vec::new()
-            }
-            KeyCode::Enter => {
-                self.filter = Filter::parse(line.text());
-                Vec::new()
-            }
+            KeyCode::Esc => self.set_filter(Filter::default(), false),
+            // Enter also looks in history: past incidents follow the board.
+            KeyCode::Enter => self.set_filter(Filter::parse(line.text()), true),
             _ => {
                 Self::edit(&mut line, &key);
-                // Filter as you type.
-                self.filter = Filter::parse(line.text());
+                // Filter the board as you type.
+                let effects = self.set_filter(Filter::parse(line.text()), false);
                 self.mode = Mode::Filter(line);
-                Vec::new()
+                effects
             }
         }
     }
@@ -588,7 +583,8 @@ impl App {
             Mode::Prompt(_, line) | Mode::Command(line) => insert(line),
             Mode::Filter(line) => {
                 insert(line);
-                self.filter = Filter::parse(line.text());
+                let filter = Filter::parse(line.text());
+                return self.set_filter(filter, false);
             }
             Mode::Picker(picker) => {
                 insert(&mut picker.query);

@@ -201,6 +201,14 @@ impl App {
                     form.editing = Some(incident.clone());
                     form.opened_as = Some(form.draft());
                 }
+                // A past incident found by `/` shows as it now is.
+                if let Some(found) = self
+                    .history
+                    .as_mut()
+                    .and_then(|h| h.incidents.iter_mut().find(|i| i.id == incident.id))
+                {
+                    *found = (*incident).clone();
+                }
                 self.model.put(*incident);
             }
             AppEvent::OnDuty(reply) => self.on_duty = Some(*reply),
@@ -221,6 +229,20 @@ impl App {
             }
             AppEvent::Outbox(view) => self.outbox = *view,
             AppEvent::Report(report) => self.report = Some(report),
+            AppEvent::History(query, result) => {
+                // An answer to a filter since changed is dropped.
+                if let Some(history) = self.history.as_mut().filter(|h| h.query == query) {
+                    match result {
+                        Ok(reply) => {
+                            history.incidents = reply.incidents;
+                            history.state = HistoryState::Found {
+                                more: !reply.next_page_token.is_empty(),
+                            };
+                        }
+                        Err(why) => history.state = HistoryState::Failed(why),
+                    }
+                }
+            }
             AppEvent::Handover(handover) => {
                 let stage = match handover.status.as_str() {
                     "signed_out" => T::HandoverSignedOut,

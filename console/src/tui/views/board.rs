@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::Theme;
-use crate::tui::app::App;
+use crate::tui::app::{App, History, HistoryState};
 use crate::tui::i18n::{Lang, T};
 use crate::tui::text::{fit, truncate};
 use crate::tui::urgency;
@@ -260,35 +260,73 @@ pub(super) fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         truncate(&header, total),
         theme.dim().add_modifier(Modifier::BOLD),
     ))];
-    if app.board.is_empty() {
+    let mut items: Vec<Item> = Vec::new();
+    if app.board_live == 0 {
         let empty = if app.model.incidents.is_empty() {
             T::NoIncidents
         } else {
             T::NoMatch
         };
-        lines.push(Line::from(Span::styled(app.t(empty), theme.dim())));
-        frame.render_widget(Paragraph::new(lines), area);
-        return;
+        items.push(Item::Note(app.t(empty).to_owned()));
+    }
+    items.extend(app.board[..app.board_live].iter().map(|id| Item::Row(*id)));
+    if let Some(history) = &app.history {
+        items.push(Item::Note(history_heading(
+            app,
+            history,
+            app.board.len() - app.board_live,
+        )));
+        items.extend(app.board[app.board_live..].iter().map(|id| Item::Row(*id)));
     }
     // Keep the selection in view.
     let selected = app
         .selected
-        .and_then(|id| app.board.iter().position(|b| *b == id))
+        .and_then(|id| items.iter().position(|item| *item == Item::Row(id)))
         .unwrap_or(0);
     let first = selected.saturating_sub(rows.saturating_sub(1));
-    for id in app.board.iter().skip(first).take(rows) {
-        let Some(incident) = app.model.incidents.get(id) else {
-            continue;
-        };
-        lines.push(row(
-            app,
-            theme,
-            incident,
-            &columns,
-            Some(*id) == app.selected,
-        ));
+    for item in items.iter().skip(first).take(rows) {
+        match item {
+            Item::Note(text) => {
+                lines.push(Line::from(Span::styled(truncate(text, total), theme.dim())));
+            }
+            Item::Row(id) => {
+                let Some(incident) = app.incident(*id) else {
+                    continue;
+                };
+                lines.push(row(
+                    app,
+                    theme,
+                    incident,
+                    &columns,
+                    Some(*id) == app.selected,
+                ));
+            }
+        }
     }
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// A line of the board: an incident, or a word about the rows below it.
+#[derive(Debug, PartialEq, Eq)]
+enum Item {
+    Row(u64),
+    Note(String),
+}
+
+/// The line above what `/` found in history.
+fn history_heading(app: &App, history: &History, shown: usize) -> String {
+    let said = match &history.state {
+        HistoryState::Searching => app.t(T::HistorySearching).to_owned(),
+        HistoryState::Failed(why) => format!("{}: {why}", app.t(T::HistoryFailed)),
+        HistoryState::Found { .. } if shown == 0 => app.t(T::HistoryNothingMore).to_owned(),
+        HistoryState::Found { more } => format!(
+            "{} {shown}{}{}",
+            app.t(T::HistoryFound),
+            app.t(T::HistoryFoundTail),
+            if *more { app.t(T::HistoryMore) } else { "" }
+        ),
+    };
+    format!("── {said} ──")
 }
 
 fn row(
