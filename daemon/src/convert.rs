@@ -14,7 +14,7 @@ use crate::escalation::alarm::{Alarm, AlarmKind, AlarmTarget};
 use crate::escalation::clocks::{Clock, ClockKind};
 use crate::incidents::model::{
     AssigneeKind, AssigneeRef, Assignment, AssignmentRole, AssignmentState, Incident, Intake, Note,
-    Severity, Source, Status, mask_phone,
+    RepeatCall, Severity, Source, Status, mask_phone,
 };
 use crate::journal::record::{EventBody, Record, RosterEvent};
 use crate::rosters::handover::Handover;
@@ -260,6 +260,20 @@ fn note_out(note: &Note) -> pb::Note {
     }
 }
 
+fn repeat_call_out(call: &RepeatCall, phone: Phone) -> pb::RepeatCall {
+    pb::RepeatCall {
+        at: Some(ts(call.at)),
+        source: source_out(call.source) as i32,
+        caller_name: call.caller_name.clone(),
+        caller_phone: match phone {
+            Phone::Full => call.caller_phone.clone(),
+            Phone::Masked => mask_phone(&call.caller_phone),
+        },
+        text: call.text.clone(),
+        taken_by: Some(principal_out(&call.taken_by)),
+    }
+}
+
 pub(crate) fn intake_out(intake: &Intake) -> pb::IncidentIntake {
     pb::IncidentIntake {
         source: source_out(intake.source) as i32,
@@ -320,6 +334,11 @@ pub(crate) fn incident_out(incident: &Incident, phone: Phone) -> pb::Incident {
         clocks: incident.clocks.iter().map(clock_out).collect(),
         escalation_level: u32::from(incident.escalation_level),
         drill: intake.drill,
+        repeat_calls: incident
+            .repeat_calls
+            .iter()
+            .map(|call| repeat_call_out(call, phone))
+            .collect(),
     }
 }
 
@@ -588,6 +607,7 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
             E::NoteAdded { note } => Body::NoteAdded(pb::NoteAdded {
                 note: Some(note_out(note)),
             }),
+            E::RepeatCalled { call } => Body::RepeatCallAdded(repeat_call_out(call, Phone::Full)),
             E::Resolved { outcome } => phase(|p| p.outcome = outcome.clone()),
             E::Closed {
                 callback_result,

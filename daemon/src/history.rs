@@ -4,6 +4,9 @@
 //!   the grams the index holds, and the search itself.
 //! - [`service`]: `SearchIncidents` at the gRPC edge (checks, the phone
 //!   lookup journaled, the page).
+//! - [`related`]: `FindRelated` — a caller's recent calls and open
+//!   incidents, and same-place duplicates, for the call being taken.
 
+pub mod related;
 pub mod search;
 pub mod service;

@@ -181,6 +181,9 @@ fn redact_event(principal: &Principal, event: &mut pb::Event) {
                 intake.caller_phone = mask_phone(&intake.caller_phone);
             }
         }
+        Some(Body::RepeatCallAdded(call)) => {
+            call.caller_phone = mask_phone(&call.caller_phone);
+        }
         Some(Body::RollCallChanged(rollcall)) => {
             rollcall.posts.retain(|answer| answer.post == me.id);
         }

@@ -121,6 +121,17 @@ fn expectations() -> HashMap<&'static str, Vec<Case>> {
             vec![write(r#"{"incident":"{id}","reason":"x"}"#, i)],
         ),
         (
+            "IncidentService/FindRelated",
+            vec![
+                read(r#"{"phone":"13812345678"}"#, None),
+                read(r#"{"placeId":"xingfu","category":"fire"}"#, None),
+            ],
+        ),
+        (
+            "IncidentService/AddRepeatCall",
+            vec![write(r#"{"incident":"{id}","text":"x"}"#, i)],
+        ),
+        (
             "IncidentService/AddNote",
             vec![write(r#"{"incident":"{id}","text":"x"}"#, i)],
         ),

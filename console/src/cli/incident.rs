@@ -98,6 +98,39 @@ pub enum Cmd {
     /// initials, `zxs` → 张先生), by the caller's phone or its last 4+
     /// digits (centre only; each such search is journaled), and filters.
     Search(SearchArgs),
+    /// For a call being taken: how often this number called in the last 30
+    /// days and its open incidents; with --place and --category, open
+    /// incidents of that category there (centre only; journaled).
+    Related {
+        /// The caller's whole number.
+        #[arg(long)]
+        phone: Option<String>,
+        /// Place id.
+        #[arg(long)]
+        place: Option<String>,
+        /// Category code.
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// Attaches a call to an open incident as a repeat call (重复来电)
+    /// instead of recording a new incident.
+    RepeatCall {
+        /// Number of the open incident.
+        incident: String,
+        /// What the caller said this time.
+        #[arg(default_value = "")]
+        text: String,
+        /// Caller's phone.
+        #[arg(long, default_value = "")]
+        phone: String,
+        /// Caller's name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Channel (the first call's when not given): 110, 119, 120, 122,
+        /// 12345, grid, post, sensor, other.
+        #[arg(long, value_parser = parse_source)]
+        source: Option<pb::SourceChannel>,
+    },
     /// Dispatches to a post or unit.
     Assign {
         /// Number.
@@ -456,6 +489,39 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
         }
         Cmd::List(a) => return list(ctx, a).await,
         Cmd::Search(a) => return search(ctx, a).await,
+        Cmd::Related {
+            phone,
+            place,
+            category,
+        } => {
+            let reply = incidents
+                .find_related(pb::FindRelatedRequest {
+                    phone: phone.unwrap_or_default(),
+                    place_id: place.unwrap_or_default(),
+                    category: category.unwrap_or_default(),
+                })
+                .await?
+                .into_inner();
+            return print_related(ctx, &reply).await;
+        }
+        Cmd::RepeatCall {
+            incident,
+            text,
+            phone,
+            name,
+            source,
+        } => {
+            incidents
+                .add_repeat_call(pb::AddRepeatCallRequest {
+                    request_id: rid,
+                    incident,
+                    source: source.map_or(0, |s| s as i32),
+                    caller_name: name,
+                    caller_phone: phone,
+                    text,
+                })
+                .await?
+        }
         Cmd::Assign {
             incident,
             assignee,
@@ -679,6 +745,36 @@ async fn list(ctx: &mut Ctx<'_>, a: ListArgs) -> Result<(), CliError> {
 
 /// `duty incident search`: pages until `limit` are found or nothing is
 /// left (a page may hold fewer and still go on).
+/// `duty incident related`: the count, then each list.
+async fn print_related(ctx: &mut Ctx<'_>, reply: &pb::FindRelatedReply) -> Result<(), CliError> {
+    if ctx.format == Format::Json {
+        return output::json(ctx.out, reply, "FindRelatedReply", true);
+    }
+    writeln!(
+        ctx.out,
+        "Calls from this number in the last 30 days: {}{}",
+        if reply.calls_capped { "at least " } else { "" },
+        reply.calls_last_30_days
+    )?;
+    for (title, list) in [
+        (
+            "Open incidents this number called about",
+            &reply.open_from_phone,
+        ),
+        (
+            "Open incidents of this category here",
+            &reply.open_same_place,
+        ),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        writeln!(ctx.out, "\n{title}:")?;
+        print_list(ctx, list).await?;
+    }
+    Ok(())
+}
+
 async fn search(ctx: &mut Ctx<'_>, a: SearchArgs) -> Result<(), CliError> {
     let mut incidents = ctx.client.incidents();
     let mut found = Vec::new();
@@ -948,6 +1044,21 @@ pub async fn print_incident(ctx: &mut Ctx<'_>, i: &pb::Incident) -> Result<(), C
             &["CLOCK", "ASSIGNMENT", "DUE", "ALARMS", "NEXT ALARM"],
             rows,
         )?;
+    }
+    if !i.repeat_calls.is_empty() {
+        writeln!(ctx.out)?;
+        writeln!(ctx.out, "Repeat calls: {}", i.repeat_calls.len())?;
+        for call in &i.repeat_calls {
+            writeln!(
+                ctx.out,
+                "{}  {} {} ({}): {}",
+                time(call.at.as_ref(), &zone),
+                output::visible(&call.caller_name),
+                output::visible(&call.caller_phone),
+                output::source(call.source),
+                output::visible(&call.text)
+            )?;
+        }
     }
     if !i.notes.is_empty() {
         writeln!(ctx.out)?;

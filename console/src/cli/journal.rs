@@ -87,6 +87,9 @@ pub fn event_line(event: &pb::Event, zone: &TimeZone) -> String {
             )
         }
         Some(Body::NoteAdded(n)) => n.note.as_ref().map(|n| n.text.clone()).unwrap_or_default(),
+        Some(Body::RepeatCallAdded(c)) => {
+            format!("{} {} {}", c.caller_name, c.caller_phone, c.text)
+        }
         Some(Body::IncidentPhaseChanged(p)) => [
             p.outcome.as_str(),
             p.callback_result.as_str(),

@@ -118,6 +118,8 @@ catalogue! {
     Summary => ("摘要", "summary"),
     NoIncidents => ("没有在办事件", "no open incidents"),
     NoMatch => ("没有符合筛选的事件", "nothing matches the filter"),
+    RepeatCalls => ("来电", "calls"),
+    Times => ("次", "x"),
     HistorySearching => ("正在查找历史记录…", "searching history…"),
     HistoryFailed => ("历史记录查找失败", "history search failed"),
     HistoryNothingMore => ("历史记录中没有其他事件", "nothing else in history"),

@@ -389,6 +389,7 @@ impl Model {
                     incident.notes.push(note.clone());
                 }
             }
+            Some(Body::RepeatCallAdded(call)) => incident.repeat_calls.push(call.clone()),
             Some(Body::IncidentPhaseChanged(phase)) => match event.kind.as_str() {
                 "incident.resolved" => {
                     incident.outcome = phase.outcome.clone();

@@ -108,6 +108,11 @@ pub enum Command {
         incident: String,
         text: String,
     },
+    /// A further call about an open incident, taken at the centre.
+    AddRepeatCall {
+        incident: String,
+        call: RepeatCallIntake,
+    },
     Resolve {
         incident: String,
         outcome: String,
@@ -247,6 +252,20 @@ pub enum Command {
     RecordPhoneLookup {
         phone: String,
     },
+}
+
+/// A repeat call as the officer took it (when and by whom come from the
+/// command's scope).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepeatCallIntake {
+    /// Channel it came in on (the first call's when not given).
+    pub source: Option<crate::incidents::model::Source>,
+    /// The caller's name (may be empty).
+    pub caller_name: String,
+    /// The caller's phone (may be empty).
+    pub caller_phone: String,
+    /// What the caller said (may be empty).
+    pub text: String,
 }
 
 /// A swap as asked.

@@ -14,7 +14,7 @@ use crate::engine::{escalate, rosters};
 use crate::error::{Error, Result};
 use crate::incidents::model::{
     AssigneeKind, AssigneeRef, AssignmentAction, AssignmentSelector, Incident, IncidentEvent,
-    Intake,
+    Intake, RepeatCall,
 };
 use crate::incidents::numbering;
 use crate::journal::record::{EventBody, PhoneLookup, Subject};
@@ -69,6 +69,19 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             let current = scope.existing_incident(incident)?;
             require_visible(scope.principal, &current)?;
             let events = current.decide_note(text, scope.principal, scope.acted_at());
+            incident_outcome(scope, current, events)
+        }
+        Command::AddRepeatCall { incident, call } => {
+            require_centre(scope.principal, "take calls")?;
+            let current = scope.existing_incident(incident)?;
+            let events = current.decide_repeat_call(RepeatCall {
+                at: scope.acted_at(),
+                source: call.source.unwrap_or(current.intake.source),
+                caller_name: call.caller_name.clone(),
+                caller_phone: call.caller_phone.clone(),
+                text: call.text.clone(),
+                taken_by: scope.principal.clone(),
+            })?;
             incident_outcome(scope, current, events)
         }
         Command::Resolve { incident, outcome } => {

@@ -40,6 +40,10 @@ pub fn texts(incident: &Incident) -> Vec<&str> {
     ];
     texts.extend(intake.tags.iter().map(String::as_str));
     texts.extend(incident.notes.iter().map(|n| n.text.as_str()));
+    for call in &incident.repeat_calls {
+        texts.push(call.caller_name.as_str());
+        texts.push(call.text.as_str());
+    }
     texts.extend(
         [
             &incident.outcome,
@@ -59,10 +63,35 @@ pub fn texts(incident: &Incident) -> Vec<&str> {
     texts
 }
 
+/// Every phone number that called about `incident`: the intake's, then
+/// each repeat call's.
+pub fn phones(incident: &Incident) -> impl Iterator<Item = &str> {
+    std::iter::once(incident.intake.caller_phone.as_str())
+        .chain(
+            incident
+                .repeat_calls
+                .iter()
+                .map(|c| c.caller_phone.as_str()),
+        )
+        .filter(|phone| !phone.is_empty())
+}
+
+/// Every caller's name: the intake's, then each repeat call's.
+pub fn caller_names(incident: &Incident) -> impl Iterator<Item = &str> {
+    std::iter::once(incident.intake.caller_name.as_str())
+        .chain(incident.repeat_calls.iter().map(|c| c.caller_name.as_str()))
+        .filter(|name| !name.is_empty())
+}
+
+/// Does `phone` end with the digits `tail` (reversed, as queries hold it)?
+pub fn phone_ends_with(phone: &str, reversed_tail: &str) -> bool {
+    !reversed_tail.is_empty() && reversed_digits(phone).starts_with(reversed_tail)
+}
+
 /// Do `a` and `b` (the same incident before and after a change) hold the
-/// same searchable texts, phone and name? Then its search keys stand.
+/// same searchable texts, phones and names? Then its search keys stand.
 pub fn same_searchables(a: &Incident, b: &Incident) -> bool {
-    a.intake.caller_phone == b.intake.caller_phone && texts(a) == texts(b)
+    phones(a).eq(phones(b)) && texts(a) == texts(b)
 }
 
 /// Runs of letters and digits in `text`, lower-cased.
@@ -204,14 +233,15 @@ impl Query {
             true
         } else {
             (!self.runs.is_empty() && holds_text(incident, &self.runs))
-                || self
-                    .initials
-                    .as_ref()
-                    .is_some_and(|i| initials(&incident.intake.caller_name).starts_with(i.as_str()))
+                || self.initials.as_ref().is_some_and(|i| {
+                    caller_names(incident).any(|name| initials(name).starts_with(i.as_str()))
+                })
         };
-        text && self.phone_tail.as_ref().is_none_or(|tail| {
-            reversed_digits(&incident.intake.caller_phone).starts_with(tail.as_str())
-        }) && self.filter.admits(incident)
+        text && self
+            .phone_tail
+            .as_ref()
+            .is_none_or(|tail| phones(incident).any(|phone| phone_ends_with(phone, tail)))
+            && self.filter.admits(incident)
     }
 }
 
@@ -460,7 +490,7 @@ mod against_a_scan {
     //! text, phones, names and days; same results, same order.
 
     use super::*;
-    use crate::incidents::model::{Note, Phase};
+    use crate::incidents::model::{Note, Phase, RepeatCall};
     use crate::store::WriteSet;
 
     /// A small deterministic pseudo-random source.
@@ -520,6 +550,16 @@ mod against_a_scan {
                     at: incident.created_at,
                     author: Principal::system(),
                     text: format!("回访：{}", dice.pick(&WORDS)),
+                });
+            }
+            if dice.below(5) == 0 {
+                incident.repeat_calls.push(RepeatCall {
+                    at: incident.created_at,
+                    source: incident.intake.source,
+                    caller_name: "赵女士".into(),
+                    caller_phone: format!("136{:04}{:04}", dice.below(2), dice.below(40)),
+                    text: "又有焦味".into(),
+                    taken_by: Principal::system(),
                 });
             }
             if dice.below(4) == 0 {
@@ -595,6 +635,10 @@ mod against_a_scan {
             query("", "0012"),
             query("烟雾", "0001"),
             query("不存在的词", ""),
+            // Repeat calls: their callers, numbers and words find the incident.
+            query("焦味", ""),
+            query("zns", ""),
+            query("", "13600010007"),
         ];
         let mut fire_in_days = query("起火", "");
         fire_in_days.filter.from = Some("20260105".into());
@@ -609,6 +653,9 @@ mod against_a_scan {
             let expected = scanned(&all, case);
             assert_eq!(paged(&store, case), expected, "{case:?}");
         }
+        let repeats = all.iter().filter(|i| !i.repeat_calls.is_empty()).count();
+        assert_eq!(scanned(&all, &query("焦味", "")).len(), repeats);
+        assert!(!scanned(&all, &query("", "13600010007")).is_empty());
         assert!(
             cases
                 .iter()

@@ -199,6 +199,23 @@ pub struct Note {
     pub text: String,
 }
 
+/// A further call about an incident already open (重复来电).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepeatCall {
+    /// When it was taken.
+    pub at: Timestamp,
+    /// Channel it came in on.
+    pub source: Source,
+    /// The caller's name (may be empty).
+    pub caller_name: String,
+    /// The caller's phone: personal data, masked in lists.
+    pub caller_phone: String,
+    /// What the caller said this time (may be empty).
+    pub text: String,
+    /// The officer who took it.
+    pub taken_by: Principal,
+}
+
 /// The fields an officer records at intake (接警).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intake {
@@ -385,6 +402,9 @@ pub struct Incident {
     /// incident's own assessment reads once the running clock is gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stopped: Vec<StoppedClock>,
+    /// Further calls about it while open, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repeat_calls: Vec<RepeatCall>,
 }
 
 /// A clock as it stopped: how long its wait took, and whether the deadline
@@ -464,6 +484,11 @@ pub enum IncidentEvent {
         /// The note.
         note: Note,
     },
+    /// Someone called again about it (重复来电).
+    RepeatCalled {
+        /// The call.
+        call: RepeatCall,
+    },
     /// Handling is over: every active assignment is done.
     Resolved {
         /// The outcome.
@@ -542,6 +567,7 @@ impl IncidentEvent {
                 Step::Withdrawn => "incident.unassigned",
             },
             IncidentEvent::NoteAdded { .. } => "incident.note_added",
+            IncidentEvent::RepeatCalled { .. } => "incident.repeat_call",
             IncidentEvent::Resolved { .. } => "incident.resolved",
             IncidentEvent::Closed { .. } => "incident.closed",
             IncidentEvent::Cancelled { .. } => "incident.cancelled",
@@ -627,6 +653,7 @@ impl Incident {
             escalation_level: 0,
             clocks: Vec::new(),
             stopped: Vec::new(),
+            repeat_calls: Vec::new(),
         }
     }
 
@@ -951,6 +978,13 @@ impl Incident {
         }]
     }
 
+    /// Decides a repeat call: only while the incident is being handled (a
+    /// resolved one is reopened, a merged one named by what absorbed it).
+    pub fn decide_repeat_call(&self, call: RepeatCall) -> Result<Vec<IncidentEvent>> {
+        self.require_open("attach a repeat call to")?;
+        Ok(vec![IncidentEvent::RepeatCalled { call }])
+    }
+
     /// Decides a resolution.
     pub fn decide_resolve(&self, outcome: &str) -> Result<Vec<IncidentEvent>> {
         self.require_open("resolve")?;
@@ -1074,6 +1108,7 @@ impl Incident {
                 }
             }
             IncidentEvent::NoteAdded { note } => self.notes.push(note.clone()),
+            IncidentEvent::RepeatCalled { call } => self.repeat_calls.push(call.clone()),
             IncidentEvent::Resolved { outcome } => {
                 self.phase = Phase::Resolved;
                 self.resolved_at = Some(at);

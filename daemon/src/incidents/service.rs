@@ -9,7 +9,7 @@ use crate::auth::principal::Principal;
 use crate::auth::principal_of;
 use crate::convert::{self, Phone};
 use crate::engine::Engine;
-use crate::engine::command::{Command, DispatchTo, Outcome};
+use crate::engine::command::{Command, DispatchTo, Outcome, RepeatCallIntake};
 use crate::error::{Error, Result};
 use crate::incidents::model::{
     AssignmentAction, AssignmentSelector, Incident, Intake, IntakePatch, Status as IncidentStatus,
@@ -346,6 +346,43 @@ impl IncidentService for Incidents {
         Ok(Response::new(
             self.run_done_at(principal, &r.request_id, r.done_at.as_ref(), command)
                 .await?,
+        ))
+    }
+
+    async fn find_related(
+        &self,
+        request: Request<pb::FindRelatedRequest>,
+    ) -> Reply<pb::FindRelatedReply> {
+        let principal = principal_of(&request)?;
+        Ok(Response::new(
+            crate::history::related::find_related(&self.engine, principal, request.get_ref())
+                .await?,
+        ))
+    }
+
+    async fn add_repeat_call(
+        &self,
+        request: Request<pb::AddRepeatCallRequest>,
+    ) -> Reply<pb::IncidentReply> {
+        let principal = principal_of(&request)?;
+        let r = request.into_inner();
+        validate::max_len("caller_name", &r.caller_name, MAX_NAME)?;
+        validate::phone("caller_phone", &r.caller_phone)?;
+        validate::max_len("text", &r.text, MAX_TEXT)?;
+        let command = Command::AddRepeatCall {
+            incident: self.number(&r.incident)?,
+            call: RepeatCallIntake {
+                source: match r.source {
+                    0 => None,
+                    value => Some(convert::source_in("source", value)?),
+                },
+                caller_name: r.caller_name.trim().to_owned(),
+                caller_phone: r.caller_phone.trim().to_owned(),
+                text: r.text.trim().to_owned(),
+            },
+        };
+        Ok(Response::new(
+            self.run(principal, &r.request_id, command).await?,
         ))
     }
 

@@ -409,17 +409,21 @@ pub(super) fn incident_search(incident: &Incident) -> std::collections::BTreeSet
         .iter()
         .map(|gram| with_id(search_gram_prefix(gram), incident.id))
         .collect();
-    let phone = search::reversed_digits(&incident.intake.caller_phone);
-    if !phone.is_empty() {
-        let mut key = search_phone_prefix(&phone);
-        key.push(SEARCH_END);
-        keys.insert(with_id(key, incident.id));
+    for phone in search::phones(incident) {
+        let phone = search::reversed_digits(phone);
+        if !phone.is_empty() {
+            let mut key = search_phone_prefix(&phone);
+            key.push(SEARCH_END);
+            keys.insert(with_id(key, incident.id));
+        }
     }
-    let initials = search::initials(&incident.intake.caller_name);
-    if !initials.is_empty() {
-        let mut key = search_initials_prefix(&initials);
-        key.push(SEARCH_END);
-        keys.insert(with_id(key, incident.id));
+    for name in search::caller_names(incident) {
+        let initials = search::initials(name);
+        if !initials.is_empty() {
+            let mut key = search_initials_prefix(&initials);
+            key.push(SEARCH_END);
+            keys.insert(with_id(key, incident.id));
+        }
     }
     keys
 }

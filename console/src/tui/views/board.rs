@@ -381,6 +381,11 @@ fn row(
     }) {
         summary = format!("» {summary}");
     }
+    // Called about again and again: how many calls in all.
+    if !incident.repeat_calls.is_empty() {
+        let calls = incident.repeat_calls.len() + 1;
+        summary = format!("{calls}{} {summary}", app.t(T::Times));
+    }
     if alarmed {
         summary = format!("! {summary}");
     }

@@ -124,6 +124,29 @@ fn lines(
             ]));
         }
     }
+    if !incident.repeat_calls.is_empty() {
+        out.push(Line::from(Span::styled(
+            format!(
+                "{} {} {}",
+                app.t(T::RepeatCalls),
+                incident.repeat_calls.len() + 1,
+                app.t(T::Times)
+            ),
+            theme.alert(),
+        )));
+        for call in &incident.repeat_calls {
+            out.push(Line::from(truncate(
+                &format!(
+                    " {} {} {}: {}",
+                    time(app, call.at.as_ref()),
+                    call.caller_name,
+                    call.caller_phone,
+                    call.text
+                ),
+                cells,
+            )));
+        }
+    }
     if !incident.notes.is_empty() {
         out.push(Line::from(Span::styled(app.t(T::Notes), theme.dim())));
         for note in &incident.notes {
@@ -179,6 +202,13 @@ pub(crate) fn describe(app: &App, event: &pb::Event) -> String {
             "{}: {}",
             pick("备注", "note"),
             n.note.as_ref().map_or("", |n| n.text.as_str())
+        ),
+        Some(Body::RepeatCallAdded(c)) => format!(
+            "{} {} {}: {}",
+            pick("重复来电", "repeat call from"),
+            c.caller_name,
+            c.caller_phone,
+            c.text
         ),
         Some(Body::IncidentPhaseChanged(p)) => {
             let what = match event.kind.as_str() {
