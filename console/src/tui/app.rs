@@ -80,6 +80,8 @@ pub enum AppEvent {
     Outbox(Box<OutboxView>),
     /// An assessment report arrived (`:report`).
     Report(Box<pb::Report>),
+    /// dutyd answered what a call being taken may belong to (the question).
+    Related(pb::FindRelatedRequest, Result<pb::FindRelatedReply, String>),
     /// A history search answered (the filter text it was for).
     History(String, Result<pb::ListIncidentsReply, String>),
 }
@@ -116,6 +118,8 @@ pub enum Effect {
     LoadOnDuty,
     /// Ask for an assessment report.
     LoadReport(pb::GetReportRequest),
+    /// Ask what a call being taken may belong to (repeat caller, duplicate).
+    FindRelated(pb::FindRelatedRequest),
     /// Search everything ever recorded for the `/` filter (its text, the
     /// request).
     SearchHistory(String, pb::SearchIncidentsRequest),
@@ -152,6 +156,7 @@ pub enum Rpc {
     RollCall(pb::SendRollCallRequest),
     Update(pb::UpdateIncidentRequest),
     Unassign(pb::UnassignRequest),
+    RepeatCall(pb::AddRepeatCallRequest),
 }
 
 impl Rpc {

@@ -886,7 +886,9 @@ pub fn keybindings_markdown() -> String {
     }
     text.push_str(
         "\nIn the intake form: `Tab`/`Shift-Tab` move between fields, `↑`/`↓` choose a \
-         suggestion, `Enter` submits and dispatches, `Esc` cancels. In pickers: type to \
+         suggestion, `Enter` submits and dispatches, `Esc` cancels; when the call may be \
+         about an open incident (same number, or same place and category), `PgDn`/`PgUp` \
+         choose it and `Ctrl-R` attaches the call to it as a repeat call. In pickers: type to \
          filter (pinyin initials work: `xh` finds 新华), `Tab` switches lead/support, \
          `Enter` picks. In prompts: `Enter` confirms, `Esc` cancels.\n",
     );

@@ -82,6 +82,58 @@ pub struct IntakeForm {
     /// A restored draft that had been submitted: its request id, and the
     /// text it was submitted with (reused only while the text is unchanged).
     pub submitted_as: Option<(String, Vec<String>, usize)>,
+    /// What dutyd knows that this call may belong to (a new call only).
+    pub related: Option<Related>,
+}
+
+/// A repeat caller or a same-place duplicate, as the form shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Related {
+    /// What was asked (a changed phone, place or category asks again).
+    pub asked: pb::FindRelatedRequest,
+    /// The answer, once it came.
+    pub reply: Option<pb::FindRelatedReply>,
+    /// Why there is no answer, if it failed.
+    pub failed: Option<String>,
+    /// The open incident Ctrl-R would attach the call to, by number (never
+    /// by position: the list may change under the officer).
+    pub chosen: Option<String>,
+}
+
+impl Related {
+    /// The open incidents offered, by phone first, then by place.
+    pub fn offered(&self) -> Vec<&pb::Incident> {
+        self.reply.as_ref().map_or_else(Vec::new, |r| {
+            r.open_from_phone.iter().chain(&r.open_same_place).collect()
+        })
+    }
+
+    /// Moves the choice `by` places along the offered incidents.
+    pub fn step(&mut self, by: isize) {
+        let numbers: Vec<String> = self.offered().iter().map(|i| i.number.clone()).collect();
+        if numbers.is_empty() {
+            return;
+        }
+        let at = self
+            .chosen
+            .as_ref()
+            .and_then(|c| numbers.iter().position(|n| n == c))
+            .unwrap_or(0);
+        let len = numbers.len() as isize;
+        let next = (at as isize + by).rem_euclid(len) as usize;
+        self.chosen = Some(numbers[next].clone());
+    }
+}
+
+/// The digits of a phone field that looks like a whole number (only
+/// digits, spaces, `-` and `+`; 7 to 20 digits), else `None`.
+pub fn whole_phone(text: &str) -> Option<String> {
+    let text = text.trim();
+    let allowed = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '+'));
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    (allowed && (7..=20).contains(&digits.len())).then_some(digits)
 }
 
 /// What survives a console crash: the typed text, not the suggestions.
@@ -301,6 +353,54 @@ impl IntakeForm {
                 id.clone()
             }
             _ => fresh,
+        }
+    }
+
+    /// What to ask dutyd about this call, once there is something to ask: a
+    /// whole phone number (at 11 digits, or any 7+ once the officer has
+    /// moved on from the field), or a place and a category chosen (once
+    /// moved on from them). `None` for a correction of an existing incident.
+    pub fn related_request(&self, model: &Model) -> Option<pb::FindRelatedRequest> {
+        if self.editing.is_some() {
+            return None;
+        }
+        let field = self.field();
+        let phone = whole_phone(self.text(Field::Phone))
+            .filter(|digits| digits.len() >= 11 || field != Field::Phone)
+            .unwrap_or_default();
+        let category = self.category(model).filter(|_| field != Field::Category);
+        let place = self.place(model).filter(|_| field != Field::Place);
+        let (place_id, category) = match (place, category) {
+            (Some(place), Some(category)) => (place, category),
+            _ => (String::new(), String::new()),
+        };
+        if phone.is_empty() && place_id.is_empty() {
+            return None;
+        }
+        Some(pb::FindRelatedRequest {
+            phone,
+            place_id,
+            category,
+        })
+    }
+
+    /// The repeat call this form would attach to incident `number`: its
+    /// caller, channel and words (the summary, and the address if given).
+    pub fn repeat_call(&self, number: &str) -> pb::AddRepeatCallRequest {
+        let summary = self.text(Field::Summary).trim();
+        let address = self.text(Field::Address).trim();
+        let text = match (summary.is_empty(), address.is_empty()) {
+            (_, true) => summary.to_owned(),
+            (true, false) => address.to_owned(),
+            (false, false) => format!("{summary}（{address}）"),
+        };
+        pb::AddRepeatCallRequest {
+            request_id: String::new(),
+            incident: number.to_owned(),
+            source: SOURCES[self.source.min(SOURCES.len() - 1)].0 as i32,
+            caller_name: self.text(Field::Name).trim().to_owned(),
+            caller_phone: self.text(Field::Phone).trim().to_owned(),
+            text,
         }
     }
 

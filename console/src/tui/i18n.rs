@@ -119,6 +119,14 @@ catalogue! {
     NoIncidents => ("没有在办事件", "no open incidents"),
     NoMatch => ("没有符合筛选的事件", "nothing matches the filter"),
     RepeatCalls => ("来电", "calls"),
+    NothingToAttach => ("没有可并入的未结事件", "no open incident to attach this call to"),
+    CallsLast30 => ("此号码近30天来电", "this number called, last 30 days:"),
+    AtLeast => ("至少", "at least "),
+    SamePhoneOpen => ("同号码未结", "open, same number"),
+    SamePlaceOpen => ("同地点同类未结", "open, same place and category"),
+    AttachHint => ("Ctrl-R 并入所选（重复来电） PgDn 换一个", "Ctrl-R attach as repeat call  PgDn next"),
+    LookingUp => ("正在查询来电记录…", "looking up the caller…"),
+    LookupFailed => ("来电记录查询失败", "caller lookup failed"),
     Times => ("次", "x"),
     HistorySearching => ("正在查找历史记录…", "searching history…"),
     HistoryFailed => ("历史记录查找失败", "history search failed"),
@@ -337,7 +345,7 @@ mod tests {
     const ALLOWED_IN_ZH: &[&str] = &[
         "y", "Y", "n", "H", "A", "L", "r", "a", "s", "Esc", "Tab", "Shift", "Enter", "PgDn",
         "PgUp", "I", "II", "III", "IV", "dutyd", "duty", "roster", "pattern", "handover",
-        "rollcall", "outbox", "clear", "call", "ack", "all", "off", "m", "s", "N",
+        "rollcall", "outbox", "clear", "call", "ack", "all", "off", "m", "s", "N", "Ctrl", "R",
     ];
 
     fn is_cjk(c: char) -> bool {

@@ -239,6 +239,31 @@ pub async fn execute(
                 }
             }
         }
+        Effect::Rpc(Rpc::RepeatCall(request)) => {
+            let request_id = request.request_id.clone();
+            match client.incidents().add_repeat_call(request).await {
+                Ok(reply) => {
+                    let number = reply
+                        .into_inner()
+                        .incident
+                        .map(|i| i.number)
+                        .unwrap_or_default();
+                    let verb = pick(lang, "已并入重复来电", "attached as a repeat call to");
+                    let _ = events.send(AppEvent::Done(Ok(format!("{verb} {number} ✓"))));
+                    AppEvent::Created(number, request_id)
+                }
+                Err(status) => {
+                    let refused = crate::tui::refusal::refusal(&status, lang);
+                    AppEvent::CreateFailed(request_id, refused.text, refused.field)
+                }
+            }
+        }
+        Effect::FindRelated(request) => {
+            match client.incidents().find_related(request.clone()).await {
+                Ok(reply) => AppEvent::Related(request, Ok(reply.into_inner())),
+                Err(status) => AppEvent::Related(request, Err(said(&status, lang))),
+            }
+        }
         Effect::Rpc(rpc) => AppEvent::Done(rpc_call(&client, rpc, lang).await),
         Effect::Fetch(number) => match client
             .incidents()
@@ -382,6 +407,10 @@ async fn rpc_call(client: &Client, rpc: Rpc, lang: Lang) -> Result<String, Strin
         Rpc::Merge(r) => (p("已合并", "merged"), incidents.merge(r).await),
         Rpc::Reopen(r) => (p("已重新打开", "reopened"), incidents.reopen(r).await),
         Rpc::Update(r) => (p("已修改", "corrected"), incidents.update_incident(r).await),
+        Rpc::RepeatCall(r) => (
+            p("已并入重复来电", "attached as a repeat call"),
+            incidents.add_repeat_call(r).await,
+        ),
         Rpc::Unassign(r) => (
             p("已撤回派单", "assignment withdrawn"),
             incidents.unassign(r).await,

@@ -746,6 +746,7 @@ fn posts_panel_shows_presence_160x48_zh() {
 mod attention;
 mod history;
 mod post;
+mod repeat;
 mod safety;
 
 /// A month's report as dutyd sends it: two posts ranked, one below the

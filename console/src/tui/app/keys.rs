@@ -470,6 +470,20 @@ impl App {
                 self.mode = Mode::Leave(Box::new(Mode::Form(Box::new(form))), Leave::Discard);
                 return Vec::new();
             }
+            // Ctrl-R: this call is about the incident offered above: attach
+            // it as a repeat call instead of recording a new incident.
+            KeyCode::Char('r') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                match form.related.as_ref().and_then(|r| r.chosen.clone()) {
+                    Some(number) if self.live() => return self.attach_repeat(form, &number),
+                    Some(_) => {}
+                    None => form.problem = Some(self.t(T::NothingToAttach).to_owned()),
+                }
+            }
+            KeyCode::PageDown | KeyCode::PageUp => {
+                if let Some(related) = form.related.as_mut() {
+                    related.step(if key.code == KeyCode::PageDown { 1 } else { -1 });
+                }
+            }
             KeyCode::Tab => form.focus = (form.focus + 1).min(last),
             KeyCode::BackTab => form.focus = form.focus.saturating_sub(1),
             KeyCode::Down | KeyCode::Up => {
@@ -555,12 +569,55 @@ impl App {
         let draft = form.draft();
         // A correction is not a call: it never replaces the call's draft.
         let editing = form.editing.is_some();
+        let mut effects = self.ask_related(&mut form);
         self.mode = Mode::Form(Box::new(form));
         if draft != before && !editing {
-            vec![Effect::SaveDraft(Some(draft))]
-        } else {
-            Vec::new()
+            effects.push(Effect::SaveDraft(Some(draft)));
         }
+        effects
+    }
+
+    /// Asks dutyd what the call may belong to when the question changed
+    /// (each phone once: a lookup by phone is journaled).
+    fn ask_related(&self, form: &mut IntakeForm) -> Vec<Effect> {
+        if self.post_mode || self.own.is_some() {
+            return Vec::new();
+        }
+        let asked = form.related_request(&self.model);
+        match asked {
+            None => {
+                form.related = None;
+                Vec::new()
+            }
+            Some(asked) if form.related.as_ref().is_some_and(|r| r.asked == asked) => Vec::new(),
+            Some(asked) => {
+                form.related = Some(form::Related {
+                    asked: asked.clone(),
+                    ..Default::default()
+                });
+                vec![Effect::FindRelated(asked)]
+            }
+        }
+    }
+
+    /// Sends the form as a repeat call about `number`. Like a new call, the
+    /// form is kept until dutyd records it and comes back if refused.
+    fn attach_repeat(&mut self, form: IntakeForm, number: &str) -> Vec<Effect> {
+        let fresh = self.new_request_id("intake");
+        let base = form.request_id(fresh);
+        // Derived from the call's id: after a console crash the same
+        // attach goes again under the same id, and a new call under the
+        // call's own id is still possible.
+        let id = format!("{base}:repeat:{number}");
+        let mut request = form.repeat_call(number);
+        request.request_id = id.clone();
+        let mut sent = form.draft();
+        sent.request_id = Some(base);
+        self.sent_form = Some((id, Box::new(form)));
+        vec![
+            Effect::SaveDraft(Some(sent)),
+            Effect::Rpc(Rpc::RepeatCall(request)),
+        ]
     }
 
     /// Pasted text goes into the line being typed in, as one line; with no
@@ -576,9 +633,14 @@ impl App {
                     Field::Place => form.place_choice = 0,
                     _ => {}
                 }
+                // A pasted number is a whole number at once.
+                let mut form = std::mem::take(form);
+                let mut effects = self.ask_related(&mut form);
                 if form.editing.is_none() {
-                    return vec![Effect::SaveDraft(Some(form.draft()))];
+                    effects.push(Effect::SaveDraft(Some(form.draft())));
                 }
+                self.mode = Mode::Form(form);
+                return effects;
             }
             Mode::Prompt(_, line) | Mode::Command(line) => insert(line),
             Mode::Filter(line) => {

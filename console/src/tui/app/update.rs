@@ -229,6 +229,29 @@ impl App {
             }
             AppEvent::Outbox(view) => self.outbox = *view,
             AppEvent::Report(report) => self.report = Some(report),
+            AppEvent::Related(asked, result) => {
+                // Only for the form still asking exactly this.
+                if let Mode::Form(form) = &mut self.mode
+                    && let Some(related) = form.related.as_mut().filter(|r| r.asked == asked)
+                {
+                    match result {
+                        Ok(reply) => {
+                            related.reply = Some(reply);
+                            related.failed = None;
+                            let first = related.offered().first().map(|i| i.number.clone());
+                            // Keep the officer's choice while it is offered.
+                            if !related
+                                .offered()
+                                .iter()
+                                .any(|i| Some(&i.number) == related.chosen.as_ref())
+                            {
+                                related.chosen = first;
+                            }
+                        }
+                        Err(why) => related.failed = Some(why),
+                    }
+                }
+            }
             AppEvent::History(query, result) => {
                 // An answer to a filter since changed is dropped.
                 if let Some(history) = self.history.as_mut().filter(|h| h.query == query) {

@@ -193,6 +193,9 @@ pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Fram
             theme.alert(),
         )));
     }
+    if let Some(related) = &form.related {
+        related_lines(app, related, theme, inner.width as usize, &mut lines);
+    }
     match &form.problem {
         Some(problem) => lines.push(Line::from(Span::styled(
             truncate(&format!("! {problem}"), inner.width as usize),
@@ -212,6 +215,90 @@ pub(super) fn form(app: &App, form: &IntakeForm, theme: &Theme, frame: &mut Fram
             inner.y + row as u16,
         ));
     }
+}
+
+/// What dutyd knows this call may belong to: how often the number called,
+/// and the open incidents it may be about, the one Ctrl-R would attach to
+/// marked. At most four rows, the chosen one always among them.
+fn related_lines(
+    app: &App,
+    related: &form::Related,
+    theme: &Theme,
+    cells: usize,
+    lines: &mut Vec<Line<'static>>,
+) {
+    let alert = |text: String| Line::from(Span::styled(truncate(&text, cells), theme.alert()));
+    if let Some(why) = &related.failed {
+        lines.push(alert(format!(
+            "! {}: {}",
+            app.t(T::LookupFailed),
+            crate::tui::text::one_line(why)
+        )));
+        return;
+    }
+    let Some(reply) = &related.reply else {
+        lines.push(Line::from(Span::styled(app.t(T::LookingUp), theme.dim())));
+        return;
+    };
+    if !related.asked.phone.is_empty() && reply.calls_last_30_days > 0 {
+        let at_least = if reply.calls_capped {
+            app.t(T::AtLeast)
+        } else {
+            ""
+        };
+        let times = match app.lang {
+            crate::tui::i18n::Lang::Zh => format!("{at_least}{} 次", reply.calls_last_30_days),
+            crate::tui::i18n::Lang::En => format!("{at_least}{}", reply.calls_last_30_days),
+        };
+        lines.push(alert(format!("! {} {times}", app.t(T::CallsLast30))));
+    }
+    let offered = related.offered();
+    if offered.is_empty() {
+        return;
+    }
+    const ROWS: usize = 4;
+    let chosen_at = offered
+        .iter()
+        .position(|i| Some(&i.number) == related.chosen.as_ref())
+        .unwrap_or(0);
+    let first = chosen_at.saturating_sub(ROWS - 1);
+    let by_phone = reply.open_from_phone.len();
+    for (at, incident) in offered.iter().enumerate().skip(first).take(ROWS) {
+        let why = if at < by_phone {
+            T::SamePhoneOpen
+        } else {
+            T::SamePlaceOpen
+        };
+        let marker = if at == chosen_at { "▸" } else { " " };
+        let age = crate::tui::urgency::age(
+            crate::tui::urgency::ts(incident.created_at.as_ref()),
+            app.now,
+        );
+        let text = format!(
+            "{marker}{} {} {} {} {}",
+            incident.number,
+            category(app, &incident.category),
+            crate::tui::text::one_line(&incident.summary),
+            age,
+            app.t(why),
+        );
+        let style = if at == chosen_at {
+            theme.selected()
+        } else {
+            Style::default()
+        };
+        lines.push(Line::from(Span::styled(fit(&text, cells), style)));
+    }
+    if offered.len() > ROWS {
+        lines.push(Line::from(Span::styled(
+            format!(" … {}/{}", chosen_at + 1, offered.len()),
+            theme.dim(),
+        )));
+    }
+    lines.push(Line::from(Span::styled(
+        truncate(app.t(T::AttachHint), cells),
+        theme.dim(),
+    )));
 }
 
 /// What a `:call` line was understood as: every field, guesses marked `?`
