@@ -70,6 +70,9 @@ pub struct EngineOptions {
     /// to measure what keeping it costs (`duty bench search`): incidents
     /// written with it off are never found by words or phone.
     pub search_index: bool,
+    /// Journal records between two board snapshots for replay (the most a
+    /// replay reads beyond its snapshot). Small only in tests.
+    pub replay_snapshot_every: u64,
 }
 
 impl Default for EngineOptions {
@@ -82,6 +85,7 @@ impl Default for EngineOptions {
             checkpoint_every: std::time::Duration::from_secs(2),
             assessment_rollups: true,
             search_index: true,
+            replay_snapshot_every: crate::store::replay::SNAPSHOT_EVERY,
         }
     }
 }

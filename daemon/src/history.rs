@@ -6,7 +6,10 @@
 //!   lookup journaled, the page).
 //! - [`related`]: `FindRelated` — a caller's recent calls and open
 //!   incidents, and same-place duplicates, for the call being taken.
+//! - [`replay`]: `ReplayBoard` — the board as it stood at a past instant,
+//!   from the journal and the store's board snapshots.
 
 pub mod related;
+pub mod replay;
 pub mod search;
 pub mod service;

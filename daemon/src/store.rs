@@ -66,6 +66,7 @@ mod keys;
 mod page;
 mod queries;
 mod read;
+pub mod replay;
 mod staging;
 pub mod wal;
 

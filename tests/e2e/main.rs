@@ -23,6 +23,7 @@ mod lifecycle;
 mod presence;
 mod races;
 mod raw;
+mod replay;
 mod reports;
 mod restart;
 mod rosters;

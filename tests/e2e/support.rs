@@ -87,7 +87,8 @@ impl TestDaemon {
         Self::start_full(engine, None).await
     }
 
-    async fn start_full(engine: EngineOptions, clock: Option<Arc<ManualClock>>) -> TestDaemon {
+    /// A fresh daemon with `engine` options and, if given, virtual time.
+    pub async fn start_full(engine: EngineOptions, clock: Option<Arc<ManualClock>>) -> TestDaemon {
         let clock = clock.map(|c| c as Arc<dyn Clock>);
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");

@@ -128,6 +128,14 @@ fn expectations() -> HashMap<&'static str, Vec<Case>> {
             ],
         ),
         (
+            "IncidentService/ReplayBoard",
+            vec![
+                // Clamped to the head: the whole board now, as a replay.
+                read(r#"{"seq":"1000000"}"#, None),
+                read(r#"{"at":"2000-01-01 00:00"}"#, None),
+            ],
+        ),
+        (
             "IncidentService/AddRepeatCall",
             vec![write(r#"{"incident":"{id}","text":"x"}"#, i)],
         ),

@@ -355,6 +355,11 @@ pub struct ListArgs {
     /// Follow pages until everything is listed.
     #[arg(long)]
     all: bool,
+    /// Replay: the board as it stood at this past moment (`2026-12-03
+    /// 03:00`, `03:00` for the latest past one, or RFC 3339): the incidents
+    /// open or resolved then, as they were.
+    #[arg(long, conflicts_with_all = ["open", "status", "assignee", "day", "all"])]
+    at: Option<String>,
 }
 
 /// `duty incident search`.
@@ -698,6 +703,9 @@ fn assign_request(assignee: pb::Assignee, role: pb::AssignmentRole) -> pb::Assig
 }
 
 async fn list(ctx: &mut Ctx<'_>, a: ListArgs) -> Result<(), CliError> {
+    if let Some(at) = &a.at {
+        return replay(ctx, at, a.limit).await;
+    }
     let mut incidents = ctx.client.incidents();
     let mut all = Vec::new();
     let mut page_token = String::new();
@@ -739,6 +747,38 @@ async fn list(ctx: &mut Ctx<'_>, a: ListArgs) -> Result<(), CliError> {
     print_list(ctx, &all).await?;
     if !page_token.is_empty() && !a.all {
         writeln!(ctx.out, "(more: --limit or --all)")?;
+    }
+    Ok(())
+}
+
+/// `duty incident list --at`: the board then, under a line saying it is a
+/// replay, of when, and up to which journal record.
+async fn replay(ctx: &mut Ctx<'_>, at: &str, limit: u32) -> Result<(), CliError> {
+    let reply = ctx
+        .client
+        .incidents()
+        .replay_board(pb::ReplayBoardRequest {
+            at: at.to_owned(),
+            seq: 0,
+        })
+        .await?
+        .into_inner();
+    if ctx.json() {
+        return output::json(ctx.out, &reply, "ReplayBoardReply", true);
+    }
+    let zone = ctx.zone().await?;
+    writeln!(
+        ctx.out,
+        "Replay (回放) of the board at {}: {} incident(s), journal record {} of {}",
+        time(reply.at.as_ref(), &zone),
+        reply.incidents.len(),
+        reply.seq,
+        reply.head_seq
+    )?;
+    let shown = reply.incidents.len().min(limit as usize);
+    print_list(ctx, &reply.incidents[..shown]).await?;
+    if shown < reply.incidents.len() {
+        writeln!(ctx.out, "(more: --limit)")?;
     }
     Ok(())
 }

@@ -41,9 +41,10 @@ pub(super) fn spawn(
     let checkpointer = {
         let shared = shared.clone();
         let every = options.checkpoint_every;
+        let snapshot_every = options.replay_snapshot_every.max(1);
         std::thread::Builder::new()
             .name("dutyd-checkpoint".into())
-            .spawn(move || checkpoint_loop(&shared, &writer_gone, every))
+            .spawn(move || checkpoint_loop(&shared, &writer_gone, every, snapshot_every))
             .map_err(|e| Error::Storage(format!("cannot start the checkpoint thread: {e}")))?
     };
     let writer = std::thread::Builder::new()
@@ -71,7 +72,12 @@ pub(super) fn spawn(
 /// Every `every`, if anything was written since the last time, makes sled
 /// durable and lets the journal drop what it no longer needs; once more when
 /// the writer ends. A failed checkpoint is a storage failure like any other.
-fn checkpoint_loop(shared: &Shared, writer_gone: &std::sync::mpsc::Receiver<()>, every: Duration) {
+fn checkpoint_loop(
+    shared: &Shared,
+    writer_gone: &std::sync::mpsc::Receiver<()>,
+    every: Duration,
+    snapshot_every: u64,
+) {
     let mut done = shared.store.applied_lsn();
     // After an archive pass fails (say, the disk is full), the next try
     // waits: the journal is whole without archives, only bigger.
@@ -117,6 +123,22 @@ fn checkpoint_loop(shared: &Shared, writer_gone: &std::sync::mpsc::Receiver<()>,
                 Ok(false) => break,
                 Err(error) => {
                     tracing::warn!(%error, "indexing incidents for search failed; trying again next tick");
+                    break;
+                }
+            }
+        }
+        // Board snapshots for replay follow the journal the same way.
+        while started.elapsed() < every / 2 {
+            let durable = shared.durable_seq.load(Ordering::Acquire);
+            match shared.store.snapshot_board(
+                durable,
+                snapshot_every,
+                crate::history::replay::board_change,
+            ) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "snapshotting the board for replay failed; trying again next tick");
                     break;
                 }
             }

@@ -360,6 +360,17 @@ impl IncidentService for Incidents {
         ))
     }
 
+    async fn replay_board(
+        &self,
+        request: Request<pb::ReplayBoardRequest>,
+    ) -> Reply<pb::ReplayBoardReply> {
+        let principal = principal_of(&request)?;
+        Ok(Response::new(
+            crate::history::replay::replay_board(&self.engine, principal, request.get_ref())
+                .await?,
+        ))
+    }
+
     async fn add_repeat_call(
         &self,
         request: Request<pb::AddRepeatCallRequest>,
