@@ -499,6 +499,7 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
             place,
             category,
         } => {
+            let by_phone = phone.as_deref().is_some_and(|p| !p.trim().is_empty());
             let reply = incidents
                 .find_related(pb::FindRelatedRequest {
                     phone: phone.unwrap_or_default(),
@@ -507,7 +508,7 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
                 })
                 .await?
                 .into_inner();
-            return print_related(ctx, &reply).await;
+            return print_related(ctx, &reply, by_phone).await;
         }
         Cmd::RepeatCall {
             incident,
@@ -786,16 +787,22 @@ async fn replay(ctx: &mut Ctx<'_>, at: &str, limit: u32) -> Result<(), CliError>
 /// `duty incident search`: pages until `limit` are found or nothing is
 /// left (a page may hold fewer and still go on).
 /// `duty incident related`: the count, then each list.
-async fn print_related(ctx: &mut Ctx<'_>, reply: &pb::FindRelatedReply) -> Result<(), CliError> {
+async fn print_related(
+    ctx: &mut Ctx<'_>,
+    reply: &pb::FindRelatedReply,
+    by_phone: bool,
+) -> Result<(), CliError> {
     if ctx.format == Format::Json {
         return output::json(ctx.out, reply, "FindRelatedReply", true);
     }
-    writeln!(
-        ctx.out,
-        "Calls from this number in the last 30 days: {}{}",
-        if reply.calls_capped { "at least " } else { "" },
-        reply.calls_last_30_days
-    )?;
+    if by_phone {
+        writeln!(
+            ctx.out,
+            "Calls from this number in the last 30 days: {}{}",
+            if reply.calls_capped { "at least " } else { "" },
+            reply.calls_last_30_days
+        )?;
+    }
     for (title, list) in [
         (
             "Open incidents this number called about",

@@ -585,6 +585,10 @@ fn is_phone_number(word: &str) -> bool {
 /// How many past incidents one `/` search shows.
 const HISTORY_ROWS: u32 = 50;
 
+/// Between a call's request id and the incident number in the id of the
+/// attach that sends it as a repeat call.
+const REPEAT_TAG: &str = ":repeat:";
+
 /// What `/` found in history, below the board's own rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct History {

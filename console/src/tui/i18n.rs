@@ -124,6 +124,8 @@ catalogue! {
     AtLeast => ("至少", "at least "),
     SamePhoneOpen => ("同号码未结", "open, same number"),
     SamePlaceOpen => ("同地点同类未结", "open, same place and category"),
+    FirstCall => ("首次来电", "first call"),
+    AttachHintOne => ("Ctrl-R 并入此事件（重复来电）", "Ctrl-R attach as repeat call"),
     AttachHint => ("Ctrl-R 并入所选（重复来电） PgDn 换一个", "Ctrl-R attach as repeat call  PgDn next"),
     LookingUp => ("正在查询来电记录…", "looking up the caller…"),
     LookupFailed => ("来电记录查询失败", "caller lookup failed"),

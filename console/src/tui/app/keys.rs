@@ -608,7 +608,7 @@ impl App {
         // Derived from the call's id: after a console crash the same
         // attach goes again under the same id, and a new call under the
         // call's own id is still possible.
-        let id = format!("{base}:repeat:{number}");
+        let id = format!("{base}{REPEAT_TAG}{number}");
         let mut request = form.repeat_call(number);
         request.request_id = id.clone();
         let mut sent = form.draft();

@@ -230,6 +230,7 @@ impl App {
             AppEvent::Outbox(view) => self.outbox = *view,
             AppEvent::Report(report) => self.report = Some(report),
             AppEvent::Related(asked, result) => {
+                let nothing = self.t(T::NothingToAttach);
                 // Only for the form still asking exactly this.
                 if let Mode::Form(form) = &mut self.mode
                     && let Some(related) = form.related.as_mut().filter(|r| r.asked == asked)
@@ -238,6 +239,13 @@ impl App {
                         Ok(reply) => {
                             related.reply = Some(reply);
                             related.failed = None;
+                            // "Nothing to attach", said before the answer
+                            // came, no longer holds.
+                            if !related.offered().is_empty()
+                                && form.problem.as_deref() == Some(nothing)
+                            {
+                                form.problem = None;
+                            }
                             let first = related.offered().first().map(|i| i.number.clone());
                             // Keep the officer's choice while it is offered.
                             if !related
@@ -304,10 +312,22 @@ impl App {
             AppEvent::CreateFailed(request_id, text, field) => {
                 match self.sent_form.take() {
                     Some((sent, mut form)) if sent == request_id => {
-                        // dutyd names the field; older daemons only in
-                        // the message.
-                        let field = form::field_of_error(field.as_deref().unwrap_or(&text));
-                        form.refuse(field, text.clone());
+                        if sent.contains(REPEAT_TAG) {
+                            // An attach refused (the incident closed
+                            // meanwhile, say): the officer stays where they
+                            // were, and the list is asked for again.
+                            form.problem = Some(text.clone());
+                            if let Some(related) = form.related.as_mut() {
+                                related.reply = None;
+                                related.chosen = None;
+                                effects.push(Effect::FindRelated(related.asked.clone()));
+                            }
+                        } else {
+                            // dutyd names the field; older daemons only in
+                            // the message.
+                            let field = form::field_of_error(field.as_deref().unwrap_or(&text));
+                            form.refuse(field, text.clone());
+                        }
                         if matches!(self.mode, Mode::Board | Mode::Detail) {
                             self.mode = Mode::Form(form);
                         } else {

@@ -124,6 +124,20 @@ fn an_answer_to_an_older_question_is_dropped() {
         "{effects:?}"
     );
     assert!(screen(&app, 80, 24).contains("没有可并入的未结事件"));
+    // The answer comes: the message no longer holds.
+    let current = asked(&typed(&mut app, "")).pop();
+    assert!(current.is_none());
+    let Mode::Form(form) = &app.mode else {
+        panic!("form gone");
+    };
+    let question = form.related.as_ref().expect("asking").asked.clone();
+    app.update(AppEvent::Related(
+        question,
+        Ok(reply(1, &["20261123-0001"], &[])),
+    ));
+    let text = screen(&app, 80, 24);
+    assert!(!text.contains("没有可并入的未结事件"), "{text}");
+    assert!(text.replace(' ', "").contains("Ctrl-R并入此事件"), "{text}");
 }
 
 #[test]
@@ -169,8 +183,9 @@ fn ctrl_r_attaches_the_chosen_incident_and_a_refusal_brings_the_form_back() {
     );
     assert!(matches!(app.mode, Mode::Board));
 
-    // dutyd refuses (closed meanwhile): the form comes back as typed.
-    app.update(AppEvent::CreateFailed(
+    // dutyd refuses (closed meanwhile): the form comes back as typed, the
+    // officer still at the phone, and the list is asked for again.
+    let refused = app.update(AppEvent::CreateFailed(
         request.request_id.clone(),
         "20261123-0002 已结案，不能再并入来电".into(),
         None,
@@ -179,7 +194,14 @@ fn ctrl_r_attaches_the_chosen_incident_and_a_refusal_brings_the_form_back() {
         panic!("form not back: {:?}", app.mode);
     };
     assert_eq!(form.text(super::super::form::Field::Phone), "13900001111");
-    assert!(screen(&app, 80, 24).contains("已结案"));
+    assert_eq!(form.field(), super::super::form::Field::Phone);
+    assert_eq!(asked(&refused).len(), 1, "{refused:?}");
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("已结案"), "{text}");
+    assert!(
+        !text.contains("▸20261123-0002"),
+        "the old list stays: {text}"
+    );
 }
 
 #[test]

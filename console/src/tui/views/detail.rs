@@ -134,14 +134,25 @@ fn lines(
             ),
             theme.alert(),
         )));
+        // The first call too, so that the lines add up to the count.
+        out.push(Line::from(truncate(
+            &format!(
+                " {} {}",
+                time(app, incident.created_at.as_ref()),
+                caller_said(
+                    &incident.caller_name,
+                    &incident.caller_phone,
+                    app.t(T::FirstCall)
+                )
+            ),
+            cells,
+        )));
         for call in &incident.repeat_calls {
             out.push(Line::from(truncate(
                 &format!(
-                    " {} {} {}: {}",
+                    " {} {}",
                     time(app, call.at.as_ref()),
-                    call.caller_name,
-                    call.caller_phone,
-                    call.text
+                    caller_said(&call.caller_name, &call.caller_phone, &call.text)
                 ),
                 cells,
             )));
@@ -204,11 +215,9 @@ pub(crate) fn describe(app: &App, event: &pb::Event) -> String {
             n.note.as_ref().map_or("", |n| n.text.as_str())
         ),
         Some(Body::RepeatCallAdded(c)) => format!(
-            "{} {} {}: {}",
+            "{} {}",
             pick("重复来电", "repeat call from"),
-            c.caller_name,
-            c.caller_phone,
-            c.text
+            caller_said(&c.caller_name, &c.caller_phone, &c.text)
         ),
         Some(Body::IncidentPhaseChanged(p)) => {
             let what = match event.kind.as_str() {
@@ -337,6 +346,19 @@ pub(super) fn full(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
             Paragraph::new(Span::styled(" ↓ ", theme.alert())),
             corner(area.bottom().saturating_sub(1)),
         );
+    }
+}
+
+/// "name phone: text", leaving out what was not given (no stray colon).
+fn caller_said(name: &str, phone: &str, text: &str) -> String {
+    let who: Vec<&str> = [name.trim(), phone.trim()]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect();
+    match (who.is_empty(), text.trim().is_empty()) {
+        (true, _) => text.trim().to_owned(),
+        (false, true) => who.join(" "),
+        (false, false) => format!("{}: {}", who.join(" "), text.trim()),
     }
 }
 

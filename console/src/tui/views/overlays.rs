@@ -295,8 +295,13 @@ fn related_lines(
             theme.dim(),
         )));
     }
+    let hint = if offered.len() > 1 {
+        T::AttachHint
+    } else {
+        T::AttachHintOne
+    };
     lines.push(Line::from(Span::styled(
-        truncate(app.t(T::AttachHint), cells),
+        truncate(app.t(hint), cells),
         theme.dim(),
     )));
 }
