@@ -20,6 +20,7 @@ use jiff::tz::TimeZone;
 mod actions;
 pub(crate) mod handlers;
 mod keys;
+mod replay;
 mod update;
 
 use crate::tui::attention;
@@ -84,6 +85,8 @@ pub enum AppEvent {
     Related(pb::FindRelatedRequest, Result<pb::FindRelatedReply, String>),
     /// A history search answered (the filter text it was for).
     History(String, Result<pb::ListIncidentsReply, String>),
+    /// dutyd answered a replay question (the question).
+    Replayed(pb::ReplayBoardRequest, Result<pb::ReplayBoardReply, String>),
 }
 
 /// The outbox as the console shows it.
@@ -123,6 +126,8 @@ pub enum Effect {
     /// Search everything ever recorded for the `/` filter (its text, the
     /// request).
     SearchHistory(String, pb::SearchIncidentsRequest),
+    /// Ask for the board at a past moment (`:at`, stepping).
+    Replay(pb::ReplayBoardRequest),
     /// Handovers waiting for a countersignature.
     LoadPendingHandovers,
     /// Open, note, sign or counter-sign the current shift's handover.
@@ -589,6 +594,29 @@ const HISTORY_ROWS: u32 = 50;
 /// attach that sends it as a repeat call.
 const REPEAT_TAG: &str = ":repeat:";
 
+/// The board as it stood at a past moment (`:at`), shown instead of the
+/// live board, read-only. The live model keeps following dutyd meanwhile:
+/// alarms and new calls still ring and count in the strip.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// The question in flight, if any (an older answer is dropped).
+    pub asking: Option<pb::ReplayBoardRequest>,
+    /// The board shown: the answer and its incidents as a model.
+    pub shown: Option<(pb::ReplayBoardReply, Model)>,
+    /// Why the last question failed.
+    pub failed: Option<String>,
+}
+
+impl Replay {
+    /// The instant shown.
+    pub fn at(&self) -> Option<Timestamp> {
+        self.shown
+            .as_ref()
+            .and_then(|(reply, _)| reply.at.as_ref())
+            .map(|at| urgency::ts(Some(at)))
+    }
+}
+
 /// What `/` found in history, below the board's own rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct History {
@@ -721,6 +749,8 @@ pub struct App {
     pub board_live: usize,
     /// What the last `/` search found in history.
     pub history: Option<History>,
+    /// A past moment shown instead of the live board (`:at`).
+    pub replay: Option<Replay>,
     /// Rows the board showed last frame (for paging).
     pub page_rows: usize,
     /// Columns of the terminal last frame: below 120 a panel hides the board.
@@ -783,6 +813,7 @@ impl App {
             board: Vec::new(),
             board_live: 0,
             history: None,
+            replay: None,
             page_rows: 10,
             width: 80,
             sent_form: None,
@@ -857,6 +888,10 @@ impl App {
 
     /// An incident on the board, or one `/` found in history.
     pub fn incident(&self, id: u64) -> Option<&pb::Incident> {
+        // A replay shows each incident as it stood then.
+        if let Some((_, then)) = self.replay.as_ref().and_then(|r| r.shown.as_ref()) {
+            return then.incidents.get(&id);
+        }
         self.model.incidents.get(&id).or_else(|| {
             self.history
                 .as_ref()
@@ -889,9 +924,18 @@ impl App {
         }
     }
 
+    /// The time the board's clocks and ages count from: now, or the
+    /// moment a replay shows.
+    pub fn board_now(&self) -> Timestamp {
+        self.replay
+            .as_ref()
+            .and_then(Replay::at)
+            .unwrap_or(self.now)
+    }
+
     /// Recomputes the board's rows and keeps the selection valid.
     pub fn rebuild(&mut self) {
-        let now = self.now;
+        let now = self.board_now();
         self.attention = attention::items(&self.model, &self.seen, self.lang);
         // What only this console knows: its own link, and a handover left
         // for its officer (late once its shift has ended).
@@ -941,8 +985,13 @@ impl App {
             .filter_map(|item| item.incident.as_deref())
             .collect();
         let own = self.own.as_deref();
-        let mut rows: Vec<&pb::Incident> = self
-            .model
+        let replayed = self
+            .replay
+            .as_ref()
+            .and_then(|r| r.shown.as_ref())
+            .map(|(_, then)| then);
+        let shown = replayed.unwrap_or(&self.model);
+        let mut rows: Vec<&pb::Incident> = shown
             .incidents
             .values()
             .filter(|i| self.filter.matches(&self.model, i, now, &flagged))
@@ -960,6 +1009,10 @@ impl App {
         }
         self.board = rows.iter().map(|i| i.id).collect();
         self.board_live = self.board.len();
+        if self.replay.is_some() {
+            // A replay is the board then, nothing else.
+            self.history = None;
+        }
         if self
             .history
             .as_ref()
@@ -991,7 +1044,7 @@ impl App {
                 }
             }
         }
-        self.situation = urgency::situation(&self.model, now);
+        self.situation = urgency::situation(replayed.unwrap_or(&self.model), now);
         // The strip counts everything waiting for the officer, not only alarms.
         self.situation.alarms = self.attention.len();
         if self.attention.is_empty() {

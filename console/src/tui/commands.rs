@@ -519,6 +519,19 @@ pub const COMMANDS: &[Spec] = &[
         run: handlers::report,
     },
     Spec {
+        name: "at",
+        aliases: &["replay", "回放"],
+        help: (
+            "回放: 某一时刻的值班板 (只读; ←→ 逐事件 ,. 逐分钟 Esc 回到实时)",
+            "replay the board at a past moment (read-only; ←→ event, ,. minute, Esc live)",
+        ),
+        args: &[arg(ArgKind::Rest, T::When)],
+        keys: &[],
+        confirm: false,
+        who: Who::Any,
+        run: handlers::at,
+    },
+    Spec {
         name: "log",
         aliases: &["messages"],
         help: (

@@ -124,6 +124,17 @@ catalogue! {
     AtLeast => ("至少", "at least "),
     SamePhoneOpen => ("同号码未结", "open, same number"),
     SamePlaceOpen => ("同地点同类未结", "open, same place and category"),
+    Replaying => ("回放", "REPLAY"),
+    ReplayKeys => ("←→ 逐事件  ,. 逐分钟  Esc 回到实时", "←→ event  ,. minute  Esc live"),
+    ReplayReadOnly => ("回放中只读 — Esc 回到实时", "a replay is read-only — Esc for the live board"),
+    ReplayUsage => ("用法: :at 03:00 或 :at 2026-12-03 03:00", "usage: :at 03:00 or :at 2026-12-03 03:00"),
+    ReplayFailed => ("回放失败", "replay failed"),
+    ReplayAtLatest => ("已到最新 — Esc 回到实时", "nothing later — Esc for the live board"),
+    ReplayAtEarliest => ("没有更早的事件", "nothing earlier"),
+    ReplayAsking => ("正在回放…", "replaying…"),
+    BackToLive => ("已回到实时", "back to the live board"),
+    Record => ("记录", "record"),
+    When => ("时间 (03:00 或 2026-12-03 03:00)", "time (03:00 or 2026-12-03 03:00)"),
     FirstCall => ("首次来电", "first call"),
     AttachHintOne => ("Ctrl-R 并入此事件（重复来电）", "Ctrl-R attach as repeat call"),
     AttachHint => ("Ctrl-R 并入所选（重复来电） PgDn 换一个", "Ctrl-R attach as repeat call  PgDn next"),
@@ -348,6 +359,7 @@ mod tests {
         "y", "Y", "n", "H", "A", "L", "r", "a", "s", "Esc", "Tab", "Shift", "Enter", "PgDn",
         "PgUp", "I", "II", "III", "IV", "dutyd", "duty", "roster", "pattern", "handover",
         "rollcall", "outbox", "clear", "call", "ack", "all", "off", "m", "s", "N", "Ctrl", "R",
+        "at",
     ];
 
     fn is_cjk(c: char) -> bool {

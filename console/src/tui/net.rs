@@ -308,6 +308,10 @@ pub async fn execute(
                 Err(status) => AppEvent::History(query, Err(said(&status, lang))),
             }
         }
+        Effect::Replay(request) => match client.incidents().replay_board(request.clone()).await {
+            Ok(reply) => AppEvent::Replayed(request, Ok(reply.into_inner())),
+            Err(status) => AppEvent::Replayed(request, Err(said(&status, lang))),
+        },
         Effect::LoadOnDuty => match client.rosters().on_duty(pb::OnDutyRequest::default()).await {
             Ok(reply) => AppEvent::OnDuty(Box::new(reply.into_inner())),
             // No roster yet is not worth a message; the panel says so.

@@ -747,6 +747,7 @@ mod attention;
 mod history;
 mod post;
 mod repeat;
+mod replay;
 mod safety;
 
 /// A month's report as dutyd sends it: two posts ranked, one below the

@@ -120,6 +120,16 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
         situation_strip(app, theme, frame, strip);
         key_hints(app, theme, frame, hints);
     }
+    // A replay says so above whatever it shows, always.
+    let main = match &app.replay {
+        Some(replay) if main.height > 1 => {
+            let [bar, rest] =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(main);
+            replay_bar(app, replay, theme, frame, bar);
+            rest
+        }
+        _ => main,
+    };
     match app.mode.shown() {
         Mode::Detail => detail::full(app, theme, frame, main),
         Mode::Form(form) => overlays::form(app, form, theme, frame, main),
@@ -157,6 +167,47 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
         }
     }
     overlays::input_line(app, theme, frame, input);
+}
+
+/// `回放 2026-12-03 03:00:00 · 记录 1234`, the stepping keys, and whether
+/// an answer is awaited or failed: in reverse video, never mistaken for
+/// the live board.
+fn replay_bar(
+    app: &App,
+    replay: &crate::tui::app::Replay,
+    theme: &Theme,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) {
+    let when = replay.at().map_or_else(String::new, |at| {
+        at.to_zoned_datetime(app.zone.clone())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    });
+    let seq = replay.shown.as_ref().map_or(0, |(reply, _)| reply.seq);
+    let mut text = format!("◀ {} {when}", app.t(T::Replaying));
+    if seq > 0 {
+        text.push_str(&format!(" · {} {seq}", app.t(T::Record)));
+    }
+    if replay.asking.is_some() {
+        text.push_str(&format!(" · {}", app.t(T::ReplayAsking)));
+    }
+    if let Some(why) = &replay.failed {
+        text.push_str(&format!(
+            " · ! {}: {}",
+            app.t(T::ReplayFailed),
+            crate::tui::text::one_line(why)
+        ));
+    }
+    text.push_str(&format!("  {}", app.t(T::ReplayKeys)));
+    let style = theme.alert().add_modifier(Modifier::REVERSED);
+    frame.render_widget(
+        Paragraph::new(Line::from(Span::styled(
+            fit(&text, area.width as usize),
+            style,
+        ))),
+        area,
+    );
 }
 
 fn title_bar(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
@@ -425,6 +476,14 @@ fn key_hints(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         Mode::Form(_) | Mode::Picker(_) | Mode::Prompt(..) | Mode::Command(_) | Mode::Filter(_) => {
             Vec::new()
         }
+        // Replaying: only what looks.
+        _ if app.replay.is_some() => ["open", "filter", "command", "help", "quit"]
+            .iter()
+            .filter_map(|name| {
+                let key = app.keymap.keys_of(name).first().copied()?;
+                Some((key, *name))
+            })
+            .collect(),
         _ if app.post_mode => [
             "sign", "arrive", "note", "resolve", "refuse", "callin", "answer", "outbox", "open",
             "help", "quit",

@@ -726,3 +726,8 @@ pub(crate) fn mode(app: &mut App, pending: &Pending) -> Vec<Effect> {
     };
     vec![Effect::Rpc(rpc)]
 }
+
+/// `:at TIME`: the board as it stood then (read-only).
+pub(crate) fn at(app: &mut App, pending: &Pending) -> Vec<Effect> {
+    app.start_replay(&arg(pending, 0))
+}

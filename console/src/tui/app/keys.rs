@@ -49,6 +49,9 @@ impl App {
             Mode::Board | Mode::Detail => {
                 self.mode = mode;
                 self.message = None;
+                if let Some(effects) = self.replay_key(&key) {
+                    return effects;
+                }
                 match self.keymap.command(&key) {
                     Some(name) => {
                         let digit = match key.code {
@@ -239,6 +242,10 @@ impl App {
 
     /// Asks for the next missing argument, or runs the command.
     pub(super) fn continue_command(&mut self, pending: Pending) -> Vec<Effect> {
+        // Refused before any prompt: nothing typed for an act on the past.
+        if !self.replay_allows(pending.spec.name) {
+            return Vec::new();
+        }
         let next = pending.spec.args.get(pending.args.len());
         match next {
             Some(arg) if !arg.optional => {
@@ -424,6 +431,9 @@ impl App {
     /// Runs a command whose arguments are all in: its registry entry
     /// carries the handler.
     pub(super) fn execute(&mut self, pending: &Pending) -> Vec<Effect> {
+        if !self.replay_allows(pending.spec.name) {
+            return Vec::new();
+        }
         (pending.spec.run)(self, pending)
     }
 

@@ -262,7 +262,12 @@ pub(super) fn render(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     ))];
     let mut items: Vec<Item> = Vec::new();
     if app.board_live == 0 {
-        let empty = if app.model.incidents.is_empty() {
+        let shown = app
+            .replay
+            .as_ref()
+            .and_then(|r| r.shown.as_ref())
+            .map_or(&app.model, |(_, then)| then);
+        let empty = if shown.incidents.is_empty() {
             T::NoIncidents
         } else {
             T::NoMatch
@@ -344,7 +349,7 @@ fn row(
             .split_once('-')
             .map_or(incident.number.clone(), |(_, n)| n.to_owned())
     };
-    let age = urgency::age(urgency::ts(incident.created_at.as_ref()), app.now);
+    let age = urgency::age(urgency::ts(incident.created_at.as_ref()), app.board_now());
     let place = where_(app, incident);
     let own = app.own.as_deref();
     // A post sees its own part: its assignment's state and clocks; the
@@ -356,29 +361,35 @@ fn row(
         },
         None => lead_cell(app, incident, columns.lead),
     };
-    let (clock_text, clock_style) = match urgency::countdown_of(incident, app.now, own) {
+    let (clock_text, clock_style) = match urgency::countdown_of(incident, app.board_now(), own) {
         Some(countdown) => (
             format!("{}{}", clock(app, countdown.kind), countdown.text()),
             theme.urgency(countdown.urgency()),
         ),
         None => (status(app, incident.status).to_owned(), theme.dim()),
     };
-    let alarmed = app
-        .model
-        .alarms
-        .values()
-        .any(|a| a.incident == incident.number);
+    // Live marks (alarms waiting now, actions not yet delivered) are not
+    // the past's: a replay shows only what the incident carried then.
+    let replaying = app.replay.is_some();
+    let alarmed = !replaying
+        && app
+            .model
+            .alarms
+            .values()
+            .any(|a| a.incident == incident.number);
     let mut summary = if incident.drill {
         format!("{}{}", app.t(T::Drill), incident.summary)
     } else {
         incident.summary.clone()
     };
     // Done at the post, not yet delivered.
-    if app.outbox.contents.pending.iter().any(|e| {
-        e.action
-            .as_ref()
-            .is_some_and(|a| a.incident() == incident.number)
-    }) {
+    if !replaying
+        && app.outbox.contents.pending.iter().any(|e| {
+            e.action
+                .as_ref()
+                .is_some_and(|a| a.incident() == incident.number)
+        })
+    {
         summary = format!("» {summary}");
     }
     // Called about again and again: how many calls in all.

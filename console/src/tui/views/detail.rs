@@ -103,7 +103,7 @@ fn lines(
         for c in &clocks {
             let countdown = urgency::Countdown {
                 kind: pb::ClockKind::try_from(c.kind).unwrap_or(pb::ClockKind::Unspecified),
-                left: urgency::ts(c.due.as_ref()).duration_since(app.now),
+                left: urgency::ts(c.due.as_ref()).duration_since(app.board_now()),
                 length: urgency::ts(c.due.as_ref())
                     .duration_since(urgency::ts(c.started_at.as_ref())),
             };
@@ -296,7 +296,13 @@ pub(super) fn full(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
     content.push(Line::from(Span::styled(app.t(T::Timeline), theme.dim())));
     match &app.timeline {
         Some((number, events)) if *number == incident.number => {
-            for event in events {
+            // A replay shows the timeline up to its moment.
+            let until = app
+                .replay
+                .as_ref()
+                .and_then(|r| r.shown.as_ref())
+                .map_or(u64::MAX, |(reply, _)| reply.seq);
+            for event in events.iter().filter(|e| e.seq <= until) {
                 let who = event.principal.as_ref().map_or("", |p| p.name.as_str());
                 let style = if event.kind == "incident.escalated" {
                     theme.alert()

@@ -1,0 +1,167 @@
+//! `:at`: the board as it stood at a past moment, read-only, stepped by
+//! event (`←`/`→`) or by minute (`,`/`.`), and left with `Esc`.
+//!
+//! Only the board and the detail show the past; the live model keeps
+//! following dutyd underneath, so alarms and new calls still ring and the
+//! strip's attention count stays live. Every command that would act is
+//! refused while replaying: an officer cannot act on the past by mistake.
+
+use super::*;
+
+/// Commands that only look: allowed during a replay.
+const LOOKING: &[&str] = &[
+    "down",
+    "up",
+    "top",
+    "bottom",
+    "page-down",
+    "page-up",
+    "open",
+    "back",
+    "filter",
+    "view",
+    "panel",
+    "command",
+    "help",
+    "log",
+    "report",
+    "bell",
+    "mute",
+    "next",
+    "at",
+    "quit",
+];
+
+impl App {
+    /// `:at 03:00`: asks for the board at that moment.
+    pub(super) fn start_replay(&mut self, when: &str) -> Vec<Effect> {
+        let when = when.trim();
+        if when.is_empty() {
+            self.complain(self.t(T::ReplayUsage));
+            return Vec::new();
+        }
+        self.ask_replay(pb::ReplayBoardRequest {
+            at: when.to_owned(),
+            seq: 0,
+        })
+    }
+
+    fn ask_replay(&mut self, request: pb::ReplayBoardRequest) -> Vec<Effect> {
+        let replay = self.replay.get_or_insert(Replay {
+            asking: None,
+            shown: None,
+            failed: None,
+        });
+        replay.asking = Some(request.clone());
+        replay.failed = None;
+        vec![Effect::Replay(request)]
+    }
+
+    /// An answer: shown if it answers the question still asked.
+    pub(super) fn replayed(
+        &mut self,
+        asked: pb::ReplayBoardRequest,
+        result: Result<pb::ReplayBoardReply, String>,
+    ) {
+        let Some(replay) = self.replay.as_mut() else {
+            return;
+        };
+        if replay.asking.as_ref() != Some(&asked) {
+            return;
+        }
+        replay.asking = None;
+        match result {
+            Ok(reply) => {
+                let mut then = Model::from_snapshot(Snapshot {
+                    head_seq: reply.seq,
+                    incidents: reply.incidents.clone(),
+                    ..Snapshot::default()
+                });
+                then.own = self.own.clone();
+                replay.shown = Some((reply, then));
+            }
+            // The first question failed: nothing to show, back to live.
+            Err(why) if replay.shown.is_none() => {
+                self.replay = None;
+                self.complain(format!("{}: {why}", self.t(T::ReplayFailed)));
+            }
+            Err(why) => replay.failed = Some(why),
+        }
+        self.rebuild();
+    }
+
+    /// Back to the live board.
+    pub(super) fn leave_replay(&mut self) {
+        self.replay = None;
+        self.say(self.t(T::BackToLive));
+        self.rebuild();
+    }
+
+    /// A key on the board or in the detail while replaying: the stepping
+    /// keys and `Esc` here; `None` lets the key go on to the keymap.
+    pub(super) fn replay_key(&mut self, key: &KeyEvent) -> Option<Vec<Effect>> {
+        let shown = self.replay.as_ref()?.shown.as_ref().map(|(reply, _)| reply);
+        let (previous, next, at) = match shown {
+            Some(reply) => (reply.previous_seq, reply.next_seq, reply.at),
+            None => (0, 0, None),
+        };
+        let step = |seq: u64| pb::ReplayBoardRequest {
+            at: String::new(),
+            seq,
+        };
+        let minute = |by: i64| {
+            at.as_ref().map(|at| pb::ReplayBoardRequest {
+                at: urgency::ts(Some(at))
+                    .checked_add(jiff::SignedDuration::from_mins(by))
+                    .unwrap_or_else(|_| urgency::ts(Some(at)))
+                    .to_string(),
+                seq: 0,
+            })
+        };
+        let ask = match key.code {
+            KeyCode::Esc if matches!(self.mode, Mode::Board) => {
+                self.leave_replay();
+                return Some(Vec::new());
+            }
+            KeyCode::Left => (previous > 0).then(|| step(previous)),
+            KeyCode::Right => (next > 0).then(|| step(next)),
+            KeyCode::Char(',' | '<') => minute(-1),
+            KeyCode::Char('.' | '>') => {
+                // A minute on past now is the live board.
+                let later = minute(1);
+                if later
+                    .as_ref()
+                    .and_then(|r| r.at.parse::<Timestamp>().ok())
+                    .is_some_and(|t| t > self.now)
+                {
+                    self.say(self.t(T::ReplayAtLatest));
+                    return Some(Vec::new());
+                }
+                later
+            }
+            _ => return None,
+        };
+        match ask {
+            Some(request) => Some(self.ask_replay(request)),
+            None => {
+                let edge = if key.code == KeyCode::Left {
+                    T::ReplayAtEarliest
+                } else {
+                    T::ReplayAtLatest
+                };
+                self.say(self.t(edge));
+                Some(Vec::new())
+            }
+        }
+    }
+
+    /// May `command` run now: anything while live; only looking during a
+    /// replay (says why otherwise).
+    pub(super) fn replay_allows(&mut self, command: &str) -> bool {
+        if self.replay.is_none() || LOOKING.contains(&command) {
+            return true;
+        }
+        self.complain(self.t(T::ReplayReadOnly));
+        false
+    }
+}
