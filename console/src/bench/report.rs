@@ -18,6 +18,13 @@
 //! store, plus 2024 as the previous period), once per slicing, timed from
 //! the client, repeated; and a month for comparison.
 //!
+//! **Replay.** Once the board snapshots have caught up with the journal,
+//! ReplayBoard at `--replays` instants spread over the year — each the
+//! time of a record picked evenly over the journal, so they fall where the
+//! year was busy — asked by time as `duty incident list --at` does, each
+//! timed from the client, and one event on from each (by seq, as the
+//! console's `→` asks).
+//!
 //! **The cost.** Two more embedded daemons on fresh stores, identical but
 //! one with the rollups off ([`EngineOptions::assessment_rollups`]), take
 //! the same workload — a call's whole life (create + dispatch, sign for,
@@ -60,6 +67,8 @@ pub struct ReportBenchOptions {
     pub cost_seconds: u64,
     /// Rounds of each (with and without rollups), alternated.
     pub cost_rounds: usize,
+    /// Instants to replay the board at (0: skip).
+    pub replays: usize,
     /// Show a progress bar while filling.
     pub progress: bool,
 }
@@ -103,6 +112,33 @@ pub struct ReportBench {
     pub reports: Vec<ReportTiming>,
     /// The rollups' cost, when measured.
     pub cost: Option<RollupCost>,
+    /// The board replayed at instants across the year.
+    pub replay: Option<ReplayTiming>,
+}
+
+/// `ReplayBoard` over the year: at spread instants, then stepping.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplayTiming {
+    /// Seconds the board snapshots took, after the fill, to catch up.
+    pub catch_up_seconds: f64,
+    /// Journal records in the store.
+    pub records: u64,
+    /// Instants asked (each a different one, spread over the year).
+    pub asked: usize,
+    /// Round trip by instant, milliseconds: median, p99 (of `asked`), worst.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Worst.
+    pub max_ms: f64,
+    /// Incidents on a replayed board, mean and most.
+    pub mean_board: f64,
+    /// Most.
+    pub max_board: usize,
+    /// One step on by event from each instant: median and worst, ms.
+    pub step_p50_ms: f64,
+    /// Worst.
+    pub step_max_ms: f64,
 }
 
 impl ReportBench {
@@ -116,6 +152,25 @@ impl ReportBench {
             lines.push(format!(
                 "  {:<22} p50 {:>8.1} ms  max {:>8.1} ms  ({} incidents, {} rows)",
                 timing.report, timing.p50_ms, timing.max_ms, timing.incidents, timing.rows
+            ));
+        }
+        if let Some(replay) = &self.replay {
+            lines.push(format!(
+                "replay (ReplayBoard) over {} journal records, snapshots caught up in {:.0} s:",
+                replay.records, replay.catch_up_seconds
+            ));
+            lines.push(format!(
+                "  at {} instants across 2025: p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (boards of {:.0} incidents, at most {})",
+                replay.asked,
+                replay.p50_ms,
+                replay.p99_ms,
+                replay.max_ms,
+                replay.mean_board,
+                replay.max_board
+            ));
+            lines.push(format!(
+                "  one event on from each:  p50 {:.1} ms  max {:.1} ms",
+                replay.step_p50_ms, replay.step_max_ms
             ));
         }
         if let Some(cost) = &self.cost {
@@ -326,6 +381,11 @@ async fn fill_and_measure(
         reports
             .push(time_report(&admin, name, period, day, slice_by, options.repeats.max(1)).await?);
     }
+    let replay = if options.replays > 0 {
+        Some(time_replays(&admin, options.replays).await?)
+    } else {
+        None
+    };
     Ok(ReportBench {
         incidents,
         filled,
@@ -333,6 +393,87 @@ async fn fill_and_measure(
         store_mib: 0.0,
         reports,
         cost: None,
+        replay,
+    })
+}
+
+/// Waits for the board snapshots to catch up with the journal, then asks
+/// for the board at `count` instants spread over the year: each the time of
+/// a journal record picked evenly over the whole journal (so the instants
+/// fall where the year was busy, not in the quiet between waves), asked by
+/// time as `duty incident list --at` does; and one event on from each.
+async fn time_replays(admin: &Client, count: usize) -> anyhow::Result<ReplayTiming> {
+    let caught_up = Instant::now();
+    let mut info = pb::ServerInfo::default();
+    for _ in 0..7_200 {
+        info = admin
+            .journal()
+            .get_server_info(pb::GetServerInfoRequest {})
+            .await?
+            .into_inner();
+        if info.head_seq.saturating_sub(info.replay_snapshot_seq) < 2_048 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let catch_up_seconds = caught_up.elapsed().as_secs_f64();
+    let head = info.head_seq.max(1);
+    let mut incidents = admin.incidents();
+    let mut times = Vec::with_capacity(count);
+    let mut steps = Vec::with_capacity(count);
+    let mut boards = Vec::with_capacity(count);
+    for n in 0..count as u64 {
+        // Evenly over the journal, offset so no two runs of `n` align.
+        let seq = 1 + (n * head + head / 2) / count as u64 % head;
+        let instant = incidents
+            .replay_board(pb::ReplayBoardRequest {
+                at: String::new(),
+                seq,
+            })
+            .await?
+            .into_inner()
+            .at
+            .map(|at| jiff::Timestamp::new(at.seconds, at.nanos))
+            .transpose()?
+            .ok_or_else(|| anyhow::anyhow!("a replay without its instant"))?;
+        let began = Instant::now();
+        let reply = incidents
+            .replay_board(pb::ReplayBoardRequest {
+                at: instant.to_string(),
+                seq: 0,
+            })
+            .await?
+            .into_inner();
+        times.push(began.elapsed().as_secs_f64() * 1000.0);
+        boards.push(reply.incidents.len());
+        if reply.next_seq > 0 {
+            let began = Instant::now();
+            incidents
+                .replay_board(pb::ReplayBoardRequest {
+                    at: String::new(),
+                    seq: reply.next_seq,
+                })
+                .await?;
+            steps.push(began.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let p99 = sorted
+        .get(((sorted.len() as f64 * 0.99).ceil() as usize).saturating_sub(1))
+        .copied()
+        .unwrap_or(0.0);
+    Ok(ReplayTiming {
+        catch_up_seconds,
+        records: info.head_seq,
+        asked: count,
+        p50_ms: ab::median(&times),
+        p99_ms: p99,
+        max_ms: times.iter().copied().fold(0.0, f64::max),
+        mean_board: boards.iter().sum::<usize>() as f64 / boards.len().max(1) as f64,
+        max_board: boards.iter().copied().max().unwrap_or(0),
+        step_p50_ms: ab::median(&steps),
+        step_max_ms: steps.iter().copied().fold(0.0, f64::max),
     })
 }
 

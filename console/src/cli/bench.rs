@@ -142,6 +142,9 @@ pub enum Cmd {
         /// Cost rounds with and without rollups each (0: skip).
         #[arg(long, default_value_t = 6)]
         cost_rounds: usize,
+        /// Instants across the year to replay the board at (0: skip).
+        #[arg(long, default_value_t = 100)]
+        replays: usize,
     },
     /// History search on a store of --incidents past calls (an embedded
     /// dutyd, filled first): a whole phone, its last 4 digits, two words, a
@@ -361,6 +364,7 @@ pub async fn run(
             cost_clients,
             cost_seconds,
             cost_rounds,
+            replays,
         } => {
             let report = bench::report::run(&bench::report::ReportBenchOptions {
                 incidents,
@@ -370,6 +374,7 @@ pub async fn run(
                 cost_clients,
                 cost_seconds,
                 cost_rounds,
+                replays,
                 progress,
             })
             .await

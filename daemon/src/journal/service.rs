@@ -446,13 +446,18 @@ impl pb::journal_service_server::JournalService for Journal {
         let store = self.engine.store();
         let head_seq =
             visibility::newest_visible_seq(store, &principal, self.engine.durable_seq())?;
-        let (incidents, search_unindexed) = if visibility::store_figures(&principal) {
-            let incidents = store.counter(Counter::IncidentId)?;
-            let indexed = store.search_indexed_below()?.saturating_sub(1);
-            (incidents, incidents.saturating_sub(indexed))
-        } else {
-            (0, 0)
-        };
+        let (incidents, search_unindexed, replay_snapshot_seq) =
+            if visibility::store_figures(&principal) {
+                let incidents = store.counter(Counter::IncidentId)?;
+                let indexed = store.search_indexed_below()?.saturating_sub(1);
+                (
+                    incidents,
+                    incidents.saturating_sub(indexed),
+                    store.last_board_snapshot_seq()?,
+                )
+            } else {
+                (0, 0, 0)
+            };
         Ok(Response::new(pb::ServerInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             store_id: store.identity(),
@@ -469,6 +474,7 @@ impl pb::journal_service_server::JournalService for Journal {
             you: Some(convert::principal_out(&principal)),
             incidents,
             search_unindexed,
+            replay_snapshot_seq,
         }))
     }
 }

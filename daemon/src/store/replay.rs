@@ -93,6 +93,20 @@ impl Store {
         self.current_snapshot(value)
     }
 
+    /// The seq of the newest board snapshot (0: none yet).
+    pub fn last_board_snapshot_seq(&self) -> Result<u64> {
+        let last = self
+            .tree
+            .scan_prefix(TreeId::Index.key(&[SNAPSHOT]))
+            .next_back()
+            .transpose()
+            .map_err(storage)?;
+        match last {
+            Some((_, value)) => Ok(decode::<BoardSnapshot>(&value)?.seq),
+            None => Ok(0),
+        }
+    }
+
     fn current_snapshot(&self, value: Option<sled::IVec>) -> Result<Option<BoardSnapshot>> {
         let Some(value) = value else {
             return Ok(None);
