@@ -605,6 +605,10 @@ pub struct Replay {
     pub shown: Option<(pb::ReplayBoardReply, Model)>,
     /// Why the last question failed.
     pub failed: Option<String>,
+    /// Event steps pressed while a question was on its way (+ on, − back).
+    pub queued: i32,
+    /// The live board's filter, back when the replay ends.
+    pub live_filter: Filter,
 }
 
 impl Replay {

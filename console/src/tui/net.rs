@@ -13,7 +13,7 @@ use tonic::Code;
 
 use crate::client::Client;
 use crate::tui::app::{AppEvent, Effect, HandoverStep, Rpc};
-use crate::tui::i18n::Lang;
+use crate::tui::i18n::{Lang, T};
 use crate::tui::model::Snapshot;
 
 /// A Watch stream silent for this long is treated as dead (heartbeats come
@@ -310,6 +310,15 @@ pub async fn execute(
         }
         Effect::Replay(request) => match client.incidents().replay_board(request.clone()).await {
             Ok(reply) => AppEvent::Replayed(request, Ok(reply.into_inner())),
+            // A time dutyd cannot read, or one to come: said in words.
+            Err(status) if status.code() == Code::InvalidArgument && lang == Lang::Zh => {
+                let why = if status.message().contains("in the future") {
+                    T::ReplayFuture
+                } else {
+                    T::ReplayBadTime
+                };
+                AppEvent::Replayed(request, Err(why.get(lang).to_owned()))
+            }
             Err(status) => AppEvent::Replayed(request, Err(said(&status, lang))),
         },
         Effect::LoadOnDuty => match client.rosters().on_duty(pb::OnDutyRequest::default()).await {

@@ -185,13 +185,12 @@ fn replay_bar(
             .to_string()
     });
     let seq = replay.shown.as_ref().map_or(0, |(reply, _)| reply.seq);
-    let mut text = format!("◀ {} {when}", app.t(T::Replaying));
-    if seq > 0 {
-        text.push_str(&format!(" · {} {seq}", app.t(T::Record)));
-    }
-    if replay.asking.is_some() {
-        text.push_str(&format!(" · {}", app.t(T::ReplayAsking)));
-    }
+    // The way out first: on a narrow terminal the end is what is cut.
+    let mut text = format!(
+        "◀ {} {when} · {}",
+        app.t(T::Replaying),
+        app.t(T::ReplayExit)
+    );
     if let Some(why) = &replay.failed {
         text.push_str(&format!(
             " · ! {}: {}",
@@ -199,7 +198,17 @@ fn replay_bar(
             crate::tui::text::one_line(why)
         ));
     }
-    text.push_str(&format!("  {}", app.t(T::ReplayKeys)));
+    if replay.asking.is_some() {
+        text.push_str(&format!(" · {}", app.t(T::ReplayAsking)));
+    }
+    match seq {
+        0 if replay.shown.is_some() => {
+            text.push_str(&format!(" · {}", app.t(T::ReplayNothingYet)));
+        }
+        0 => {}
+        seq => text.push_str(&format!(" · {} {seq}", app.t(T::Record))),
+    }
+    text.push_str(&format!("  {}", app.t(T::ReplaySteps)));
     let style = theme.alert().add_modifier(Modifier::REVERSED);
     frame.render_widget(
         Paragraph::new(Line::from(Span::styled(

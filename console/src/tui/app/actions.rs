@@ -48,11 +48,18 @@ impl App {
     /// An incident by full or short number; a past one `/` found, by its
     /// full number only (a short number means today's board).
     pub fn find_incident(&self, text: &str) -> Option<&pb::Incident> {
-        self.model
+        // A replay's board is the past's: its incidents as they stood,
+        // whatever became of them since.
+        let shown = self
+            .replay
+            .as_ref()
+            .and_then(|r| r.shown.as_ref())
+            .map_or(&self.model, |(_, then)| then);
+        shown
             .by_number(text)
             .or_else(|| {
                 let digits = text.trim_start_matches('0');
-                self.model.incidents.values().find(|i| {
+                shown.incidents.values().find(|i| {
                     i.number
                         .split_once('-')
                         .is_some_and(|(_, n)| n.trim_start_matches('0') == digits)

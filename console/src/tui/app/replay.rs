@@ -29,6 +29,7 @@ const LOOKING: &[&str] = &[
     "mute",
     "next",
     "at",
+    "refresh",
     "quit",
 ];
 
@@ -47,10 +48,13 @@ impl App {
     }
 
     fn ask_replay(&mut self, request: pb::ReplayBoardRequest) -> Vec<Effect> {
+        let live_filter = self.filter.clone();
         let replay = self.replay.get_or_insert(Replay {
             asking: None,
             shown: None,
             failed: None,
+            queued: 0,
+            live_filter,
         });
         replay.asking = Some(request.clone());
         replay.failed = None;
@@ -62,12 +66,12 @@ impl App {
         &mut self,
         asked: pb::ReplayBoardRequest,
         result: Result<pb::ReplayBoardReply, String>,
-    ) {
+    ) -> Vec<Effect> {
         let Some(replay) = self.replay.as_mut() else {
-            return;
+            return Vec::new();
         };
         if replay.asking.as_ref() != Some(&asked) {
-            return;
+            return Vec::new();
         }
         replay.asking = None;
         match result {
@@ -78,21 +82,45 @@ impl App {
                     ..Snapshot::default()
                 });
                 then.own = self.own.clone();
+                // Steps pressed meanwhile go on from here, one at a time.
+                let queued = std::mem::take(&mut replay.queued);
+                let onward = match queued.signum() {
+                    1 => reply.next_seq,
+                    -1 => reply.previous_seq,
+                    _ => 0,
+                };
                 replay.shown = Some((reply, then));
+                if onward > 0 {
+                    replay.queued = queued - queued.signum();
+                    let request = pb::ReplayBoardRequest {
+                        at: String::new(),
+                        seq: onward,
+                    };
+                    replay.asking = Some(request.clone());
+                    self.rebuild();
+                    return vec![Effect::Replay(request)];
+                }
             }
             // The first question failed: nothing to show, back to live.
             Err(why) if replay.shown.is_none() => {
                 self.replay = None;
                 self.complain(format!("{}: {why}", self.t(T::ReplayFailed)));
             }
-            Err(why) => replay.failed = Some(why),
+            Err(why) => {
+                replay.queued = 0;
+                replay.failed = Some(why);
+            }
         }
         self.rebuild();
+        Vec::new()
     }
 
     /// Back to the live board.
     pub(super) fn leave_replay(&mut self) {
-        self.replay = None;
+        // A filter set to look at the past does not stay on the live board.
+        if let Some(replay) = self.replay.take() {
+            self.filter = replay.live_filter;
+        }
         self.say(self.t(T::BackToLive));
         self.rebuild();
     }
@@ -118,6 +146,15 @@ impl App {
                 seq: 0,
             })
         };
+        // A step pressed while the last is on its way waits for it (a held
+        // arrow key is every press, not the first).
+        let asking = self.replay.as_ref().is_some_and(|r| r.asking.is_some());
+        if asking && matches!(key.code, KeyCode::Left | KeyCode::Right) {
+            if let Some(replay) = self.replay.as_mut() {
+                replay.queued += if key.code == KeyCode::Right { 1 } else { -1 };
+            }
+            return Some(Vec::new());
+        }
         let ask = match key.code {
             KeyCode::Esc if matches!(self.mode, Mode::Board) => {
                 self.leave_replay();

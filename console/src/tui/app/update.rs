@@ -260,7 +260,7 @@ impl App {
                     }
                 }
             }
-            AppEvent::Replayed(asked, result) => self.replayed(asked, result),
+            AppEvent::Replayed(asked, result) => effects = self.replayed(asked, result),
             AppEvent::History(query, result) => {
                 // An answer to a filter since changed is dropped.
                 if let Some(history) = self.history.as_mut().filter(|h| h.query == query) {

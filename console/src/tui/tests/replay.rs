@@ -114,8 +114,6 @@ fn steps_go_by_event_and_minute_and_older_answers_are_dropped() {
     let back = replays(&key(&mut app, KeyCode::Left));
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].seq, 1230);
-    let on = replays(&key(&mut app, KeyCode::Right));
-    assert_eq!(on[0].seq, 1240);
     let minute = replays(&key(&mut app, KeyCode::Char(',')));
     assert_eq!(minute[0].at, "2026-11-23T09:59:00Z");
     // The answer to the step back comes last of all: dropped.
@@ -142,6 +140,9 @@ fn steps_go_by_event_and_minute_and_older_answers_are_dropped() {
     assert!(replays(&key(&mut app, KeyCode::Char('.'))).is_empty());
     assert!(replays(&key(&mut app, KeyCode::Right)).is_empty());
     assert!(screen(&app, 80, 24).contains("已到最新"));
+    // Back one event from there.
+    let on = replays(&key(&mut app, KeyCode::Left));
+    assert_eq!(on[0].seq, 1230);
 }
 
 #[test]
@@ -185,4 +186,93 @@ fn replayed_board_80x24_zh() {
     let mut app = app(Lang::Zh);
     replaying(&mut app);
     insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+#[test]
+fn an_incident_closed_since_still_opens_as_it_stood() {
+    let mut app = app(Lang::Zh);
+    replaying(&mut app);
+    assert!(
+        !app.model.incidents.contains_key(&77),
+        "not on the live board"
+    );
+    while app.selected != Some(77) {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(app.mode, Mode::Detail), "{}", screen(&app, 80, 24));
+    assert_eq!(app.selection().map(|i| i.id), Some(77));
+    assert!(screen(&app, 80, 24).contains("地下车库进水"));
+}
+
+#[test]
+fn steps_pressed_while_one_is_on_its_way_all_count() {
+    let mut app = app(Lang::Zh);
+    replaying(&mut app);
+    let first = replays(&key(&mut app, KeyCode::Right));
+    assert_eq!(first.len(), 1);
+    // Held down: two more presses before the answer.
+    assert!(replays(&key(&mut app, KeyCode::Right)).is_empty());
+    assert!(replays(&key(&mut app, KeyCode::Right)).is_empty());
+    let mut answer = then();
+    answer.seq = 1240;
+    answer.next_seq = 1250;
+    let onward = replays(&app.update(AppEvent::Replayed(first[0].clone(), Ok(answer))));
+    assert_eq!(onward.len(), 1);
+    assert_eq!(
+        onward[0].seq, 1250,
+        "the next press goes on from the answer"
+    );
+    let mut answer = then();
+    answer.seq = 1250;
+    answer.next_seq = 1260;
+    let last = replays(&app.update(AppEvent::Replayed(onward[0].clone(), Ok(answer))));
+    assert_eq!(last[0].seq, 1260);
+    let mut answer = then();
+    answer.seq = 1260;
+    answer.next_seq = 1270;
+    let done = app.update(AppEvent::Replayed(last[0].clone(), Ok(answer)));
+    assert!(replays(&done).is_empty(), "three presses, three steps");
+    assert!(screen(&app, 80, 24).replace(' ', "").contains("记录1260"));
+}
+
+#[test]
+fn a_filter_set_in_the_past_is_not_left_on_the_live_board() {
+    let mut app = app(Lang::Zh);
+    let live = app.board.clone();
+    replaying(&mut app);
+    key(&mut app, KeyCode::Char('/'));
+    for c in "0077".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.board, vec![77]);
+    key(&mut app, KeyCode::Esc);
+    assert!(app.replay.is_none());
+    assert_eq!(app.board, live, "the live board as it was, unfiltered");
+}
+
+#[test]
+fn a_moment_before_anything_was_recorded_says_so() {
+    let mut app = app(Lang::Zh);
+    let asked = replays(&command(&mut app, "at 2020-01-01 00:00"));
+    app.update(AppEvent::Replayed(
+        asked[0].clone(),
+        Ok(pb::ReplayBoardReply {
+            at: ts(NOW - 5 * 365 * 86_400),
+            head_seq: 5000,
+            next_seq: 1,
+            ..Default::default()
+        }),
+    ));
+    assert!(screen(&app, 80, 24).contains("此刻之前没有任何记录"));
+    // Refreshing changes nothing, so it is allowed.
+    let refreshed = app.update(AppEvent::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('r'),
+        crossterm::event::KeyModifiers::CONTROL,
+    )));
+    assert!(
+        !screen(&app, 80, 24).contains("回放中只读"),
+        "{refreshed:?}"
+    );
 }

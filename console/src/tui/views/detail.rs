@@ -288,7 +288,13 @@ pub(super) fn panel(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect)
 /// The detail screen: everything, phone in full, and the timeline.
 pub(super) fn full(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let Some(incident) = app.selection() else {
-        frame.render_widget(Paragraph::new(app.t(T::NoSelection)), area);
+        // Stepped back to before this incident was taken.
+        let why = if app.replay.is_some() {
+            T::NotYetThen
+        } else {
+            T::NoSelection
+        };
+        frame.render_widget(Paragraph::new(app.t(why)), area);
         return;
     };
     let cells = area.width as usize;
