@@ -222,41 +222,15 @@ pub async fn execute(
     let event = match effect {
         Effect::Rpc(Rpc::Create(request)) => {
             let request_id = request.request_id.clone();
-            match client.incidents().create_incident(request).await {
-                Ok(reply) => {
-                    let number = reply
-                        .into_inner()
-                        .incident
-                        .map(|i| i.number)
-                        .unwrap_or_default();
-                    let verb = pick(lang, "接警并派单", "call recorded and dispatched");
-                    let _ = events.send(AppEvent::Done(Ok(format!("{verb} {number} ✓"))));
-                    AppEvent::Created(number, request_id)
-                }
-                Err(status) => {
-                    let refused = crate::tui::refusal::refusal(&status, lang);
-                    AppEvent::CreateFailed(request_id, refused.text, refused.field)
-                }
-            }
+            let verb = pick(lang, "接警并派单", "call recorded and dispatched");
+            let answer = client.incidents().create_incident(request).await;
+            recorded(answer, request_id, verb, &events, lang)
         }
         Effect::Rpc(Rpc::RepeatCall(request)) => {
             let request_id = request.request_id.clone();
-            match client.incidents().add_repeat_call(request).await {
-                Ok(reply) => {
-                    let number = reply
-                        .into_inner()
-                        .incident
-                        .map(|i| i.number)
-                        .unwrap_or_default();
-                    let verb = pick(lang, "已并入重复来电", "attached as a repeat call to");
-                    let _ = events.send(AppEvent::Done(Ok(format!("{verb} {number} ✓"))));
-                    AppEvent::Created(number, request_id)
-                }
-                Err(status) => {
-                    let refused = crate::tui::refusal::refusal(&status, lang);
-                    AppEvent::CreateFailed(request_id, refused.text, refused.field)
-                }
-            }
+            let verb = pick(lang, "已并入重复来电", "attached as a repeat call to");
+            let answer = client.incidents().add_repeat_call(request).await;
+            recorded(answer, request_id, verb, &events, lang)
         }
         Effect::FindRelated(request) => {
             match client.incidents().find_related(request.clone()).await {
@@ -385,6 +359,33 @@ pub async fn execute(
 }
 
 /// dutyd's refusal in the console's language.
+/// A call taken from the form (a new incident, or a repeat call): said
+/// done with its number, or refused with the field it concerns, so that the
+/// form comes back.
+fn recorded(
+    answer: Result<tonic::Response<pb::IncidentReply>, tonic::Status>,
+    request_id: String,
+    verb: &str,
+    events: &mpsc::UnboundedSender<AppEvent>,
+    lang: Lang,
+) -> AppEvent {
+    match answer {
+        Ok(reply) => {
+            let number = reply
+                .into_inner()
+                .incident
+                .map(|i| i.number)
+                .unwrap_or_default();
+            let _ = events.send(AppEvent::Done(Ok(format!("{verb} {number} ✓"))));
+            AppEvent::Created(number, request_id)
+        }
+        Err(status) => {
+            let refused = crate::tui::refusal::refusal(&status, lang);
+            AppEvent::CreateFailed(request_id, refused.text, refused.field)
+        }
+    }
+}
+
 fn said(status: &tonic::Status, lang: Lang) -> String {
     crate::tui::refusal::refusal(status, lang).text
 }

@@ -45,11 +45,7 @@ pub async fn find_related(
     let phone = match request.phone.trim() {
         "" => None,
         phone => {
-            let digits = search::reversed_digits(phone);
-            let allowed = phone
-                .chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '+'));
-            if !allowed || digits.len() < MIN_DIGITS || digits.len() > 20 {
+            let Some(digits) = search::phone_digits(phone, MIN_DIGITS) else {
                 return Err(Error::invalid(
                     "phone",
                     format!(
@@ -57,7 +53,7 @@ pub async fn find_related(
                         crate::error::bounded(phone)
                     ),
                 ));
-            }
+            };
             Some(digits)
         }
     };

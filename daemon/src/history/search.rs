@@ -136,6 +136,16 @@ pub fn reversed_digits(phone: &str) -> String {
     phone.chars().rev().filter(char::is_ascii_digit).collect()
 }
 
+/// `phone`'s digits reversed ([`reversed_digits`]) when it is written as
+/// a number (digits, spaces, `-`, `+` only) of `min` to 20 digits.
+pub fn phone_digits(phone: &str, min: usize) -> Option<String> {
+    let allowed = phone
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '+'));
+    let digits = reversed_digits(phone);
+    (allowed && (min..=20).contains(&digits.len())).then_some(digits)
+}
+
 /// Pinyin initials of the Chinese characters of `name`, Latin letters kept
 /// (lower-cased), anything else left out: `张先生` → `zxs`, `王Li` → `wli`.
 pub fn initials(name: &str) -> String {

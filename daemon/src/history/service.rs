@@ -95,11 +95,7 @@ pub fn query_of(
     let phone_tail = match request.phone.trim() {
         "" => None,
         phone => {
-            let digits = search::reversed_digits(phone);
-            let allowed = phone
-                .chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '+'));
-            if !allowed || digits.len() < MIN_PHONE_DIGITS || digits.len() > 20 {
+            let Some(digits) = search::phone_digits(phone, MIN_PHONE_DIGITS) else {
                 return Err(Error::invalid(
                     "phone",
                     format!(
@@ -107,7 +103,7 @@ pub fn query_of(
                         crate::error::bounded(phone)
                     ),
                 ));
-            }
+            };
             if !principal.role.is_centre() {
                 return Err(Error::denied(
                     "searching by phone number is for the centre; a post or unit searches its own incidents by text",
