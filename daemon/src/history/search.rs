@@ -138,12 +138,21 @@ pub fn reversed_digits(phone: &str) -> String {
 
 /// `phone`'s digits reversed ([`reversed_digits`]) when it is written as
 /// a number (digits, spaces, `-`, `+` only) of `min` to 20 digits.
+///
+/// A Chinese mobile number written with the country code (`+86 139…`,
+/// `0086139…`) is looked up as the 11 digits people store.
 pub fn phone_digits(phone: &str, min: usize) -> Option<String> {
     let allowed = phone
         .chars()
         .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '+'));
-    let digits = reversed_digits(phone);
-    (allowed && (min..=20).contains(&digits.len())).then_some(digits)
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let national = ["0086", "86"]
+        .iter()
+        .find_map(|code| digits.strip_prefix(code))
+        .filter(|rest| rest.len() == 11 && rest.starts_with('1'))
+        .unwrap_or(&digits);
+    let reversed: String = national.chars().rev().collect();
+    (allowed && (min..=20).contains(&reversed.len())).then_some(reversed)
 }
 
 /// Pinyin initials of the Chinese characters of `name`, Latin letters kept
@@ -491,6 +500,28 @@ mod tests {
         assert_eq!(reversed_digits("139-1234 5678"), "87654321931");
         assert_eq!(initials("张先生"), "zxs");
         assert_eq!(initials("王Li·"), "wli");
+    }
+
+    #[test]
+    fn a_mobile_with_its_country_code_is_looked_up_as_stored() {
+        for written in [
+            "+86 139 0000 1111",
+            "0086-13900001111",
+            "8613900001111",
+            "13900001111",
+        ] {
+            assert_eq!(
+                phone_digits(written, 4).as_deref(),
+                Some("11110000931"),
+                "{written}"
+            );
+        }
+        // Not a mobile after the code: kept whole.
+        assert_eq!(
+            phone_digits("86571870001", 4).as_deref(),
+            Some("10007817568")
+        );
+        assert_eq!(phone_digits("12a4", 4), None);
     }
 }
 
