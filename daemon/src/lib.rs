@@ -19,7 +19,10 @@
 //!   times to sign for, arrive and resolve against the deadlines on their
 //!   clocks, send-backs, callbacks; histograms and the percentile method.
 //! - [`history`]: finding any incident ever recorded (the search index's
-//!   grams, phones and initials; the search).
+//!   grams, phones and initials; the search), repeat callers, and the board
+//!   replayed at a past moment.
+//! - [`notify`]: alarms off the console — the signed webhook to SMS and
+//!   voice gateways, its retries, and the receiving end.
 //! - [`store`]: the only module that touches sled and the write-ahead journal's
 //!   files: the journal, checkpoints, keys, recovery.
 //! - [`server`]: builds the tonic server (auth, health, reflection, limits)
@@ -43,6 +46,7 @@ pub mod history;
 pub mod incidents;
 pub mod journal;
 pub mod limits;
+pub mod notify;
 pub mod presence;
 pub mod rosters;
 pub mod server;
