@@ -623,6 +623,13 @@ async fn policies_are_validated_whole_versioned_and_simulated() {
     )
     .await;
     assert!(table.stdout.contains("王伟"), "{}", table.stdout);
+    // How each level reaches people off the console (the shipped ladder:
+    // SMS at level 2, a call from level 3).
+    assert!(
+        table.stdout.contains("+sms") && table.stdout.contains("+severity +voice"),
+        "{}",
+        table.stdout
+    );
     daemon.stop().await;
 }
 

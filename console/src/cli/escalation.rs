@@ -196,6 +196,9 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: EscalationCmd) -> Result<(), CliError> 
                         if l.raise_severity {
                             what.push_str("+severity ");
                         }
+                        for channel in &l.send {
+                            what.push_str(&format!("+{channel} "));
+                        }
                         vec![
                             l.level.to_string(),
                             time(l.at.as_ref(), &zone),

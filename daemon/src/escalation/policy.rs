@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::incidents::model::Severity;
+use crate::notify::webhook::Channel;
 
 /// The policy dutyd ships with.
 pub const DEFAULT_POLICY: &str = include_str!("default_policy.toml");
@@ -60,6 +61,10 @@ pub struct Level {
     pub notify: Vec<Target>,
     /// Also raise the incident's severity one step (IV → III → II → I).
     pub raise_severity: bool,
+    /// Besides the consoles, reach its people by these (SMS, voice), in
+    /// order; empty: the consoles only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub send: Vec<Channel>,
 }
 
 /// Which deadlines a rule sets, and for which incidents.
@@ -181,6 +186,7 @@ impl Policy {
                 after: SignedDuration::ZERO,
                 notify: vec![Target::AssigneeDutyContact],
                 raise_severity: false,
+                send: Vec::new(),
             }],
             repeat_every: None,
             version: 0,
@@ -313,6 +319,8 @@ struct LevelFile {
     notify: Vec<String>,
     #[serde(default)]
     raise_severity: bool,
+    #[serde(default)]
+    send: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -491,10 +499,28 @@ pub fn parse(text: &str) -> Result<Policy> {
             .iter()
             .map(|t| target(&at("notify"), t))
             .collect::<Result<Vec<_>>>()?;
+        let mut send = Vec::with_capacity(level.send.len());
+        for name in &level.send {
+            let channel = match name.trim() {
+                "sms" => Channel::Sms,
+                "voice" => Channel::Voice,
+                other => {
+                    return Err(bad(
+                        &at("send"),
+                        format!("{other:?} is not a channel: sms or voice"),
+                    ));
+                }
+            };
+            if send.contains(&channel) {
+                return Err(bad(&at("send"), format!("{name} is listed twice")));
+            }
+            send.push(channel);
+        }
         ladder.push(Level {
             after,
             notify,
             raise_severity: level.raise_severity,
+            send,
         });
     }
     let repeat_every = file
@@ -680,6 +706,12 @@ mod tests {
             Some(vec![Target::AssigneeDutyContact])
         );
         assert!(policy.level(3).is_some_and(|l| l.raise_severity));
+        // Off the console: nobody at level 1, SMS at 2, a call from 3 on.
+        let send = |n| policy.level(n).map(|l| l.send.clone()).unwrap_or_default();
+        assert_eq!(send(1), vec![]);
+        assert_eq!(send(2), vec![Channel::Sms]);
+        assert_eq!(send(3), vec![Channel::Voice]);
+        assert_eq!(send(5), vec![Channel::Voice]);
         assert_eq!(policy.level(7), policy.level(3));
         assert_eq!(policy.next_after(1), Some(SignedDuration::from_mins(5)));
         assert_eq!(policy.next_after(3), Some(SignedDuration::from_mins(15)));
@@ -717,6 +749,14 @@ mod tests {
                 "rule 1: arrive is later",
             ),
             (DEFAULT_POLICY.replace("[defaults]", "[defaultz]"), "file"),
+            (
+                DEFAULT_POLICY.replace("send = [\"sms\"]", "send = [\"fax\"]"),
+                "ladder level 2: send: \"fax\" is not a channel",
+            ),
+            (
+                DEFAULT_POLICY.replace("send = [\"voice\"]", "send = [\"voice\", \"voice\"]"),
+                "ladder level 3: send: voice is listed twice",
+            ),
             (
                 format!("{DEFAULT_POLICY}\n[[rule]]\ncategory = [\"fire\"]\n"),
                 "rule 3: deadlines",

@@ -255,6 +255,7 @@ fn simulate(engine: &Engine, r: &pb::SimulateRequest) -> Result<pb::SimulateRepl
                 level: u32::from(number),
                 at: Some(convert::ts(when)),
                 raise_severity: level.raise_severity,
+                send: level.send.iter().map(|c| c.name().to_owned()).collect(),
                 repeat: index >= policy.ladder.len(),
                 targets: convert::targets_out(&targets::resolve(
                     &duty,

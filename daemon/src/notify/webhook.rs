@@ -43,6 +43,16 @@ pub enum Channel {
     Voice,
 }
 
+impl Channel {
+    /// `sms` or `voice`, as in the policy and the message.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Voice => "voice",
+        }
+    }
+}
+
 /// Who a message is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recipient {
