@@ -240,6 +240,8 @@ catalogue! {
     HandoverCountersigned => ("已会签, 交接完成", "countersigned: done"),
     SubmitEdit => ("回车 提交修改 (不重新派单)", "Enter saves the correction (no new dispatch)"),
     HintReopen => ("先重新打开", "reopen it first"),
+    HintNewCall => ("回车按新警情受理", "Enter takes it as a new call"),
+    NotAllowed => ("不允许此操作", "not allowed"),
     HintActOn => ("请对其合并后的事件操作:", "act on"),
     IncidentWord => ("事件", "incident"),
     Now => ("当前", "is"),

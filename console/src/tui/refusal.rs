@@ -119,6 +119,8 @@ fn state_refusal(message: &str, lang: Lang) -> Option<String> {
     };
     let hint = if detail.contains("reopen it first") {
         format!(" ({})", T::HintReopen.get(lang))
+    } else if detail.contains("take this call as a new one") {
+        format!(" ({})", T::HintNewCall.get(lang))
     } else if let Some((_, into)) = detail.split_once("act on ") {
         let into = into.split_whitespace().next().unwrap_or_default();
         format!(
@@ -135,7 +137,7 @@ fn state_refusal(message: &str, lang: Lang) -> Option<String> {
         number.rsplit('-').next().unwrap_or(number),
         T::Now.get(lang),
         state.get(lang),
-        T::RefusedState.get(lang)
+        T::NotAllowed.get(lang)
     ))
 }
 
@@ -176,7 +178,17 @@ mod tests {
         );
         assert_eq!(
             refusal(&status, Lang::Zh).text,
-            "事件 0009 当前已签收, 当前状态不允许此操作 (先重新打开)"
+            "事件 0009 当前已签收, 不允许此操作 (先重新打开)"
+        );
+        // A repeat call to an incident closed meanwhile: take it anew.
+        let closed = Status::new(
+            Code::FailedPrecondition,
+            "incident 20261203-0008 is cancelled: a repeat call attaches only to an open \
+             incident; take this call as a new one",
+        );
+        assert_eq!(
+            refusal(&closed, Lang::Zh).text,
+            "事件 0008 当前已撤销, 不允许此操作 (回车按新警情受理)"
         );
         let other = Status::new(Code::FailedPrecondition, "handover #3 can no longer change");
         assert_eq!(refusal(&other, Lang::Zh).text, "当前状态不允许此操作");

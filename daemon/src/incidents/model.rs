@@ -981,7 +981,15 @@ impl Incident {
     /// Decides a repeat call: only while the incident is being handled (a
     /// resolved one is reopened, a merged one named by what absorbed it).
     pub fn decide_repeat_call(&self, call: RepeatCall) -> Result<Vec<IncidentEvent>> {
-        self.require_open("attach a repeat call to")?;
+        // Mid-call, "reopen it first" is the wrong advice: the call is news.
+        if self.phase != Phase::Open {
+            return Err(Error::precondition(format!(
+                "incident {} is {}: a repeat call attaches only to an open incident; \
+                 take this call as a new one",
+                self.number,
+                self.status().word()
+            )));
+        }
         Ok(vec![IncidentEvent::RepeatCalled { call }])
     }
 
