@@ -345,7 +345,10 @@ async fn a_repeat_caller_is_recognised_and_attached_instead_of_taken_twice() {
         .await
         .expect_err("cancelled");
     assert_eq!(closed.code(), Code::FailedPrecondition);
-    assert!(closed.message().contains("take this call as a new one"), "{closed:?}");
+    assert!(
+        closed.message().contains("take this call as a new one"),
+        "{closed:?}"
+    );
     let tail_only = related(&daemon, &admin, |r| r.phone = "1111".into())
         .await
         .expect_err("a tail is not a caller");

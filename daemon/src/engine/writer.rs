@@ -127,8 +127,12 @@ fn checkpoint_loop(
                 }
             }
         }
-        // Board snapshots for replay follow the journal the same way.
-        while started.elapsed() < every / 2 {
+        // Board snapshots for replay follow the journal the same way, with
+        // a share of the tick of their own: behind a busy fill, archiving and
+        // indexing took all of it and snapshots fell millions of records
+        // behind, which a replay of a recent moment then reads through.
+        let began = std::time::Instant::now();
+        while began.elapsed() < every / 4 {
             let durable = shared.durable_seq.load(Ordering::Acquire);
             match shared.store.snapshot_board(
                 durable,
