@@ -234,6 +234,7 @@ async fn a_replayed_board_is_the_board_a_watcher_saw_at_that_moment() {
     // after each one, with the time of that event.
     let mut model = Model::from_snapshot(Snapshot::default());
     let mut seen: BTreeMap<u64, (Timestamp, BTreeMap<u64, Row>)> = BTreeMap::new();
+    let mut alarmed: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     while model.last_seq < head {
         let item = tokio::time::timeout(Duration::from_secs(10), watch.message())
             .await
@@ -245,12 +246,26 @@ async fn a_replayed_board_is_the_board_a_watcher_saw_at_that_moment() {
             let at = event.at.as_ref().expect("at");
             let at = Timestamp::new(at.seconds, at.nanos).expect("at");
             let board = rows(model.incidents.values().filter(|i| on_board(i.status)));
+            // Alarms waiting on the board's incidents, as the watcher holds them.
+            let mut waiting: Vec<String> = model
+                .alarms
+                .values()
+                .filter(|a| board.values().any(|row| row.0 == a.incident))
+                .map(|a| a.incident.clone())
+                .collect();
+            waiting.sort();
+            waiting.dedup();
+            alarmed.insert(event.seq, waiting);
             seen.insert(event.seq, (at, board));
         }
     }
     assert!(
         seen.values().any(|(_, board)| board.len() >= 2),
         "the night had a board"
+    );
+    assert!(
+        alarmed.values().any(|waiting| !waiting.is_empty()),
+        "the night had alarms"
     );
 
     for round in ["straight from the journal", "from the snapshots"] {
@@ -264,6 +279,10 @@ async fn a_replayed_board_is_the_board_a_watcher_saw_at_that_moment() {
                 rows(replayed.incidents.iter()),
                 *board,
                 "{round}: the board after record {seq}"
+            );
+            assert_eq!(
+                replayed.alarmed, alarmed[seq],
+                "{round}: alarms waiting after record {seq}"
             );
         }
         // By instant: half a minute after each step.

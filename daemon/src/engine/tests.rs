@@ -346,7 +346,7 @@ async fn replays_from_snapshots_match_the_board_folded_from_scratch() {
             .filter(|id| {
                 incident_at(store, *id, seq)
                     .expect("fold")
-                    .is_some_and(|i| {
+                    .is_some_and(|(i, _)| {
                         i.status().is_open()
                             || i.status() == crate::incidents::model::Status::Resolved
                     })

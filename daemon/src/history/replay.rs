@@ -24,6 +24,7 @@ use crate::auth::principal::Principal;
 use crate::convert::{self, Phone};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::escalation::alarm::Alarm;
 use crate::incidents::model::{Incident, IncidentEvent, Status};
 use crate::journal::record::{EventBody, IncidentAfter, Record, Subject};
 use crate::store::replay::{BoardChange, SNAPSHOT_EVERY};
@@ -57,6 +58,8 @@ pub struct Replayed {
     pub seq: u64,
     /// The incidents on the board then, as they stood, by id.
     pub incidents: Vec<Incident>,
+    /// Their alarms raised by then and not acknowledged then.
+    pub alarms: Vec<Alarm>,
     /// The caller's incident event before the one shown (0: none found).
     pub previous_seq: u64,
     /// The caller's next incident event (0: none up to `durable`).
@@ -145,6 +148,13 @@ pub async fn replay_board(
         previous_seq: replayed.previous_seq,
         next_seq: replayed.next_seq,
         head_seq: durable,
+        alarmed: replayed
+            .alarms
+            .iter()
+            .filter_map(|a| a.incident.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
     })
 }
 
@@ -221,11 +231,17 @@ pub fn replay(
         _ => previous_before(store, principal, from + 1, 2)?,
     };
     let mut incidents = Vec::with_capacity(board.len());
+    let mut alarms = Vec::new();
     for id in board {
-        if let Some(incident) = incident_at(store, id, seq)?
+        if let Some((incident, waiting)) = incident_at(store, id, seq)?
             && on_board(incident.status())
             && visibility::incident(principal, &incident)
         {
+            alarms.extend(
+                waiting
+                    .into_iter()
+                    .filter(|a| visibility::alarm(principal, a, Some(&incident))),
+            );
             incidents.push(incident);
         }
     }
@@ -233,6 +249,7 @@ pub fn replay(
         at,
         seq,
         incidents,
+        alarms,
         previous_seq,
         next_seq,
     })
@@ -294,18 +311,29 @@ fn previous_before(store: &Store, principal: &Principal, below: u64, nth: usize)
 
 /// Incident `id` as it stood just after record `seq`: folded from its own
 /// records up to there, with the state each record carries (status,
-/// severity, escalation level, clocks). `None` if it did not exist yet.
-pub fn incident_at(store: &Store, id: u64, seq: u64) -> Result<Option<Incident>> {
+/// severity, escalation level, clocks), and its alarms raised by then and
+/// not acknowledged then. `None` if it did not exist yet.
+pub fn incident_at(store: &Store, id: u64, seq: u64) -> Result<Option<(Incident, Vec<Alarm>)>> {
     let Some(now) = Reader::incident(store, id)? else {
         return Ok(None);
     };
     let seqs: Vec<u64> = now.seqs.iter().copied().filter(|s| *s <= seq).collect();
     let mut state: Option<Incident> = None;
+    let mut waiting: std::collections::BTreeMap<u64, Alarm> = std::collections::BTreeMap::new();
     for (record_seq, bytes) in store.journal_records(&seqs)? {
         let record: Record = store::decode(&bytes)?;
         let EventBody::Incident(event) = &record.body else {
             continue;
         };
+        match event {
+            IncidentEvent::Alarmed { alarm, .. } => {
+                waiting.insert(alarm.id, (**alarm).clone());
+            }
+            IncidentEvent::AlarmAcknowledged { alarm } => {
+                waiting.remove(&alarm.id);
+            }
+            _ => {}
+        }
         match (&mut state, event) {
             (None, IncidentEvent::Created { incident }) => {
                 let mut created = (**incident).clone();
@@ -329,7 +357,7 @@ pub fn incident_at(store: &Store, id: u64, seq: u64) -> Result<Option<Incident>>
     }
     Ok(state.map(|mut incident| {
         incident.seqs = seqs;
-        incident
+        (incident, waiting.into_values().collect())
     }))
 }
 

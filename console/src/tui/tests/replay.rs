@@ -45,6 +45,7 @@ fn then() -> pb::ReplayBoardReply {
         }
     }
     pb::ReplayBoardReply {
+        alarmed: vec!["20261123-0077".into()],
         at: ts(NOW - 3 * 3600),
         seq: 1234,
         incidents: vec![fire, gone],
@@ -75,6 +76,9 @@ fn the_past_board_replaces_the_live_one_marked_and_read_only() {
     assert!(flat.contains("回放2026-11-2318:00:00"), "{text}");
     assert!(flat.contains("记录1234"), "{text}");
     assert!(text.contains("地下车库进水"), "{text}");
+    // The alarm waiting then is marked; the one waiting now on 0001 is not.
+    assert!(text.contains("! 地下车库进水"), "{text}");
+    assert!(!text.contains("! 居民楼"), "{text}");
 
     // Acting is refused, and says why; nothing is sent or opened.
     for code in [KeyCode::Char('s'), KeyCode::Char('n'), KeyCode::Char('R')] {

@@ -368,15 +368,18 @@ fn row(
         ),
         None => (status(app, incident.status).to_owned(), theme.dim()),
     };
-    // Live marks (alarms waiting now, actions not yet delivered) are not
-    // the past's: a replay shows only what the incident carried then.
+    // A replay marks the alarms waiting then, not now; actions not yet
+    // delivered are not the past's at all.
     let replaying = app.replay.is_some();
-    let alarmed = !replaying
-        && app
+    let alarmed = match app.replay.as_ref().map(|r| r.shown.as_ref()) {
+        Some(Some((then, _))) => then.alarmed.contains(&incident.number),
+        Some(None) => false,
+        None => app
             .model
             .alarms
             .values()
-            .any(|a| a.incident == incident.number);
+            .any(|a| a.incident == incident.number),
+    };
     let mut summary = if incident.drill {
         format!("{}{}", app.t(T::Drill), incident.summary)
     } else {
