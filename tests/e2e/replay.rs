@@ -324,11 +324,54 @@ async fn a_replayed_board_is_the_board_a_watcher_saw_at_that_moment() {
         .expect("last");
     assert_eq!(last.next_seq, 0, "nothing after the head");
 
+    // What xinhua may see of the journal: its own Watch, from the start.
+    let its_head = daemon
+        .client(&xinhua)
+        .await
+        .journal()
+        .get_server_info(pb::GetServerInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner()
+        .head_seq;
+    let mut its_watch = post
+        .journal()
+        .watch(pb::WatchRequest {
+            from_seq: 0,
+            live_only: false,
+            filter: None,
+            store_id: String::new(),
+        })
+        .await
+        .expect("post watch")
+        .into_inner();
+    // Its incident events: what a replay steps through and names.
+    let mut its_events = std::collections::BTreeSet::new();
+    let mut read_to = 0;
+    while read_to < its_head {
+        let item = tokio::time::timeout(Duration::from_secs(10), its_watch.message())
+            .await
+            .expect("post watch keeps up")
+            .expect("post watch")
+            .expect("open");
+        if let Some(pb::watch_response::Item::Event(event)) = item.item {
+            read_to = event.seq;
+            if event.subject_kind == "incident" {
+                its_events.insert(event.seq);
+            }
+        }
+    }
+
     // A post replays only what it was in: xinhua led A, never B, C or D.
     for (seq, (_, board)) in &seen {
         let mine = replay(&daemon, &xinhua, "", *seq)
             .await
             .expect("post replay");
+        // And learns nothing of the journal beyond its own events: the
+        // record named is its own last one, the head its own newest.
+        let own_last = its_events.range(..=*seq).next_back().copied().unwrap_or(0);
+        assert_eq!(mine.seq, own_last, "asked for record {seq}");
+        assert_eq!(mine.head_seq, its_head);
         let numbers: Vec<&str> = mine.incidents.iter().map(|i| i.number.as_str()).collect();
         for other in [&b, &c, &d] {
             assert!(

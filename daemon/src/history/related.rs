@@ -126,7 +126,11 @@ pub fn related(
         'pages: loop {
             let found = search::search(store, &query, 100, below)?;
             for incident in &found.incidents {
-                counted.insert(incident.id, calls_from(incident, tail, since));
+                // The index finds numbers by their end: keep this number.
+                let calls = calls_from(incident, tail, since);
+                if calls > 0 {
+                    counted.insert(incident.id, calls);
+                }
                 read += 1;
                 if read >= COUNT_AT_MOST {
                     reply.calls_capped = true;
@@ -139,7 +143,7 @@ pub fn related(
             }
         }
         for incident in &open {
-            if search::phones(incident).any(|p| search::phone_ends_with(p, tail)) {
+            if search::phones(incident).any(|p| search::same_number(p, tail)) {
                 // An open incident received before the window may still
                 // have been called about within it.
                 counted
@@ -174,13 +178,12 @@ pub fn related(
 /// intake and its repeat calls.
 fn calls_from(incident: &Incident, tail: &str, since: jiff::Timestamp) -> u32 {
     let intake = u32::from(
-        incident.created_at >= since
-            && search::phone_ends_with(&incident.intake.caller_phone, tail),
+        incident.created_at >= since && search::same_number(&incident.intake.caller_phone, tail),
     );
     let repeats = incident
         .repeat_calls
         .iter()
-        .filter(|c| c.at >= since && search::phone_ends_with(&c.caller_phone, tail))
+        .filter(|c| c.at >= since && search::same_number(&c.caller_phone, tail))
         .count();
     intake + u32::try_from(repeats).unwrap_or(u32::MAX)
 }

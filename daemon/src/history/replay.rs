@@ -37,6 +37,11 @@ const MAX_INSTANT: usize = 64;
 /// Records read per journal chunk.
 const CHUNK: usize = 512;
 
+/// The most record heads a replay reads past its snapshot. Beyond it the
+/// snapshots are behind (after a fill, a restore, an upgrade) and a replay
+/// would read millions: it is refused until they catch up.
+const MAX_SCAN: u64 = 16 * SNAPSHOT_EVERY;
+
 /// How far a step looks for the caller's previous or next event.
 const STEP_LOOKAHEAD: u64 = 8 * SNAPSHOT_EVERY;
 
@@ -134,6 +139,11 @@ pub async fn replay_board(
     };
     let store = engine.store().clone();
     let durable = engine.durable_seq();
+    let head_seq = if principal.role.confined_to().is_some() {
+        visibility::newest_visible_seq(engine.store(), &principal, durable)?
+    } else {
+        durable
+    };
     let replayed = tokio::task::spawn_blocking(move || replay(&store, &principal, moment, durable))
         .await
         .map_err(|_| Error::Storage("the replay thread stopped unexpectedly".into()))??;
@@ -147,7 +157,7 @@ pub async fn replay_board(
             .collect(),
         previous_seq: replayed.previous_seq,
         next_seq: replayed.next_seq,
-        head_seq: durable,
+        head_seq,
         alarmed: replayed
             .alarms
             .iter()
@@ -189,6 +199,12 @@ pub fn replay(
             if *record_seq > durable {
                 break 'scan;
             }
+            if record_seq.saturating_sub(from) > MAX_SCAN {
+                return Err(Error::Unavailable(format!(
+                    "replay is catching up: its board snapshots are more than {MAX_SCAN} \
+                     records behind this moment; try again in a minute"
+                )));
+            }
             let head: Head = store::decode(bytes)?;
             let past = match moment {
                 Moment::At(instant) => head.at > instant,
@@ -218,22 +234,54 @@ pub fn replay(
         }
         cursor = chunk.last().map_or(durable, |(s, _)| *s);
     }
-    let at = match moment {
-        Moment::At(instant) => instant,
-        Moment::Seq(_) => at,
-    };
     // The event shown is the caller's last one up to `seq`; the step back
     // goes to the one before it (looked for before the snapshot when the
     // records read since hold fewer than two).
-    let previous_seq = match steps.as_slice() {
-        [before, _shown] => *before,
-        [shown] => previous_before(store, principal, *shown, 1)?,
-        _ => previous_before(store, principal, from + 1, 2)?,
+    let (shown, previous_seq) = match steps.as_slice() {
+        [before, shown] => (*shown, *before),
+        [shown] => (*shown, previous_before(store, principal, *shown, 1)?),
+        _ => {
+            let shown = previous_before(store, principal, from + 1, 1)?;
+            let before = match shown {
+                0 => 0,
+                shown => previous_before(store, principal, shown, 1)?,
+            };
+            (shown, before)
+        }
     };
+    let confined = principal.role.confined_to().is_some();
+    let mut at = match moment {
+        Moment::At(instant) => instant,
+        Moment::Seq(_) => at,
+    };
+    // A post or unit learns nothing of the journal beyond its own events:
+    // the record named (and, asked by seq, its time) is its own last one.
+    let folded_to = seq;
+    if confined {
+        if let Moment::Seq(_) = moment {
+            at = match shown {
+                0 => Timestamp::UNIX_EPOCH,
+                shown => match store.journal_record(shown)? {
+                    Some(bytes) => crate::store::replay::record_time(&bytes)?,
+                    None => Timestamp::UNIX_EPOCH,
+                },
+            };
+        }
+        seq = shown;
+    }
     let mut incidents = Vec::with_capacity(board.len());
     let mut alarms = Vec::new();
     for id in board {
-        if let Some((incident, waiting)) = incident_at(store, id, seq)?
+        // A post or unit is shown only incidents it is in; assignments are
+        // never removed, so one it is not in now it was not in then either:
+        // skip it before folding.
+        if confined
+            && !Reader::incident(store, id)?
+                .is_some_and(|now| visibility::incident(principal, &now))
+        {
+            continue;
+        }
+        if let Some((incident, waiting)) = incident_at(store, id, folded_to)?
             && on_board(incident.status())
             && visibility::incident(principal, &incident)
         {

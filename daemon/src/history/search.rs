@@ -88,6 +88,13 @@ pub fn phone_ends_with(phone: &str, reversed_tail: &str) -> bool {
     !reversed_tail.is_empty() && reversed_digits(phone).starts_with(reversed_tail)
 }
 
+/// Is `phone` the same number as the one whose digits, reversed, are
+/// `reversed` ([`phone_digits`]'s form): the whole number, not only its
+/// end (`87000111` is not `13987000111`), the country code aside.
+pub fn same_number(phone: &str, reversed: &str) -> bool {
+    !reversed.is_empty() && phone_digits(phone, 1).is_some_and(|digits| digits == reversed)
+}
+
 /// Do `a` and `b` (the same incident before and after a change) hold the
 /// same searchable texts, phones and names? Then its search keys stand.
 pub fn same_searchables(a: &Incident, b: &Incident) -> bool {
@@ -522,6 +529,13 @@ mod tests {
             Some("10007817568")
         );
         assert_eq!(phone_digits("12a4", 4), None);
+        // A whole number is the whole number.
+        let mobile = phone_digits("13987000111", 7).expect("mobile");
+        assert!(same_number("+86 139-8700-0111", &mobile));
+        assert!(!same_number("87000111", &mobile));
+        let landline = phone_digits("87000111", 7).expect("landline");
+        assert!(!same_number("13987000111", &landline));
+        assert!(same_number("8700 0111", &landline));
     }
 }
 

@@ -981,6 +981,10 @@ impl Incident {
     /// Decides a repeat call: only while the incident is being handled (a
     /// resolved one is reopened, a merged one named by what absorbed it).
     pub fn decide_repeat_call(&self, call: RepeatCall) -> Result<Vec<IncidentEvent>> {
+        // A merged incident names what absorbed it (attach there).
+        if self.phase == Phase::Merged {
+            self.require_open("attach a repeat call to")?;
+        }
         // Mid-call, "reopen it first" is the wrong advice: the call is news.
         if self.phase != Phase::Open {
             return Err(Error::precondition(format!(

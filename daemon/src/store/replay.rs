@@ -76,21 +76,25 @@ impl Store {
 
     /// The newest snapshot whose record is at or before `at`.
     pub fn board_snapshot_before(&self, at: Timestamp) -> Result<Option<BoardSnapshot>> {
-        let found = self
+        let candidates = self
             .tree
             .range(time_key(Timestamp::UNIX_EPOCH, 0)..=time_key(at, u64::MAX))
-            .next_back()
-            .transpose()
-            .map_err(storage)?;
-        let Some((key, _)) = found else {
-            return Ok(None);
-        };
-        let seq_bytes = key
-            .get(key.len().saturating_sub(8)..)
-            .ok_or_else(|| Error::Storage("a short board snapshot time key".into()))?;
-        let seq = super::keys::decode_u64(seq_bytes)?;
-        let value = self.tree.get(snapshot_key(seq)).map_err(storage)?;
-        self.current_snapshot(value)
+            .rev();
+        for found in candidates {
+            let (key, _) = found.map_err(storage)?;
+            let seq_bytes = key
+                .get(key.len().saturating_sub(8)..)
+                .ok_or_else(|| Error::Storage("a short board snapshot time key".into()))?;
+            let seq = super::keys::decode_u64(seq_bytes)?;
+            let value = self.tree.get(snapshot_key(seq)).map_err(storage)?;
+            match self.current_snapshot(value)? {
+                // The key keeps milliseconds: a record later in the same
+                // millisecond is after the instant; the one before is not.
+                Some(snapshot) if snapshot.at > at => continue,
+                found => return Ok(found),
+            }
+        }
+        Ok(None)
     }
 
     /// The seq of the newest board snapshot (0: none yet).
@@ -102,7 +106,12 @@ impl Store {
             .transpose()
             .map_err(storage)?;
         match last {
-            Some((_, value)) => Ok(decode::<BoardSnapshot>(&value)?.seq),
+            Some((key, _)) => {
+                let seq_bytes = key
+                    .get(key.len().saturating_sub(8)..)
+                    .ok_or_else(|| Error::Storage("a short board snapshot key".into()))?;
+                super::keys::decode_u64(seq_bytes)
+            }
             None => Ok(0),
         }
     }
