@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -30,8 +30,11 @@ pub const TIMESTAMP_HEADER: &str = "x-dutyroom-timestamp";
 /// The header repeating the message's idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
-/// Most bytes of a gateway's answer kept (for the failure reason).
+/// Most characters of a gateway's answer kept (for the failure reason).
 const ANSWER_KEPT: usize = 200;
+
+/// Most bytes of a refusal's body read.
+const ANSWER_READ: usize = 4096;
 
 /// How a message is to reach its person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -233,12 +236,17 @@ pub async fn post(
         .trim_end_matches(']')
         .to_owned();
     let port = uri.port_u16().unwrap_or(80);
-    let authority = uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .unwrap_or_else(|| host.clone());
+    // Host without any user:password@, and the origin-form target (the
+    // path), which every server routes on.
+    let authority = match uri.port_u16() {
+        Some(port) => format!("{}:{port}", uri.host().unwrap_or_default()),
+        None => uri.host().unwrap_or_default().to_owned(),
+    };
+    let target = uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let body = serde_json::to_vec(message).map_err(|e| PostError::Http(e.to_string()))?;
-    let request = http::Request::post(uri.clone())
+    let request = http::Request::post(target)
         .header(http::header::HOST, authority)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(IDEMPOTENCY_HEADER, &message.idempotency_key)
@@ -260,16 +268,18 @@ pub async fn post(
             .await
             .map_err(|e| PostError::Http(e.to_string()))?;
         let status = answer.status().as_u16();
-        let text = answer
-            .into_body()
-            .collect()
-            .await
-            .map(|body| body.to_bytes())
-            .unwrap_or_default();
-        driver.abort();
+        // Taken is taken, whatever follows the status line: a body that
+        // never ends must not turn it into a timeout and a second send.
         if (200..300).contains(&status) {
+            driver.abort();
             Ok(status)
         } else {
+            let text = Limited::new(answer.into_body(), ANSWER_READ)
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+            driver.abort();
             let answer: String = String::from_utf8_lossy(&text)
                 .chars()
                 .filter(|c| !c.is_control())
