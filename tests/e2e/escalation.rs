@@ -694,3 +694,67 @@ async fn a_drill_is_marked_on_the_incident_its_events_and_its_alarms_and_stays_o
     assert!(alarms(&daemon, &drill.number).await.iter().all(|a| a.drill));
     assert!(alarms(&daemon, &real).await.iter().all(|a| !a.drill));
 }
+
+/// Issue 16: a person's own numbers for alarm texts and calls, set, shown,
+/// cleared and checked like the phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_alarm_numbers_are_set_shown_and_checked() {
+    let daemon = TestDaemon::start().await;
+    let admin = daemon.admin.clone();
+    let created = duty(
+        &daemon,
+        &admin,
+        &[
+            "person",
+            "create",
+            "zhaolei",
+            "--name",
+            "赵磊",
+            "--phone",
+            "0571-87000001",
+            "--sms-phone",
+            "13900000001",
+            "--role",
+            "duty_leader",
+        ],
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert!(
+        created.stdout.contains("sms 13900000001"),
+        "{}",
+        created.stdout
+    );
+    let json = duty(&daemon, &admin, &["-o", "json", "person", "get", "zhaolei"]).await;
+    assert_eq!(json.json()["sms_phone"], "13900000001", "{}", json.stdout);
+    let updated = duty(
+        &daemon,
+        &admin,
+        &[
+            "person",
+            "update",
+            "zhaolei",
+            "--sms-phone",
+            "",
+            "--voice-phone",
+            "13900000002",
+        ],
+    )
+    .await;
+    assert_eq!(updated.code, 0, "{}", updated.stderr);
+    assert!(
+        updated.stdout.contains("voice 13900000002") && !updated.stdout.contains("sms "),
+        "{}",
+        updated.stdout
+    );
+    let bad = duty(
+        &daemon,
+        &admin,
+        &["person", "update", "zhaolei", "--voice-phone", "call me"],
+    )
+    .await;
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("voice_phone"), "{}", bad.stderr);
+    assert_eq!(bad.stderr.trim().lines().count(), 1, "{}", bad.stderr);
+    daemon.stop().await;
+}

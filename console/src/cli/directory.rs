@@ -205,6 +205,12 @@ pub enum PersonCmd {
         name: String,
         #[arg(long, default_value = "")]
         phone: String,
+        /// Where alarm text messages go, if not --phone.
+        #[arg(long, default_value = "")]
+        sms_phone: String,
+        /// Where alarm voice calls go, if not --phone.
+        #[arg(long, default_value = "")]
+        voice_phone: String,
         /// Labels such as duty_officer (repeatable).
         #[arg(long = "role")]
         roles: Vec<String>,
@@ -216,6 +222,12 @@ pub enum PersonCmd {
         name: Option<String>,
         #[arg(long)]
         phone: Option<String>,
+        /// Where alarm text messages go ("" for --phone).
+        #[arg(long)]
+        sms_phone: Option<String>,
+        /// Where alarm voice calls go ("" for --phone).
+        #[arg(long)]
+        voice_phone: Option<String>,
         /// Replace the labels (repeatable).
         #[arg(long = "role")]
         roles: Vec<String>,
@@ -592,9 +604,30 @@ fn print_people(ctx: &mut Ctx<'_>, people: Vec<pb::Person>) -> Result<(), CliErr
     }
     let rows = people
         .into_iter()
-        .map(|p| vec![p.id, p.name, p.phone, p.roles.join(","), yes(p.retired)])
+        .map(|p| {
+            // Alarm numbers only where they differ from the phone.
+            let mut alarms = Vec::new();
+            if !p.sms_phone.is_empty() {
+                alarms.push(format!("sms {}", p.sms_phone));
+            }
+            if !p.voice_phone.is_empty() {
+                alarms.push(format!("voice {}", p.voice_phone));
+            }
+            vec![
+                p.id,
+                p.name,
+                p.phone,
+                alarms.join(", "),
+                p.roles.join(","),
+                yes(p.retired),
+            ]
+        })
         .collect();
-    table(ctx.out, &["ID", "NAME", "PHONE", "ROLES", ""], rows)
+    table(
+        ctx.out,
+        &["ID", "NAME", "PHONE", "ALARMS TO", "ROLES", ""],
+        rows,
+    )
 }
 
 /// Runs a person command.
@@ -606,6 +639,8 @@ pub async fn run_person(ctx: &mut Ctx<'_>, cmd: PersonCmd) -> Result<(), CliErro
             id,
             name,
             phone,
+            sms_phone,
+            voice_phone,
             roles,
         } => {
             people
@@ -615,6 +650,8 @@ pub async fn run_person(ctx: &mut Ctx<'_>, cmd: PersonCmd) -> Result<(), CliErro
                         id,
                         name,
                         phone,
+                        sms_phone,
+                        voice_phone,
                         roles,
                         ..Default::default()
                     }),
@@ -625,6 +662,8 @@ pub async fn run_person(ctx: &mut Ctx<'_>, cmd: PersonCmd) -> Result<(), CliErro
             id,
             name,
             phone,
+            sms_phone,
+            voice_phone,
             roles,
             clear_roles,
         } => {
@@ -635,6 +674,8 @@ pub async fn run_person(ctx: &mut Ctx<'_>, cmd: PersonCmd) -> Result<(), CliErro
                     name,
                     phone,
                     roles: list_of(roles, clear_roles),
+                    sms_phone,
+                    voice_phone,
                 })
                 .await?
         }

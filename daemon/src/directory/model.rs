@@ -216,6 +216,12 @@ pub struct Person {
     pub name: String,
     /// Phone.
     pub phone: String,
+    /// Where alarm text messages go, if not `phone`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sms_phone: String,
+    /// Where alarm voice calls go, if not `phone`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub voice_phone: String,
     /// Free labels, e.g. `duty_officer`.
     pub roles: Vec<String>,
     /// Retired people are not offered for rosters.
@@ -330,12 +336,25 @@ impl Entry for Place {
     }
 }
 
+impl Person {
+    /// The number to reach them by `channel`: its own, or their phone.
+    pub fn number_for(&self, channel: crate::notify::webhook::Channel) -> &str {
+        let own = match channel {
+            crate::notify::webhook::Channel::Sms => &self.sms_phone,
+            crate::notify::webhook::Channel::Voice => &self.voice_phone,
+        };
+        if own.is_empty() { &self.phone } else { own }
+    }
+}
+
 impl Entry for Person {
     entry_common!(EntryKind::Person, id);
     fn validate(&self) -> Result<()> {
         validate::slug("person.id", &self.id)?;
         validate::required("person.name", &self.name, validate::MAX_NAME)?;
         validate::phone("person.phone", &self.phone)?;
+        validate::phone("person.sms_phone", &self.sms_phone)?;
+        validate::phone("person.voice_phone", &self.voice_phone)?;
         validate::labels("person.roles", &self.roles)
     }
 }
@@ -347,5 +366,30 @@ impl Entry for Category {
         validate::required("category.name_zh", &self.name_zh, validate::MAX_NAME)?;
         validate::max_len("category.name_en", &self.name_en, validate::MAX_NAME)?;
         validate::labels("category.default_unit_ids", &self.default_unit_ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::webhook::Channel;
+
+    #[test]
+    fn alarms_go_to_a_persons_own_numbers_or_their_phone() {
+        let mut person = Person {
+            id: "zhaolei".into(),
+            name: "赵磊".into(),
+            phone: "0571-87000001".into(),
+            sms_phone: "13900000001".into(),
+            voice_phone: String::new(),
+            roles: vec![],
+            retired: false,
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+        };
+        assert_eq!(person.number_for(Channel::Sms), "13900000001");
+        assert_eq!(person.number_for(Channel::Voice), "0571-87000001");
+        person.sms_phone.clear();
+        assert_eq!(person.number_for(Channel::Sms), "0571-87000001");
     }
 }

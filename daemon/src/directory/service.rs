@@ -397,6 +397,8 @@ impl pb::person_service_server::PersonService for Directory {
             name: trimmed(r.name),
             phone: trimmed(r.phone),
             roles: r.roles.map(|roles| validate::tidy_labels(&roles.values)),
+            sms_phone: trimmed(r.sms_phone),
+            voice_phone: trimmed(r.voice_phone),
         };
         validate::slug("id", &patch.id)?;
         checked_name("name", &patch.name)?;

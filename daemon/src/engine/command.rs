@@ -65,6 +65,12 @@ pub struct PersonPatch {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub roles: Option<Vec<String>>,
+    // Left out when not given, so that a request recorded before these
+    // existed keeps its fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_phone: Option<String>,
 }
 
 /// Fields to change on a category.

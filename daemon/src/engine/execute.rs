@@ -204,6 +204,8 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             let person = update_entry::<Person>(scope, &patch.id, |person| {
                 set(&mut person.name, &patch.name);
                 set(&mut person.phone, &patch.phone);
+                set(&mut person.sms_phone, &patch.sms_phone);
+                set(&mut person.voice_phone, &patch.voice_phone);
                 set(&mut person.roles, &patch.roles);
             })?;
             save_entry(scope, person, EntryChange::Updated, EventBody::Person).map(Outcome::Person)
