@@ -5,6 +5,8 @@
 //!   signature, checking one, and one POST with a time limit.
 //! - [`retry`]: when to try again after a failed POST: exponential back-off
 //!   with jitter, for as long as the gateway allows.
+//! - [`text`]: what a message says about an alarm, in Chinese (【演练】 first
+//!   for a drill).
 //! - [`receiver`]: the receiving end — checks each message's signature
 //!   before handing it on — for the example receiver and the tests.
 //!
@@ -13,4 +15,5 @@
 
 pub mod receiver;
 pub mod retry;
+pub mod text;
 pub mod webhook;

@@ -308,7 +308,7 @@ mod tests {
             alarm_id: 7,
             incident: Some("20261204-0012".into()),
             level: 2,
-            text: "【演练】20261204-0012 火灾 签收超时，请督办".into(),
+            text: "【演练】20261204-0012 火灾 幸福社区 签收超时（第2级），请立即督办".into(),
             drill: true,
         }
     }
