@@ -136,6 +136,7 @@ catalogue! {
     ReplayFailed => ("回放失败", "replay failed"),
     ReplayAtLatest => ("已到最新 — Esc 回到实时", "nothing later — Esc for the live board"),
     ReplayAtEarliest => ("没有更早的事件", "nothing earlier"),
+    ReplayStepFar => ("相邻事件较远: 用 ,. 按分钟移动", "the next event is far away: step by minute with , ."),
     ReplayAsking => ("正在回放…", "replaying…"),
     BackToLive => ("已回到实时", "back to the live board"),
     Record => ("记录", "record"),

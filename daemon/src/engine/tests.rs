@@ -355,3 +355,43 @@ async fn replays_from_snapshots_match_the_board_folded_from_scratch() {
         assert_eq!(shown, folded, "after record {seq}");
     }
 }
+
+/// Issue 15: stepping says when the caller's next event lies further than a
+/// step looks, rather than that the board is the live one.
+#[tokio::test]
+async fn a_step_that_looks_too_short_says_so_instead_of_live() {
+    use crate::auth::principal::Role;
+    use crate::history::replay::next_after;
+    let fixture = fixture().await;
+    let first = fixture.dispatched().await;
+    let mut last = first.clone();
+    for _ in 0..6 {
+        last = fixture.dispatched().await;
+    }
+    let store = fixture.engine.store();
+    let durable = fixture.engine.durable_seq();
+    let centre = Principal::system();
+    // The centre's next event is the very next record.
+    let after_first = *first.seqs.last().expect("its records");
+    assert_eq!(
+        next_after(store, &centre, after_first, durable, 4)
+            .expect("step")
+            .0,
+        after_first + 1
+    );
+    // A post with no events at all: nothing within 4 records, more beyond.
+    let stranger = Principal {
+        role: Role::Post("qianjin".into()),
+        ..Principal::system()
+    };
+    assert_eq!(
+        next_after(store, &stranger, after_first, durable, 4).expect("step"),
+        (0, true)
+    );
+    // Looking all the way: nothing, and nothing beyond (the board is live).
+    assert_eq!(
+        next_after(store, &stranger, after_first, durable, durable).expect("step"),
+        (0, false)
+    );
+    assert!(last.seqs.last().is_some_and(|s| *s <= durable));
+}

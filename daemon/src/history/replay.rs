@@ -69,6 +69,10 @@ pub struct Replayed {
     pub previous_seq: u64,
     /// The caller's next incident event (0: none up to `durable`).
     pub next_seq: u64,
+    /// None before within the look back, but the journal goes on.
+    pub previous_beyond: bool,
+    /// None next within the look ahead, but the journal goes on.
+    pub next_beyond: bool,
 }
 
 /// What replay reads of a record: enough to move the board and to step,
@@ -158,6 +162,8 @@ pub async fn replay_board(
         previous_seq: replayed.previous_seq,
         next_seq: replayed.next_seq,
         head_seq,
+        previous_beyond: replayed.previous_beyond,
+        next_beyond: replayed.next_beyond,
         alarmed: replayed
             .alarms
             .iter()
@@ -188,6 +194,7 @@ pub fn replay(
     // The caller's last two events up to the moment, for stepping back.
     let mut steps: Vec<u64> = Vec::new();
     let mut next_seq = 0;
+    let mut next_beyond = false;
     let from = seq;
     let mut cursor = seq;
     'scan: while cursor < durable {
@@ -211,7 +218,7 @@ pub fn replay(
                 Moment::Seq(wanted) => head.seq > wanted,
             };
             if past {
-                next_seq = next_step(store, principal, &head, durable)?;
+                (next_seq, next_beyond) = next_step(store, principal, &head, durable)?;
                 break 'scan;
             }
             match board_change_of(&head) {
@@ -237,17 +244,13 @@ pub fn replay(
     // The event shown is the caller's last one up to `seq`; the step back
     // goes to the one before it (looked for before the snapshot when the
     // records read since hold fewer than two).
-    let (shown, previous_seq) = match steps.as_slice() {
-        [before, shown] => (*shown, *before),
+    let (shown, (previous_seq, previous_beyond)) = match steps.as_slice() {
+        [before, shown] => (*shown, (*before, false)),
         [shown] => (*shown, previous_before(store, principal, *shown, 1)?),
-        _ => {
-            let shown = previous_before(store, principal, from + 1, 1)?;
-            let before = match shown {
-                0 => 0,
-                shown => previous_before(store, principal, shown, 1)?,
-            };
-            (shown, before)
-        }
+        _ => match previous_before(store, principal, from + 1, 1)? {
+            (0, beyond) => (0, (0, beyond)),
+            (shown, _) => (shown, previous_before(store, principal, shown, 1)?),
+        },
     };
     let confined = principal.role.confined_to().is_some();
     let mut at = match moment {
@@ -300,17 +303,38 @@ pub fn replay(
         alarms,
         previous_seq,
         next_seq,
+        previous_beyond,
+        next_beyond,
     })
 }
 
 /// The caller's first event from `head` on (`head` is the first record past
 /// the moment), looking at most [`STEP_LOOKAHEAD`] records ahead.
-fn next_step(store: &Store, principal: &Principal, head: &Head, durable: u64) -> Result<u64> {
+/// `(0, true)` when none was found but the journal goes on past the look.
+fn next_step(
+    store: &Store,
+    principal: &Principal,
+    head: &Head,
+    durable: u64,
+) -> Result<(u64, bool)> {
     if steps_to(principal, head) {
-        return Ok(head.seq);
+        return Ok((head.seq, false));
     }
-    let end = head.seq.saturating_add(STEP_LOOKAHEAD).min(durable);
-    let mut cursor = head.seq;
+    next_after(store, principal, head.seq, durable, STEP_LOOKAHEAD)
+}
+
+/// The caller's first event after `seq`, looking at most `look` records
+/// on; `(0, true)` when none was found but the journal goes on past them.
+pub(crate) fn next_after(
+    store: &Store,
+    principal: &Principal,
+    seq: u64,
+    durable: u64,
+    look: u64,
+) -> Result<(u64, bool)> {
+    let head_seq = seq;
+    let end = head_seq.saturating_add(look).min(durable);
+    let mut cursor = head_seq;
     while cursor < end {
         let chunk = store.journal_after(cursor, CHUNK)?;
         if chunk.is_empty() {
@@ -318,21 +342,27 @@ fn next_step(store: &Store, principal: &Principal, head: &Head, durable: u64) ->
         }
         for (seq, bytes) in &chunk {
             if *seq > end {
-                return Ok(0);
+                break;
             }
             let head: Head = store::decode(bytes)?;
             if steps_to(principal, &head) {
-                return Ok(head.seq);
+                return Ok((head.seq, false));
             }
         }
         cursor = chunk.last().map_or(end, |(s, _)| *s);
     }
-    Ok(0)
+    Ok((0, end < durable))
 }
 
 /// The `nth` of the caller's events going back from `below` (exclusive),
 /// looking at most [`STEP_LOOKAHEAD`] records back; 0 if none.
-fn previous_before(store: &Store, principal: &Principal, below: u64, nth: usize) -> Result<u64> {
+/// `(0, true)` when none was found but the journal goes on before the look.
+fn previous_before(
+    store: &Store,
+    principal: &Principal,
+    below: u64,
+    nth: usize,
+) -> Result<(u64, bool)> {
     let floor = below.saturating_sub(STEP_LOOKAHEAD);
     let mut top = below;
     let mut wanted = nth;
@@ -348,13 +378,13 @@ fn previous_before(store: &Store, principal: &Principal, below: u64, nth: usize)
             if head.seq < top && steps_to(principal, &head) {
                 wanted -= 1;
                 if wanted == 0 {
-                    return Ok(head.seq);
+                    return Ok((head.seq, false));
                 }
             }
         }
         top = from + 1;
     }
-    Ok(0)
+    Ok((0, floor > 1))
 }
 
 /// Incident `id` as it stood just after record `seq`: folded from its own

@@ -129,9 +129,15 @@ impl App {
     /// keys and `Esc` here; `None` lets the key go on to the keymap.
     pub(super) fn replay_key(&mut self, key: &KeyEvent) -> Option<Vec<Effect>> {
         let shown = self.replay.as_ref()?.shown.as_ref().map(|(reply, _)| reply);
-        let (previous, next, at) = match shown {
-            Some(reply) => (reply.previous_seq, reply.next_seq, reply.at),
-            None => (0, 0, None),
+        let (previous, next, at, far_back, far_on) = match shown {
+            Some(reply) => (
+                reply.previous_seq,
+                reply.next_seq,
+                reply.at,
+                reply.previous_beyond,
+                reply.next_beyond,
+            ),
+            None => (0, 0, None, false, false),
         };
         let step = |seq: u64| pb::ReplayBoardRequest {
             at: String::new(),
@@ -181,10 +187,12 @@ impl App {
         match ask {
             Some(request) => Some(self.ask_replay(request)),
             None => {
-                let edge = if key.code == KeyCode::Left {
-                    T::ReplayAtEarliest
-                } else {
-                    T::ReplayAtLatest
+                let edge = match key.code {
+                    // Its events are further away than a step looks.
+                    KeyCode::Left if far_back => T::ReplayStepFar,
+                    KeyCode::Right if far_on => T::ReplayStepFar,
+                    KeyCode::Left => T::ReplayAtEarliest,
+                    _ => T::ReplayAtLatest,
                 };
                 self.say(self.t(edge));
                 Some(Vec::new())

@@ -52,6 +52,7 @@ fn then() -> pb::ReplayBoardReply {
         previous_seq: 1230,
         next_seq: 1240,
         head_seq: 5000,
+        ..Default::default()
     }
 }
 
@@ -279,4 +280,18 @@ fn a_moment_before_anything_was_recorded_says_so() {
         !screen(&app, 80, 24).contains("回放中只读"),
         "{refreshed:?}"
     );
+}
+
+#[test]
+fn an_event_further_than_a_step_looks_says_to_go_by_minute() {
+    let mut app = app(Lang::Zh);
+    let asked = replays(&command(&mut app, "at 18:00"));
+    let mut far = then();
+    far.next_seq = 0;
+    far.next_beyond = true;
+    app.update(AppEvent::Replayed(asked[0].clone(), Ok(far)));
+    assert!(replays(&key(&mut app, KeyCode::Right)).is_empty());
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("相邻事件较远"), "{text}");
+    assert!(!text.contains("已到最新"), "{text}");
 }
