@@ -86,6 +86,36 @@ async fn replay(
         .map(tonic::Response::into_inner)
 }
 
+/// Every event `client` may see, from the first.
+async fn watch_from_start(
+    client: &dutyroom_console::client::Client,
+) -> tonic::Streaming<pb::WatchResponse> {
+    client
+        .journal()
+        .watch(pb::WatchRequest {
+            from_seq: 0,
+            live_only: false,
+            filter: None,
+            store_id: String::new(),
+        })
+        .await
+        .expect("watch")
+        .into_inner()
+}
+
+/// The next event on `stream`, if the item is one.
+async fn next_event(stream: &mut tonic::Streaming<pb::WatchResponse>) -> Option<pb::Event> {
+    let item = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("the watch keeps up")
+        .expect("watch")
+        .expect("open");
+    match item.item {
+        Some(pb::watch_response::Item::Event(event)) => Some(event),
+        _ => None,
+    }
+}
+
 fn t0() -> Timestamp {
     // 02:00 in Shanghai.
     "2026-12-02T18:00:00Z".parse().expect("timestamp")
@@ -107,17 +137,7 @@ async fn a_replayed_board_is_the_board_a_watcher_saw_at_that_moment() {
     let admin = daemon.admin().await;
     let xinhua = daemon.token("post:xinhua", "新华值守").await;
     let post = daemon.client(&xinhua).await;
-    let mut watch = admin
-        .journal()
-        .watch(pb::WatchRequest {
-            from_seq: 0,
-            live_only: false,
-            filter: None,
-            store_id: String::new(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
+    let mut watch = watch_from_start(&admin).await;
 
     // A night: calls taken, dispatched, signed for, alarms as clocks run
     // out, a severity raised, a repeat call, resolved, closed, cancelled.
@@ -236,12 +256,7 @@ async fn a_replayed_board_is_the_board_a_watcher_saw_at_that_moment() {
     let mut seen: BTreeMap<u64, (Timestamp, BTreeMap<u64, Row>)> = BTreeMap::new();
     let mut alarmed: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     while model.last_seq < head {
-        let item = tokio::time::timeout(Duration::from_secs(10), watch.message())
-            .await
-            .expect("watch keeps up")
-            .expect("watch")
-            .expect("open");
-        if let Some(pb::watch_response::Item::Event(event)) = item.item {
+        if let Some(event) = next_event(&mut watch).await {
             model.apply(&event);
             let at = event.at.as_ref().expect("at");
             let at = Timestamp::new(at.seconds, at.nanos).expect("at");
@@ -334,27 +349,12 @@ async fn a_replayed_board_is_the_board_a_watcher_saw_at_that_moment() {
         .expect("info")
         .into_inner()
         .head_seq;
-    let mut its_watch = post
-        .journal()
-        .watch(pb::WatchRequest {
-            from_seq: 0,
-            live_only: false,
-            filter: None,
-            store_id: String::new(),
-        })
-        .await
-        .expect("post watch")
-        .into_inner();
+    let mut its_watch = watch_from_start(&post).await;
     // Its incident events: what a replay steps through and names.
     let mut its_events = std::collections::BTreeSet::new();
     let mut read_to = 0;
     while read_to < its_head {
-        let item = tokio::time::timeout(Duration::from_secs(10), its_watch.message())
-            .await
-            .expect("post watch keeps up")
-            .expect("post watch")
-            .expect("open");
-        if let Some(pb::watch_response::Item::Event(event)) = item.item {
+        if let Some(event) = next_event(&mut its_watch).await {
             read_to = event.seq;
             if event.subject_kind == "incident" {
                 its_events.insert(event.seq);

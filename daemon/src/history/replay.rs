@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::escalation::alarm::Alarm;
 use crate::incidents::model::{Incident, IncidentEvent, Status};
 use crate::journal::record::{EventBody, IncidentAfter, Record, Subject};
-use crate::store::replay::{BoardChange, SNAPSHOT_EVERY};
+use crate::store::replay::{BoardChange, SNAPSHOT_EVERY, apply_change};
 use crate::store::{self, Reader, Store};
 use crate::{validate, visibility};
 
@@ -221,15 +221,7 @@ pub fn replay(
                 (next_seq, next_beyond) = next_step(store, principal, &head, durable)?;
                 break 'scan;
             }
-            match board_change_of(&head) {
-                Some((id, true)) => {
-                    board.insert(id);
-                }
-                Some((id, false)) => {
-                    board.remove(&id);
-                }
-                None => {}
-            }
+            apply_change(&mut board, board_change_of(&head));
             if steps_to(principal, &head) {
                 steps.push(head.seq);
                 if steps.len() > 2 {

@@ -44,6 +44,27 @@ pub struct BoardSnapshot {
 /// and whether that incident is on the board after it.
 pub type BoardChange = Option<(u64, bool)>;
 
+/// Moves a board (a set of incident ids) on by one record's change.
+pub fn apply_change(board: &mut std::collections::BTreeSet<u64>, change: BoardChange) {
+    match change {
+        Some((id, true)) => {
+            board.insert(id);
+        }
+        Some((id, false)) => {
+            board.remove(&id);
+        }
+        None => {}
+    }
+}
+
+/// The seq a snapshot or time key ends with.
+fn key_seq(key: &[u8]) -> Result<u64> {
+    let bytes = key
+        .get(key.len().saturating_sub(8)..)
+        .ok_or_else(|| Error::Storage("a short board snapshot key".into()))?;
+    super::keys::decode_u64(bytes)
+}
+
 fn snapshot_key(seq: u64) -> Vec<u8> {
     let mut key = TreeId::Index.key(&[SNAPSHOT]);
     key.extend_from_slice(&seq.to_be_bytes());
@@ -82,10 +103,7 @@ impl Store {
             .rev();
         for found in candidates {
             let (key, _) = found.map_err(storage)?;
-            let seq_bytes = key
-                .get(key.len().saturating_sub(8)..)
-                .ok_or_else(|| Error::Storage("a short board snapshot time key".into()))?;
-            let seq = super::keys::decode_u64(seq_bytes)?;
+            let seq = key_seq(&key)?;
             let value = self.tree.get(snapshot_key(seq)).map_err(storage)?;
             match self.current_snapshot(value)? {
                 // The key keeps milliseconds: a record later in the same
@@ -99,21 +117,17 @@ impl Store {
 
     /// The seq of the newest board snapshot (0: none yet).
     pub fn last_board_snapshot_seq(&self) -> Result<u64> {
-        let last = self
-            .tree
+        self.last_snapshot_entry()?
+            .map_or(Ok(0), |(key, _)| key_seq(&key))
+    }
+
+    /// The newest snapshot's key and value, whatever its identity.
+    fn last_snapshot_entry(&self) -> Result<Option<(sled::IVec, sled::IVec)>> {
+        self.tree
             .scan_prefix(TreeId::Index.key(&[SNAPSHOT]))
             .next_back()
             .transpose()
-            .map_err(storage)?;
-        match last {
-            Some((key, _)) => {
-                let seq_bytes = key
-                    .get(key.len().saturating_sub(8)..)
-                    .ok_or_else(|| Error::Storage("a short board snapshot key".into()))?;
-                super::keys::decode_u64(seq_bytes)
-            }
-            None => Ok(0),
-        }
+            .map_err(storage)
     }
 
     fn current_snapshot(&self, value: Option<sled::IVec>) -> Result<Option<BoardSnapshot>> {
@@ -152,13 +166,7 @@ impl Store {
         change: impl Fn(&[u8]) -> Result<BoardChange>,
     ) -> Result<bool> {
         let identity = self.identity();
-        let last = self
-            .tree
-            .scan_prefix(TreeId::Index.key(&[SNAPSHOT]))
-            .next_back()
-            .transpose()
-            .map_err(storage)?;
-        let mut board = match last {
+        let mut board = match self.last_snapshot_entry()? {
             Some((_, value)) => {
                 let snapshot: BoardSnapshot = decode(&value)?;
                 if snapshot.identity != identity {
@@ -194,15 +202,7 @@ impl Store {
             };
             let last_seq = *last_seq;
             for (_, bytes) in &chunk {
-                match change(bytes)? {
-                    Some((id, true)) => {
-                        ids.insert(id);
-                    }
-                    Some((id, false)) => {
-                        ids.remove(&id);
-                    }
-                    None => {}
-                }
+                apply_change(&mut ids, change(bytes)?);
             }
             if last_seq >= target {
                 at = record_time(&chunk[chunk.len() - 1].1)?;
