@@ -15,6 +15,7 @@ pub mod directory;
 pub mod escalation;
 pub mod incident;
 pub mod journal;
+pub mod notify;
 pub mod output;
 pub mod report;
 pub mod roster;
@@ -105,6 +106,9 @@ pub enum Command {
     /// Alarms: list the ones waiting, acknowledge.
     #[command(subcommand)]
     Alarm(escalation::AlarmCmd),
+    /// Alarms off the console: the SMS and voice gateways.
+    #[command(subcommand)]
+    Notify(notify::Cmd),
     /// Duty rosters: who is on duty, shifts, swaps, CSV import/export, iCal.
     #[command(subcommand)]
     Roster(roster::RosterCmd),
@@ -395,6 +399,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Token(cmd) => token::run(&mut ctx, cmd).await,
         Command::Escalation(cmd) => escalation::run(&mut ctx, cmd).await,
         Command::Alarm(cmd) => escalation::run_alarm(&mut ctx, cmd).await,
+        Command::Notify(cmd) => notify::run(&mut ctx, cmd).await,
         Command::Roster(cmd) => roster::run(&mut ctx, cmd).await,
         Command::Handover(cmd) => roster::run_handover(&mut ctx, cmd).await,
         Command::Rollcall(cmd) => roster::run_rollcall(&mut ctx, cmd).await,

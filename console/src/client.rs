@@ -375,6 +375,11 @@ impl Client {
         pb::report_service_client::ReportServiceClient::new(self.authed())
     }
 
+    /// `NotifyService` (the SMS and voice gateways).
+    pub fn notify(&self) -> pb::notify_service_client::NotifyServiceClient<Authed> {
+        pb::notify_service_client::NotifyServiceClient::new(self.authed())
+    }
+
     /// `JournalService` (Watch, events, audit, server info).
     pub fn journal(&self) -> pb::journal_service_client::JournalServiceClient<Authed> {
         pb::journal_service_client::JournalServiceClient::new(self.authed())

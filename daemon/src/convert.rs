@@ -16,7 +16,7 @@ use crate::incidents::model::{
     AssigneeKind, AssigneeRef, Assignment, AssignmentRole, AssignmentState, Incident, Intake, Note,
     RepeatCall, Severity, Source, Status, mask_phone,
 };
-use crate::journal::record::{EventBody, Record, RosterEvent};
+use crate::journal::record::{AlarmEvent, EventBody, GatewayEvent, Record, RosterEvent};
 use crate::rosters::handover::Handover;
 use crate::rosters::model::{DutyRole, RosterConfig, Scope as RosterScope, ShiftId, Slot};
 use crate::rosters::rollcall::RollCall;
@@ -405,6 +405,52 @@ pub(crate) fn alarm_out(alarm: &Alarm) -> pb::Alarm {
         acknowledged_by: alarm.acknowledged_by.as_ref().map(principal_out),
         acknowledgement_note: alarm.acknowledgement_note.clone().unwrap_or_default(),
         drill: alarm.drill,
+        notifications: alarm.notifications.iter().map(notification_out).collect(),
+    }
+}
+
+pub(crate) fn notification_out(n: &crate::notify::outbox::Notification) -> pb::Notification {
+    use crate::notify::outbox::DeliveryState as S;
+    pb::Notification {
+        key: n.key.clone(),
+        channel: n.channel.name().to_owned(),
+        person_id: n.person_id.clone().unwrap_or_default(),
+        name: n.name.clone(),
+        to: n.to.clone(),
+        state: match n.state {
+            S::Queued => pb::DeliveryState::Queued,
+            S::Sent => pb::DeliveryState::Sent,
+            S::Delivered => pb::DeliveryState::Delivered,
+            S::Read => pb::DeliveryState::Read,
+            S::Failed => pb::DeliveryState::Failed,
+            S::Cancelled => pb::DeliveryState::Cancelled,
+        } as i32,
+        since: Some(ts(n.since)),
+        gateway: n.gateway.clone().unwrap_or_default(),
+        attempts: n.attempts,
+        reason: n.reason.clone().unwrap_or_default(),
+    }
+}
+
+/// A gateway as listed: never its secret.
+pub(crate) fn gateway_out(
+    gateway: &crate::notify::gateway::Gateway,
+    health: Option<pb::GatewayHealth>,
+) -> pb::Gateway {
+    pb::Gateway {
+        id: gateway.id.clone(),
+        url: gateway.url.clone(),
+        channels: gateway
+            .channels
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect(),
+        max_in_flight: gateway.max_in_flight,
+        timeout_ms: u32::try_from(gateway.timeout_ms).unwrap_or(u32::MAX),
+        retry_for_seconds: gateway.retry_for_secs,
+        added_at: Some(ts(gateway.added_at)),
+        added_by: gateway.added_by.clone(),
+        health,
     }
 }
 
@@ -627,6 +673,10 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
             E::Alarmed { alarm, .. } | E::AlarmAcknowledged { alarm } => {
                 Body::Alarm(alarm_out(alarm))
             }
+            E::AlarmNotified { alarm, key } => Body::AlarmNotified(pb::AlarmNotified {
+                alarm: Some(alarm_out(alarm)),
+                key: key.clone(),
+            }),
             E::SeverityRaised { from, to, reason } => Body::SeverityRaised(pb::SeverityRaised {
                 from: severity_out(*from) as i32,
                 to: severity_out(*to) as i32,
@@ -642,7 +692,16 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
         EventBody::Person(e) => Some(Body::PersonChanged(person_out(&e.entry))),
         EventBody::Category(e) => Some(Body::CategoryChanged(category_out(&e.entry))),
         EventBody::Token(e) => Some(Body::TokenChanged(token_out(e.record(), None))),
+        EventBody::Alarm(AlarmEvent::Notified { alarm, key }) => {
+            Some(Body::AlarmNotified(pb::AlarmNotified {
+                alarm: Some(alarm_out(alarm)),
+                key: key.clone(),
+            }))
+        }
         EventBody::Alarm(e) => Some(Body::Alarm(alarm_out(e.alarm()))),
+        EventBody::Gateway(GatewayEvent::Added(g) | GatewayEvent::Removed(g)) => {
+            Some(Body::GatewayChanged(gateway_out(g, None)))
+        }
         EventBody::Policy(e) => Some(Body::PolicyChanged(pb::PolicyChanged {
             version: e.version,
             toml: e.text.clone(),

@@ -26,6 +26,7 @@
 pub mod command;
 mod escalate;
 mod execute;
+pub mod notify;
 mod rosters;
 mod scope;
 mod writer;
@@ -136,6 +137,8 @@ pub(crate) struct Shared {
     pub(crate) policy: RwLock<Arc<Policy>>,
     /// Woken when a batch changed the deadlines: the timer re-reads the next.
     pub(crate) deadlines: Notify,
+    /// Woken when a batch added or settled a notification owed to a gateway.
+    pub(crate) outbox: Notify,
     /// Who is connected, and their clocks.
     pub(crate) presence: Arc<crate::presence::Presence>,
     /// Presence changes to journal, taken by the task that journals them.
@@ -225,6 +228,7 @@ impl Engine {
             fatal_reason: Mutex::new(None),
             policy: RwLock::new(Arc::new(policy.clone())),
             deadlines: Notify::new(),
+            outbox: Notify::new(),
             presence: Arc::new(presence),
             presence_notices: Mutex::new(Some(presence_notices)),
             assessment_rollups: options.assessment_rollups,
@@ -349,6 +353,11 @@ impl Engine {
     /// Woken whenever a batch changed the deadlines.
     pub fn deadlines_changed(&self) -> &Notify {
         &self.shared.deadlines
+    }
+
+    /// Woken whenever a batch added or settled an owed notification.
+    pub fn outbox_changed(&self) -> &Notify {
+        &self.shared.outbox
     }
 
     /// Ticks of a test clock (none for the wall clock).

@@ -10,10 +10,17 @@
 //! - [`receiver`]: the receiving end — checks each message's signature
 //!   before handing it on — for the example receiver and the tests.
 //!
-//! Not yet wired to the escalation ladder: which alarms send what, and the
-//! durable outbox they leave from, come next (issue 16).
+//! - [`outbox`]: the notifications an alarm owes, planned in the alarm's
+//!   own write, and the states they go through.
+//! - [`gateway`]: where they are handed over, and its secret.
+//! - [`delivery`]: the task that sends what is owed, at most N at once per
+//!   gateway, retrying with back-off, and records how each fared.
 
+pub mod delivery;
+pub mod gateway;
+pub mod outbox;
 pub mod receiver;
 pub mod retry;
+pub mod service;
 pub mod text;
 pub mod webhook;

@@ -35,7 +35,7 @@ use crate::journal::service::Journal;
 use crate::store::{Reader, Store};
 
 /// gRPC service names, for health reporting.
-const SERVICES: [&str; 14] = [
+const SERVICES: [&str; 15] = [
     pb::incident_service_server::SERVICE_NAME,
     pb::post_service_server::SERVICE_NAME,
     pb::unit_service_server::SERVICE_NAME,
@@ -50,6 +50,7 @@ const SERVICES: [&str; 14] = [
     pb::roll_call_service_server::SERVICE_NAME,
     pb::presence_service_server::SERVICE_NAME,
     pb::report_service_server::SERVICE_NAME,
+    pb::notify_service_server::SERVICE_NAME,
 ];
 
 /// How to start a daemon.
@@ -162,6 +163,7 @@ impl Daemon {
             auth = auth.requiring_client_certificates();
         }
         let limit = config.max_message_kb * 1024;
+        let deliveries = Arc::new(crate::notify::delivery::Deliveries::default());
         let incidents = Incidents::new(engine.clone());
         let directory = Directory::new(engine.clone());
         let tokens = Tokens::new(engine.clone());
@@ -261,6 +263,10 @@ impl Daemon {
                     crate::assessment::service::ReportApi,
                 >,
                 crate::assessment::service::ReportApi::new(engine.clone())
+            ))
+            .add_service(guarded!(
+                pb::notify_service_server::NotifyServiceServer<crate::notify::service::Notify>,
+                crate::notify::service::Notify::new(engine.clone(), deliveries.clone())
             ));
 
         // A storage failure: say NOT_SERVING and stop.
@@ -283,6 +289,11 @@ impl Daemon {
 
         let timer = tokio::spawn(crate::escalation::timer::run(
             engine.clone(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(crate::notify::delivery::run(
+            engine.clone(),
+            deliveries,
             shutdown.clone(),
         ));
         if let Some(notices) = engine.take_presence_notices() {

@@ -123,7 +123,8 @@ pub fn record(store: &Store, principal: &Principal, record: &Record) -> Result<b
             match &record.body {
                 EventBody::Incident(
                     IncidentEvent::Alarmed { alarm, .. }
-                    | IncidentEvent::AlarmAcknowledged { alarm },
+                    | IncidentEvent::AlarmAcknowledged { alarm }
+                    | IncidentEvent::AlarmNotified { alarm, .. },
                 ) => {
                     let Some(who) = principal.role.confined_to() else {
                         return Ok(false);
@@ -283,6 +284,7 @@ mod tests {
             acknowledged_by: None,
             acknowledgement_note: None,
             drill: false,
+            notifications: Vec::new(),
         }
     }
 

@@ -20,6 +20,7 @@ mod hostile;
 mod idempotency;
 mod isolation;
 mod lifecycle;
+mod notify;
 mod presence;
 mod races;
 mod raw;

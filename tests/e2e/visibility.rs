@@ -218,6 +218,22 @@ fn expectations() -> HashMap<&'static str, Vec<Case>> {
         ),
         ("TokenService/ListTokens", vec![read("{}", None)]),
         (
+            "NotifyService/AddGateway",
+            vec![write(
+                r#"{"id":"x","url":"http://127.0.0.1:9/","channels":["sms"]}"#,
+                None,
+            )],
+        ),
+        ("NotifyService/ListGateways", vec![read("{}", None)]),
+        (
+            "NotifyService/RemoveGateway",
+            vec![write(r#"{"id":"nosuch"}"#, None)],
+        ),
+        (
+            "NotifyService/TestGateway",
+            vec![read(r#"{"id":"nosuch","to":"13800000000"}"#, None)],
+        ),
+        (
             "TokenService/RevokeToken",
             vec![write(r#"{"id":"nosuch"}"#, None)],
         ),

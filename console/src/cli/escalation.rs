@@ -260,6 +260,7 @@ pub async fn run_alarm(ctx: &mut Ctx<'_>, cmd: AlarmCmd) -> Result<(), CliError>
                         output::alarm_kind(a.kind).to_owned(),
                         a.incident.clone(),
                         output::targets(&a.targets),
+                        output::notifications(&a.notifications),
                         if a.acknowledged_at.is_some() {
                             format!(
                                 "acked by {}",
@@ -273,7 +274,9 @@ pub async fn run_alarm(ctx: &mut Ctx<'_>, cmd: AlarmCmd) -> Result<(), CliError>
                 .collect();
             table(
                 ctx.out,
-                &["ID", "RAISED", "LEVEL", "WHY", "INCIDENT", "ALARMS", ""],
+                &[
+                    "ID", "RAISED", "LEVEL", "WHY", "INCIDENT", "ALARMS", "SENT TO", "",
+                ],
                 rows,
             )
         }

@@ -116,6 +116,17 @@ pub fn event_line(event: &pb::Event, zone: &TimeZone) -> String {
             };
             format!("#{} level {}{state}: {}", a.id, a.level, a.reason)
         }
+        Some(Body::AlarmNotified(n)) => n
+            .alarm
+            .as_ref()
+            .and_then(|a| {
+                a.notifications
+                    .iter()
+                    .find(|x| x.key == n.key)
+                    .map(|x| format!("#{} {}", a.id, output::notification(x)))
+            })
+            .unwrap_or_default(),
+        Some(Body::GatewayChanged(g)) => format!("{} ({}) {}", g.id, g.channels.join(","), g.url),
         Some(Body::SeverityRaised(r)) => format!(
             "{} → {} {}",
             output::severity(r.from),

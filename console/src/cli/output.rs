@@ -300,6 +300,44 @@ pub fn alarm_kind(value: i32) -> &'static str {
     }
 }
 
+/// `sent`, `failed`, … for a notification's state.
+pub fn delivery_state(state: i32) -> &'static str {
+    match pb::DeliveryState::try_from(state).unwrap_or_default() {
+        pb::DeliveryState::Queued => "queued",
+        pb::DeliveryState::Sent => "sent",
+        pb::DeliveryState::Delivered => "delivered",
+        pb::DeliveryState::Read => "read",
+        pb::DeliveryState::Failed => "failed",
+        pb::DeliveryState::Cancelled => "cancelled",
+        pb::DeliveryState::Unspecified => "?",
+    }
+}
+
+/// One notification: `sms 王伟 13800000000 sent (2 tries)`, with the reason
+/// when it failed.
+pub fn notification(n: &pb::Notification) -> String {
+    let mut line = format!(
+        "{} {} {} {}",
+        n.channel,
+        n.name,
+        n.to,
+        delivery_state(n.state)
+    );
+    if n.attempts > 1 {
+        line.push_str(&format!(" ({} tries)", n.attempts));
+    }
+    if !n.reason.is_empty() {
+        line.push_str(": ");
+        line.push_str(&n.reason);
+    }
+    line
+}
+
+/// An alarm's notifications on one line, `;`-separated.
+pub fn notifications(list: &[pb::Notification]) -> String {
+    list.iter().map(notification).collect::<Vec<_>>().join("; ")
+}
+
 /// Alarm addressees as one line: `role (scope): name phone, …; …`.
 pub fn targets(targets: &[pb::AlarmTarget]) -> String {
     targets

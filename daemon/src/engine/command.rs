@@ -258,6 +258,35 @@ pub enum Command {
     RecordPhoneLookup {
         phone: String,
     },
+    /// Add a notification gateway, or replace one; without a secret one is
+    /// made.
+    AddGateway {
+        spec: GatewaySpec,
+        secret: Option<crate::notify::gateway::Secret>,
+        replace: bool,
+    },
+    RemoveGateway {
+        id: String,
+    },
+    /// How one of an alarm's notifications fared (the delivery task's own
+    /// command).
+    RecordDelivery {
+        alarm: u64,
+        key: String,
+        report: crate::engine::notify::DeliveryReport,
+    },
+}
+
+/// A gateway as an administrator describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct GatewaySpec {
+    pub id: String,
+    pub url: String,
+    pub channels: Vec<crate::notify::webhook::Channel>,
+    pub max_in_flight: u32,
+    pub timeout_ms: u64,
+    pub retry_for_secs: u64,
 }
 
 /// A repeat call as the officer took it (when and by whom come from the
@@ -340,6 +369,12 @@ pub enum Outcome {
     },
     Handover(Box<Handover>),
     RollCall(Box<RollCall>),
+    /// A gateway; `made_secret` only in the first answer, when dutyd made
+    /// its secret.
+    Gateway {
+        gateway: Box<crate::notify::gateway::Gateway>,
+        made_secret: Option<crate::notify::gateway::Secret>,
+    },
     /// Recorded.
     Done,
 }
@@ -364,6 +399,10 @@ impl Outcome {
             Outcome::Token { record, .. } => Outcome::Token {
                 record: record.clone(),
                 bearer: None,
+            },
+            Outcome::Gateway { gateway, .. } => Outcome::Gateway {
+                gateway: gateway.clone(),
+                made_secret: None,
             },
             other => other.clone(),
         }

@@ -113,6 +113,7 @@ pub(crate) fn fire_due(scope: &mut Scope<'_>) -> Result<Outcome> {
                 assignee.as_ref(),
                 clock.assignment,
                 &level.notify,
+                &level.send,
                 reason.clone(),
                 firing.late_by.map(|d| d.as_secs()),
             )?;
@@ -147,6 +148,7 @@ fn new_alarm(
     assignee: Option<&AssigneeRef>,
     assignment: Option<u32>,
     notify: &[Target],
+    send: &[crate::notify::webhook::Channel],
     reason: String,
     late_by_secs: Option<i64>,
 ) -> Result<Alarm> {
@@ -158,7 +160,7 @@ fn new_alarm(
         tz: scope.tz,
     };
     let targets = targets::resolve(&duty, notify, assignee, post.as_deref(), scope.now)?;
-    let alarm = Alarm {
+    let mut alarm = Alarm {
         id: scope.next_alarm_id()?,
         raised_at: scope.now,
         raised_by: scope.principal.clone(),
@@ -176,7 +178,9 @@ fn new_alarm(
         acknowledged_by: None,
         acknowledgement_note: None,
         drill: incident.intake.drill,
+        notifications: Vec::new(),
     };
+    super::notify::plan(scope, &mut alarm, send)?;
     scope.writes.put_alarm(&alarm)?;
     Ok(alarm)
 }
@@ -217,6 +221,7 @@ pub(crate) fn escalate(
         lead.as_ref().map(|(a, _)| a),
         lead.as_ref().map(|(_, id)| *id),
         &policy_level.notify,
+        &policy_level.send,
         format!(
             "escalated by {} to level {level_number}: {reason}",
             scope.principal.name
@@ -325,6 +330,7 @@ pub(crate) fn acknowledge(scope: &mut Scope<'_>, id: u64, note: &str) -> Result<
     }
     alarm.acknowledged_at = Some(scope.now);
     alarm.acknowledged_by = Some(scope.principal.clone());
+    super::notify::cancel_owed(&mut alarm, scope.now);
     alarm.acknowledgement_note = (!note.is_empty()).then(|| note.to_owned());
     scope.writes.put_alarm(&alarm)?;
     match alarm.incident_id {
@@ -450,7 +456,7 @@ pub(crate) fn mode_switched(scope: &mut Scope<'_>, post: &Post, reason: &str) ->
         tz: scope.tz,
     };
     let targets = targets::resolve(&duty, &notify, None, Some(&post.id), scope.now)?;
-    let alarm = Alarm {
+    let mut alarm = Alarm {
         id: scope.next_alarm_id()?,
         raised_at: scope.now,
         raised_by: scope.principal.clone(),
@@ -468,7 +474,14 @@ pub(crate) fn mode_switched(scope: &mut Scope<'_>, post: &Post, reason: &str) ->
         acknowledged_by: None,
         acknowledgement_note: None,
         drill: false,
+        notifications: Vec::new(),
     };
+    let send = scope
+        .policy
+        .level(1)
+        .map(|l| l.send.clone())
+        .unwrap_or_default();
+    super::notify::plan(scope, &mut alarm, &send)?;
     scope.writes.put_alarm(&alarm)?;
     let audience = alarm.audience();
     scope.emit(

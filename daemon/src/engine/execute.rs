@@ -303,6 +303,15 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             )?;
             Ok(Outcome::Done)
         }
+        Command::AddGateway {
+            spec,
+            secret,
+            replace,
+        } => super::notify::add_gateway(scope, spec, secret.as_ref(), *replace),
+        Command::RemoveGateway { id } => super::notify::remove_gateway(scope, id),
+        Command::RecordDelivery { alarm, key, report } => {
+            super::notify::record_delivery(scope, *alarm, key, report)
+        }
         Command::RecordPhoneLookup { phone } => {
             if !scope.principal.role.is_centre() {
                 return Err(Error::denied(

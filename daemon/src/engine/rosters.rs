@@ -630,35 +630,41 @@ pub(crate) fn fire_rollcall(scope: &mut Scope<'_>, id: u64, due: &[Deadline]) ->
             now,
         )?;
         let late = now.duration_since(scheduled);
-        alarms.push(Alarm {
-            id: 0,
-            raised_at: now,
-            raised_by: scope.principal.clone(),
-            kind: AlarmKind::RollCallMissed,
-            level: number,
-            incident: None,
-            incident_id: None,
-            assignment: None,
-            assignee: Some(assignee),
-            post: Some(entry.post.clone()),
-            reason: format!(
-                "roll-call {id} not answered by post {} (due {}), level {number}",
-                entry.post,
-                rollcall
-                    .answer_by
-                    .to_zoned_datetime(scope.tz.clone())
-                    .strftime("%H:%M:%S")
-            ),
-            targets,
-            late_by_secs: (late > crate::escalation::clocks::LATE_AFTER).then(|| late.as_secs()),
-            acknowledged_at: None,
-            acknowledged_by: None,
-            drill: false,
-            acknowledgement_note: None,
-        });
+        alarms.push((
+            level.send.clone(),
+            Alarm {
+                id: 0,
+                raised_at: now,
+                raised_by: scope.principal.clone(),
+                kind: AlarmKind::RollCallMissed,
+                level: number,
+                incident: None,
+                incident_id: None,
+                assignment: None,
+                assignee: Some(assignee),
+                post: Some(entry.post.clone()),
+                reason: format!(
+                    "roll-call {id} not answered by post {} (due {}), level {number}",
+                    entry.post,
+                    rollcall
+                        .answer_by
+                        .to_zoned_datetime(scope.tz.clone())
+                        .strftime("%H:%M:%S")
+                ),
+                targets,
+                late_by_secs: (late > crate::escalation::clocks::LATE_AFTER)
+                    .then(|| late.as_secs()),
+                acknowledged_at: None,
+                acknowledged_by: None,
+                drill: false,
+                notifications: Vec::new(),
+                acknowledgement_note: None,
+            },
+        ));
     }
-    for mut alarm in alarms {
+    for (send, mut alarm) in alarms {
         alarm.id = scope.next_alarm_id()?;
+        super::notify::plan(scope, &mut alarm, &send)?;
         scope.writes.put_alarm(&alarm)?;
         let audience = alarm.audience();
         scope.emit(

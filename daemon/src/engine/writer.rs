@@ -217,6 +217,7 @@ fn write_loop(
             };
         }
         let deadlines_changed = writes.touches_deadlines();
+        let outbox_changed = writes.touches_outbox();
         let mut to_apply = None;
         if !writes.is_empty() {
             let durable =
@@ -269,6 +270,9 @@ fn write_loop(
         }
         if deadlines_changed {
             shared.deadlines.notify_one();
+        }
+        if outbox_changed {
+            shared.outbox.notify_one();
         }
     }
     // Stopping: what is still queued was never written, and says so.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::principal::Principal;
 use crate::escalation::policy::Target;
 use crate::incidents::model::AssigneeRef;
+use crate::notify::outbox::Notification;
 
 /// Why an alarm was raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -86,6 +87,9 @@ pub struct Alarm {
     /// Raised on a drill (演练) incident: every message about it says so.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drill: bool,
+    /// The texts and calls it owes, and how far each got.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<Notification>,
 }
 
 impl Alarm {

@@ -402,6 +402,11 @@ pub fn incident_at(store: &Store, id: u64, seq: u64) -> Result<Option<(Incident,
             IncidentEvent::AlarmAcknowledged { alarm } => {
                 waiting.remove(&alarm.id);
             }
+            IncidentEvent::AlarmNotified { alarm, .. } => {
+                if let Some(waits) = waiting.get_mut(&alarm.id) {
+                    waits.clone_from(alarm);
+                }
+            }
             _ => {}
         }
         match (&mut state, event) {

@@ -535,6 +535,14 @@ pub enum IncidentEvent {
         /// The alarm, with who and when.
         alarm: Box<Alarm>,
     },
+    /// A text or call about one of this incident's alarms changed state
+    /// (sent, delivered, read, failed, cancelled).
+    AlarmNotified {
+        /// The alarm, with its notifications.
+        alarm: Box<Alarm>,
+        /// Which notification.
+        key: String,
+    },
     /// The severity was raised (by the ladder or by hand).
     SeverityRaised {
         /// Before.
@@ -576,6 +584,7 @@ impl IncidentEvent {
             IncidentEvent::Reopened { .. } => "incident.reopened",
             IncidentEvent::Alarmed { .. } => "incident.escalated",
             IncidentEvent::AlarmAcknowledged { .. } => "incident.alarm_acknowledged",
+            IncidentEvent::AlarmNotified { .. } => "incident.alarm_notified",
             IncidentEvent::SeverityRaised { .. } => "incident.severity_raised",
             IncidentEvent::ClocksChanged { .. } => "incident.clocks_changed",
         }
@@ -1180,7 +1189,9 @@ impl Incident {
                     running.next_alarm = *next_alarm;
                 }
             }
-            IncidentEvent::AlarmAcknowledged { .. } | IncidentEvent::ClocksChanged { .. } => {}
+            IncidentEvent::AlarmAcknowledged { .. }
+            | IncidentEvent::AlarmNotified { .. }
+            | IncidentEvent::ClocksChanged { .. } => {}
             IncidentEvent::SeverityRaised { to, .. } => self.intake.severity = *to,
         }
     }

@@ -63,6 +63,11 @@ pub enum Subject {
         /// `post:<id>` or `unit:<id>`.
         who: String,
     },
+    /// A notification gateway.
+    Gateway {
+        /// Its id.
+        id: String,
+    },
     /// A search of history by phone number.
     Lookup {
         /// The number, or the last digits of one, as searched.
@@ -84,6 +89,7 @@ impl Subject {
             Subject::RollCall { .. } => "rollcall",
             Subject::Presence { .. } => "presence",
             Subject::Lookup { .. } => "lookup",
+            Subject::Gateway { .. } => "gateway",
         }
     }
 
@@ -92,7 +98,9 @@ impl Subject {
     pub fn display_id(&self) -> String {
         match self {
             Subject::Incident { number, .. } => number.clone(),
-            Subject::Entry { id, .. } | Subject::Token { id } => id.clone(),
+            Subject::Entry { id, .. } | Subject::Token { id } | Subject::Gateway { id } => {
+                id.clone()
+            }
             Subject::Alarm { id } | Subject::Handover { id } | Subject::RollCall { id } => {
                 id.to_string()
             }
@@ -122,6 +130,18 @@ pub enum EventBody {
     RollCall(Box<crate::rosters::rollcall::RollCall>),
     Presence(crate::presence::PresenceChange),
     Lookup(PhoneLookup),
+    Gateway(GatewayEvent),
+}
+
+/// A gateway added or removed (without its secret: see
+/// [`crate::notify::gateway`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GatewayEvent {
+    /// Added, or replaced (with a new secret when one was given).
+    Added(crate::notify::gateway::Gateway),
+    /// Removed; what it still owed goes to another gateway of its channel,
+    /// or fails.
+    Removed(crate::notify::gateway::Gateway),
 }
 
 /// Who looked up which phone number (the principal is the record's).
@@ -158,13 +178,22 @@ pub enum AlarmEvent {
     Raised(Box<Alarm>),
     /// Acknowledged.
     Acknowledged(Box<Alarm>),
+    /// One of its notifications changed state.
+    Notified {
+        /// The alarm, with its notifications.
+        alarm: Box<Alarm>,
+        /// Which notification.
+        key: String,
+    },
 }
 
 impl AlarmEvent {
     /// The alarm after the change.
     pub fn alarm(&self) -> &Alarm {
         match self {
-            AlarmEvent::Raised(alarm) | AlarmEvent::Acknowledged(alarm) => alarm,
+            AlarmEvent::Raised(alarm)
+            | AlarmEvent::Acknowledged(alarm)
+            | AlarmEvent::Notified { alarm, .. } => alarm,
         }
     }
 }
@@ -220,6 +249,9 @@ impl EventBody {
             EventBody::Presence(p) if p.online => "presence.online".to_owned(),
             EventBody::Presence(_) => "presence.offline".to_owned(),
             EventBody::Lookup(_) => "lookup.phone".to_owned(),
+            EventBody::Alarm(AlarmEvent::Notified { .. }) => "alarm.notified".to_owned(),
+            EventBody::Gateway(GatewayEvent::Added(_)) => "gateway.added".to_owned(),
+            EventBody::Gateway(GatewayEvent::Removed(_)) => "gateway.removed".to_owned(),
         }
     }
 }

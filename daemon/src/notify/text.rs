@@ -74,6 +74,7 @@ mod tests {
             acknowledged_by: None,
             acknowledgement_note: None,
             drill,
+            notifications: Vec::new(),
         }
     }
 

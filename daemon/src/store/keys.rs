@@ -187,6 +187,45 @@ pub(super) fn unacknowledged_alarm(id: u64) -> Vec<u8> {
 /// `index`: prefix of unacknowledged alarms.
 pub(super) const UNACKNOWLEDGED_ALARMS: &[u8] = b"U";
 
+/// `state`: a notification gateway (never its secret).
+pub(super) fn gateway(id: &str) -> Vec<u8> {
+    tagged(b'g', id.as_bytes())
+}
+
+/// `state`: prefix of all gateways.
+pub(super) const GATEWAYS: &[u8] = b"g";
+
+/// `state`: a gateway's secret, apart from the gateway so that nothing
+/// that lists or journals gateways can carry it.
+pub(super) fn gateway_secret(id: &str) -> Vec<u8> {
+    tagged(b'G', id.as_bytes())
+}
+
+/// `index`: a notification still owed to a gateway: alarm id, then its
+/// idempotency key.
+pub(super) fn owed_notification(alarm: u64, key: &str) -> Vec<u8> {
+    let mut bytes = tagged(b'O', &alarm.to_be_bytes());
+    bytes.extend_from_slice(key.as_bytes());
+    bytes
+}
+
+/// `index`: prefix of owed notifications.
+pub(super) const OWED_NOTIFICATIONS: &[u8] = b"O";
+
+/// The alarm id and key of an owed notification's index key.
+pub(super) fn parse_owed_notification(key: &[u8]) -> Result<(u64, String)> {
+    let rest = key
+        .strip_prefix(OWED_NOTIFICATIONS)
+        .filter(|rest| rest.len() > 8)
+        .ok_or_else(|| Error::Storage("a malformed outbox key".into()))?;
+    let (id, name) = rest.split_at(8);
+    Ok((
+        decode_u64(id)?,
+        String::from_utf8(name.to_vec())
+            .map_err(|_| Error::Storage("an outbox key that is not text".into()))?,
+    ))
+}
+
 /// What a deadline belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DeadlineOwner {

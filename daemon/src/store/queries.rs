@@ -376,6 +376,7 @@ mod tests {
             acknowledged_by: None,
             acknowledgement_note: None,
             drill: false,
+            notifications: Vec::new(),
         }
     }
 

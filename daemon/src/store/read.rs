@@ -18,6 +18,7 @@ use crate::engine::command::PolicyRecord;
 use crate::error::Result;
 use crate::escalation::alarm::Alarm;
 use crate::incidents::model::{AssigneeRef, Incident};
+use crate::notify::gateway::Gateway;
 use crate::rosters::handover::Handover;
 use crate::rosters::model::{DutyRole, RosterConfig, Scope, ShiftId, Slot};
 use crate::rosters::rollcall::RollCall;
@@ -299,6 +300,35 @@ pub trait Reader {
     /// The alarm with this id.
     fn alarm(&self, id: u64) -> Result<Option<Alarm>> {
         self.view().get(TreeId::State, &keys::alarm(id))
+    }
+
+    /// Every notification gateway, by id (never their secrets).
+    fn gateways(&self) -> Result<Vec<Gateway>> {
+        self.view()
+            .prefixed(TreeId::State, keys::GATEWAYS)?
+            .iter()
+            .map(|(_, bytes)| decode(bytes))
+            .collect()
+    }
+
+    /// The gateway with this id.
+    fn gateway(&self, id: &str) -> Result<Option<Gateway>> {
+        self.view().get(TreeId::State, &keys::gateway(id))
+    }
+
+    /// A gateway's secret, for signing what is sent to it.
+    fn gateway_secret(&self, id: &str) -> Result<Option<String>> {
+        self.view().get(TreeId::State, &keys::gateway_secret(id))
+    }
+
+    /// The notifications still owed to a gateway: (alarm id, key), oldest
+    /// alarm first.
+    fn owed_notifications(&self) -> Result<Vec<(u64, String)>> {
+        self.view()
+            .prefixed(TreeId::Index, keys::OWED_NOTIFICATIONS)?
+            .iter()
+            .map(|(key, _)| keys::parse_owed_notification(key))
+            .collect()
     }
 
     /// The handover with this id.

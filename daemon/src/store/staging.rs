@@ -16,6 +16,7 @@ use crate::engine::command::PolicyRecord;
 use crate::error::Result;
 use crate::escalation::alarm::Alarm;
 use crate::incidents::model::{Incident, Status};
+use crate::notify::gateway::Gateway;
 use crate::rosters::handover::Handover;
 use crate::rosters::model::{DutyRole, RosterConfig, Scope, ShiftId, Slot};
 use crate::rosters::rollcall::RollCall;
@@ -128,6 +129,14 @@ impl WriteSet {
     /// Stages an alarm, and its place in the unacknowledged list until it
     /// is acknowledged.
     pub(crate) fn put_alarm(&mut self, alarm: &Alarm) -> Result<()> {
+        for notification in &alarm.notifications {
+            let owed = keys::owed_notification(alarm.id, &notification.key);
+            if notification.state.is_owed() {
+                self.put(TreeId::Index, owed, Vec::new());
+            } else {
+                self.remove(TreeId::Index, owed);
+            }
+        }
         let unacknowledged = keys::unacknowledged_alarm(alarm.id);
         if alarm.acknowledged_at.is_some() {
             self.remove(TreeId::Index, unacknowledged);
@@ -139,6 +148,27 @@ impl WriteSet {
             );
         }
         self.put_state(keys::alarm(alarm.id), alarm)
+    }
+
+    /// Stages a gateway and, when given, its secret.
+    pub(crate) fn put_gateway(&mut self, gateway: &Gateway, secret: Option<&str>) -> Result<()> {
+        if let Some(secret) = secret {
+            self.put_state(keys::gateway_secret(&gateway.id), &secret)?;
+        }
+        self.put_state(keys::gateway(&gateway.id), gateway)
+    }
+
+    /// Drops a gateway and its secret.
+    pub(crate) fn remove_gateway(&mut self, id: &str) {
+        self.remove(TreeId::State, keys::gateway(id));
+        self.remove(TreeId::State, keys::gateway_secret(id));
+    }
+
+    /// Does this set add or settle a notification owed to a gateway?
+    pub(crate) fn touches_outbox(&self) -> bool {
+        self.prefixed(TreeId::Index, keys::OWED_NOTIFICATIONS)
+            .next()
+            .is_some()
     }
 
     /// Stages a token record.

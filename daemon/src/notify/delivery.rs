@@ -1,0 +1,438 @@
+//! The delivery task: sends what the outbox owes and records how it fared.
+//!
+//! Each pass reads the owed notifications from the store (the outbox index
+//! is the truth, so a restart simply starts again from it), and POSTs
+//! each one that is due to the first gateway serving its channel, at most
+//! `max_in_flight` at once per gateway, signed afresh on every attempt. A
+//! 2xx is recorded as *sent*; a refusal (a 4xx other than 408/429, a bad
+//! URL) as *failed* at once; anything else is retried with back-off and
+//! jitter until the gateway's `retry_for` is over, then recorded as failed
+//! with the last error. Retries live in memory: after a restart every owed
+//! notification is tried again at once, under the same idempotency key.
+//!
+//! What each gateway is going through (owed, in flight, failures in a row)
+//! is kept in [`Deliveries`] for `ListGateways` and the console.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::gateway::{self, Gateway};
+use super::outbox::{DeliveryState, Notification};
+use super::retry;
+use super::text;
+use super::webhook::{self, Message, PostError, Recipient};
+use crate::auth::principal::Principal;
+use crate::directory::model::{Category, Place};
+use crate::engine::Engine;
+use crate::engine::command::Command;
+use crate::engine::notify::DeliveryReport;
+use crate::error::{Error, Result};
+use crate::escalation::alarm::Alarm;
+use crate::store::Reader;
+
+/// How long to wait when nothing is owed (a new alarm wakes the task).
+const IDLE: Duration = Duration::from_secs(3600);
+/// Pause after an unexpected error reading the store.
+const PAUSE: Duration = Duration::from_secs(1);
+/// Longest reason kept from a failure.
+const REASON_CHARS: usize = 200;
+
+/// How one gateway is doing, as the delivery task sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatewayStatus {
+    /// Notifications waiting for it.
+    pub owed: u32,
+    /// Being sent to it now.
+    pub in_flight: u32,
+    /// Failed attempts in a row.
+    pub failures_in_a_row: u32,
+    /// Since when it has been failing.
+    pub failing_since: Option<Timestamp>,
+    /// Its last failed attempt's error.
+    pub last_error: Option<String>,
+    /// When it last took a notification.
+    pub last_sent_at: Option<Timestamp>,
+}
+
+/// Shared between the delivery task and the services that report on it.
+#[derive(Debug, Default)]
+pub struct Deliveries {
+    gateways: Mutex<HashMap<String, GatewayStatus>>,
+}
+
+impl Deliveries {
+    /// How gateway `id` is doing (all zero when it has not been used).
+    pub fn status(&self, id: &str) -> GatewayStatus {
+        self.lock().get(id).cloned().unwrap_or_default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, GatewayStatus>> {
+        self.gateways
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn update(&self, id: &str, change: impl FnOnce(&mut GatewayStatus)) {
+        change(self.lock().entry(id.to_owned()).or_default());
+    }
+}
+
+/// A retry waiting for its time.
+#[derive(Debug, Clone)]
+struct Retry {
+    attempts: u32,
+    next_at: Timestamp,
+}
+
+/// One POST's outcome, back from its task.
+struct Sent {
+    key: String,
+    alarm: u64,
+    gateway: Gateway,
+    attempts: u32,
+    result: std::result::Result<u16, PostError>,
+}
+
+/// Runs until `shutdown` fires or the engine stops.
+pub async fn run(engine: Engine, deliveries: Arc<Deliveries>, shutdown: CancellationToken) {
+    let mut ticks = engine.clock_ticks();
+    let mut retries: HashMap<String, Retry> = HashMap::new();
+    let mut in_flight: HashSet<String> = HashSet::new();
+    let mut sending: JoinSet<Sent> = JoinSet::new();
+    loop {
+        if shutdown.is_cancelled() || engine.fatal().is_cancelled() {
+            return;
+        }
+        let wait = match pass(
+            &engine,
+            &deliveries,
+            &mut retries,
+            &mut in_flight,
+            &mut sending,
+        )
+        .await
+        {
+            Ok(wait) => wait,
+            Err(Error::Unavailable(_)) => return,
+            Err(error) => {
+                tracing::error!(%error, "sending notifications");
+                PAUSE
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = engine.outbox_changed().notified() => {}
+            Some(done) = sending.join_next(), if !sending.is_empty() => {
+                if let Ok(sent) = done {
+                    in_flight.remove(&sent.key);
+                    settle(&engine, &deliveries, &mut retries, sent).await;
+                }
+            }
+            () = tokio::time::sleep(wait) => {}
+            () = moved(&mut ticks) => {}
+        }
+    }
+}
+
+/// Starts every owed notification that is due and has room at its
+/// gateway; answers how long until the next retry is due.
+async fn pass(
+    engine: &Engine,
+    deliveries: &Deliveries,
+    retries: &mut HashMap<String, Retry>,
+    in_flight: &mut HashSet<String>,
+    sending: &mut JoinSet<Sent>,
+) -> Result<Duration> {
+    let store = engine.store();
+    let gateways = store.gateways()?;
+    let owed = store.owed_notifications()?;
+    let now = engine.now();
+    let owed_keys: HashSet<&str> = owed.iter().map(|(_, key)| key.as_str()).collect();
+    retries.retain(|key, _| owed_keys.contains(key.as_str()));
+    let mut owed_to: HashMap<String, u32> = HashMap::new();
+    let mut busy: HashMap<String, u32> = deliveries
+        .lock()
+        .iter()
+        .map(|(id, status)| (id.clone(), status.in_flight))
+        .collect();
+    let mut next_due: Option<Timestamp> = None;
+    let mut alarms: HashMap<u64, Option<Alarm>> = HashMap::new();
+    for (alarm_id, key) in &owed {
+        if in_flight.contains(key) {
+            continue;
+        }
+        let alarm = match alarms.get(alarm_id) {
+            Some(alarm) => alarm.clone(),
+            None => {
+                let alarm = store.alarm(*alarm_id)?;
+                alarms.insert(*alarm_id, alarm.clone());
+                alarm
+            }
+        };
+        let Some(alarm) = alarm else { continue };
+        let Some(notification) = alarm.notifications.iter().find(|n| &n.key == key) else {
+            continue;
+        };
+        if !notification.state.is_owed() {
+            continue;
+        }
+        let Some(gateway) = gateway::for_channel(&gateways, notification.channel) else {
+            let reason = format!(
+                "no gateway sends {} any more (add one with `duty notify gateway add`)",
+                notification.channel.name()
+            );
+            record(
+                engine,
+                *alarm_id,
+                key,
+                DeliveryState::Failed,
+                None,
+                0,
+                Some(reason),
+            )
+            .await?;
+            continue;
+        };
+        *owed_to.entry(gateway.id.clone()).or_default() += 1;
+        let retry = retries.get(key);
+        if let Some(retry) = retry
+            && retry.next_at > now
+        {
+            next_due = Some(next_due.map_or(retry.next_at, |t: Timestamp| t.min(retry.next_at)));
+            continue;
+        }
+        let taken = busy.entry(gateway.id.clone()).or_default();
+        if *taken >= gateway.max_in_flight {
+            continue;
+        }
+        let Some(secret) = store.gateway_secret(&gateway.id)? else {
+            continue;
+        };
+        *taken += 1;
+        deliveries.update(&gateway.id, |s| s.in_flight += 1);
+        let attempts = retry.map_or(0, |r| r.attempts) + 1;
+        let message = message_for(store, &alarm, notification);
+        in_flight.insert(key.clone());
+        let gateway = gateway.clone();
+        let alarm_id = *alarm_id;
+        let key = key.clone();
+        let engine = engine.clone();
+        sending.spawn(async move {
+            let timestamp = Timestamp::now().as_second();
+            let result = webhook::post(
+                &gateway.url,
+                secret.as_bytes(),
+                &message,
+                timestamp,
+                gateway.timeout(),
+            )
+            .await;
+            // Recorded here, so that many sends are recorded together (the
+            // writer batches them) rather than one after another.
+            if result.is_ok()
+                && let Err(error) = record(
+                    &engine,
+                    alarm_id,
+                    &key,
+                    DeliveryState::Sent,
+                    Some(gateway.id.clone()),
+                    attempts,
+                    None,
+                )
+                .await
+            {
+                tracing::warn!(%error, %key, "recording a sent notification");
+            }
+            Sent {
+                key,
+                alarm: alarm_id,
+                gateway,
+                attempts,
+                result,
+            }
+        });
+    }
+    for gateway in &gateways {
+        let owed = owed_to.get(&gateway.id).copied().unwrap_or(0);
+        deliveries.update(&gateway.id, |s| s.owed = owed);
+    }
+    Ok(next_due.map_or(IDLE, |at| {
+        Duration::try_from(at.duration_since(now))
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_millis(1))
+    }))
+}
+
+/// Records a finished POST: sent, refused, or a retry planned (failed for
+/// good once the gateway's `retry_for` is over).
+async fn settle(
+    engine: &Engine,
+    deliveries: &Deliveries,
+    retries: &mut HashMap<String, Retry>,
+    sent: Sent,
+) {
+    let now = engine.now();
+    let id = sent.gateway.id.clone();
+    deliveries.update(&id, |s| s.in_flight = s.in_flight.saturating_sub(1));
+    let outcome = match sent.result {
+        Ok(_) => {
+            retries.remove(&sent.key);
+            deliveries.update(&id, |s| {
+                s.failures_in_a_row = 0;
+                s.failing_since = None;
+                s.last_sent_at = Some(now);
+            });
+            Ok(())
+        }
+        Err(error) => {
+            let said = clip(&error.to_string());
+            deliveries.update(&id, |s| {
+                s.failures_in_a_row += 1;
+                s.failing_since.get_or_insert(now);
+                s.last_error = Some(said.clone());
+            });
+            let backoff = sent.gateway.backoff();
+            let delay = backoff.delay(sent.attempts, retry::jitter_seed());
+            let queued_at = engine
+                .store()
+                .alarm(sent.alarm)
+                .ok()
+                .flatten()
+                .and_then(|a| a.notifications.into_iter().find(|n| n.key == sent.key))
+                .map_or(now, |n: Notification| n.since);
+            let elapsed = Duration::try_from(now.duration_since(queued_at)).unwrap_or_default();
+            if !error.retryable() {
+                retries.remove(&sent.key);
+                record(
+                    engine,
+                    sent.alarm,
+                    &sent.key,
+                    DeliveryState::Failed,
+                    Some(id),
+                    sent.attempts,
+                    Some(format!("refused: {said}")),
+                )
+                .await
+            } else if backoff.gives_up(elapsed, delay) {
+                retries.remove(&sent.key);
+                record(
+                    engine,
+                    sent.alarm,
+                    &sent.key,
+                    DeliveryState::Failed,
+                    Some(id),
+                    sent.attempts,
+                    Some(format!(
+                        "gave up after {} attempts over {}: {said}",
+                        sent.attempts,
+                        crate::escalation::policy::human(
+                            jiff::SignedDuration::try_from(elapsed).unwrap_or_default()
+                        )
+                    )),
+                )
+                .await
+            } else {
+                let next_at = now
+                    .checked_add(jiff::SignedDuration::try_from(delay).unwrap_or_default())
+                    .unwrap_or(now);
+                tracing::info!(key = %sent.key, attempts = sent.attempts, error = %said,
+                    "notification not taken; retrying");
+                retries.insert(
+                    sent.key,
+                    Retry {
+                        attempts: sent.attempts,
+                        next_at,
+                    },
+                );
+                Ok(())
+            }
+        }
+    };
+    if let Err(error) = outcome {
+        tracing::warn!(%error, "recording a notification's delivery");
+    }
+}
+
+/// Submits a delivery report as dutyd's own command.
+async fn record(
+    engine: &Engine,
+    alarm: u64,
+    key: &str,
+    state: DeliveryState,
+    gateway: Option<String>,
+    attempts: u32,
+    reason: Option<String>,
+) -> Result<()> {
+    let command = Command::RecordDelivery {
+        alarm,
+        key: key.to_owned(),
+        report: DeliveryReport {
+            state,
+            gateway,
+            attempts,
+            reason,
+        },
+    };
+    engine
+        .submit(Principal::system(), None, command)
+        .await
+        .map(|_| ())
+}
+
+/// The message a gateway receives for `notification`.
+fn message_for(store: &crate::store::Store, alarm: &Alarm, notification: &Notification) -> Message {
+    let incident = alarm
+        .incident_id
+        .and_then(|id| store.incident(id).ok().flatten());
+    let category = incident.as_ref().and_then(|i| {
+        store
+            .entry::<Category>(&i.intake.category)
+            .ok()
+            .flatten()
+            .map(|c| c.name_zh)
+    });
+    let place = incident.as_ref().and_then(|i| {
+        i.intake
+            .place_id
+            .as_deref()
+            .and_then(|p| store.entry::<Place>(p).ok().flatten())
+            .map(|p| p.name)
+    });
+    Message {
+        idempotency_key: notification.key.clone(),
+        channel: notification.channel,
+        to: Recipient {
+            name: notification.name.clone(),
+            phone: notification.to.clone(),
+        },
+        alarm_id: alarm.id,
+        incident: alarm.incident.clone(),
+        level: alarm.level,
+        text: text::alarm_text(alarm, category.as_deref(), place.as_deref()),
+        drill: alarm.drill,
+    }
+}
+
+fn clip(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(REASON_CHARS)
+        .collect()
+}
+
+/// Resolves when a test clock moves; never for the wall clock.
+async fn moved(ticks: &mut Option<tokio::sync::watch::Receiver<Timestamp>>) {
+    match ticks {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending::<()>().await,
+    }
+}

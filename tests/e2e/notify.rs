@@ -1,0 +1,589 @@
+//! Alarms off the console, end to end: a real HTTP receiver that checks
+//! every signature (the library's own receiving end, as an adapter runs
+//! it), a gateway added through the API, and alarms raised by hand on a
+//! virtual clock. What the receiver takes, and the states dutyd records.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dutyroom_daemon::clock::ManualClock;
+use dutyroom_daemon::notify::receiver::{Checks, serve};
+use dutyroom_daemon::notify::webhook::Message;
+use dutyroom_proto::v1 as pb;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::support::{TestDaemon, duty};
+
+const SECRET: &str = "a-test-secret-of-enough-length";
+
+/// A gateway adapter: verifies each POST, answers what the test says
+/// (0: never answers), and keeps what it took (answered 2xx) per key.
+struct Receiver {
+    url: String,
+    answer: Arc<AtomicU16>,
+    taken: Arc<Mutex<BTreeMap<String, Vec<Message>>>>,
+    tried: Arc<Mutex<BTreeMap<String, u32>>>,
+}
+
+impl Receiver {
+    async fn start(answer: u16) -> Receiver {
+        Receiver::start_on("127.0.0.1:0", answer).await
+    }
+
+    async fn start_on(addr: &str, answer: u16) -> Receiver {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let answer = Arc::new(AtomicU16::new(answer));
+        let taken: Arc<Mutex<BTreeMap<String, Vec<Message>>>> = Arc::default();
+        let tried: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
+        let (a, t, seen) = (answer.clone(), taken.clone(), tried.clone());
+        tokio::spawn(serve(
+            listener,
+            Checks {
+                secret: SECRET.as_bytes().to_vec(),
+                tolerance: 300,
+            },
+            move |message: Message| {
+                let (a, t, seen) = (a.clone(), t.clone(), seen.clone());
+                async move {
+                    *seen
+                        .lock()
+                        .expect("lock")
+                        .entry(message.idempotency_key.clone())
+                        .or_default() += 1;
+                    let status = a.load(Ordering::SeqCst);
+                    if status == 0 {
+                        std::future::pending::<()>().await;
+                    }
+                    if (200..300).contains(&status) {
+                        t.lock()
+                            .expect("lock")
+                            .entry(message.idempotency_key.clone())
+                            .or_default()
+                            .push(message);
+                    }
+                    status
+                }
+            },
+        ));
+        Receiver {
+            url,
+            answer,
+            taken,
+            tried,
+        }
+    }
+
+    fn answer(&self, status: u16) {
+        self.answer.store(status, Ordering::SeqCst);
+    }
+
+    fn taken(&self) -> BTreeMap<String, Vec<Message>> {
+        self.taken.lock().expect("lock").clone()
+    }
+
+    fn tries(&self) -> u32 {
+        self.tried.lock().expect("lock").values().sum()
+    }
+}
+
+fn t0() -> Timestamp {
+    "2026-11-23T01:00:00Z".parse().expect("timestamp")
+}
+
+async fn start() -> (TestDaemon, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let daemon = TestDaemon::start_at(clock.clone()).await;
+    daemon.seed().await;
+    (daemon, clock)
+}
+
+async fn add_gateway(daemon: &TestDaemon, url: &str, retry_for_seconds: u64) -> pb::Gateway {
+    daemon
+        .admin()
+        .await
+        .notify()
+        .add_gateway(pb::AddGatewayRequest {
+            id: "sms-main".into(),
+            url: url.into(),
+            channels: vec!["sms".into()],
+            secret: SECRET.into(),
+            retry_for_seconds,
+            timeout_ms: 2_000,
+            ..Default::default()
+        })
+        .await
+        .expect("gateway added")
+        .into_inner()
+        .gateway
+        .expect("gateway")
+}
+
+/// Escalates `number` by hand to level 2 (the shipped policy's first level
+/// that texts: the centre's duty leaders and the post's leader).
+async fn escalate(daemon: &TestDaemon, number: &str) -> pb::Alarm {
+    daemon
+        .admin()
+        .await
+        .incidents()
+        .escalate(pb::EscalateRequest {
+            incident: number.into(),
+            to_level: 2,
+            reason: "测试".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("escalated");
+    alarm_of(daemon, number).await
+}
+
+/// The incident's newest alarm.
+async fn alarm_of(daemon: &TestDaemon, number: &str) -> pb::Alarm {
+    alarms_of(daemon, number).await.pop().expect("an alarm")
+}
+
+/// Alarm `id` (the clocks may raise others on the incident meanwhile).
+async fn alarm_by_id(daemon: &TestDaemon, number: &str, id: u64) -> pb::Alarm {
+    alarms_of(daemon, number)
+        .await
+        .into_iter()
+        .find(|a| a.id == id)
+        .expect("the alarm")
+}
+
+async fn alarms_of(daemon: &TestDaemon, number: &str) -> Vec<pb::Alarm> {
+    daemon
+        .admin()
+        .await
+        .escalation()
+        .list_alarms(pb::ListAlarmsRequest {
+            include_acknowledged: true,
+            incident: number.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("alarms")
+        .into_inner()
+        .alarms
+}
+
+fn states(alarm: &pb::Alarm) -> Vec<(String, pb::DeliveryState)> {
+    alarm
+        .notifications
+        .iter()
+        .map(|n| (n.key.clone(), n.state()))
+        .collect()
+}
+
+/// Waits (real time, polling) until `done` holds of alarm `id`.
+async fn until(
+    daemon: &TestDaemon,
+    number: &str,
+    id: u64,
+    done: impl Fn(&pb::Alarm) -> bool,
+) -> pb::Alarm {
+    for _ in 0..200 {
+        let alarm = alarm_by_id(daemon, number, id).await;
+        if done(&alarm) {
+            return alarm;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "never reached the expected state: {:?}",
+        states(&alarm_by_id(daemon, number, id).await)
+    );
+}
+
+fn all(state: pb::DeliveryState) -> impl Fn(&pb::Alarm) -> bool {
+    move |alarm| {
+        !alarm.notifications.is_empty() && alarm.notifications.iter().all(|n| n.state() == state)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_reaches_its_people_signed_once_and_says_so() {
+    let (daemon, _clock) = start().await;
+    let receiver = Receiver::start(200).await;
+    let gateway = add_gateway(&daemon, &receiver.url, 3600).await;
+    assert_eq!(gateway.channels, vec!["sms"]);
+    let number = daemon.call_number("三楼冒烟", Some("post:xinhua")).await;
+    let raised = escalate(&daemon, &number).await;
+    let alarm = raised.clone();
+    // Planned in the alarm's own write: one text per leader.
+    let keys: Vec<String> = alarm.notifications.iter().map(|n| n.key.clone()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            format!("alarm-{}-liuyang-sms", alarm.id),
+            format!("alarm-{}-wangwei-sms", alarm.id),
+        ]
+    );
+    let alarm = until(&daemon, &number, raised.id, all(pb::DeliveryState::Sent)).await;
+    for n in &alarm.notifications {
+        assert_eq!(n.gateway, "sms-main");
+        assert_eq!(n.attempts, 1);
+        assert_eq!(n.to, "13800000000");
+    }
+    let taken = receiver.taken();
+    assert_eq!(taken.len(), 2, "{taken:?}");
+    for (key, messages) in &taken {
+        assert_eq!(messages.len(), 1, "{key} taken once");
+        let message = &messages[0];
+        assert_eq!(message.incident.as_deref(), Some(number.as_str()));
+        assert_eq!(message.level, 2);
+        assert!(message.text.contains(&number), "{}", message.text);
+        assert!(message.text.contains("火灾"), "{}", message.text);
+        assert!(!message.drill);
+    }
+    // The timeline says who was reached.
+    let timeline = daemon
+        .admin()
+        .await
+        .journal()
+        .list_events(pb::ListEventsRequest {
+            incident: number.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("timeline")
+        .into_inner()
+        .events;
+    let notified: Vec<&pb::Event> = timeline
+        .iter()
+        .filter(|e| e.kind == "incident.alarm_notified")
+        .collect();
+    assert_eq!(notified.len(), 2);
+    // The gateway's health says it works.
+    let listed = daemon
+        .admin()
+        .await
+        .notify()
+        .list_gateways(pb::ListGatewaysRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .gateways;
+    let health = listed[0].health.clone().expect("health");
+    assert_eq!(health.failures_in_a_row, 0);
+    assert!(health.last_sent_at.is_some());
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_down_for_two_minutes_gets_each_text_exactly_once_when_back() {
+    let (daemon, clock) = start().await;
+    let receiver = Receiver::start(503).await;
+    add_gateway(&daemon, &receiver.url, 3600).await;
+    let number = daemon.call_number("暴雨积水", Some("post:xinhua")).await;
+    let raised = escalate(&daemon, &number).await;
+    // Two minutes of 503s, in virtual time: retried with back-off, never
+    // recorded as sent.
+    for _ in 0..24 {
+        clock.advance(SignedDuration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let tries_while_down = receiver.tries();
+    assert!(
+        (4..=24).contains(&tries_while_down),
+        "{tries_while_down} tries in two minutes of back-off"
+    );
+    let alarm = alarm_by_id(&daemon, &number, raised.id).await;
+    assert!(
+        alarm
+            .notifications
+            .iter()
+            .all(|n| n.state() == pb::DeliveryState::Queued),
+        "{:?}",
+        states(&alarm)
+    );
+    let failing = daemon
+        .admin()
+        .await
+        .notify()
+        .list_gateways(pb::ListGatewaysRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .gateways[0]
+        .health
+        .clone()
+        .expect("health");
+    assert!(failing.failures_in_a_row >= 2, "{failing:?}");
+    assert!(failing.last_error.contains("503"), "{failing:?}");
+    // Its own two texts, and those of the ladder's own alarms since.
+    assert!(failing.owed >= 2, "{failing:?}");
+    // Back: the next retries get through, each key once.
+    receiver.answer(200);
+    let alarm = async {
+        loop {
+            clock.advance(SignedDuration::from_secs(10));
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let alarm = alarm_by_id(&daemon, &number, raised.id).await;
+            if all(pb::DeliveryState::Sent)(&alarm) {
+                return alarm;
+            }
+        }
+    };
+    let alarm = tokio::time::timeout(Duration::from_secs(20), alarm)
+        .await
+        .expect("sent once the receiver is back");
+    assert!(
+        alarm.notifications.iter().all(|n| n.attempts >= 2),
+        "{:?}",
+        alarm.notifications
+    );
+    // Every key the receiver took, it took once (the ladder's later
+    // alarms' texts included).
+    let taken = receiver.taken();
+    for n in &alarm.notifications {
+        assert!(taken.contains_key(&n.key), "{} taken", n.key);
+    }
+    assert!(taken.values().all(|m| m.len() == 1), "{taken:?}");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_fails_at_once_and_a_dead_gateway_is_given_up_on() {
+    let (daemon, clock) = start().await;
+    let receiver = Receiver::start(400).await;
+    add_gateway(&daemon, &receiver.url, 60).await;
+    let number = daemon.call_number("refused", Some("post:xinhua")).await;
+    let raised = escalate(&daemon, &number).await;
+    let alarm = until(&daemon, &number, raised.id, all(pb::DeliveryState::Failed)).await;
+    for n in &alarm.notifications {
+        assert!(n.reason.contains("refused"), "{}", n.reason);
+        assert!(n.reason.contains("400"), "{}", n.reason);
+        assert_eq!(n.attempts, 1);
+    }
+    // A gateway that never answers 2xx: retried for its minute, then failed
+    // with the last error.
+    receiver.answer(500);
+    let number = daemon.call_number("dead", Some("post:xinhua")).await;
+    let raised = escalate(&daemon, &number).await;
+    let failed = async {
+        loop {
+            clock.advance(SignedDuration::from_secs(5));
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let alarm = alarm_by_id(&daemon, &number, raised.id).await;
+            if all(pb::DeliveryState::Failed)(&alarm) {
+                return alarm;
+            }
+        }
+    };
+    let alarm = tokio::time::timeout(Duration::from_secs(20), failed)
+        .await
+        .expect("given up within its retry time");
+    for n in &alarm.notifications {
+        assert!(n.reason.starts_with("gave up after"), "{}", n.reason);
+        assert!(n.reason.contains("500"), "{}", n.reason);
+    }
+    // An undelivered text does not stop the ladder: the incident still
+    // escalates (its level is what the officer sees).
+    let incident = daemon
+        .admin()
+        .await
+        .incidents()
+        .get_incident(pb::GetIncidentRequest {
+            incident: number.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert!(incident.escalation_level >= 2);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_delivery_loses_nothing_and_acknowledging_cancels_what_is_owed() {
+    let (mut daemon, _clock) = start().await;
+    // The receiver takes the POST but never answers: the notification is in
+    // flight when dutyd stops.
+    let receiver = Receiver::start(0).await;
+    add_gateway(&daemon, &receiver.url, 3600).await;
+    let number = daemon.call_number("重启", Some("post:xinhua")).await;
+    let raised = escalate(&daemon, &number).await;
+    for _ in 0..200 {
+        if receiver.tries() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(receiver.tries() >= 2);
+    daemon.stop_only().await;
+    receiver.answer(200);
+    daemon.start_again().await;
+    let alarm = until(&daemon, &number, raised.id, all(pb::DeliveryState::Sent)).await;
+    // Re-sent under the same keys: the adapter sends each once.
+    let taken = receiver.taken();
+    let keys: Vec<&String> = taken.keys().collect();
+    let expected: Vec<String> = alarm.notifications.iter().map(|n| n.key.clone()).collect();
+    assert_eq!(keys, expected.iter().collect::<Vec<_>>());
+
+    // An alarm acknowledged before its texts went: they are not sent.
+    receiver.answer(0);
+    let number = daemon.call_number("已确认", Some("post:xinhua")).await;
+    let raised = escalate(&daemon, &number).await;
+    let acked = daemon
+        .admin()
+        .await
+        .escalation()
+        .acknowledge_alarm(pb::AcknowledgeAlarmRequest {
+            id: raised.id,
+            note: "收到".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("ack")
+        .into_inner();
+    // Those in flight may still be answered; none is left queued.
+    assert!(
+        acked
+            .notifications
+            .iter()
+            .all(|n| n.state() != pb::DeliveryState::Queued),
+        "{:?}",
+        states(&acked)
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateways_are_managed_from_the_cli_without_showing_secrets() {
+    let (daemon, _clock) = start().await;
+    let receiver = Receiver::start(200).await;
+    let added = duty(
+        &daemon,
+        &daemon.admin,
+        &[
+            "notify",
+            "gateway",
+            "add",
+            "sms-main",
+            "--url",
+            &receiver.url,
+            "--channel",
+            "sms",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let made = added.json()["secret"]
+        .as_str()
+        .expect("a made secret, shown once")
+        .to_owned();
+    assert_eq!(made.len(), 64);
+    let listed = duty(&daemon, &daemon.admin, &["notify", "gateway", "list"]).await;
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(listed.stdout.contains("sms-main"), "{}", listed.stdout);
+    assert!(!listed.stdout.contains(&made));
+    // The journal never carries it either.
+    let audit = duty(&daemon, &daemon.admin, &["audit", "log", "-o", "json"]).await;
+    assert!(!audit.stdout.contains(&made));
+    // A second add of the same id is refused, in one line.
+    let again = duty(
+        &daemon,
+        &daemon.admin,
+        &[
+            "notify",
+            "gateway",
+            "add",
+            "sms-main",
+            "--url",
+            &receiver.url,
+            "--channel",
+            "sms",
+        ],
+    )
+    .await;
+    assert_ne!(again.code, 0);
+    assert!(again.stderr.contains("exists"), "{}", again.stderr);
+    assert_eq!(again.stderr.trim().lines().count(), 1, "{}", again.stderr);
+    // Test: the receiver checks the signature with the made secret — ours
+    // knows another secret, so it refuses (401), and the CLI says so.
+    let tested = duty(
+        &daemon,
+        &daemon.admin,
+        &[
+            "notify",
+            "gateway",
+            "test",
+            "sms-main",
+            "--to",
+            "13800000000",
+        ],
+    )
+    .await;
+    assert_ne!(tested.code, 0);
+    assert!(tested.stderr.contains("401"), "{}", tested.stderr);
+    // Replaced with the receiver's secret, the test gets through.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).expect("secret file");
+    let secret_path = secret_file.to_string_lossy().into_owned();
+    let replaced = duty(
+        &daemon,
+        &daemon.admin,
+        &[
+            "notify",
+            "gateway",
+            "add",
+            "sms-main",
+            "--url",
+            &receiver.url,
+            "--channel",
+            "sms",
+            "--replace",
+            "--secret-file",
+            &secret_path,
+        ],
+    )
+    .await;
+    assert_eq!(replaced.code, 0, "{}", replaced.stderr);
+    let tested = duty(
+        &daemon,
+        &daemon.admin,
+        &[
+            "notify",
+            "gateway",
+            "test",
+            "sms-main",
+            "--to",
+            "13800000000",
+        ],
+    )
+    .await;
+    assert_eq!(tested.code, 0, "{}", tested.stderr);
+    assert_eq!(receiver.taken().len(), 1);
+    let removed = duty(
+        &daemon,
+        &daemon.admin,
+        &["notify", "gateway", "remove", "sms-main"],
+    )
+    .await;
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    // Only an admin manages them.
+    let officer = daemon.token("officer", "officer").await;
+    let denied = duty(
+        &daemon,
+        &officer,
+        &[
+            "notify",
+            "gateway",
+            "add",
+            "x",
+            "--url",
+            &receiver.url,
+            "--channel",
+            "sms",
+        ],
+    )
+    .await;
+    assert_ne!(denied.code, 0);
+    assert!(denied.stderr.contains("admin"), "{}", denied.stderr);
+    daemon.stop().await;
+}
