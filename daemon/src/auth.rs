@@ -144,6 +144,8 @@ pub struct Authenticator {
     limiter: Arc<crate::limits::Limiter>,
     /// Client certificates are required (mTLS) and bind tokens.
     mtls: bool,
+    /// Gateway tokens may pass (only on the notify service).
+    gateways: bool,
 }
 
 impl Authenticator {
@@ -161,6 +163,17 @@ impl Authenticator {
             clock,
             limiter,
             mtls: false,
+            gateways: false,
+        }
+    }
+
+    /// The same door, also letting gateway tokens through: for the one
+    /// service a gateway calls (which lets them call only ReportDelivery).
+    /// Every other service refuses a gateway token before any handler runs.
+    pub fn letting_gateways_in(&self) -> Self {
+        Authenticator {
+            gateways: true,
+            ..self.clone()
         }
     }
 
@@ -191,6 +204,11 @@ impl tonic::service::Interceptor for Authenticator {
                 Status::unauthenticated("the authorization header must read `Bearer <token>`")
             })?;
         let principal = self.cache.authenticate(bearer.trim(), self.clock.now())?;
+        if matches!(principal.role, Role::Gateway(_)) && !self.gateways {
+            return Err(Status::permission_denied(
+                "a gateway token may only report deliveries (NotifyService.ReportDelivery)",
+            ));
+        }
         if self.mtls {
             check_certificate(&request, &principal)?;
         }

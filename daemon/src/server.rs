@@ -264,9 +264,15 @@ impl Daemon {
                 >,
                 crate::assessment::service::ReportApi::new(engine.clone())
             ))
-            .add_service(guarded!(
-                pb::notify_service_server::NotifyServiceServer<crate::notify::service::Notify>,
-                crate::notify::service::Notify::new(engine.clone(), deliveries.clone())
+            // The one service a gateway's token may enter (and there, only
+            // ReportDelivery): every other refuses it at the door.
+            .add_service(InterceptedService::new(
+                pb::notify_service_server::NotifyServiceServer::new(
+                    crate::notify::service::Notify::new(engine.clone(), deliveries.clone()),
+                )
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+                auth.letting_gateways_in(),
             ));
 
         // A storage failure: say NOT_SERVING and stop.

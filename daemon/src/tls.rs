@@ -87,18 +87,19 @@ pub fn identity_of(der: &[u8]) -> Option<String> {
 /// centre role's only over a `centre` certificate.
 pub fn matches(bound: &str, principal: &Principal) -> bool {
     match &principal.role {
-        Role::Post(_) | Role::Unit(_) => bound == principal.role.to_string(),
+        Role::Post(_) | Role::Unit(_) | Role::Gateway(_) => bound == principal.role.to_string(),
         _ => bound == CENTRE,
     }
 }
 
-/// Checks a client identity: `post:<id>`, `unit:<id>` or `centre`.
+/// Checks a client identity: `post:<id>`, `unit:<id>`, `gateway:<id>` or
+/// `centre`.
 pub fn check_identity(who: &str) -> Result<(), TlsError> {
     if who == CENTRE {
         return Ok(());
     }
     match who.parse::<Role>() {
-        Ok(Role::Post(_) | Role::Unit(_)) => Ok(()),
+        Ok(Role::Post(_) | Role::Unit(_) | Role::Gateway(_)) => Ok(()),
         _ => Err(TlsError::BadIdentity(who.to_owned())),
     }
 }

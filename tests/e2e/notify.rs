@@ -587,3 +587,226 @@ async fn gateways_are_managed_from_the_cli_without_showing_secrets() {
     assert!(denied.stderr.contains("admin"), "{}", denied.stderr);
     daemon.stop().await;
 }
+
+async fn report(
+    daemon: &TestDaemon,
+    token: &str,
+    key: &str,
+    state: pb::DeliveryState,
+    acknowledge: bool,
+    detail: &str,
+) -> Result<pb::Alarm, tonic::Status> {
+    daemon
+        .client(token)
+        .await
+        .notify()
+        .report_delivery(pb::ReportDeliveryRequest {
+            key: key.into(),
+            state: state as i32,
+            detail: detail.into(),
+            acknowledge,
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner().alarm.expect("alarm"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_reports_delivery_and_a_leader_acknowledges_from_the_phone() {
+    let (daemon, _clock) = start().await;
+    let receiver = Receiver::start(200).await;
+    add_gateway(&daemon, &receiver.url, 3600).await;
+    let gateway = daemon.token("gateway:sms-main", "短信网关").await;
+    // A token for a gateway that does not exist is refused.
+    let refused = daemon
+        .admin()
+        .await
+        .tokens()
+        .create_token(pb::CreateTokenRequest {
+            name: "x".into(),
+            role: "gateway:nosuch".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("no such gateway");
+    assert_eq!(refused.code(), tonic::Code::NotFound);
+
+    let number = daemon.call_number("回执", Some("post:xinhua")).await;
+    let raised = escalate(&daemon, &number).await;
+    let sent = until(&daemon, &number, raised.id, all(pb::DeliveryState::Sent)).await;
+    let wangwei = sent
+        .notifications
+        .iter()
+        .find(|n| n.person_id == "wangwei")
+        .expect("王伟's text")
+        .key
+        .clone();
+    let liuyang = sent
+        .notifications
+        .iter()
+        .find(|n| n.person_id == "liuyang")
+        .expect("刘洋's text")
+        .key
+        .clone();
+
+    let after = report(
+        &daemon,
+        &gateway,
+        &liuyang,
+        pb::DeliveryState::Delivered,
+        false,
+        "",
+    )
+    .await
+    .expect("delivered");
+    let state = |alarm: &pb::Alarm, key: &str| {
+        alarm
+            .notifications
+            .iter()
+            .find(|n| n.key == key)
+            .map(|n| n.state())
+    };
+    assert_eq!(state(&after, &liuyang), Some(pb::DeliveryState::Delivered));
+    assert!(after.acknowledged_at.is_none());
+    // A late "delivered" after "read" changes nothing.
+    report(
+        &daemon,
+        &gateway,
+        &liuyang,
+        pb::DeliveryState::Read,
+        false,
+        "",
+    )
+    .await
+    .expect("read");
+    let after = report(
+        &daemon,
+        &gateway,
+        &liuyang,
+        pb::DeliveryState::Delivered,
+        false,
+        "",
+    )
+    .await
+    .expect("late delivered");
+    assert_eq!(state(&after, &liuyang), Some(pb::DeliveryState::Read));
+
+    // 王伟 replies 收到: the alarm is acknowledged in his name.
+    let acked = report(
+        &daemon,
+        &gateway,
+        &wangwei,
+        pb::DeliveryState::Read,
+        true,
+        "收到",
+    )
+    .await
+    .expect("acknowledged");
+    let by = acked.acknowledged_by.clone().expect("by");
+    assert_eq!(by.name, "王伟");
+    assert_eq!(by.role, "gateway:sms-main");
+    assert!(acked.acknowledgement_note.contains("收到"));
+    let listed = alarm_by_id(&daemon, &number, raised.id).await;
+    assert!(listed.acknowledged_at.is_some());
+    let timeline = daemon
+        .admin()
+        .await
+        .journal()
+        .list_events(pb::ListEventsRequest {
+            incident: number.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("timeline")
+        .into_inner()
+        .events;
+    // On the timeline: the gateway's token did it (the audit), for 王伟.
+    let acknowledged = timeline
+        .iter()
+        .find(|e| e.kind == "incident.alarm_acknowledged")
+        .expect("acknowledged on the timeline");
+    assert_eq!(
+        acknowledged.principal.as_ref().map(|p| p.role.as_str()),
+        Some("gateway:sms-main")
+    );
+    let Some(pb::event::Body::Alarm(body)) = &acknowledged.body else {
+        panic!("an alarm body");
+    };
+    assert_eq!(
+        body.acknowledged_by.as_ref().map(|p| p.name.as_str()),
+        Some("王伟")
+    );
+
+    // Another gateway may not report on this one's texts: to it they do
+    // not exist.
+    daemon
+        .admin()
+        .await
+        .notify()
+        .add_gateway(pb::AddGatewayRequest {
+            id: "voice".into(),
+            url: receiver.url.clone(),
+            channels: vec!["voice".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("second gateway");
+    let other = daemon.token("gateway:voice", "语音网关").await;
+    let foreign = report(&daemon, &other, &wangwei, pb::DeliveryState::Read, true, "")
+        .await
+        .expect_err("not its text");
+    assert_eq!(foreign.code(), tonic::Code::NotFound);
+    let missing = report(
+        &daemon,
+        &other,
+        "alarm-999-nobody-voice",
+        pb::DeliveryState::Read,
+        false,
+        "",
+    )
+    .await
+    .expect_err("missing");
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+    assert_eq!(
+        foreign.message(),
+        missing
+            .message()
+            .replace("alarm-999-nobody-voice", &wangwei)
+    );
+
+    // A gateway's token opens nothing else: not the board, not the journal,
+    // not even the list of gateways.
+    let client = daemon.client(&gateway).await;
+    let denied = client
+        .incidents()
+        .list_incidents(pb::ListIncidentsRequest::default())
+        .await
+        .expect_err("no board");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    let denied = client
+        .journal()
+        .watch(pb::WatchRequest::default())
+        .await
+        .expect_err("no journal");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    let denied = client
+        .notify()
+        .list_gateways(pb::ListGatewaysRequest {})
+        .await
+        .expect_err("no gateways");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    // And nobody else reports deliveries.
+    let officer = daemon.token("officer", "officer").await;
+    let denied = report(
+        &daemon,
+        &officer,
+        &wangwei,
+        pb::DeliveryState::Read,
+        true,
+        "",
+    )
+    .await
+    .expect_err("officers acknowledge on the console");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    daemon.stop().await;
+}

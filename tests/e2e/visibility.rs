@@ -230,6 +230,13 @@ fn expectations() -> HashMap<&'static str, Vec<Case>> {
             vec![write(r#"{"id":"nosuch"}"#, None)],
         ),
         (
+            "NotifyService/ReportDelivery",
+            vec![write(
+                r#"{"key":"alarm-1-x-sms","state":"DELIVERY_STATE_READ"}"#,
+                None,
+            )],
+        ),
+        (
             "NotifyService/TestGateway",
             vec![read(r#"{"id":"nosuch","to":"13800000000"}"#, None)],
         ),

@@ -14,7 +14,7 @@ pub enum Cmd {
         /// Label, usually the holder's name.
         #[arg(long)]
         name: String,
-        /// admin, officer, leader, post:<id> or unit:<id>.
+        /// admin, officer, leader, post:<id>, unit:<id> or gateway:<id> (a gateway adapter: it may only report deliveries).
         #[arg(long)]
         role: String,
         /// When it stops working: a time from now (`90m`, `12h`, `30d`) or

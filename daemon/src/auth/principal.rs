@@ -22,6 +22,10 @@ pub enum Role {
     Post(String),
     /// A linkage unit: only incidents assigned to it.
     Unit(String),
+    /// An SMS or voice gateway's adapter: may only report how the
+    /// notifications it was sent fared (`NotifyService.ReportDelivery`),
+    /// nothing else, on no other service.
+    Gateway(String),
     /// The daemon itself (bootstrap, escalation engine). Never held by a token.
     System,
 }
@@ -53,6 +57,7 @@ impl fmt::Display for Role {
             Role::Leader => f.write_str("leader"),
             Role::Post(id) => write!(f, "post:{id}"),
             Role::Unit(id) => write!(f, "unit:{id}"),
+            Role::Gateway(id) => write!(f, "gateway:{id}"),
             Role::System => f.write_str("system"),
         }
     }
@@ -66,7 +71,7 @@ impl FromStr for Role {
             Error::invalid(
                 "role",
                 format!(
-                    "{text:?} is not a role; use admin, officer, leader, post:<id> or unit:<id>"
+                    "{text:?} is not a role; use admin, officer, leader, post:<id>, unit:<id> or gateway:<id>"
                 ),
             )
         };
@@ -78,6 +83,9 @@ impl FromStr for Role {
             _ => match text.split_once(':') {
                 Some(("post", id)) if crate::validate::is_slug(id) => Ok(Role::Post(id.to_owned())),
                 Some(("unit", id)) if crate::validate::is_slug(id) => Ok(Role::Unit(id.to_owned())),
+                Some(("gateway", id)) if crate::validate::is_slug(id) => {
+                    Ok(Role::Gateway(id.to_owned()))
+                }
                 _ => Err(bad()),
             },
         }
@@ -130,7 +138,14 @@ mod tests {
 
     #[test]
     fn roles_round_trip_through_text() {
-        for text in ["admin", "officer", "leader", "post:xinhua", "unit:fire-1"] {
+        for text in [
+            "admin",
+            "officer",
+            "leader",
+            "post:xinhua",
+            "unit:fire-1",
+            "gateway:sms-main",
+        ] {
             let role: Role = text.parse().expect("valid role");
             assert_eq!(role.to_string(), text);
         }

@@ -268,6 +268,15 @@ pub enum Command {
     RemoveGateway {
         id: String,
     },
+    /// A gateway's callback about a notification it was sent: its new
+    /// state, and/or that its person acknowledged the alarm.
+    GatewayReport {
+        alarm: u64,
+        key: String,
+        state: Option<crate::notify::outbox::DeliveryState>,
+        detail: String,
+        acknowledge: bool,
+    },
     /// How one of an alarm's notifications fared (the delivery task's own
     /// command).
     RecordDelivery {

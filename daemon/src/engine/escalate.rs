@@ -333,26 +333,32 @@ pub(crate) fn acknowledge(scope: &mut Scope<'_>, id: u64, note: &str) -> Result<
     super::notify::cancel_owed(&mut alarm, scope.now);
     alarm.acknowledgement_note = (!note.is_empty()).then(|| note.to_owned());
     scope.writes.put_alarm(&alarm)?;
+    record_acknowledged(scope, &alarm)?;
+    Ok(Outcome::Alarm(Box::new(alarm)))
+}
+
+/// The event saying `alarm` was acknowledged: on its incident's timeline,
+/// or its own when it is about no incident.
+pub(crate) fn record_acknowledged(scope: &mut Scope<'_>, alarm: &Alarm) -> Result<()> {
     match alarm.incident_id {
         Some(incident_id) => {
             let mut incident = scope
                 .incident(incident_id)?
-                .ok_or_else(|| Error::Storage(format!("alarm {id}'s incident vanished")))?;
+                .ok_or_else(|| Error::Storage(format!("alarm {}'s incident vanished", alarm.id)))?;
             let events = vec![IncidentEvent::AlarmAcknowledged {
                 alarm: Box::new(alarm.clone()),
             }];
             scope.record_incident(&mut incident, events, false)?;
         }
         None => {
-            let audience = alarm.audience();
             scope.emit(
-                Subject::Alarm { id },
-                audience,
+                Subject::Alarm { id: alarm.id },
+                alarm.audience(),
                 EventBody::Alarm(AlarmEvent::Acknowledged(Box::new(alarm.clone()))),
             )?;
         }
     }
-    Ok(Outcome::Alarm(Box::new(alarm)))
+    Ok(())
 }
 
 /// Replaces the escalation policy, whole or not at all.

@@ -309,6 +309,13 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             replace,
         } => super::notify::add_gateway(scope, spec, secret.as_ref(), *replace),
         Command::RemoveGateway { id } => super::notify::remove_gateway(scope, id),
+        Command::GatewayReport {
+            alarm,
+            key,
+            state,
+            detail,
+            acknowledge,
+        } => super::notify::gateway_report(scope, *alarm, key, *state, detail, *acknowledge),
         Command::RecordDelivery { alarm, key, report } => {
             super::notify::record_delivery(scope, *alarm, key, report)
         }
@@ -757,6 +764,13 @@ fn create_token(
     }
     if let Some(assignee) = role.confined_to() {
         check_assignee(scope, &assignee)?;
+    }
+    if let Role::Gateway(id) = role
+        && scope.gateway(id)?.is_none()
+    {
+        return Err(Error::not_found(format!(
+            "gateway {id:?}: add it first (duty notify gateway add)"
+        )));
     }
     let mut new = tokens::generate()?;
     // 32 random bits: a clash is rare but cheap to rule out.

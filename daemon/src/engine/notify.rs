@@ -103,6 +103,76 @@ pub(crate) fn record_delivery(
     Ok(Outcome::Alarm(Box::new(alarm)))
 }
 
+/// A gateway's callback: what became of a notification it was sent, and/or
+/// that its person acknowledged the alarm from the phone — recorded in that
+/// person's name (the gateway's token as the principal). Only the gateway
+/// the notification went to may report on it; to any other it does not
+/// exist.
+pub(crate) fn gateway_report(
+    scope: &mut Scope<'_>,
+    alarm_id: u64,
+    key: &str,
+    state: Option<DeliveryState>,
+    detail: &str,
+    acknowledge: bool,
+) -> Result<Outcome> {
+    let Role::Gateway(me) = &scope.principal.role else {
+        return Err(Error::denied(
+            "only a gateway's token reports deliveries (role gateway:<id>)",
+        ));
+    };
+    let missing = || Error::not_found(format!("notification {key:?}"));
+    let mut alarm = scope.alarm(alarm_id)?.ok_or_else(missing)?;
+    let Some(notification) = alarm.notifications.iter_mut().find(|n| n.key == key) else {
+        return Err(missing());
+    };
+    // Its gateway; or, when the callback overtook the record of the send,
+    // a gateway that sends its channel.
+    let allowed = match notification.gateway.as_deref() {
+        Some(gateway) => gateway == me,
+        None => scope
+            .gateway(me)?
+            .is_some_and(|g| g.channels.contains(&notification.channel)),
+    };
+    if !allowed {
+        return Err(missing());
+    }
+    if notification.gateway.is_none() {
+        notification.gateway = Some(me.clone());
+    }
+    let person = notification.name.clone();
+    let mut changed = false;
+    if let Some(state) = state
+        && notification.state.may_become(state)
+    {
+        notification.state = state;
+        notification.since = scope.now;
+        notification.reason = (!detail.is_empty()).then(|| detail.to_owned());
+        changed = true;
+    }
+    if changed {
+        scope.writes.put_alarm(&alarm)?;
+        record_alarm_change(scope, &alarm, key)?;
+    }
+    if acknowledge && alarm.acknowledged_at.is_none() {
+        alarm.acknowledged_at = Some(scope.now);
+        alarm.acknowledged_by = Some(crate::auth::principal::Principal {
+            token_id: scope.principal.token_id.clone(),
+            name: person,
+            role: scope.principal.role.clone(),
+        });
+        alarm.acknowledgement_note = Some(if detail.is_empty() {
+            format!("acknowledged from the phone, via {me}")
+        } else {
+            format!("acknowledged from the phone, via {me}: {detail}")
+        });
+        cancel_owed(&mut alarm, scope.now);
+        scope.writes.put_alarm(&alarm)?;
+        super::escalate::record_acknowledged(scope, &alarm)?;
+    }
+    Ok(Outcome::Alarm(Box::new(alarm)))
+}
+
 /// The event saying one of `alarm`'s notifications changed.
 fn record_alarm_change(scope: &mut Scope<'_>, alarm: &Alarm, key: &str) -> Result<()> {
     match alarm.incident_id {

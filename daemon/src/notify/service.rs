@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::delivery::Deliveries;
 use super::gateway::{self, Secret};
+use super::outbox::DeliveryState;
 use super::webhook::{self, Channel, Message, Recipient};
 use crate::auth::{principal_of, require_admin, require_centre};
 use crate::convert;
@@ -64,8 +65,74 @@ pub fn channel_in(field: &str, text: &str) -> Result<Channel> {
     }
 }
 
+/// The alarm id in an idempotency key `alarm-<id>-…`.
+fn alarm_of_key(key: &str) -> Result<u64> {
+    key.strip_prefix("alarm-")
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|id| id.parse::<u64>().ok())
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            Error::invalid(
+                "key",
+                format!("{key:?} is not a notification's key (alarm-<id>-<person>-<channel>)"),
+            )
+        })
+}
+
 #[tonic::async_trait]
 impl pb::notify_service_server::NotifyService for Notify {
+    async fn report_delivery(
+        &self,
+        request: Request<pb::ReportDeliveryRequest>,
+    ) -> Reply<pb::ReportDeliveryReply> {
+        let principal = principal_of(&request)?;
+        if !matches!(principal.role, crate::auth::principal::Role::Gateway(_)) {
+            return Err(Error::denied(
+                "only a gateway's token reports deliveries (a token of role gateway:<id>)",
+            )
+            .into());
+        }
+        let r = request.into_inner();
+        let request_id = validate::request_id(&r.request_id)?;
+        validate::max_len("key", &r.key, 200)?;
+        let alarm = alarm_of_key(r.key.trim())?;
+        validate::max_len("detail", &r.detail, validate::MAX_REASON)?;
+        let detail: String = r.detail.chars().filter(|c| !c.is_control()).collect();
+        let state = match pb::DeliveryState::try_from(r.state) {
+            Ok(pb::DeliveryState::Unspecified) => None,
+            Ok(pb::DeliveryState::Delivered) => Some(DeliveryState::Delivered),
+            Ok(pb::DeliveryState::Read) => Some(DeliveryState::Read),
+            Ok(pb::DeliveryState::Failed) => Some(DeliveryState::Failed),
+            _ => {
+                return Err(Error::invalid(
+                    "state",
+                    "a gateway reports DELIVERED, READ or FAILED (or nothing, to acknowledge only)",
+                )
+                .into());
+            }
+        };
+        if state.is_none() && !r.acknowledge {
+            return Err(Error::invalid(
+                "state",
+                "says nothing: give a state, or acknowledge, or both",
+            )
+            .into());
+        }
+        let command = Command::GatewayReport {
+            alarm,
+            key: r.key.trim().to_owned(),
+            state,
+            detail: detail.trim().to_owned(),
+            acknowledge: r.acknowledge,
+        };
+        match self.engine.submit(principal, request_id, command).await? {
+            Outcome::Alarm(alarm) => Ok(Response::new(pb::ReportDeliveryReply {
+                alarm: Some(convert::alarm_out(&alarm)),
+            })),
+            _ => Err(Error::Storage("ReportDelivery answered something else".into()).into()),
+        }
+    }
+
     async fn add_gateway(
         &self,
         request: Request<pb::AddGatewayRequest>,
