@@ -448,6 +448,7 @@ pub(crate) fn gateway_out(
         max_in_flight: gateway.max_in_flight,
         timeout_ms: u32::try_from(gateway.timeout_ms).unwrap_or(u32::MAX),
         retry_for_seconds: gateway.retry_for_secs,
+        ca_pem: gateway.ca_pem.clone().unwrap_or_default(),
         added_at: Some(ts(gateway.added_at)),
         added_by: gateway.added_by.clone(),
         health,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dutyroom_daemon::clock::ManualClock;
-use dutyroom_daemon::notify::receiver::{Checks, serve};
+use dutyroom_daemon::notify::receiver::{self, Checks};
 use dutyroom_daemon::notify::webhook::Message;
 use dutyroom_proto::v1 as pb;
 use jiff::{SignedDuration, Timestamp};
@@ -33,41 +33,55 @@ impl Receiver {
     }
 
     async fn start_on(addr: &str, answer: u16) -> Receiver {
+        Receiver::start_with(addr, answer, None).await
+    }
+
+    /// Over https, with this certificate and key.
+    async fn start_tls(cert: &str, key: &str) -> Receiver {
+        let acceptor = receiver::tls_acceptor(cert, key).expect("acceptor");
+        Receiver::start_with("127.0.0.1:0", 200, Some(acceptor)).await
+    }
+
+    async fn start_with(addr: &str, answer: u16, tls: Option<receiver::TlsAcceptor>) -> Receiver {
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}/hook", listener.local_addr().expect("addr"));
         let answer = Arc::new(AtomicU16::new(answer));
         let taken: Arc<Mutex<BTreeMap<String, Vec<Message>>>> = Arc::default();
         let tried: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
         let (a, t, seen) = (answer.clone(), taken.clone(), tried.clone());
-        tokio::spawn(serve(
-            listener,
-            Checks {
-                secret: SECRET.as_bytes().to_vec(),
-                tolerance: 300,
-            },
-            move |message: Message| {
-                let (a, t, seen) = (a.clone(), t.clone(), seen.clone());
-                async move {
-                    *seen
-                        .lock()
+        let checks = Checks {
+            secret: SECRET.as_bytes().to_vec(),
+            tolerance: 300,
+        };
+        let handler = move |message: Message| {
+            let (a, t, seen) = (a.clone(), t.clone(), seen.clone());
+            async move {
+                *seen
+                    .lock()
+                    .expect("lock")
+                    .entry(message.idempotency_key.clone())
+                    .or_default() += 1;
+                let status = a.load(Ordering::SeqCst);
+                if status == 0 {
+                    std::future::pending::<()>().await;
+                }
+                if (200..300).contains(&status) {
+                    t.lock()
                         .expect("lock")
                         .entry(message.idempotency_key.clone())
-                        .or_default() += 1;
-                    let status = a.load(Ordering::SeqCst);
-                    if status == 0 {
-                        std::future::pending::<()>().await;
-                    }
-                    if (200..300).contains(&status) {
-                        t.lock()
-                            .expect("lock")
-                            .entry(message.idempotency_key.clone())
-                            .or_default()
-                            .push(message);
-                    }
-                    status
+                        .or_default()
+                        .push(message);
                 }
-            },
-        ));
+                status
+            }
+        };
+        match tls {
+            Some(acceptor) => {
+                tokio::spawn(receiver::serve_tls(listener, acceptor, checks, handler))
+            }
+            None => tokio::spawn(receiver::serve(listener, checks, handler)),
+        };
         Receiver {
             url,
             answer,
@@ -808,5 +822,78 @@ async fn a_gateway_reports_delivery_and_a_leader_acknowledges_from_the_phone() {
     .await
     .expect_err("officers acknowledge on the console");
     assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_gateway_is_reached_only_when_its_certificate_is_trusted() {
+    let (daemon, _clock) = start().await;
+    let ca = dutyroom_daemon::tls::make_ca("短信网关 CA").expect("ca");
+    let server =
+        dutyroom_daemon::tls::make_server(&ca, &["127.0.0.1".to_owned()]).expect("server cert");
+    let receiver = Receiver::start_tls(&server.cert, &server.key).await;
+    assert!(receiver.url.starts_with("https://"));
+    let admin = daemon.admin().await;
+    // Without its CA the certificate is not trusted: the test says so.
+    admin
+        .notify()
+        .add_gateway(pb::AddGatewayRequest {
+            id: "sms-main".into(),
+            url: receiver.url.clone(),
+            channels: vec!["sms".into()],
+            secret: SECRET.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("added");
+    let test = |admin: dutyroom_console::client::Client| async move {
+        admin
+            .notify()
+            .test_gateway(pb::TestGatewayRequest {
+                id: "sms-main".into(),
+                to: "13800000000".into(),
+                channel: String::new(),
+            })
+            .await
+            .expect("tested")
+            .into_inner()
+    };
+    let untrusted = test(daemon.admin().await).await;
+    assert!(!untrusted.ok);
+    assert!(untrusted.error.contains("TLS"), "{}", untrusted.error);
+    assert!(receiver.taken().is_empty());
+    // With it: signed, over TLS, taken.
+    admin
+        .notify()
+        .add_gateway(pb::AddGatewayRequest {
+            id: "sms-main".into(),
+            url: receiver.url.clone(),
+            channels: vec!["sms".into()],
+            ca_pem: ca.cert.clone(),
+            replace: true,
+            ..Default::default()
+        })
+        .await
+        .expect("replaced, keeping its secret");
+    let trusted = test(daemon.admin().await).await;
+    assert!(trusted.ok, "{}", trusted.error);
+    let number = daemon.call_number("https", Some("post:xinhua")).await;
+    let raised = escalate(&daemon, &number).await;
+    until(&daemon, &number, raised.id, all(pb::DeliveryState::Sent)).await;
+    assert_eq!(receiver.taken().len(), 3, "the test and two texts");
+    // A CA that is not PEM is refused with a reason.
+    let bad = admin
+        .notify()
+        .add_gateway(pb::AddGatewayRequest {
+            id: "other".into(),
+            url: receiver.url.clone(),
+            channels: vec!["sms".into()],
+            ca_pem: "not a certificate".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("bad CA");
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    assert!(bad.message().contains("ca"), "{}", bad.message());
     daemon.stop().await;
 }

@@ -48,6 +48,10 @@ pub enum GatewayCmd {
         /// new one is given).
         #[arg(long)]
         replace: bool,
+        /// For an https:// gateway whose certificate is not signed by a
+        /// CA the system trusts: its CA's certificate (PEM file).
+        #[arg(long)]
+        ca: Option<PathBuf>,
     },
     /// Lists gateways and how each is doing (never their secrets).
     List,
@@ -86,7 +90,13 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
             timeout,
             retry_for,
             replace,
+            ca,
         } => {
+            let ca_pem = match ca {
+                Some(path) => std::fs::read_to_string(&path)
+                    .map_err(|e| CliError::Usage(format!("--ca {}: {e}", path.display())))?,
+                None => String::new(),
+            };
             let secret = match secret_file {
                 Some(path) => read_secret(&path)?,
                 None => String::new(),
@@ -104,6 +114,7 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: Cmd) -> Result<(), CliError> {
                     retry_for_seconds: retry_for.map(|t| t.as_secs()).unwrap_or(0),
                     secret,
                     replace,
+                    ca_pem,
                 })
                 .await?
                 .into_inner();

@@ -296,6 +296,8 @@ pub struct GatewaySpec {
     pub max_in_flight: u32,
     pub timeout_ms: u64,
     pub retry_for_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
 }
 
 /// A repeat call as the officer took it (when and by whom come from the

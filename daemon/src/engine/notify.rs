@@ -229,6 +229,7 @@ pub(crate) fn add_gateway(
         max_in_flight: spec.max_in_flight,
         timeout_ms: spec.timeout_ms,
         retry_for_secs: spec.retry_for_secs,
+        ca_pem: spec.ca_pem.clone(),
         added_at: scope.now,
         added_by: scope.principal.name.clone(),
     };

@@ -230,6 +230,7 @@ async fn pass(
                 &message,
                 timestamp,
                 gateway.timeout(),
+                gateway.ca_pem.as_deref(),
             )
             .await;
             // Recorded here, so that many sends are recorded together (the

@@ -27,6 +27,8 @@ pub const MIN_SECRET: usize = 16;
 pub const MAX_SECRET: usize = 512;
 /// Longest URL accepted.
 const MAX_URL: usize = 2048;
+/// Largest CA bundle accepted (bytes of PEM).
+const MAX_CA: usize = 64 * 1024;
 
 /// A gateway's secret: shown as `***` by `{:?}`, so that no log or error
 /// message carries it.
@@ -56,6 +58,10 @@ pub struct Gateway {
     pub timeout_ms: u64,
     /// How long one notification is retried, in seconds.
     pub retry_for_secs: u64,
+    /// The CA (PEM) an `https://` gateway's certificate chains to, when not
+    /// to one of the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
     /// When it was added.
     pub added_at: Timestamp,
     /// Who added it.
@@ -97,6 +103,18 @@ impl Gateway {
                 "timeout",
                 format!("must be 100 ms to 120 s (got {} ms)", self.timeout_ms),
             ));
+        }
+        if let Some(pem) = &self.ca_pem {
+            if pem.len() > MAX_CA {
+                return Err(Error::invalid(
+                    "ca",
+                    format!("is longer than {MAX_CA} bytes"),
+                ));
+            }
+            if !self.url.starts_with("https://") {
+                return Err(Error::invalid("ca", "is for an https:// gateway only"));
+            }
+            super::webhook::tls::certificates(pem).map_err(|e| Error::invalid("ca", e))?;
         }
         if !(10..=7 * 24 * 3600).contains(&self.retry_for_secs) {
             return Err(Error::invalid(
@@ -195,6 +213,7 @@ mod tests {
             max_in_flight: DEFAULT_IN_FLIGHT,
             timeout_ms: 10_000,
             retry_for_secs: 3600,
+            ca_pem: None,
             added_at: Timestamp::UNIX_EPOCH,
             added_by: "admin".into(),
         }

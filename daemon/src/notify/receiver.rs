@@ -16,6 +16,8 @@ use hyper_util::rt::TokioIo;
 
 use super::webhook::{self, Message, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
+pub use tokio_rustls::TlsAcceptor;
+
 /// The largest body accepted.
 const MAX_BODY: usize = 64 * 1024;
 
@@ -39,25 +41,87 @@ where
     F: Fn(Message) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = u16> + Send + 'static,
 {
+    serve_with(listener, None, checks, handle).await
+}
+
+/// [`serve`] over TLS (an `https://` gateway), with `acceptor`'s
+/// certificate; a connection whose handshake fails is dropped.
+pub async fn serve_tls<F, Fut>(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    checks: Checks,
+    handle: F,
+) -> std::io::Result<()>
+where
+    F: Fn(Message) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = u16> + Send + 'static,
+{
+    serve_with(listener, Some(acceptor), checks, handle).await
+}
+
+/// A TLS acceptor for [`serve_tls`] from a certificate (chain) and its
+/// private key, PEM.
+pub fn tls_acceptor(cert_pem: &str, key_pem: &str) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let certs = super::webhook::tls::certificates(cert_pem)?;
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| format!("the key is not a PEM private key: {e}"))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| e.to_string())?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+async fn serve_with<F, Fut>(
+    listener: tokio::net::TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    checks: Checks,
+    handle: F,
+) -> std::io::Result<()>
+where
+    F: Fn(Message) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = u16> + Send + 'static,
+{
     let checks = Arc::new(checks);
     let handle = Arc::new(handle);
     loop {
         let (stream, _) = listener.accept().await?;
         let checks = checks.clone();
         let handle = handle.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let checks = checks.clone();
-                let handle = handle.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(answer(request, &checks, &*handle).await)
+            match acceptor {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        connection(stream, checks, handle).await;
+                    }
                 }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                None => connection(stream, checks, handle).await,
+            }
         });
     }
+}
+
+/// Answers the requests of one connection.
+async fn connection<S, F, Fut>(stream: S, checks: Arc<Checks>, handle: Arc<F>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    F: Fn(Message) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = u16> + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let checks = checks.clone();
+        let handle = handle.clone();
+        async move { Ok::<_, std::convert::Infallible>(answer(request, &checks, &*handle).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 async fn answer<F, Fut>(
@@ -162,9 +226,16 @@ mod tests {
     async fn a_signed_message_arrives_whole_and_a_forged_one_never() {
         let (url, got) = receiver("gw-secret", 200).await;
         let sent = message("alarm-3-liuyang-voice");
-        let status = post(&url, b"gw-secret", &sent, now(), Duration::from_secs(5))
-            .await
-            .expect("delivered");
+        let status = post(
+            &url,
+            b"gw-secret",
+            &sent,
+            now(),
+            Duration::from_secs(5),
+            None,
+        )
+        .await
+        .expect("delivered");
         assert_eq!(status, 200);
         assert_eq!(
             got.lock().expect("lock").as_slice(),
@@ -172,7 +243,7 @@ mod tests {
         );
 
         // Another secret: refused, not handed on.
-        let forged = post(&url, b"guessed", &sent, now(), Duration::from_secs(5)).await;
+        let forged = post(&url, b"guessed", &sent, now(), Duration::from_secs(5), None).await;
         assert!(
             matches!(&forged, Err(PostError::Status { status: 401, answer }) if answer.contains("signature")),
             "{forged:?}"
@@ -184,6 +255,7 @@ mod tests {
             &sent,
             now() - 3_600,
             Duration::from_secs(5),
+            None,
         )
         .await;
         assert!(
@@ -197,7 +269,15 @@ mod tests {
     #[tokio::test]
     async fn a_failing_or_absent_gateway_is_worth_retrying() {
         let (url, _) = receiver("s", 503).await;
-        let busy = post(&url, b"s", &message("k"), now(), Duration::from_secs(5)).await;
+        let busy = post(
+            &url,
+            b"s",
+            &message("k"),
+            now(),
+            Duration::from_secs(5),
+            None,
+        )
+        .await;
         assert!(
             matches!(&busy, Err(e @ PostError::Status { status: 503, .. }) if e.retryable()),
             "{busy:?}"
@@ -206,7 +286,15 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let gone = format!("http://{}/", listener.local_addr().expect("addr"));
         drop(listener);
-        let down = post(&gone, b"s", &message("k"), now(), Duration::from_secs(5)).await;
+        let down = post(
+            &gone,
+            b"s",
+            &message("k"),
+            now(),
+            Duration::from_secs(5),
+            None,
+        )
+        .await;
         assert!(
             matches!(&down, Err(e @ PostError::Connect(_)) if e.retryable()),
             "{down:?}"
@@ -223,6 +311,7 @@ mod tests {
             &message("k"),
             now(),
             Duration::from_millis(300),
+            None,
         )
         .await;
         assert!(matches!(&slow, Err(PostError::Timeout(_))), "{slow:?}");
@@ -235,6 +324,7 @@ mod tests {
             &message("k"),
             now(),
             Duration::from_secs(1),
+            None,
         )
         .await;
         assert!(matches!(&bad, Err(e @ PostError::BadUrl(_)) if !e.retryable()));

@@ -169,6 +169,7 @@ impl pb::notify_service_server::NotifyService for Notify {
                 0 => gateway::DEFAULT_RETRY_FOR.as_secs(),
                 n => n,
             },
+            ca_pem: (!r.ca_pem.trim().is_empty()).then(|| r.ca_pem.trim().to_owned()),
         };
         let command = Command::AddGateway {
             spec,
@@ -283,6 +284,7 @@ impl pb::notify_service_server::NotifyService for Notify {
             &message,
             jiff::Timestamp::now().as_second(),
             gateway.timeout(),
+            gateway.ca_pem.as_deref(),
         )
         .await;
         let took_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);

@@ -211,31 +211,38 @@ impl PostError {
     }
 }
 
-/// POSTs `message` to `url` (plain `http://` for now), signed with
-/// `secret` at `timestamp`; the whole exchange within `timeout`. The
-/// gateway's status when it is 2xx.
+/// POSTs `message` to `url` (`https://`, or `http://` for an adapter on
+/// the same host), signed with `secret` at `timestamp`; the whole exchange
+/// within `timeout`. An `https://` gateway's certificate must chain to the
+/// system's roots or to `ca_pem` (PEM: the gateway's own CA). The gateway's
+/// status when it is 2xx.
 pub async fn post(
     url: &str,
     secret: &[u8],
     message: &Message,
     timestamp: i64,
     timeout: Duration,
+    ca_pem: Option<&str>,
 ) -> Result<u16, PostError> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| PostError::BadUrl(format!("{url:?}: {e}")))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(PostError::BadUrl(format!(
-            "{url:?}: only http:// is supported yet"
-        )));
-    }
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => {
+            return Err(PostError::BadUrl(format!(
+                "{url:?}: must start with https:// or http://"
+            )));
+        }
+    };
     let host = uri
         .host()
         .ok_or_else(|| PostError::BadUrl(format!("{url:?} has no host")))?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    let port = uri.port_u16().unwrap_or(80);
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     // Host without any user:password@, and the origin-form target (the
     // path), which every server routes on.
     let authority = match uri.port_u16() {
@@ -254,43 +261,121 @@ pub async fn post(
         .header(SIGNATURE_HEADER, signature(secret, timestamp, &body))
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| PostError::BadUrl(format!("{url:?}: {e}")))?;
+    let connector = if https {
+        Some(tls::connector(ca_pem).map_err(PostError::BadUrl)?)
+    } else {
+        None
+    };
     let exchange = async {
         let stream = tokio::net::TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|e| PostError::Connect(e.to_string()))?;
         let _ = stream.set_nodelay(true);
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| PostError::Http(e.to_string()))?;
-        let driver = tokio::spawn(connection);
-        let answer = sender
-            .send_request(request)
-            .await
-            .map_err(|e| PostError::Http(e.to_string()))?;
-        let status = answer.status().as_u16();
-        // Taken is taken, whatever follows the status line: a body that
-        // never ends must not turn it into a timeout and a second send.
-        if (200..300).contains(&status) {
-            driver.abort();
-            Ok(status)
-        } else {
-            let text = Limited::new(answer.into_body(), ANSWER_READ)
-                .collect()
-                .await
-                .map(|body| body.to_bytes())
-                .unwrap_or_default();
-            driver.abort();
-            let answer: String = String::from_utf8_lossy(&text)
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(ANSWER_KEPT)
-                .collect();
-            Err(PostError::Status { status, answer })
+        match connector {
+            Some(connector) => {
+                let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
+                    .map_err(|e| PostError::BadUrl(format!("{url:?}: {e}")))?;
+                let stream = connector
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| PostError::Connect(format!("TLS with {host}: {e}")))?;
+                send(stream, request).await
+            }
+            None => send(stream, request).await,
         }
     };
     tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| PostError::Timeout(timeout))?
+}
+
+/// One request over `stream`: the status when 2xx, else what was answered.
+async fn send<S>(stream: S, request: http::Request<Full<Bytes>>) -> Result<u16, PostError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| PostError::Http(e.to_string()))?;
+    let driver = tokio::spawn(connection);
+    let answer = sender
+        .send_request(request)
+        .await
+        .map_err(|e| PostError::Http(e.to_string()))?;
+    let status = answer.status().as_u16();
+    // Taken is taken, whatever follows the status line: a body that never
+    // ends must not turn it into a timeout and a second send.
+    if (200..300).contains(&status) {
+        driver.abort();
+        return Ok(status);
+    }
+    let text = Limited::new(answer.into_body(), ANSWER_READ)
+        .collect()
+        .await
+        .map(|body| body.to_bytes())
+        .unwrap_or_default();
+    driver.abort();
+    let answer: String = String::from_utf8_lossy(&text)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(ANSWER_KEPT)
+        .collect();
+    Err(PostError::Status { status, answer })
+}
+
+/// The TLS client side of `https://` gateways (rustls with ring: no
+/// OpenSSL).
+pub mod tls {
+    use std::sync::{Arc, OnceLock};
+
+    use tokio_rustls::TlsConnector;
+    use tokio_rustls::rustls::{self, RootCertStore};
+
+    /// The system's roots, loaded once.
+    fn system_roots() -> &'static RootCertStore {
+        static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+        ROOTS.get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            for cert in found.certs {
+                let _ = roots.add(cert);
+            }
+            roots
+        })
+    }
+
+    /// Reads the certificates of a PEM text (a CA), or says why not.
+    pub fn certificates(
+        pem: &str,
+    ) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+        use rustls::pki_types::pem::PemObject;
+        let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("the CA is not PEM certificates: {e}"))?;
+        if certs.is_empty() {
+            return Err("the CA holds no certificate (-----BEGIN CERTIFICATE-----)".into());
+        }
+        Ok(certs)
+    }
+
+    /// A connector trusting the system's roots and `ca_pem`.
+    pub fn connector(ca_pem: Option<&str>) -> Result<TlsConnector, String> {
+        let mut roots = system_roots().clone();
+        if let Some(pem) = ca_pem {
+            for cert in certificates(pem)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("the CA cannot be used: {e}"))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(TlsConnector::from(Arc::new(config)))
+    }
 }
 
 #[cfg(test)]
