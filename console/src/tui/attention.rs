@@ -66,7 +66,7 @@ pub fn items(model: &Model, seen: &BTreeSet<String>, lang: Lang) -> Vec<Item> {
             } else {
                 describe_alarm(model, alarm, lang)
             },
-            who: targets(alarm),
+            who: targets(alarm, lang),
         });
     }
     // A post only sees its own orders; send-backs and presence are the
@@ -193,22 +193,54 @@ pub fn describe_alarm(model: &Model, alarm: &pb::Alarm, lang: Lang) -> String {
     text
 }
 
-/// `张三 13800000001, 李四 13900000002` — everyone the alarm reached.
-pub fn targets(alarm: &pb::Alarm) -> String {
+/// `张三 13800000001 短信已发, 李四 13900000002` — everyone the alarm
+/// reached, and how each text or call to them fared.
+pub fn targets(alarm: &pb::Alarm, lang: Lang) -> String {
     let mut people: Vec<String> = Vec::new();
     for target in &alarm.targets {
         for person in &target.people {
-            let line = if person.phone.is_empty() {
+            let mut line = if person.phone.is_empty() {
                 person.name.clone()
             } else {
                 format!("{} {}", person.name, person.phone)
             };
+            for sent in alarm.notifications.iter().filter(|n| {
+                if person.person_id.is_empty() {
+                    n.person_id.is_empty() && n.name == person.name
+                } else {
+                    n.person_id == person.person_id
+                }
+            }) {
+                line.push(' ');
+                line.push_str(&notification(sent, lang));
+            }
             if !people.contains(&line) {
                 people.push(line);
             }
         }
     }
     people.join(", ")
+}
+
+/// `短信已发`, `电话未送达`: one text or call and where it stands.
+pub fn notification(n: &pb::Notification, lang: Lang) -> String {
+    let channel = if n.channel == "voice" {
+        T::Voice
+    } else {
+        T::Sms
+    };
+    let state = match pb::DeliveryState::try_from(n.state) {
+        Ok(pb::DeliveryState::Sent) => T::DeliverySent,
+        Ok(pb::DeliveryState::Delivered) => T::DeliveryDelivered,
+        Ok(pb::DeliveryState::Read) => T::DeliveryRead,
+        Ok(pb::DeliveryState::Failed) => T::DeliveryFailed,
+        Ok(pb::DeliveryState::Cancelled) => T::DeliveryCancelled,
+        _ => T::DeliveryQueued,
+    };
+    match lang {
+        Lang::Zh => format!("{}{}", channel.get(lang), state.get(lang)),
+        Lang::En => format!("{} {}", channel.get(lang), state.get(lang)),
+    }
 }
 
 fn name_of(model: &Model, assignee: &pb::Assignee) -> String {

@@ -287,6 +287,18 @@ impl Model {
                     self.apply_to_incident(event);
                 }
             }
+            Some(Body::AlarmNotified(notified)) => {
+                // Only an alarm still waiting is kept; its texts' states
+                // follow it.
+                if let Some(alarm) = &notified.alarm
+                    && let Some(waiting) = self.alarms.get_mut(&alarm.id)
+                {
+                    waiting.notifications.clone_from(&alarm.notifications);
+                }
+                if event.subject_kind == "incident" {
+                    self.apply_to_incident(event);
+                }
+            }
             Some(Body::RollCallChanged(rollcall)) => {
                 if let Some(own) = &self.own
                     && waits_for(rollcall, own)

@@ -367,3 +367,73 @@ fn q_asks_before_leaving_with_items_waiting() {
     assert!(screen(&app, 80, 24).contains("待处理"));
     assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Effect::Quit]);
 }
+
+#[test]
+fn an_alarm_shows_who_its_texts_reached_and_who_they_did_not() {
+    let mut app = app(Lang::Zh);
+    let person = pb::Contact {
+        person_id: "wangwei".into(),
+        name: "王伟".into(),
+        phone: "13800000000".into(),
+    };
+    let target = pb::AlarmTarget {
+        target: "centre_duty_leader".into(),
+        scope: String::new(),
+        people: vec![person.clone()],
+    };
+    if let Some(waiting) = app.model.alarms.get_mut(&3) {
+        waiting.targets = vec![target.clone()];
+    }
+    app.rebuild();
+    let mut alarm = app.model.alarms[&3].clone();
+    alarm.notifications = vec![pb::Notification {
+        key: format!("alarm-3-{}-sms", person.person_id),
+        channel: "sms".into(),
+        person_id: person.person_id.clone(),
+        name: person.name.clone(),
+        to: person.phone.clone(),
+        state: pb::DeliveryState::Queued as i32,
+        ..Default::default()
+    }];
+    let notified = |seq: u64, alarm: &pb::Alarm, state: pb::DeliveryState| {
+        let mut alarm = alarm.clone();
+        alarm.notifications[0].state = state as i32;
+        AppEvent::Watch(Box::new(pb::Event {
+            seq,
+            kind: "incident.alarm_notified".into(),
+            subject_kind: "incident".into(),
+            subject_id: alarm.incident.clone(),
+            body: Some(pb::event::Body::AlarmNotified(pb::AlarmNotified {
+                key: alarm.notifications[0].key.clone(),
+                alarm: Some(alarm),
+            })),
+            ..Default::default()
+        }))
+    };
+    app.update(notified(300, &alarm, pb::DeliveryState::Queued));
+    let who = |app: &App| {
+        app.attention
+            .iter()
+            .find(|i| i.kind == Kind::Alarm(3))
+            .map(|i| i.who.clone())
+            .unwrap_or_default()
+    };
+    assert!(who(&app).contains("短信待发"), "{}", who(&app));
+    app.update(notified(301, &alarm, pb::DeliveryState::Failed));
+    assert!(
+        who(&app).contains(&format!("{} {} 短信未送达", person.name, person.phone)),
+        "{}",
+        who(&app)
+    );
+    // No new alarm: a text's news does not ring as one.
+    let effects = app.update(notified(302, &alarm, pb::DeliveryState::Sent));
+    assert!(!effects.contains(&Effect::Bell), "{effects:?}");
+    assert!(who(&app).contains("短信已发"), "{}", who(&app));
+    // English says it in words.
+    let mut en = super::app(Lang::En);
+    if let Some(waiting) = en.model.alarms.get_mut(&3) {
+        waiting.targets = vec![target];
+    }
+    en.update(notified(300, &alarm, pb::DeliveryState::Read));
+    assert!(who(&en).contains("sms read"), "{}", who(&en));
+}

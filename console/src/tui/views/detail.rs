@@ -253,6 +253,25 @@ pub(crate) fn describe(app: &App, event: &pb::Event) -> String {
                 )
             }
         }
+        Some(Body::AlarmNotified(n)) => n
+            .alarm
+            .as_ref()
+            .and_then(|a| {
+                let sent = a.notifications.iter().find(|x| x.key == n.key)?;
+                let mut line = format!(
+                    "#{} {} {}",
+                    a.id,
+                    sent.name,
+                    crate::tui::attention::notification(sent, app.lang)
+                );
+                // dutyd's reason is English: the Chinese console leaves it.
+                if !zh && !sent.reason.is_empty() {
+                    line.push_str(": ");
+                    line.push_str(&sent.reason);
+                }
+                Some(line)
+            })
+            .unwrap_or_else(|| pick("通知", "notification")),
         Some(Body::SeverityRaised(r)) => format!(
             "{} {} → {}",
             pick("升级", "severity"),
