@@ -449,6 +449,8 @@ pub(crate) fn gateway_out(
         timeout_ms: u32::try_from(gateway.timeout_ms).unwrap_or(u32::MAX),
         retry_for_seconds: gateway.retry_for_secs,
         ca_pem: gateway.ca_pem.clone().unwrap_or_default(),
+        failing_since: gateway.failing_since.map(ts),
+        failing_error: gateway.failing_error.clone().unwrap_or_default(),
         added_at: Some(ts(gateway.added_at)),
         added_by: gateway.added_by.clone(),
         health,
@@ -700,9 +702,12 @@ pub(crate) fn event_out(record: &Record) -> pb::Event {
             }))
         }
         EventBody::Alarm(e) => Some(Body::Alarm(alarm_out(e.alarm()))),
-        EventBody::Gateway(GatewayEvent::Added(g) | GatewayEvent::Removed(g)) => {
-            Some(Body::GatewayChanged(gateway_out(g, None)))
-        }
+        EventBody::Gateway(
+            GatewayEvent::Added(g)
+            | GatewayEvent::Removed(g)
+            | GatewayEvent::Failing(g)
+            | GatewayEvent::Recovered(g),
+        ) => Some(Body::GatewayChanged(gateway_out(g, None))),
         EventBody::Policy(e) => Some(Body::PolicyChanged(pb::PolicyChanged {
             version: e.version,
             toml: e.text.clone(),

@@ -135,6 +135,19 @@ async fn add_gateway(daemon: &TestDaemon, url: &str, retry_for_seconds: u64) -> 
         .expect("gateway")
 }
 
+async fn first_gateway(daemon: &TestDaemon) -> pb::Gateway {
+    daemon
+        .admin()
+        .await
+        .notify()
+        .list_gateways(pb::ListGatewaysRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .gateways
+        .remove(0)
+}
+
 /// Escalates `number` by hand to level 2 (the shipped policy's first level
 /// that texts: the centre's duty leaders and the post's leader).
 async fn escalate(daemon: &TestDaemon, number: &str) -> pb::Alarm {
@@ -326,6 +339,10 @@ async fn a_receiver_down_for_two_minutes_gets_each_text_exactly_once_when_back()
         .clone()
         .expect("health");
     assert!(failing.failures_in_a_row >= 2, "{failing:?}");
+    // Failing: journaled, for the centre's consoles to show.
+    let gateway = first_gateway(&daemon).await;
+    assert!(gateway.failing_since.is_some(), "{gateway:?}");
+    assert!(gateway.failing_error.contains("503"), "{gateway:?}");
     assert!(failing.last_error.contains("503"), "{failing:?}");
     // Its own two texts, and those of the ladder's own alarms since.
     assert!(failing.owed >= 2, "{failing:?}");
@@ -348,6 +365,36 @@ async fn a_receiver_down_for_two_minutes_gets_each_text_exactly_once_when_back()
         alarm.notifications.iter().all(|n| n.attempts >= 2),
         "{:?}",
         alarm.notifications
+    );
+    // Got through: no longer failing, and the journal says so.
+    let mut recovered = first_gateway(&daemon).await;
+    for _ in 0..100 {
+        if recovered.failing_since.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        recovered = first_gateway(&daemon).await;
+    }
+    assert!(recovered.failing_since.is_none(), "{recovered:?}");
+    let kinds: Vec<String> = daemon
+        .admin()
+        .await
+        .journal()
+        .list_events(pb::ListEventsRequest {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("events")
+        .into_inner()
+        .events
+        .into_iter()
+        .filter(|e| e.subject_kind == "gateway")
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["gateway.added", "gateway.failing", "gateway.recovered"]
     );
     // Every key the receiver took, it took once (the ladder's later
     // alarms' texts included).

@@ -22,6 +22,8 @@ pub enum Kind {
     SentBack,
     /// A post that is not connected.
     Offline,
+    /// A gateway whose texts or calls are not getting through.
+    Gateway,
     /// A handover signed out and waiting for this console's officer.
     Handover,
     /// This console's own link to dutyd is down.
@@ -142,6 +144,41 @@ pub fn items(model: &Model, seen: &BTreeSet<String>, lang: Lang) -> Vec<Item> {
                 since: (!never).then_some(since),
                 what: format!("{} {}", post.name, T::Offline.get(lang)),
                 who: post.contact.clone(),
+            });
+        }
+    }
+    if model.own.is_none() {
+        for gateway in model.gateways.values() {
+            let Some(since) = gateway.failing_since.as_ref() else {
+                continue;
+            };
+            let since = urgency::ts(Some(since));
+            let key = format!("gateway:{}:{}", gateway.id, since.as_second());
+            if seen.contains(&key) {
+                continue;
+            }
+            let channels: Vec<&str> = gateway
+                .channels
+                .iter()
+                .map(|c| if c == "voice" { T::Voice } else { T::Sms }.get(lang))
+                .collect();
+            items.push(Item {
+                key,
+                kind: Kind::Gateway,
+                incident: None,
+                since: Some(since),
+                what: format!(
+                    "{} {} ({})",
+                    T::GatewayFailing.get(lang),
+                    gateway.id,
+                    channels.join("/")
+                ),
+                // dutyd's error is English: the Chinese console names where
+                // the gateway is instead.
+                who: match lang {
+                    Lang::Zh => gateway.url.clone(),
+                    Lang::En => gateway.failing_error.clone(),
+                },
             });
         }
     }

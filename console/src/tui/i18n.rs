@@ -266,6 +266,7 @@ catalogue! {
     AlarmOther => ("警报", "alarm"),
     LateBy => ("迟报", "late by"),
     Sms => ("短信", "sms"),
+    GatewayFailing => ("通知网关发送失败", "notification gateway failing"),
     Voice => ("电话", "call"),
     DeliveryQueued => ("待发", "queued"),
     DeliverySent => ("已发", "sent"),

@@ -49,6 +49,8 @@ pub struct Snapshot {
     pub rollcalls: Vec<pb::RollCall>,
     /// Who is connected (the centre's view; empty for a post).
     pub presence: Vec<pb::PresenceEntry>,
+    /// The SMS and voice gateways (the centre's view; empty for a post).
+    pub gateways: Vec<pb::Gateway>,
 }
 
 /// The console's picture of the duty room.
@@ -73,6 +75,8 @@ pub struct Model {
     pub rollcalls: BTreeMap<u64, pb::RollCall>,
     /// Presence by `post:<id>` / `unit:<id>`.
     pub presence: BTreeMap<String, pb::PresenceEntry>,
+    /// The SMS and voice gateways by id (a failing one needs the officer).
+    pub gateways: BTreeMap<String, pb::Gateway>,
     /// The post or unit this console speaks for (`post:xinhua`), if any.
     pub own: Option<String>,
     /// The last journal seq applied: resume the stream from here.
@@ -99,6 +103,8 @@ pub enum Notice {
     SentBack(String, String),
     /// A post dropped off (its id).
     Offline(String),
+    /// A gateway started failing (its id): texts and calls are not going out.
+    GatewayFailing(String),
 }
 
 /// `post:<id>` or `unit:<id>` for an assignee.
@@ -202,6 +208,11 @@ impl Model {
             .presence
             .into_iter()
             .map(|p| (presence_key(&p), p))
+            .collect();
+        model.gateways = snapshot
+            .gateways
+            .into_iter()
+            .map(|g| (g.id.clone(), g))
             .collect();
         model
     }
@@ -323,6 +334,20 @@ impl Model {
                     notices.push(Notice::Offline(id.to_owned()));
                 }
                 self.presence.insert(key, entry.clone());
+            }
+            Some(Body::GatewayChanged(gateway)) => {
+                if event.kind == "gateway.removed" {
+                    self.gateways.remove(&gateway.id);
+                } else {
+                    let was_failing = self
+                        .gateways
+                        .get(&gateway.id)
+                        .is_some_and(|g| g.failing_since.is_some());
+                    if gateway.failing_since.is_some() && !was_failing {
+                        notices.push(Notice::GatewayFailing(gateway.id.clone()));
+                    }
+                    self.gateways.insert(gateway.id.clone(), gateway.clone());
+                }
             }
             Some(Body::PostChanged(post)) => {
                 self.posts.insert(post.id.clone(), post.clone());

@@ -70,8 +70,19 @@ pub async fn snapshot(client: &Client) -> Result<(pb::ServerInfo, Snapshot), ton
         Err(status) if status.code() == Code::PermissionDenied => Vec::new(),
         Err(status) => return Err(status),
     };
+    // Gateways likewise: the centre's.
+    let gateways = match client
+        .notify()
+        .list_gateways(pb::ListGatewaysRequest {})
+        .await
+    {
+        Ok(reply) => reply.into_inner().gateways,
+        Err(status) if status.code() == Code::PermissionDenied => Vec::new(),
+        Err(status) => return Err(status),
+    };
     let snapshot = Snapshot {
         presence,
+        gateways,
         rollcalls: client
             .rollcalls()
             .list_roll_calls(pb::ListRollCallsRequest {

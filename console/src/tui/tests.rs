@@ -178,6 +178,7 @@ pub(crate) fn snapshot() -> Snapshot {
     );
     Snapshot {
         head_seq: 100,
+        gateways: Vec::new(),
         incidents: vec![fire, leak, noise, traffic, resolved],
         posts: vec![
             post("xinhua", "新华街道指挥部", false),

@@ -277,6 +277,12 @@ pub enum Command {
         detail: String,
         acknowledge: bool,
     },
+    /// A gateway started failing (`Some(error)`) or got through again
+    /// (the delivery task's own command).
+    GatewayHealth {
+        id: String,
+        failing: Option<String>,
+    },
     /// How one of an alarm's notifications fared (the delivery task's own
     /// command).
     RecordDelivery {

@@ -309,6 +309,9 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
             replace,
         } => super::notify::add_gateway(scope, spec, secret.as_ref(), *replace),
         Command::RemoveGateway { id } => super::notify::remove_gateway(scope, id),
+        Command::GatewayHealth { id, failing } => {
+            super::notify::gateway_health(scope, id, failing.as_deref())
+        }
         Command::GatewayReport {
             alarm,
             key,

@@ -230,6 +230,8 @@ pub(crate) fn add_gateway(
         timeout_ms: spec.timeout_ms,
         retry_for_secs: spec.retry_for_secs,
         ca_pem: spec.ca_pem.clone(),
+        failing_since: None,
+        failing_error: None,
         added_at: scope.now,
         added_by: scope.principal.name.clone(),
     };
@@ -261,6 +263,44 @@ pub(crate) fn add_gateway(
         gateway: Box::new(gateway),
         made_secret: made,
     })
+}
+
+/// Records that a gateway started failing (`Some(error)`) or got a message
+/// through again (`None`): the delivery task's own command. Nothing
+/// changes (and nothing is recorded) when it already stands so.
+pub(crate) fn gateway_health(
+    scope: &mut Scope<'_>,
+    id: &str,
+    failing: Option<&str>,
+) -> Result<Outcome> {
+    if scope.principal.role != Role::System {
+        return Err(Error::denied(
+            "only dutyd's delivery task records a gateway's health",
+        ));
+    }
+    let Some(mut gateway) = scope.gateway(id)? else {
+        return Ok(Outcome::Done);
+    };
+    let event = match (failing, gateway.failing_since) {
+        (Some(error), None) => {
+            gateway.failing_since = Some(scope.now);
+            gateway.failing_error = Some(error.to_owned());
+            GatewayEvent::Failing(gateway.clone())
+        }
+        (None, Some(_)) => {
+            gateway.failing_since = None;
+            gateway.failing_error = None;
+            GatewayEvent::Recovered(gateway.clone())
+        }
+        _ => return Ok(Outcome::Done),
+    };
+    scope.writes.put_gateway(&gateway, None)?;
+    scope.emit(
+        Subject::Gateway { id: id.to_owned() },
+        Vec::new(),
+        EventBody::Gateway(event),
+    )?;
+    Ok(Outcome::Done)
 }
 
 /// Removes a gateway (and its secret).

@@ -142,6 +142,10 @@ pub enum GatewayEvent {
     /// Removed; what it still owed goes to another gateway of its channel,
     /// or fails.
     Removed(crate::notify::gateway::Gateway),
+    /// Failed attempts in a row: an attention item at the centre.
+    Failing(crate::notify::gateway::Gateway),
+    /// A message got through again after it was failing.
+    Recovered(crate::notify::gateway::Gateway),
 }
 
 /// Who looked up which phone number (the principal is the record's).
@@ -252,6 +256,8 @@ impl EventBody {
             EventBody::Alarm(AlarmEvent::Notified { .. }) => "alarm.notified".to_owned(),
             EventBody::Gateway(GatewayEvent::Added(_)) => "gateway.added".to_owned(),
             EventBody::Gateway(GatewayEvent::Removed(_)) => "gateway.removed".to_owned(),
+            EventBody::Gateway(GatewayEvent::Failing(_)) => "gateway.failing".to_owned(),
+            EventBody::Gateway(GatewayEvent::Recovered(_)) => "gateway.recovered".to_owned(),
         }
     }
 }

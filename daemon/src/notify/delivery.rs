@@ -288,15 +288,27 @@ async fn settle(
                 s.failing_since = None;
                 s.last_sent_at = Some(now);
             });
-            Ok(())
+            if stored_failing(engine, &id) {
+                health(engine, &id, None).await
+            } else {
+                Ok(())
+            }
         }
         Err(error) => {
             let said = clip(&error.to_string());
+            let mut in_a_row = 0;
             deliveries.update(&id, |s| {
                 s.failures_in_a_row += 1;
                 s.failing_since.get_or_insert(now);
                 s.last_error = Some(said.clone());
+                in_a_row = s.failures_in_a_row;
             });
+            if in_a_row >= super::gateway::FAILING_AFTER
+                && !stored_failing(engine, &id)
+                && let Err(error) = health(engine, &id, Some(said.clone())).await
+            {
+                tracing::warn!(%error, gateway = %id, "recording a failing gateway");
+            }
             let backoff = sent.gateway.backoff();
             let delay = backoff.delay(sent.attempts, retry::jitter_seed());
             let queued_at = engine
@@ -357,6 +369,29 @@ async fn settle(
     if let Err(error) = outcome {
         tracing::warn!(%error, "recording a notification's delivery");
     }
+}
+
+/// Whether the store says gateway `id` is failing (the task's own copy may
+/// be older than the record of it).
+fn stored_failing(engine: &Engine, id: &str) -> bool {
+    engine
+        .store()
+        .gateway(id)
+        .ok()
+        .flatten()
+        .is_some_and(|g| g.failing_since.is_some())
+}
+
+/// Records that a gateway is failing (`Some`) or got through again.
+async fn health(engine: &Engine, id: &str, failing: Option<String>) -> Result<()> {
+    let command = Command::GatewayHealth {
+        id: id.to_owned(),
+        failing,
+    };
+    engine
+        .submit(Principal::system(), None, command)
+        .await
+        .map(|_| ())
 }
 
 /// Submits a delivery report as dutyd's own command.

@@ -21,6 +21,8 @@ pub const MAX_IN_FLIGHT: u32 = 64;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a notification is retried when not told otherwise.
 pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(60 * 60);
+/// Failed attempts in a row after which a gateway is reported failing.
+pub const FAILING_AFTER: u32 = 3;
 /// Shortest secret accepted (bytes): an HMAC key must not be guessable.
 pub const MIN_SECRET: usize = 16;
 /// Longest secret accepted (bytes).
@@ -62,6 +64,14 @@ pub struct Gateway {
     /// to one of the system's roots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_pem: Option<String>,
+    /// Since when it has been failing (after [`FAILING_AFTER`] failed
+    /// attempts in a row): an attention item at the centre until a message
+    /// gets through again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<Timestamp>,
+    /// What its failing attempts got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_error: Option<String>,
     /// When it was added.
     pub added_at: Timestamp,
     /// Who added it.
@@ -214,6 +224,8 @@ mod tests {
             timeout_ms: 10_000,
             retry_for_secs: 3600,
             ca_pem: None,
+            failing_since: None,
+            failing_error: None,
             added_at: Timestamp::UNIX_EPOCH,
             added_by: "admin".into(),
         }

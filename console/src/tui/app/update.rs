@@ -141,6 +141,13 @@ impl App {
                             }
                             self.next_ring = Some(self.now + self.bell_every);
                         }
+                        Notice::GatewayFailing(id) => {
+                            self.complain(format!("{}: {id}", self.t(T::GatewayFailing)));
+                            if self.ringing() {
+                                effects.push(Effect::Bell);
+                            }
+                            self.next_ring = Some(self.now + self.bell_every);
+                        }
                         Notice::Offline(post) => {
                             let name = self.display_name(&format!("post:{post}"));
                             self.complain(format!("{}: {name}", self.t(T::PostOffline)));

@@ -437,3 +437,47 @@ fn an_alarm_shows_who_its_texts_reached_and_who_they_did_not() {
     en.update(notified(300, &alarm, pb::DeliveryState::Read));
     assert!(who(&en).contains("sms read"), "{}", who(&en));
 }
+
+#[test]
+fn a_failing_gateway_rings_once_and_waits_until_it_recovers() {
+    let mut app = app(Lang::Zh);
+    let gateway = |seq: u64, kind: &str, failing: bool| {
+        AppEvent::Watch(Box::new(pb::Event {
+            seq,
+            kind: kind.into(),
+            subject_kind: "gateway".into(),
+            subject_id: "sms-main".into(),
+            body: Some(pb::event::Body::GatewayChanged(pb::Gateway {
+                id: "sms-main".into(),
+                url: "https://sms.example.gov.cn/hook".into(),
+                channels: vec!["sms".into()],
+                failing_since: if failing { super::ts(NOW) } else { None },
+                failing_error: if failing {
+                    "gateway answered 503".into()
+                } else {
+                    String::new()
+                },
+                ..Default::default()
+            })),
+            ..Default::default()
+        }))
+    };
+    let before = app.attention.len();
+    assert!(app.update(gateway(200, "gateway.added", false)).is_empty());
+    assert_eq!(app.attention.len(), before);
+    let effects = app.update(gateway(201, "gateway.failing", true));
+    assert!(effects.contains(&Effect::Bell), "{effects:?}");
+    let item = app
+        .attention
+        .iter()
+        .find(|i| i.kind == Kind::Gateway)
+        .expect("an attention item");
+    assert!(
+        item.what.contains("通知网关发送失败 sms-main (短信)"),
+        "{}",
+        item.what
+    );
+    assert!(item.who.contains("sms.example.gov.cn"), "{}", item.who);
+    app.update(gateway(202, "gateway.recovered", false));
+    assert!(app.attention.iter().all(|i| i.kind != Kind::Gateway));
+}
