@@ -20,6 +20,7 @@
 //! - [`search`]: history search at N past calls, and the index's cost.
 
 pub mod ab;
+pub mod alarms;
 pub mod baseline;
 pub mod child;
 pub mod crash;
@@ -42,6 +43,7 @@ use crate::client::Client;
 
 pub use load::{LoadOptions, Report};
 pub use render::{RenderReport, render};
+pub(crate) use search::call as search_call;
 
 /// Where the load goes.
 pub enum Target {

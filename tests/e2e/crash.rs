@@ -49,7 +49,7 @@ fn child_daemon() {
 }
 
 /// This test binary, re-run as the child daemon on `data`.
-fn launch(data: &Path) -> tokio::process::Command {
+pub(crate) fn launch(data: &Path) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(std::env::current_exe().expect("test binary"));
     command
         .args([

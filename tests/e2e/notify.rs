@@ -944,3 +944,145 @@ async fn an_https_gateway_is_reached_only_when_its_certificate_is_trusted() {
     assert!(bad.message().contains("ca"), "{}", bad.message());
     daemon.stop().await;
 }
+
+/// `kill -9` of dutyd (a child process) while texts are in flight: after
+/// the restart every text is sent, under its own key, and none that was
+/// confirmed before the kill is sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_delivery_loses_no_text() {
+    use dutyroom_console::bench::child::ChildDaemon;
+    use dutyroom_console::client::Client;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (mut child, _) = ChildDaemon::spawn(crate::crash::launch(&data))
+        .await
+        .expect("the child daemon starts");
+    let token = std::fs::read_to_string(data.with_extension("token")).expect("admin token");
+    let token = token.trim().to_owned();
+    let admin = Client::connect(&child.addr, Some(&token))
+        .await
+        .expect("connects");
+    admin
+        .people()
+        .create_person(pb::CreatePersonRequest {
+            request_id: String::new(),
+            person: Some(pb::Person {
+                id: "wangwei".into(),
+                name: "王伟".into(),
+                phone: "13800000000".into(),
+                roles: vec!["duty_leader".into()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("person");
+    dutyroom_console::bench::ensure_category(&admin)
+        .await
+        .expect("category");
+    let receiver = Receiver::start(200).await;
+    admin
+        .notify()
+        .add_gateway(pb::AddGatewayRequest {
+            id: "sms-main".into(),
+            url: receiver.url.clone(),
+            channels: vec!["sms".into()],
+            secret: SECRET.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("gateway");
+    let escalate = |admin: Client| async move {
+        let mut keys = Vec::new();
+        for _ in 0..10 {
+            let mut call = crate::support::call("起火", None);
+            if let Some(intake) = call.intake.as_mut() {
+                intake.place_id.clear();
+            }
+            let number = admin
+                .incidents()
+                .create_incident(call)
+                .await
+                .expect("create")
+                .into_inner()
+                .incident
+                .expect("incident")
+                .number;
+            admin
+                .incidents()
+                .escalate(pb::EscalateRequest {
+                    incident: number.clone(),
+                    to_level: 2,
+                    reason: "测试".into(),
+                    ..Default::default()
+                })
+                .await
+                .expect("escalated");
+            keys.push(number);
+        }
+        keys
+    };
+    let sent_everywhere = |admin: Client, count: usize| async move {
+        for _ in 0..400 {
+            let alarms = admin
+                .escalation()
+                .list_alarms(pb::ListAlarmsRequest {
+                    include_acknowledged: true,
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .await
+                .expect("alarms")
+                .into_inner()
+                .alarms;
+            if alarms.len() >= count
+                && alarms.iter().all(|a| {
+                    !a.notifications.is_empty()
+                        && a.notifications
+                            .iter()
+                            .all(|n| n.state() == pb::DeliveryState::Sent)
+                })
+            {
+                return alarms;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("not every text was sent");
+    };
+    // Ten alarms whose texts are confirmed before the kill.
+    escalate(admin.clone()).await;
+    let before = sent_everywhere(admin.clone(), 10).await;
+    // Ten more whose texts the gateway takes in but never answers.
+    receiver.answer(0);
+    escalate(admin.clone()).await;
+    for _ in 0..400 {
+        if receiver.tries() >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(receiver.tries() >= 12, "{} tries", receiver.tries());
+    child.kill().await.expect("SIGKILL");
+    receiver.answer(200);
+    let (mut again, _) = ChildDaemon::spawn(crate::crash::launch(&data))
+        .await
+        .expect("restarts");
+    let admin = Client::connect(&again.addr, Some(&token))
+        .await
+        .expect("connects again");
+    let after = sent_everywhere(admin, 20).await;
+    let taken = receiver.taken();
+    for alarm in &after {
+        for n in &alarm.notifications {
+            assert_eq!(
+                taken.get(&n.key).map(Vec::len),
+                Some(1),
+                "{} taken exactly once",
+                n.key
+            );
+        }
+    }
+    assert_eq!(before.len(), 10);
+    assert_eq!(taken.len(), 20);
+    again.terminate().await.expect("a clean stop");
+}

@@ -200,7 +200,7 @@ fn word(dice: u64) -> &'static str {
 }
 
 /// Call `n` as taken.
-fn call(n: u64) -> pb::CreateIncidentRequest {
+pub(crate) fn call(n: u64) -> pb::CreateIncidentRequest {
     let dice = mix(n);
     pb::CreateIncidentRequest {
         intake: Some(pb::IncidentIntake {

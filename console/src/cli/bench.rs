@@ -170,6 +170,24 @@ pub enum Cmd {
         #[arg(long, default_value_t = 5)]
         cost_seconds: u64,
     },
+    /// An alarm storm reaching an SMS gateway (an embedded dutyd and a
+    /// verifying receiver in this process): from each alarm's raising to
+    /// the gateway's 2xx, and intake during the storm against intake
+    /// without, in alternating rounds.
+    Alarms {
+        /// Alarms raised in all.
+        #[arg(long, default_value_t = 1_000)]
+        alarms: u64,
+        /// Seconds of storm they are spread over.
+        #[arg(long, default_value_t = 60)]
+        over: u64,
+        /// Rounds with and without the storm each.
+        #[arg(long, default_value_t = 6)]
+        rounds: usize,
+        /// Intake clients.
+        #[arg(long, short, default_value_t = 8)]
+        clients: usize,
+    },
     /// The console's frame time with many open incidents (no daemon).
     Render {
         /// Open incidents on the board.
@@ -407,6 +425,28 @@ pub async fn run(
                 cost_rounds,
                 cost_seconds,
                 progress,
+            })
+            .await
+            .map_err(other)?;
+            if format == Format::Json {
+                return json(out, &report);
+            }
+            for line in report.lines() {
+                writeln!(out, "{line}")?;
+            }
+            return Ok(());
+        }
+        Cmd::Alarms {
+            alarms,
+            over,
+            rounds,
+            clients,
+        } => {
+            let report = bench::alarms::run(&bench::alarms::AlarmBenchOptions {
+                alarms,
+                over,
+                rounds,
+                clients,
             })
             .await
             .map_err(other)?;
