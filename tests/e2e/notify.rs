@@ -1086,3 +1086,89 @@ async fn sigkill_mid_delivery_loses_no_text() {
     assert_eq!(taken.len(), 20);
     again.terminate().await.expect("a clean stop");
 }
+
+/// The policy says who is texted (`send_to`) and that an acknowledgement
+/// from the phone stops the clock's ladder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_says_who_is_texted_and_that_a_phone_acknowledgement_stops_the_ladder() {
+    let (daemon, clock) = start().await;
+    let receiver = Receiver::start(200).await;
+    add_gateway(&daemon, &receiver.url, 3600).await;
+    let gateway = daemon.token("gateway:sms-main", "短信网关").await;
+    let policy = format!(
+        "{}\n[acknowledge]\nstops_ladder = true\n",
+        dutyroom_daemon::escalation::policy::DEFAULT_POLICY.replace(
+            "send = [\"sms\"]",
+            "send = [\"sms\"]\nsend_to = [\"post_responsible_leader\"]"
+        )
+    );
+    daemon
+        .admin()
+        .await
+        .escalation()
+        .set_policy(pb::SetPolicyRequest {
+            toml: policy,
+            ..Default::default()
+        })
+        .await
+        .expect("policy set");
+    // Severity II, not signed for: level 1 after 1 minute, level 2 five
+    // minutes later.
+    let number = daemon.call_number("签收超时", Some("post:xinhua")).await;
+    clock.advance(SignedDuration::from_secs(61));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    clock.advance(SignedDuration::from_mins(5));
+    let level2 = async {
+        loop {
+            let alarms = alarms_of(&daemon, &number).await;
+            if let Some(alarm) = alarms.into_iter().find(|a| a.level == 2) {
+                return alarm;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    };
+    let level2 = tokio::time::timeout(Duration::from_secs(10), level2)
+        .await
+        .expect("level 2 fired");
+    // Alarmed: the centre's leaders and the post's; texted: the post's only.
+    assert!(
+        level2
+            .targets
+            .iter()
+            .any(|t| t.target == "centre_duty_leader")
+    );
+    let texted: Vec<&str> = level2
+        .notifications
+        .iter()
+        .map(|n| n.person_id.as_str())
+        .collect();
+    assert_eq!(texted, vec!["wangwei"]);
+    let sent = until(&daemon, &number, level2.id, all(pb::DeliveryState::Sent)).await;
+    report(
+        &daemon,
+        &gateway,
+        &sent.notifications[0].key,
+        pb::DeliveryState::Read,
+        true,
+        "收到",
+    )
+    .await
+    .expect("acknowledged from the phone");
+    // Half an hour on: no level 3, no repeats of this clock.
+    for _ in 0..6 {
+        clock.advance(SignedDuration::from_mins(5));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let levels: Vec<u32> = alarms_of(&daemon, &number)
+        .await
+        .iter()
+        .filter(|a| a.kind == pb::AlarmKind::SignForOverdue as i32)
+        .map(|a| a.level)
+        .collect();
+    assert_eq!(
+        levels,
+        vec![1, 2],
+        "the ladder stopped at the acknowledgement"
+    );
+    daemon.stop().await;
+}

@@ -11,7 +11,7 @@ use crate::engine::scope::Scope;
 use crate::error::{Error, Result};
 use crate::escalation::alarm::{Alarm, AlarmKind};
 use crate::escalation::clocks::{self, ClockKind};
-use crate::escalation::policy::{self, Policy, Target};
+use crate::escalation::policy::{self, Level, Policy, Target};
 use crate::escalation::targets;
 use crate::incidents::model::{AssigneeRef, AssignmentRole, Incident, IncidentEvent, Severity};
 use crate::journal::record::{AlarmEvent, EventBody, PolicyEvent, Subject};
@@ -112,8 +112,7 @@ pub(crate) fn fire_due(scope: &mut Scope<'_>) -> Result<Outcome> {
                 firing.level,
                 assignee.as_ref(),
                 clock.assignment,
-                &level.notify,
-                &level.send,
+                &level,
                 reason.clone(),
                 firing.late_by.map(|d| d.as_secs()),
             )?;
@@ -147,8 +146,7 @@ fn new_alarm(
     level: u8,
     assignee: Option<&AssigneeRef>,
     assignment: Option<u32>,
-    notify: &[Target],
-    send: &[crate::notify::webhook::Channel],
+    ladder_level: &Level,
     reason: String,
     late_by_secs: Option<i64>,
 ) -> Result<Alarm> {
@@ -159,7 +157,13 @@ fn new_alarm(
         config: &roster,
         tz: scope.tz,
     };
-    let targets = targets::resolve(&duty, notify, assignee, post.as_deref(), scope.now)?;
+    let targets = targets::resolve(
+        &duty,
+        &ladder_level.notify,
+        assignee,
+        post.as_deref(),
+        scope.now,
+    )?;
     let mut alarm = Alarm {
         id: scope.next_alarm_id()?,
         raised_at: scope.now,
@@ -180,7 +184,7 @@ fn new_alarm(
         drill: incident.intake.drill,
         notifications: Vec::new(),
     };
-    super::notify::plan(scope, &mut alarm, send)?;
+    super::notify::plan(scope, &mut alarm, &ladder_level.send, &ladder_level.send_to)?;
     scope.writes.put_alarm(&alarm)?;
     Ok(alarm)
 }
@@ -220,8 +224,7 @@ pub(crate) fn escalate(
         level_number,
         lead.as_ref().map(|(a, _)| a),
         lead.as_ref().map(|(_, id)| *id),
-        &policy_level.notify,
-        &policy_level.send,
+        &policy_level,
         format!(
             "escalated by {} to level {level_number}: {reason}",
             scope.principal.name
@@ -337,18 +340,46 @@ pub(crate) fn acknowledge(scope: &mut Scope<'_>, id: u64, note: &str) -> Result<
     Ok(Outcome::Alarm(Box::new(alarm)))
 }
 
+/// The clock an alarm of `kind` is about, if a clock raised it.
+fn clock_of(kind: AlarmKind) -> Option<ClockKind> {
+    match kind {
+        AlarmKind::SignForOverdue => Some(ClockKind::SignFor),
+        AlarmKind::ArriveOverdue => Some(ClockKind::Arrive),
+        AlarmKind::ResolveOverdue => Some(ClockKind::Resolve),
+        AlarmKind::Manual | AlarmKind::ModeSwitched | AlarmKind::RollCallMissed => None,
+    }
+}
+
 /// The event saying `alarm` was acknowledged: on its incident's timeline,
-/// or its own when it is about no incident.
+/// or its own when it is about no incident; when the policy says so, the
+/// clock that raised it stops climbing.
 pub(crate) fn record_acknowledged(scope: &mut Scope<'_>, alarm: &Alarm) -> Result<()> {
     match alarm.incident_id {
         Some(incident_id) => {
             let mut incident = scope
                 .incident(incident_id)?
                 .ok_or_else(|| Error::Storage(format!("alarm {}'s incident vanished", alarm.id)))?;
-            let events = vec![IncidentEvent::AlarmAcknowledged {
+            let before = incident.clone();
+            let mut events = vec![IncidentEvent::AlarmAcknowledged {
                 alarm: Box::new(alarm.clone()),
             }];
-            scope.record_incident(&mut incident, events, false)?;
+            if scope.policy.acknowledge_stops_ladder
+                && let Some(kind) = clock_of(alarm.kind)
+                && let Some(clock) = incident.clocks.iter_mut().find(|c| {
+                    c.kind == kind && c.assignment == alarm.assignment && c.next_alarm.is_some()
+                })
+            {
+                // Its next level is not planned again: a clock that has
+                // alarmed keeps its ladder state when re-planned.
+                clock.next_alarm = None;
+                events.push(IncidentEvent::ClocksChanged {
+                    reason: format!(
+                        "alarm {} acknowledged: its ladder stops (the policy's acknowledge.stops_ladder)",
+                        alarm.id
+                    ),
+                });
+            }
+            scope.record_incident_from(Some(before), &mut incident, events)?;
         }
         None => {
             scope.emit(
@@ -482,12 +513,12 @@ pub(crate) fn mode_switched(scope: &mut Scope<'_>, post: &Post, reason: &str) ->
         drill: false,
         notifications: Vec::new(),
     };
-    let send = scope
+    let (send, send_to) = scope
         .policy
         .level(1)
-        .map(|l| l.send.clone())
+        .map(|l| (l.send.clone(), l.send_to.clone()))
         .unwrap_or_default();
-    super::notify::plan(scope, &mut alarm, &send)?;
+    super::notify::plan(scope, &mut alarm, &send, &send_to)?;
     scope.writes.put_alarm(&alarm)?;
     let audience = alarm.audience();
     scope.emit(

@@ -30,8 +30,14 @@ impl<R: Reader> Numbers for Directory<'_, R> {
 }
 
 /// Plans `alarm`'s notifications on the channels of `send` that a gateway
-/// serves; they are stored with the alarm (its id must be set).
-pub(crate) fn plan(scope: &Scope<'_>, alarm: &mut Alarm, send: &[Channel]) -> Result<()> {
+/// serves, to the people of the roles in `send_to` (empty: every role);
+/// they are stored with the alarm (its id must be set).
+pub(crate) fn plan(
+    scope: &Scope<'_>,
+    alarm: &mut Alarm,
+    send: &[Channel],
+    send_to: &[crate::escalation::policy::Target],
+) -> Result<()> {
     if send.is_empty() {
         return Ok(());
     }
@@ -40,9 +46,15 @@ pub(crate) fn plan(scope: &Scope<'_>, alarm: &mut Alarm, send: &[Channel]) -> Re
         .iter()
         .flat_map(|g| g.channels.iter().copied())
         .collect();
+    let reached: Vec<crate::escalation::alarm::AlarmTarget> = alarm
+        .targets
+        .iter()
+        .filter(|t| send_to.is_empty() || send_to.contains(&t.target))
+        .cloned()
+        .collect();
     alarm.notifications = outbox::plan(
         alarm.id,
-        &alarm.targets,
+        &reached,
         send,
         &served,
         &Directory(scope),

@@ -631,7 +631,7 @@ pub(crate) fn fire_rollcall(scope: &mut Scope<'_>, id: u64, due: &[Deadline]) ->
         )?;
         let late = now.duration_since(scheduled);
         alarms.push((
-            level.send.clone(),
+            (level.send.clone(), level.send_to.clone()),
             Alarm {
                 id: 0,
                 raised_at: now,
@@ -662,9 +662,9 @@ pub(crate) fn fire_rollcall(scope: &mut Scope<'_>, id: u64, due: &[Deadline]) ->
             },
         ));
     }
-    for (send, mut alarm) in alarms {
+    for ((send, send_to), mut alarm) in alarms {
         alarm.id = scope.next_alarm_id()?;
-        super::notify::plan(scope, &mut alarm, &send)?;
+        super::notify::plan(scope, &mut alarm, &send, &send_to)?;
         scope.writes.put_alarm(&alarm)?;
         let audience = alarm.audience();
         scope.emit(

@@ -65,6 +65,9 @@ pub struct Level {
     /// order; empty: the consoles only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub send: Vec<Channel>,
+    /// Which of `notify`'s roles `send` reaches (empty: all of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub send_to: Vec<Target>,
 }
 
 /// Which deadlines a rule sets, and for which incidents.
@@ -113,6 +116,10 @@ pub struct Policy {
     pub ladder: Vec<Level>,
     /// Repeat the last level this often after the ladder ends.
     pub repeat_every: Option<SignedDuration>,
+    /// An acknowledged alarm stops its clock's ladder (no further levels);
+    /// otherwise the ladder goes on until the assignee acts.
+    #[serde(default)]
+    pub acknowledge_stops_ladder: bool,
     /// The stored version this is (0: the shipped defaults). A clock
     /// started under one version keeps its deadline when another is set.
     #[serde(default)]
@@ -187,8 +194,10 @@ impl Policy {
                 notify: vec![Target::AssigneeDutyContact],
                 raise_severity: false,
                 send: Vec::new(),
+                send_to: Vec::new(),
             }],
             repeat_every: None,
+            acknowledge_stops_ladder: false,
             version: 0,
         }
     }
@@ -270,6 +279,14 @@ struct PolicyFile {
     ladder: Vec<LevelFile>,
     #[serde(default)]
     repeat: Option<RepeatFile>,
+    #[serde(default)]
+    acknowledge: Option<AcknowledgeFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcknowledgeFile {
+    stops_ladder: bool,
 }
 
 #[derive(Deserialize)]
@@ -321,6 +338,8 @@ struct LevelFile {
     raise_severity: bool,
     #[serde(default)]
     send: Vec<String>,
+    #[serde(default)]
+    send_to: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -516,11 +535,31 @@ pub fn parse(text: &str) -> Result<Policy> {
             }
             send.push(channel);
         }
+        let mut send_to = Vec::with_capacity(level.send_to.len());
+        for name in &level.send_to {
+            let role = target(&at("send_to"), name)?;
+            if !notify.contains(&role) {
+                return Err(bad(
+                    &at("send_to"),
+                    format!("{name} is not among this level's notify"),
+                ));
+            }
+            if !send_to.contains(&role) {
+                send_to.push(role);
+            }
+        }
+        if !send_to.is_empty() && send.is_empty() {
+            return Err(bad(
+                &at("send_to"),
+                "says who is texted or called, but send names no channel",
+            ));
+        }
         ladder.push(Level {
             after,
             notify,
             raise_severity: level.raise_severity,
             send,
+            send_to,
         });
     }
     let repeat_every = file
@@ -543,6 +582,7 @@ pub fn parse(text: &str) -> Result<Policy> {
         emergency_factor,
         ladder,
         repeat_every,
+        acknowledge_stops_ladder: file.acknowledge.is_some_and(|a| a.stops_ladder),
         version: 0,
     })
 }
@@ -712,6 +752,22 @@ mod tests {
         assert_eq!(send(2), vec![Channel::Sms]);
         assert_eq!(send(3), vec![Channel::Voice]);
         assert_eq!(send(5), vec![Channel::Voice]);
+        // Everyone the level alarms, and acknowledging does not stop it.
+        assert!(policy.ladder.iter().all(|l| l.send_to.is_empty()));
+        assert!(!policy.acknowledge_stops_ladder);
+        let chosen = parse(&format!(
+            "{}\n[acknowledge]\nstops_ladder = true\n",
+            DEFAULT_POLICY.replace(
+                "send = [\"sms\"]",
+                "send = [\"sms\"]\nsend_to = [\"post_responsible_leader\"]"
+            )
+        ))
+        .expect("valid");
+        assert!(chosen.acknowledge_stops_ladder);
+        assert_eq!(
+            chosen.level(2).map(|l| l.send_to.clone()),
+            Some(vec![Target::PostResponsibleLeader])
+        );
         assert_eq!(policy.level(7), policy.level(3));
         assert_eq!(policy.next_after(1), Some(SignedDuration::from_mins(5)));
         assert_eq!(policy.next_after(3), Some(SignedDuration::from_mins(15)));
@@ -760,6 +816,24 @@ mod tests {
             (
                 format!("{DEFAULT_POLICY}\n[[rule]]\ncategory = [\"fire\"]\n"),
                 "rule 3: deadlines",
+            ),
+            (
+                DEFAULT_POLICY.replace(
+                    "send = [\"sms\"]",
+                    "send = [\"sms\"]\nsend_to = [\"leaders_on_duty\"]",
+                ),
+                "ladder level 2: send_to: leaders_on_duty is not among this level's notify",
+            ),
+            (
+                DEFAULT_POLICY.replace(
+                    "notify = [\"assignee_duty_contact\"]",
+                    "notify = [\"assignee_duty_contact\"]\nsend_to = [\"assignee_duty_contact\"]",
+                ),
+                "ladder level 1: send_to: says who is texted or called, but send names no channel",
+            ),
+            (
+                format!("{DEFAULT_POLICY}\n[acknowledge]\nstops_ladder = \"yes\"\n"),
+                "file",
             ),
         ];
         for (text, expected) in cases {
