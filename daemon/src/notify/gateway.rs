@@ -175,7 +175,26 @@ pub fn check_url(url: &str) -> Result<()> {
     if authority.host().is_empty() {
         return Err(Error::invalid("url", format!("{url:?} has no host")));
     }
+    // Names and phone numbers must not cross a network in clear.
+    if uri.scheme_str() == Some("http") && !is_loopback(authority.host()) {
+        return Err(Error::invalid(
+            "url",
+            format!(
+                "{url:?}: plain http:// is only for an adapter on this host \
+                 (127.0.0.1, ::1, localhost); use https://"
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// This host: `localhost`, 127.0.0.0/8, `::1`.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A secret long enough to sign with.
@@ -239,12 +258,19 @@ mod tests {
                 .is_ok()
         );
         assert!(gateway("http://127.0.0.1:8080/").validate().is_ok());
+        assert!(gateway("http://localhost:8089/hook").validate().is_ok());
+        assert!(gateway("http://[::1]:8089/").validate().is_ok());
         for (url, says) in [
             ("ftp://x/", "https://"),
             ("https://user:pw@x/", "user or password"),
             ("https://x/\u{1b}[2J", "control"),
             ("not a url", "spaces"),
             ("/just/a/path", "https://"),
+            (
+                "http://sms.example.gov.cn/hook",
+                "only for an adapter on this host",
+            ),
+            ("http://10.0.0.5:8080/", "only for an adapter on this host"),
         ] {
             let error = gateway(url).validate().expect_err(url).to_string();
             assert!(error.contains(says), "{url}: {error}");
