@@ -199,6 +199,9 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: EscalationCmd) -> Result<(), CliError> 
                         for channel in &l.send {
                             what.push_str(&format!("+{channel} "));
                         }
+                        if !l.send.is_empty() && !l.send_to.is_empty() {
+                            what.push_str(&format!("(to {}) ", l.send_to.join(", ")));
+                        }
                         vec![
                             l.level.to_string(),
                             time(l.at.as_ref(), &zone),

@@ -256,6 +256,7 @@ fn simulate(engine: &Engine, r: &pb::SimulateRequest) -> Result<pb::SimulateRepl
                 at: Some(convert::ts(when)),
                 raise_severity: level.raise_severity,
                 send: level.send.iter().map(|c| c.name().to_owned()).collect(),
+                send_to: level.send_to.iter().map(|t| t.name().to_owned()).collect(),
                 repeat: index >= policy.ladder.len(),
                 targets: convert::targets_out(&targets::resolve(
                     &duty,
