@@ -827,6 +827,37 @@ async fn hold_link(client: Client, flaky: bool, stop: CancellationToken) {
     }
 }
 
+/// The demo city's SMS and voice gateway: a receiver in this process that
+/// checks each message's signature and takes it (a real centre points dutyd
+/// at its operator's adapter). Added afresh each run, as its port changes.
+async fn demo_gateway(addr: &str, admin: &str) -> Result<tokio::task::JoinHandle<()>, CliError> {
+    use dutyroom_daemon::notify::receiver::{self, Checks};
+    let secret = dutyroom_daemon::notify::gateway::new_secret()
+        .map_err(|e| CliError::Other(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/demo-gateway", listener.local_addr()?);
+    let checks = Checks {
+        secret: secret.as_bytes().to_vec(),
+        tolerance: 300,
+    };
+    let serving = tokio::spawn(async move {
+        let _ = receiver::serve(listener, checks, |_| async { 200 }).await;
+    });
+    Client::connect(addr, Some(admin))
+        .await?
+        .notify()
+        .add_gateway(pb::AddGatewayRequest {
+            id: "demo-gateway".into(),
+            url,
+            channels: vec!["sms".into(), "voice".into()],
+            secret,
+            replace: true,
+            ..Default::default()
+        })
+        .await?;
+    Ok(serving)
+}
+
 /// Runs the demo: daemon, data, simulator, console.
 pub async fn run(args: DemoArgs, lang: crate::tui::i18n::Lang) -> Result<(), CliError> {
     let temp = tempfile::tempdir()?;
@@ -869,6 +900,7 @@ pub async fn run(args: DemoArgs, lang: crate::tui::i18n::Lang) -> Result<(), Cli
             serde_json::from_str(&text).map_err(|e| CliError::Other(e.to_string()))?
         }
     };
+    let _gateway = demo_gateway(&addr, &tokens.admin).await?;
     let post_token = match &args.post {
         Some(post) => Some(tokens.posts.get(post).cloned().ok_or_else(|| {
             CliError::Usage(format!(
