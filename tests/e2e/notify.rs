@@ -419,6 +419,25 @@ async fn a_refusal_fails_at_once_and_a_dead_gateway_is_given_up_on() {
         assert!(n.reason.contains("400"), "{}", n.reason);
         assert_eq!(n.attempts, 1);
     }
+    // Nobody acknowledges through a text that never reached them.
+    let gateway = daemon.token("gateway:sms-main", "短信网关").await;
+    let refused = report(
+        &daemon,
+        &gateway,
+        &alarm.notifications[0].key,
+        pb::DeliveryState::Unspecified,
+        true,
+        "收到",
+    )
+    .await
+    .expect_err("not reached");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        alarm_by_id(&daemon, &number, raised.id)
+            .await
+            .acknowledged_at
+            .is_none()
+    );
     // A gateway that never answers 2xx: retried for its minute, then failed
     // with the last error.
     receiver.answer(500);
@@ -656,7 +675,7 @@ async fn report(
     state: pb::DeliveryState,
     acknowledge: bool,
     detail: &str,
-) -> Result<pb::Alarm, tonic::Status> {
+) -> Result<pb::ReportDeliveryReply, tonic::Status> {
     daemon
         .client(token)
         .await
@@ -669,7 +688,7 @@ async fn report(
             ..Default::default()
         })
         .await
-        .map(|r| r.into_inner().alarm.expect("alarm"))
+        .map(tonic::Response::into_inner)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -720,15 +739,18 @@ async fn a_gateway_reports_delivery_and_a_leader_acknowledges_from_the_phone() {
     )
     .await
     .expect("delivered");
-    let state = |alarm: &pb::Alarm, key: &str| {
-        alarm
-            .notifications
-            .iter()
-            .find(|n| n.key == key)
-            .map(|n| n.state())
+    // The gateway hears of its own text only, not the alarm's people.
+    let state = |reply: &pb::ReportDeliveryReply| {
+        reply
+            .notification
+            .as_ref()
+            .map(|n| (n.key.clone(), n.state()))
     };
-    assert_eq!(state(&after, &liuyang), Some(pb::DeliveryState::Delivered));
-    assert!(after.acknowledged_at.is_none());
+    assert_eq!(
+        state(&after),
+        Some((liuyang.clone(), pb::DeliveryState::Delivered))
+    );
+    assert!(!after.acknowledged);
     // A late "delivered" after "read" changes nothing.
     report(
         &daemon,
@@ -750,7 +772,25 @@ async fn a_gateway_reports_delivery_and_a_leader_acknowledges_from_the_phone() {
     )
     .await
     .expect("late delivered");
-    assert_eq!(state(&after, &liuyang), Some(pb::DeliveryState::Read));
+    assert_eq!(
+        state(&after),
+        Some((liuyang.clone(), pb::DeliveryState::Read))
+    );
+    // Nor can it say "failed" now: states only move forward.
+    let after = report(
+        &daemon,
+        &gateway,
+        &liuyang,
+        pb::DeliveryState::Failed,
+        false,
+        "",
+    )
+    .await
+    .expect("late failed");
+    assert_eq!(
+        state(&after),
+        Some((liuyang.clone(), pb::DeliveryState::Read))
+    );
 
     // 王伟 replies 收到: the alarm is acknowledged in his name.
     let acked = report(
@@ -763,12 +803,12 @@ async fn a_gateway_reports_delivery_and_a_leader_acknowledges_from_the_phone() {
     )
     .await
     .expect("acknowledged");
-    let by = acked.acknowledged_by.clone().expect("by");
+    assert!(acked.acknowledged);
+    let listed = alarm_by_id(&daemon, &number, raised.id).await;
+    let by = listed.acknowledged_by.clone().expect("by");
     assert_eq!(by.name, "王伟");
     assert_eq!(by.role, "gateway:sms-main");
-    assert!(acked.acknowledgement_note.contains("收到"));
-    let listed = alarm_by_id(&daemon, &number, raised.id).await;
-    assert!(listed.acknowledged_at.is_some());
+    assert!(listed.acknowledgement_note.contains("收到"));
     let timeline = daemon
         .admin()
         .await
@@ -834,6 +874,54 @@ async fn a_gateway_reports_delivery_and_a_leader_acknowledges_from_the_phone() {
             .message()
             .replace("alarm-999-nobody-voice", &wangwei)
     );
+
+    // Nor another gateway of the same channel.
+    daemon
+        .admin()
+        .await
+        .notify()
+        .add_gateway(pb::AddGatewayRequest {
+            id: "sms-backup".into(),
+            url: receiver.url.clone(),
+            channels: vec!["sms".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("backup gateway");
+    let backup = daemon.token("gateway:sms-backup", "备用短信网关").await;
+    let foreign = report(
+        &daemon,
+        &backup,
+        &liuyang,
+        pb::DeliveryState::Failed,
+        false,
+        "",
+    )
+    .await
+    .expect_err("not its text");
+    assert_eq!(foreign.code(), tonic::Code::NotFound);
+    // A removed gateway's tokens end with it.
+    daemon
+        .admin()
+        .await
+        .notify()
+        .remove_gateway(pb::RemoveGatewayRequest {
+            id: "sms-backup".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("removed");
+    let revoked = report(
+        &daemon,
+        &backup,
+        &liuyang,
+        pb::DeliveryState::Read,
+        false,
+        "",
+    )
+    .await
+    .expect_err("revoked");
+    assert_eq!(revoked.code(), tonic::Code::Unauthenticated);
 
     // A gateway's token opens nothing else: not the board, not the journal,
     // not even the list of gateways.

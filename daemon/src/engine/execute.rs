@@ -807,20 +807,28 @@ fn create_token(
 
 fn revoke_token(scope: &mut Scope<'_>, id: &str) -> Result<Outcome> {
     require_admin(scope.principal, "revoke tokens")?;
-    let mut record = scope
+    let record = scope
         .token(id)?
         .ok_or_else(|| Error::not_found(format!("token {id:?}")))?;
-    if record.revoked_at.is_none() {
-        record.revoked_at = Some(scope.now);
-        scope.writes.put_token(&record)?;
-        scope.emit(
-            Subject::Token { id: id.to_owned() },
-            Vec::new(),
-            EventBody::Token(TokenEvent::Revoked(record.clone())),
-        )?;
-    }
+    let record = revoke(scope, record)?;
     Ok(Outcome::Token {
         record,
         bearer: None,
     })
+}
+
+/// Revokes a token (journaled), unless it already is.
+pub(crate) fn revoke(scope: &mut Scope<'_>, mut record: TokenRecord) -> Result<TokenRecord> {
+    if record.revoked_at.is_none() {
+        record.revoked_at = Some(scope.now);
+        scope.writes.put_token(&record)?;
+        scope.emit(
+            Subject::Token {
+                id: record.id.clone(),
+            },
+            Vec::new(),
+            EventBody::Token(TokenEvent::Revoked(record.clone())),
+        )?;
+    }
+    Ok(record)
 }

@@ -118,8 +118,9 @@ pub(crate) fn record_delivery(
 /// A gateway's callback: what became of a notification it was sent, and/or
 /// that its person acknowledged the alarm from the phone — recorded in that
 /// person's name (the gateway's token as the principal). Only the gateway
-/// the notification went to may report on it; to any other it does not
-/// exist.
+/// the notification was handed to may report on it; to any other it does
+/// not exist. A callback that overtakes the record of its own send is told
+/// to retry; an acknowledgement needs the text to have got through.
 pub(crate) fn gateway_report(
     scope: &mut Scope<'_>,
     alarm_id: u64,
@@ -135,22 +136,23 @@ pub(crate) fn gateway_report(
     };
     let missing = || Error::not_found(format!("notification {key:?}"));
     let mut alarm = scope.alarm(alarm_id)?.ok_or_else(missing)?;
+    let gateways = scope.gateways()?;
     let Some(notification) = alarm.notifications.iter_mut().find(|n| n.key == key) else {
         return Err(missing());
     };
-    // Its gateway; or, when the callback overtook the record of the send,
-    // a gateway that sends its channel.
-    let allowed = match notification.gateway.as_deref() {
-        Some(gateway) => gateway == me,
-        None => scope
-            .gateway(me)?
-            .is_some_and(|g| g.channels.contains(&notification.channel)),
-    };
-    if !allowed {
-        return Err(missing());
-    }
-    if notification.gateway.is_none() {
-        notification.gateway = Some(me.clone());
+    match notification.gateway.as_deref() {
+        Some(gateway) if gateway == me => {}
+        // Being sent to this gateway right now: its answer is not recorded
+        // yet. Nothing changes; the gateway tries again.
+        None if notification.state.is_owed()
+            && gateway::for_channel(&gateways, notification.channel)
+                .is_some_and(|g| &g.id == me) =>
+        {
+            return Err(Error::Unavailable(format!(
+                "notification {key:?} is being recorded as sent: report again in a moment"
+            )));
+        }
+        _ => return Err(missing()),
     }
     let person = notification.name.clone();
     let mut changed = false;
@@ -161,6 +163,16 @@ pub(crate) fn gateway_report(
         notification.since = scope.now;
         notification.reason = (!detail.is_empty()).then(|| detail.to_owned());
         changed = true;
+    }
+    let reached = matches!(
+        notification.state,
+        DeliveryState::Sent | DeliveryState::Delivered | DeliveryState::Read
+    );
+    if acknowledge && !reached {
+        return Err(Error::precondition(format!(
+            "notification {key:?} is {}: a person it did not reach cannot acknowledge through it",
+            notification.state.name()
+        )));
     }
     if changed {
         scope.writes.put_alarm(&alarm)?;
@@ -327,6 +339,12 @@ pub(crate) fn remove_gateway(scope: &mut Scope<'_>, id: &str) -> Result<Outcome>
         Vec::new(),
         EventBody::Gateway(GatewayEvent::Removed(gateway.clone())),
     )?;
+    // Its tokens end with it: a gateway added later under the same id must
+    // not hear from the old one's adapter.
+    let role = Role::Gateway(id.to_owned());
+    for token in scope.tokens_of(&role)? {
+        super::execute::revoke(scope, token)?;
+    }
     Ok(Outcome::Gateway {
         gateway: Box::new(gateway),
         made_secret: None,

@@ -267,6 +267,22 @@ impl<'a> Scope<'a> {
         self.view().due_deadlines(now, limit)
     }
 
+    /// The tokens of `role`, as they stand with this batch's writes.
+    pub(crate) fn tokens_of(
+        &self,
+        role: &crate::auth::principal::Role,
+    ) -> Result<Vec<crate::auth::tokens::TokenRecord>> {
+        let mut found = Vec::new();
+        for stored in self.store.tokens()? {
+            if let Some(record) = self.token(&stored.id)?
+                && record.role == *role
+            {
+                found.push(record);
+            }
+        }
+        Ok(found)
+    }
+
     /// The next alarm id.
     pub(crate) fn next_alarm_id(&mut self) -> Result<u64> {
         self.next_counter(Counter::AlarmId)

@@ -25,7 +25,7 @@ use super::gateway::{self, Gateway};
 use super::outbox::{DeliveryState, Notification};
 use super::retry;
 use super::text;
-use super::webhook::{self, Message, PostError, Recipient};
+use super::webhook::{self, Channel, Message, PostError, Recipient};
 use crate::auth::principal::Principal;
 use crate::directory::model::{Category, Place};
 use crate::engine::Engine;
@@ -96,27 +96,37 @@ struct Sent {
     gateway: Gateway,
     attempts: u32,
     result: std::result::Result<u16, PostError>,
+    /// A 2xx whose `sent` record was made (else it must be tried again).
+    recorded: bool,
+}
+
+/// What a running send task is, should it panic.
+struct Sending {
+    key: String,
+    alarm: u64,
+    gateway: Gateway,
+    attempts: u32,
+}
+
+/// The delivery task's memory: retries waiting for their time, and what is
+/// being sent now.
+#[derive(Default)]
+struct Work {
+    retries: HashMap<String, Retry>,
+    in_flight: HashSet<String>,
+    tasks: HashMap<tokio::task::Id, Sending>,
 }
 
 /// Runs until `shutdown` fires or the engine stops.
 pub async fn run(engine: Engine, deliveries: Arc<Deliveries>, shutdown: CancellationToken) {
     let mut ticks = engine.clock_ticks();
-    let mut retries: HashMap<String, Retry> = HashMap::new();
-    let mut in_flight: HashSet<String> = HashSet::new();
+    let mut work = Work::default();
     let mut sending: JoinSet<Sent> = JoinSet::new();
     loop {
         if shutdown.is_cancelled() || engine.fatal().is_cancelled() {
             return;
         }
-        let wait = match pass(
-            &engine,
-            &deliveries,
-            &mut retries,
-            &mut in_flight,
-            &mut sending,
-        )
-        .await
-        {
+        let wait = match pass(&engine, &deliveries, &mut work, &mut sending).await {
             Ok(wait) => wait,
             Err(Error::Unavailable(_)) => return,
             Err(error) => {
@@ -127,11 +137,31 @@ pub async fn run(engine: Engine, deliveries: Arc<Deliveries>, shutdown: Cancella
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = engine.outbox_changed().notified() => {}
-            Some(done) = sending.join_next(), if !sending.is_empty() => {
-                if let Ok(sent) = done {
-                    in_flight.remove(&sent.key);
-                    settle(&engine, &deliveries, &mut retries, sent).await;
-                }
+            Some(done) = sending.join_next_with_id(), if !sending.is_empty() => {
+                let sent = match done {
+                    Ok((id, sent)) => {
+                        work.tasks.remove(&id);
+                        sent
+                    }
+                    // A send task that panicked: its notification is tried
+                    // again later, and its slot at the gateway is freed.
+                    Err(error) => {
+                        let Some(lost) = work.tasks.remove(&error.id()) else {
+                            continue;
+                        };
+                        tracing::error!(%error, key = %lost.key, "a notification's send task failed");
+                        Sent {
+                            key: lost.key,
+                            alarm: lost.alarm,
+                            gateway: lost.gateway,
+                            attempts: lost.attempts,
+                            result: Err(PostError::Http("the send task failed".into())),
+                            recorded: false,
+                        }
+                    }
+                };
+                work.in_flight.remove(&sent.key);
+                settle(&engine, &deliveries, &mut work.retries, sent).await;
             }
             () = tokio::time::sleep(wait) => {}
             () = moved(&mut ticks) => {}
@@ -139,13 +169,26 @@ pub async fn run(engine: Engine, deliveries: Arc<Deliveries>, shutdown: Cancella
     }
 }
 
+/// The channel an owed notification's key ends with.
+fn channel_of_key(key: &str) -> Option<Channel> {
+    if key.ends_with("-sms") {
+        Some(Channel::Sms)
+    } else if key.ends_with("-voice") {
+        Some(Channel::Voice)
+    } else {
+        None
+    }
+}
+
 /// Starts every owed notification that is due and has room at its
-/// gateway; answers how long until the next retry is due.
+/// gateway; answers how long until the next retry is due. Reads an alarm
+/// only for a notification it is about to send: the owed index says the
+/// rest (its keys name the channel), so a long outage with thousands owed
+/// costs a scan of keys per pass, not of alarms.
 async fn pass(
     engine: &Engine,
     deliveries: &Deliveries,
-    retries: &mut HashMap<String, Retry>,
-    in_flight: &mut HashSet<String>,
+    work: &mut Work,
     sending: &mut JoinSet<Sent>,
 ) -> Result<Duration> {
     let store = engine.store();
@@ -153,7 +196,8 @@ async fn pass(
     let owed = store.owed_notifications()?;
     let now = engine.now();
     let owed_keys: HashSet<&str> = owed.iter().map(|(_, key)| key.as_str()).collect();
-    retries.retain(|key, _| owed_keys.contains(key.as_str()));
+    work.retries
+        .retain(|key, _| owed_keys.contains(key.as_str()));
     let mut owed_to: HashMap<String, u32> = HashMap::new();
     let mut busy: HashMap<String, u32> = deliveries
         .lock()
@@ -161,32 +205,44 @@ async fn pass(
         .map(|(id, status)| (id.clone(), status.in_flight))
         .collect();
     let mut next_due: Option<Timestamp> = None;
-    let mut alarms: HashMap<u64, Option<Alarm>> = HashMap::new();
     for (alarm_id, key) in &owed {
-        if in_flight.contains(key) {
+        let Some(channel) = channel_of_key(key) else {
+            continue;
+        };
+        let gateway = gateway::for_channel(&gateways, channel);
+        if let Some(gateway) = gateway {
+            *owed_to.entry(gateway.id.clone()).or_default() += 1;
+        }
+        if work.in_flight.contains(key) {
             continue;
         }
-        let alarm = match alarms.get(alarm_id) {
-            Some(alarm) => alarm.clone(),
-            None => {
-                let alarm = store.alarm(*alarm_id)?;
-                alarms.insert(*alarm_id, alarm.clone());
-                alarm
-            }
+        let retry = work.retries.get(key).cloned();
+        if let Some(retry) = &retry
+            && retry.next_at > now
+        {
+            next_due = Some(next_due.map_or(retry.next_at, |t: Timestamp| t.min(retry.next_at)));
+            continue;
+        }
+        if let Some(gateway) = gateway
+            && busy.get(&gateway.id).copied().unwrap_or(0) >= gateway.max_in_flight
+        {
+            continue;
+        }
+        let Some(alarm) = store.alarm(*alarm_id)? else {
+            continue;
         };
-        let Some(alarm) = alarm else { continue };
         let Some(notification) = alarm.notifications.iter().find(|n| &n.key == key) else {
             continue;
         };
         if !notification.state.is_owed() {
             continue;
         }
-        let Some(gateway) = gateway::for_channel(&gateways, notification.channel) else {
+        let Some(gateway) = gateway else {
             let reason = format!(
                 "no gateway sends {} any more (add one with `duty notify gateway add`)",
-                notification.channel.name()
+                channel.name()
             );
-            record(
+            if let Err(error) = record(
                 engine,
                 *alarm_id,
                 key,
@@ -195,34 +251,28 @@ async fn pass(
                 0,
                 Some(reason),
             )
-            .await?;
+            .await
+            {
+                tracing::warn!(%error, %key, "recording a notification no gateway sends");
+            }
             continue;
         };
-        *owed_to.entry(gateway.id.clone()).or_default() += 1;
-        let retry = retries.get(key);
-        if let Some(retry) = retry
-            && retry.next_at > now
-        {
-            next_due = Some(next_due.map_or(retry.next_at, |t: Timestamp| t.min(retry.next_at)));
-            continue;
-        }
-        let taken = busy.entry(gateway.id.clone()).or_default();
-        if *taken >= gateway.max_in_flight {
-            continue;
-        }
         let Some(secret) = store.gateway_secret(&gateway.id)? else {
             continue;
         };
-        *taken += 1;
+        *busy.entry(gateway.id.clone()).or_default() += 1;
         deliveries.update(&gateway.id, |s| s.in_flight += 1);
         let attempts = retry.map_or(0, |r| r.attempts) + 1;
         let message = message_for(store, &alarm, notification);
-        in_flight.insert(key.clone());
+        work.in_flight.insert(key.clone());
         let gateway = gateway.clone();
         let alarm_id = *alarm_id;
         let key = key.clone();
-        let engine = engine.clone();
-        sending.spawn(async move {
+        let task_engine = engine.clone();
+        let task_gateway = gateway.clone();
+        let task_key = key.clone();
+        let task = sending.spawn(async move {
+            let (engine, gateway, key) = (task_engine, task_gateway, task_key);
             let timestamp = Timestamp::now().as_second();
             let result = webhook::post(
                 &gateway.url,
@@ -235,8 +285,8 @@ async fn pass(
             .await;
             // Recorded here, so that many sends are recorded together (the
             // writer batches them) rather than one after another.
-            if result.is_ok()
-                && let Err(error) = record(
+            let recorded = match &result {
+                Ok(_) => match record(
                     &engine,
                     alarm_id,
                     &key,
@@ -246,17 +296,33 @@ async fn pass(
                     None,
                 )
                 .await
-            {
-                tracing::warn!(%error, %key, "recording a sent notification");
-            }
+                {
+                    Ok(()) => true,
+                    Err(error) => {
+                        tracing::warn!(%error, %key, "recording a sent notification");
+                        false
+                    }
+                },
+                Err(_) => false,
+            };
             Sent {
                 key,
                 alarm: alarm_id,
                 gateway,
                 attempts,
                 result,
+                recorded,
             }
         });
+        work.tasks.insert(
+            task.id(),
+            Sending {
+                key,
+                alarm: alarm_id,
+                gateway,
+                attempts,
+            },
+        );
     }
     for gateway in &gateways {
         let owed = owed_to.get(&gateway.id).copied().unwrap_or(0);
@@ -281,6 +347,26 @@ async fn settle(
     let id = sent.gateway.id.clone();
     deliveries.update(&id, |s| s.in_flight = s.in_flight.saturating_sub(1));
     let outcome = match sent.result {
+        // Taken, but its record failed: the outbox still owes it. Tried
+        // again after a back-off (the gateway sends each key once), never
+        // at once and over and over.
+        Ok(_) if !sent.recorded => {
+            let delay = sent
+                .gateway
+                .backoff()
+                .delay(sent.attempts, retry::jitter_seed());
+            let next_at = now
+                .checked_add(jiff::SignedDuration::try_from(delay).unwrap_or_default())
+                .unwrap_or(now);
+            retries.insert(
+                sent.key,
+                Retry {
+                    attempts: sent.attempts,
+                    next_at,
+                },
+            );
+            Ok(())
+        }
         Ok(_) => {
             retries.remove(&sent.key);
             deliveries.update(&id, |s| {

@@ -50,24 +50,26 @@ impl DeliveryState {
         self == DeliveryState::Queued
     }
 
-    /// How far along it is, for refusing a report that would step back
-    /// (a late "delivered" after "read" changes nothing).
+    /// How far along it is. Failed sits below delivered and read: a
+    /// gateway's late receipt is the better word than our giving up, but
+    /// nothing steps back, so no notification can flap between states.
     fn rank(self) -> u8 {
         match self {
             DeliveryState::Queued => 0,
             DeliveryState::Sent => 1,
-            DeliveryState::Delivered => 2,
-            DeliveryState::Read => 3,
-            DeliveryState::Failed | DeliveryState::Cancelled => 4,
+            DeliveryState::Failed => 2,
+            DeliveryState::Delivered => 3,
+            DeliveryState::Read => 4,
+            DeliveryState::Cancelled => 5,
         }
     }
 
-    /// Whether a notification in this state may move to `next`: forward
-    /// only, and a gateway's "delivered"/"read" may follow a failure it
-    /// did not know we had recorded (its callback is the better word).
+    /// Whether a notification in this state may move to `next`: strictly
+    /// forward (at most five changes in its life), and nothing after
+    /// *cancelled* but what was queued.
     pub fn may_become(self, next: DeliveryState) -> bool {
         match (self, next) {
-            (DeliveryState::Failed, DeliveryState::Delivered | DeliveryState::Read) => true,
+            (_, DeliveryState::Cancelled) => self == DeliveryState::Queued,
             (DeliveryState::Cancelled, _) => false,
             _ => next.rank() > self.rank(),
         }
@@ -145,10 +147,16 @@ pub fn plan(
             if planned.iter().any(same) {
                 continue;
             }
+            // `_` cannot start a person's id (a slug), so a desk's key can
+            // never be a person's.
             let who = contact
                 .person_id
                 .clone()
-                .unwrap_or_else(|| format!("contact{}", index + 1));
+                .unwrap_or_else(|| format!("_desk{}", index + 1));
+            let key = format!("alarm-{alarm_id}-{who}-{}", channel.name());
+            if planned.iter().any(|n| n.key == key) {
+                continue;
+            }
             let (state, reason) = if to.is_empty() {
                 (
                     DeliveryState::Failed,
@@ -162,7 +170,7 @@ pub fn plan(
                 (DeliveryState::Queued, None)
             };
             planned.push(Notification {
-                key: format!("alarm-{alarm_id}-{who}-{}", channel.name()),
+                key,
                 channel,
                 person_id: contact.person_id.clone(),
                 name: contact.name.clone(),
@@ -239,18 +247,14 @@ mod tests {
             summary,
             vec![
                 ("alarm-7-wangwei-sms", "13800000001", DeliveryState::Queued),
-                ("alarm-7-contact3-sms", "02066660000", DeliveryState::Queued),
+                ("alarm-7-_desk3-sms", "02066660000", DeliveryState::Queued),
                 ("alarm-7-nophone-sms", "", DeliveryState::Failed),
                 (
                     "alarm-7-wangwei-voice",
                     "02088880000",
                     DeliveryState::Queued
                 ),
-                (
-                    "alarm-7-contact3-voice",
-                    "02066660000",
-                    DeliveryState::Queued
-                ),
+                ("alarm-7-_desk3-voice", "02066660000", DeliveryState::Queued),
                 ("alarm-7-nophone-voice", "", DeliveryState::Failed),
             ]
         );
@@ -281,10 +285,14 @@ mod tests {
         use DeliveryState::*;
         assert!(Queued.may_become(Sent));
         assert!(Sent.may_become(Read));
+        assert!(Sent.may_become(Failed));
         assert!(!Read.may_become(Delivered));
         assert!(!Sent.may_become(Queued));
         assert!(Failed.may_become(Delivered));
+        assert!(!Delivered.may_become(Failed), "no flapping");
+        assert!(!Read.may_become(Failed));
         assert!(!Cancelled.may_become(Sent));
         assert!(Queued.may_become(Cancelled));
+        assert!(!Sent.may_become(Cancelled));
     }
 }

@@ -65,6 +65,12 @@ pub fn channel_in(field: &str, text: &str) -> Result<Channel> {
     }
 }
 
+/// Characters that reorder text on a terminal (a hostile gateway's
+/// `detail` must not disguise what a console shows).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// The alarm id in an idempotency key `alarm-<id>-…`.
 fn alarm_of_key(key: &str) -> Result<u64> {
     key.strip_prefix("alarm-")
@@ -97,7 +103,12 @@ impl pb::notify_service_server::NotifyService for Notify {
         validate::max_len("key", &r.key, 200)?;
         let alarm = alarm_of_key(r.key.trim())?;
         validate::max_len("detail", &r.detail, validate::MAX_REASON)?;
-        let detail: String = r.detail.chars().filter(|c| !c.is_control()).collect();
+        // It reaches consoles: no control or bidi-override characters.
+        let detail: String = r
+            .detail
+            .chars()
+            .filter(|c| !c.is_control() && !is_bidi_control(*c))
+            .collect();
         let state = match pb::DeliveryState::try_from(r.state) {
             Ok(pb::DeliveryState::Unspecified) => None,
             Ok(pb::DeliveryState::Delivered) => Some(DeliveryState::Delivered),
@@ -118,16 +129,22 @@ impl pb::notify_service_server::NotifyService for Notify {
             )
             .into());
         }
+        let key = r.key.trim().to_owned();
         let command = Command::GatewayReport {
             alarm,
-            key: r.key.trim().to_owned(),
+            key: key.clone(),
             state,
             detail: detail.trim().to_owned(),
             acknowledge: r.acknowledge,
         };
         match self.engine.submit(principal, request_id, command).await? {
             Outcome::Alarm(alarm) => Ok(Response::new(pb::ReportDeliveryReply {
-                alarm: Some(convert::alarm_out(&alarm)),
+                notification: alarm
+                    .notifications
+                    .iter()
+                    .find(|n| n.key == key)
+                    .map(convert::notification_out),
+                acknowledged: alarm.acknowledged_at.is_some(),
             })),
             _ => Err(Error::Storage("ReportDelivery answered something else".into()).into()),
         }
