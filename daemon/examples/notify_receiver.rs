@@ -43,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
             let how = match message.channel {
                 Channel::Sms => "SMS",
                 Channel::Voice => "voice call",
+                Channel::Webhook => "webhook post",
             };
             if first {
                 println!(

@@ -1260,3 +1260,88 @@ async fn the_policy_says_who_is_texted_and_that_a_phone_acknowledgement_stops_th
     );
     daemon.stop().await;
 }
+
+/// A person's own webhook: a level that sends "webhook" posts the signed
+/// message to it, paced and signed by the gateway that sends webhooks;
+/// people without one are not missing anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaders_own_webhook_gets_the_signed_message() {
+    let (daemon, _clock) = start().await;
+    let sms = Receiver::start(200).await;
+    let hook = Receiver::start(200).await;
+    add_gateway(&daemon, &sms.url, 3600).await;
+    let admin = daemon.admin().await;
+    admin
+        .notify()
+        .add_gateway(pb::AddGatewayRequest {
+            id: "hooks".into(),
+            url: hook.url.clone(),
+            channels: vec!["webhook".into()],
+            secret: SECRET.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("webhook gateway");
+    admin
+        .people()
+        .update_person(pb::UpdatePersonRequest {
+            id: "wangwei".into(),
+            webhook: Some(format!("{}/wangwei", hook.url)),
+            ..Default::default()
+        })
+        .await
+        .expect("his webhook");
+    // Not any URL: a person's webhook is https (or this host).
+    let refused = admin
+        .people()
+        .update_person(pb::UpdatePersonRequest {
+            id: "liuyang".into(),
+            webhook: Some("http://chat.example.com/bot".into()),
+            ..Default::default()
+        })
+        .await
+        .expect_err("plain http elsewhere");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(
+        refused.message().contains("webhook"),
+        "{}",
+        refused.message()
+    );
+    admin
+        .escalation()
+        .set_policy(pb::SetPolicyRequest {
+            toml: dutyroom_daemon::escalation::policy::DEFAULT_POLICY
+                .replace("send = [\"sms\"]", "send = [\"sms\", \"webhook\"]"),
+            ..Default::default()
+        })
+        .await
+        .expect("policy");
+    let number = daemon.call_number("推送", Some("post:xinhua")).await;
+    let raised = escalate(&daemon, &number).await;
+    let mut keys: Vec<&str> = raised
+        .notifications
+        .iter()
+        .map(|n| n.key.as_str())
+        .collect();
+    keys.sort_unstable();
+    let id = raised.id;
+    assert_eq!(
+        keys,
+        vec![
+            format!("alarm-{id}-liuyang-sms"),
+            format!("alarm-{id}-wangwei-sms"),
+            format!("alarm-{id}-wangwei-webhook"),
+        ]
+    );
+    until(&daemon, &number, id, all(pb::DeliveryState::Sent)).await;
+    let got = hook.taken();
+    let message = got
+        .get(&format!("alarm-{id}-wangwei-webhook"))
+        .and_then(|m| m.first())
+        .expect("his webhook took it");
+    assert_eq!(message.to.name, "王伟");
+    assert_eq!(message.to.phone, "", "a webhook's message dials nothing");
+    assert!(message.text.contains(&number));
+    assert_eq!(sms.taken().len(), 2);
+    daemon.stop().await;
+}

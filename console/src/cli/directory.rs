@@ -211,6 +211,10 @@ pub enum PersonCmd {
         /// Where alarm voice calls go, if not --phone.
         #[arg(long, default_value = "")]
         voice_phone: String,
+        /// Their own webhook for alarms (https://…), for levels that send
+        /// "webhook".
+        #[arg(long, default_value = "")]
+        webhook: String,
         /// Labels such as duty_officer (repeatable).
         #[arg(long = "role")]
         roles: Vec<String>,
@@ -228,6 +232,9 @@ pub enum PersonCmd {
         /// Where alarm voice calls go ("" for --phone).
         #[arg(long)]
         voice_phone: Option<String>,
+        /// Their own webhook for alarms ("" clears it).
+        #[arg(long)]
+        webhook: Option<String>,
         /// Replace the labels (repeatable).
         #[arg(long = "role")]
         roles: Vec<String>,
@@ -613,6 +620,9 @@ fn print_people(ctx: &mut Ctx<'_>, people: Vec<pb::Person>) -> Result<(), CliErr
             if !p.voice_phone.is_empty() {
                 alarms.push(format!("voice {}", p.voice_phone));
             }
+            if !p.webhook.is_empty() {
+                alarms.push(format!("webhook {}", p.webhook));
+            }
             vec![
                 p.id,
                 p.name,
@@ -641,6 +651,7 @@ pub async fn run_person(ctx: &mut Ctx<'_>, cmd: PersonCmd) -> Result<(), CliErro
             phone,
             sms_phone,
             voice_phone,
+            webhook,
             roles,
         } => {
             people
@@ -652,6 +663,7 @@ pub async fn run_person(ctx: &mut Ctx<'_>, cmd: PersonCmd) -> Result<(), CliErro
                         phone,
                         sms_phone,
                         voice_phone,
+                        webhook,
                         roles,
                         ..Default::default()
                     }),
@@ -664,6 +676,7 @@ pub async fn run_person(ctx: &mut Ctx<'_>, cmd: PersonCmd) -> Result<(), CliErro
             phone,
             sms_phone,
             voice_phone,
+            webhook,
             roles,
             clear_roles,
         } => {
@@ -676,6 +689,7 @@ pub async fn run_person(ctx: &mut Ctx<'_>, cmd: PersonCmd) -> Result<(), CliErro
                     roles: list_of(roles, clear_roles),
                     sms_phone,
                     voice_phone,
+                    webhook,
                 })
                 .await?
         }

@@ -160,7 +160,7 @@ pub fn items(model: &Model, seen: &BTreeSet<String>, lang: Lang) -> Vec<Item> {
             let channels: Vec<&str> = gateway
                 .channels
                 .iter()
-                .map(|c| if c == "voice" { T::Voice } else { T::Sms }.get(lang))
+                .map(|c| channel_word(c).get(lang))
                 .collect();
             items.push(Item {
                 key,
@@ -259,13 +259,18 @@ pub fn targets(alarm: &pb::Alarm, lang: Lang) -> String {
     people.join(", ")
 }
 
+/// 短信, 电话, 推送.
+fn channel_word(channel: &str) -> T {
+    match channel {
+        "voice" => T::Voice,
+        "webhook" => T::Webhook,
+        _ => T::Sms,
+    }
+}
+
 /// `短信已发`, `电话未送达`: one text or call and where it stands.
 pub fn notification(n: &pb::Notification, lang: Lang) -> String {
-    let channel = if n.channel == "voice" {
-        T::Voice
-    } else {
-        T::Sms
-    };
+    let channel = channel_word(&n.channel);
     let state = match pb::DeliveryState::try_from(n.state) {
         Ok(pb::DeliveryState::Sent) => T::DeliverySent,
         Ok(pb::DeliveryState::Delivered) => T::DeliveryDelivered,

@@ -268,6 +268,7 @@ catalogue! {
     Sms => ("短信", "sms"),
     GatewayFailing => ("通知网关发送失败", "notification gateway failing"),
     Voice => ("电话", "call"),
+    Webhook => ("推送", "webhook"),
     DeliveryQueued => ("待发", "queued"),
     DeliverySent => ("已发", "sent"),
     DeliveryDelivered => ("已送达", "delivered"),

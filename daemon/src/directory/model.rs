@@ -222,6 +222,9 @@ pub struct Person {
     /// Where alarm voice calls go, if not `phone`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub voice_phone: String,
+    /// Their own webhook for alarms (`https://…`), if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub webhook: String,
     /// Free labels, e.g. `duty_officer`.
     pub roles: Vec<String>,
     /// Retired people are not offered for rosters.
@@ -337,11 +340,13 @@ impl Entry for Place {
 }
 
 impl Person {
-    /// The number to reach them by `channel`: its own, or their phone.
+    /// Where to reach them by `channel`: its own number, or their phone;
+    /// for a webhook, their webhook's URL (empty: they have none).
     pub fn number_for(&self, channel: crate::notify::webhook::Channel) -> &str {
         let own = match channel {
             crate::notify::webhook::Channel::Sms => &self.sms_phone,
             crate::notify::webhook::Channel::Voice => &self.voice_phone,
+            crate::notify::webhook::Channel::Webhook => return &self.webhook,
         };
         if own.is_empty() { &self.phone } else { own }
     }
@@ -355,6 +360,10 @@ impl Entry for Person {
         validate::phone("person.phone", &self.phone)?;
         validate::phone("person.sms_phone", &self.sms_phone)?;
         validate::phone("person.voice_phone", &self.voice_phone)?;
+        if !self.webhook.is_empty() {
+            crate::notify::gateway::check_url(&self.webhook)
+                .map_err(|e| crate::error::Error::invalid("person.webhook", e.to_string()))?;
+        }
         validate::labels("person.roles", &self.roles)
     }
 }
@@ -382,6 +391,7 @@ mod tests {
             phone: "0571-87000001".into(),
             sms_phone: "13900000001".into(),
             voice_phone: String::new(),
+            webhook: String::new(),
             roles: vec![],
             retired: false,
             created_at: Timestamp::UNIX_EPOCH,

@@ -399,6 +399,7 @@ impl pb::person_service_server::PersonService for Directory {
             roles: r.roles.map(|roles| validate::tidy_labels(&roles.values)),
             sms_phone: trimmed(r.sms_phone),
             voice_phone: trimmed(r.voice_phone),
+            webhook: trimmed(r.webhook),
         };
         validate::slug("id", &patch.id)?;
         checked_name("name", &patch.name)?;

@@ -71,6 +71,8 @@ pub struct PersonPatch {
     pub sms_phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
 }
 
 /// Fields to change on a category.

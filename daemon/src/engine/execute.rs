@@ -206,6 +206,7 @@ pub(crate) fn execute(scope: &mut Scope<'_>, command: &Command) -> Result<Outcom
                 set(&mut person.phone, &patch.phone);
                 set(&mut person.sms_phone, &patch.sms_phone);
                 set(&mut person.voice_phone, &patch.voice_phone);
+                set(&mut person.webhook, &patch.webhook);
                 set(&mut person.roles, &patch.roles);
             })?;
             save_entry(scope, person, EntryChange::Updated, EventBody::Person).map(Outcome::Person)

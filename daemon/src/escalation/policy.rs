@@ -523,10 +523,11 @@ pub fn parse(text: &str) -> Result<Policy> {
             let channel = match name.trim() {
                 "sms" => Channel::Sms,
                 "voice" => Channel::Voice,
+                "webhook" => Channel::Webhook,
                 other => {
                     return Err(bad(
                         &at("send"),
-                        format!("{other:?} is not a channel: sms or voice"),
+                        format!("{other:?} is not a channel: sms, voice or webhook"),
                     ));
                 }
             };

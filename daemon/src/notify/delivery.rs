@@ -171,13 +171,9 @@ pub async fn run(engine: Engine, deliveries: Arc<Deliveries>, shutdown: Cancella
 
 /// The channel an owed notification's key ends with.
 fn channel_of_key(key: &str) -> Option<Channel> {
-    if key.ends_with("-sms") {
-        Some(Channel::Sms)
-    } else if key.ends_with("-voice") {
-        Some(Channel::Voice)
-    } else {
-        None
-    }
+    [Channel::Sms, Channel::Voice, Channel::Webhook]
+        .into_iter()
+        .find(|c| key.strip_suffix(c.name()).is_some_and(|k| k.ends_with('-')))
 }
 
 /// Starts every owed notification that is due and has room at its
@@ -264,6 +260,13 @@ async fn pass(
         deliveries.update(&gateway.id, |s| s.in_flight += 1);
         let attempts = retry.map_or(0, |r| r.attempts) + 1;
         let message = message_for(store, &alarm, notification);
+        // A person's own webhook is posted to directly, paced and signed
+        // by the gateway that sends webhooks.
+        let url = if channel == Channel::Webhook {
+            notification.to.clone()
+        } else {
+            gateway.url.clone()
+        };
         work.in_flight.insert(key.clone());
         let gateway = gateway.clone();
         let alarm_id = *alarm_id;
@@ -275,7 +278,7 @@ async fn pass(
             let (engine, gateway, key) = (task_engine, task_gateway, task_key);
             let timestamp = Timestamp::now().as_second();
             let result = webhook::post(
-                &gateway.url,
+                &url,
                 secret.as_bytes(),
                 &message,
                 timestamp,
@@ -530,7 +533,12 @@ fn message_for(store: &crate::store::Store, alarm: &Alarm, notification: &Notifi
         channel: notification.channel,
         to: Recipient {
             name: notification.name.clone(),
-            phone: notification.to.clone(),
+            // A webhook's "to" is its URL, not a number to dial.
+            phone: if notification.channel == Channel::Webhook {
+                String::new()
+            } else {
+                notification.to.clone()
+            },
         },
         alarm_id: alarm.id,
         incident: alarm.incident.clone(),
@@ -556,5 +564,20 @@ async fn moved(ticks: &mut Option<tokio::sync::watch::Receiver<Timestamp>>) {
             }
         }
         None => std::future::pending::<()>().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_channel_is_read_back_from_its_key() {
+        for channel in [Channel::Sms, Channel::Voice, Channel::Webhook] {
+            let key = format!("alarm-7-wangwei-{}", channel.name());
+            assert_eq!(channel_of_key(&key), Some(channel));
+        }
+        assert_eq!(channel_of_key("alarm-7-wangwei-fax"), None);
+        assert_eq!(channel_of_key("sms"), None);
     }
 }

@@ -131,12 +131,21 @@ pub fn plan(
     let mut planned: Vec<Notification> = Vec::new();
     for &channel in send.iter().filter(|c| served.contains(c)) {
         for (index, contact) in targets.iter().flat_map(|t| &t.people).enumerate() {
-            let to = contact
+            let to = match contact
                 .person_id
                 .as_deref()
                 .and_then(|id| numbers.number_for(id, channel))
-                .unwrap_or_else(|| contact.phone.clone());
+            {
+                Some(to) => to,
+                // A desk or an unknown person: their phone, never a URL.
+                None if channel == Channel::Webhook => String::new(),
+                None => contact.phone.clone(),
+            };
             let to = to.trim().to_owned();
+            // A webhook is for those who set one; nobody is missing it.
+            if channel == Channel::Webhook && to.is_empty() {
+                continue;
+            }
             let same = |n: &Notification| {
                 n.channel == channel
                     && match (&n.person_id, &contact.person_id) {

@@ -58,9 +58,10 @@ pub fn channel_in(field: &str, text: &str) -> Result<Channel> {
     match text.trim() {
         "sms" => Ok(Channel::Sms),
         "voice" => Ok(Channel::Voice),
+        "webhook" => Ok(Channel::Webhook),
         other => Err(Error::invalid(
             field,
-            format!("{other:?} is not a channel: say sms or voice"),
+            format!("{other:?} is not a channel: say sms, voice or webhook"),
         )),
     }
 }

@@ -44,6 +44,9 @@ pub enum Channel {
     Sms,
     /// A voice call reading the text.
     Voice,
+    /// A POST of the message to the person's own webhook (a work-chat bot,
+    /// a pager app), signed like a gateway's.
+    Webhook,
 }
 
 impl Channel {
@@ -52,6 +55,7 @@ impl Channel {
         match self {
             Channel::Sms => "sms",
             Channel::Voice => "voice",
+            Channel::Webhook => "webhook",
         }
     }
 }
