@@ -256,7 +256,13 @@ pub fn targets(alarm: &pb::Alarm, lang: Lang) -> String {
             }
         }
     }
-    people.join(", ")
+    let mut who = people.join(", ");
+    // Say so when nothing left the building, so a bare name is not read
+    // as "texted, no answer yet".
+    if alarm.notifications.is_empty() && !who.is_empty() {
+        who.push_str(&format!(" ({})", T::ConsoleOnly.get(lang)));
+    }
+    who
 }
 
 /// 短信, 电话, 推送.

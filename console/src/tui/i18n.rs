@@ -269,6 +269,8 @@ catalogue! {
     GatewayFailing => ("通知网关发送失败", "notification gateway failing"),
     Voice => ("电话", "call"),
     Webhook => ("推送", "webhook"),
+    SystemActor => ("系统", "dutyd"),
+    ConsoleOnly => ("仅值班台", "consoles only"),
     DeliveryQueued => ("待发", "queued"),
     DeliverySent => ("已发", "sent"),
     DeliveryDelivered => ("已送达", "delivered"),

@@ -410,6 +410,14 @@ fn an_alarm_shows_who_its_texts_reached_and_who_they_did_not() {
             ..Default::default()
         }))
     };
+    // Nothing sent off the console yet: it says so.
+    let before = app
+        .attention
+        .iter()
+        .find(|i| i.kind == Kind::Alarm(3))
+        .map(|i| i.who.clone())
+        .unwrap_or_default();
+    assert_eq!(before, "王伟 13800000000 (仅值班台)");
     app.update(notified(300, &alarm, pb::DeliveryState::Queued));
     let who = |app: &App| {
         app.attention

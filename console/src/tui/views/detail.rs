@@ -328,7 +328,12 @@ pub(super) fn full(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) 
                 .and_then(|r| r.shown.as_ref())
                 .map_or(u64::MAX, |(reply, _)| reply.seq);
             for event in events.iter().filter(|e| e.seq <= until) {
-                let who = event.principal.as_ref().map_or("", |p| p.name.as_str());
+                // dutyd's own records (clocks, texts sent) are the system's.
+                let who = match event.principal.as_ref() {
+                    Some(p) if p.role == "system" => app.t(T::SystemActor),
+                    Some(p) => p.name.as_str(),
+                    None => "",
+                };
                 let style = if event.kind == "incident.escalated" {
                     theme.alert()
                 } else {
