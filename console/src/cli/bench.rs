@@ -187,6 +187,10 @@ pub enum Cmd {
         /// Intake clients.
         #[arg(long, short, default_value_t = 8)]
         clients: usize,
+        /// Raise the alarms with no gateway (nothing sent): what the
+        /// alarms alone cost intake.
+        #[arg(long)]
+        no_gateway: bool,
     },
     /// The console's frame time with many open incidents (no daemon).
     Render {
@@ -441,12 +445,14 @@ pub async fn run(
             over,
             rounds,
             clients,
+            no_gateway,
         } => {
             let report = bench::alarms::run(&bench::alarms::AlarmBenchOptions {
                 alarms,
                 over,
                 rounds,
                 clients,
+                no_gateway,
             })
             .await
             .map_err(other)?;
