@@ -418,6 +418,8 @@ struct JournalFile {
 pub struct Store {
     db: sled::Db,
     tree: sled::Tree,
+    /// Board snapshots for replay (see [`replay`]), apart from the hot keys.
+    boards: sled::Tree,
     store_id: String,
     /// The newest journal index group (see [`journal`]).
     index_tail: journal::Tail,
@@ -688,9 +690,11 @@ impl Store {
             None => Epoch::first(),
         };
         let head_seq = last_seq_in(&tree)?;
+        let boards = db.open_tree("board-snapshots").map_err(storage)?;
         let store = Store {
             db,
             tree,
+            boards,
             store_id,
             index_tail: journal::Tail::default(),
             log_file,
@@ -712,6 +716,7 @@ impl Store {
             archiving: std::sync::Arc::new(std::sync::Mutex::new(())),
             checkpointed: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(applied)),
         };
+        store.drop_snapshots_among_indexes()?;
         if !opened.replay.is_empty() {
             let count = opened.replay.len();
             let to_seq = opened.replay.last().map_or(0, |frame| frame.seq);
@@ -2027,5 +2032,35 @@ mod tests {
             .to_owned();
         assert_eq!(first.len(), 32);
         assert_eq!(first, again);
+    }
+
+    /// Board snapshots once lived among the indexes: a store from then
+    /// opens with them gone (rebuilt from the journal in their own tree),
+    /// and nothing else among the indexes is touched.
+    #[test]
+    fn board_snapshots_kept_among_the_indexes_are_dropped_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store");
+        {
+            let store = Store::open(&path, 8 << 20).expect("store");
+            let mut writes = WriteSet::default();
+            writes.put(TreeId::Index, b"B\0\0\0\0\0\0\0\x07".to_vec(), vec![1; 64]);
+            writes.put(
+                TreeId::Index,
+                b"b\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\x07".to_vec(),
+                Vec::new(),
+            );
+            writes.put(TreeId::Index, b"C-kept".to_vec(), vec![2]);
+            store.commit(&writes).expect("commit");
+            store.checkpoint().expect("checkpoint");
+        }
+        let store = Store::open(&path, 8 << 20).expect("reopen");
+        assert_eq!(store.raw_tree().scan_prefix(b"xB").count(), 0);
+        assert_eq!(store.raw_tree().scan_prefix(b"xb").count(), 0);
+        assert_eq!(
+            store.get_raw(TreeId::Index, b"C-kept").expect("read"),
+            Some(vec![2])
+        );
+        assert_eq!(store.last_board_snapshot_seq().expect("read"), 0);
     }
 }

@@ -8,11 +8,18 @@
 //! tick and never on the write path: written straight to sled, never
 //! journaled, so a crash loses at most what the next pass redoes.
 //!
-//! Layout, in the index keyspace: `B` + seq (big-endian) → a
-//! [`BoardSnapshot`]; `b` + its record's time (milliseconds, big-endian) +
-//! seq → nothing, to find the snapshot before an instant. Each snapshot
-//! names the store identity it was built under: after a restore or a new
-//! epoch the seqs mean other records, and older snapshots are dropped.
+//! Layout, in a sled tree of their own (`board-snapshots`): `B` + seq
+//! (big-endian) → a [`BoardSnapshot`]; `b` + its record's time
+//! (milliseconds, big-endian) + seq → nothing, to find the snapshot before
+//! an instant. Each snapshot names the store identity it was built under:
+//! after a restore or a new epoch the seqs mean other records, and older
+//! snapshots are dropped.
+//!
+//! A tree of their own because a snapshot is big (every id on the board)
+//! and sled rewrites a whole node when any key in it changes: kept among
+//! the indexes, the newest snapshot shared a node with the outbox's keys,
+//! and every notification sent rewrote a megabyte on the write path —
+//! 10–15 % of intake during an alarm storm (`duty bench alarms`).
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -66,13 +73,13 @@ fn key_seq(key: &[u8]) -> Result<u64> {
 }
 
 fn snapshot_key(seq: u64) -> Vec<u8> {
-    let mut key = TreeId::Index.key(&[SNAPSHOT]);
+    let mut key = vec![SNAPSHOT];
     key.extend_from_slice(&seq.to_be_bytes());
     key
 }
 
 fn time_key(at: Timestamp, seq: u64) -> Vec<u8> {
-    let mut key = TreeId::Index.key(&[SNAPSHOT_TIME]);
+    let mut key = vec![SNAPSHOT_TIME];
     key.extend_from_slice(&millis(at).to_be_bytes());
     key.extend_from_slice(&seq.to_be_bytes());
     key
@@ -87,7 +94,7 @@ impl Store {
     /// The newest snapshot at or before `seq` under this store's identity.
     pub fn board_snapshot_at_seq(&self, seq: u64) -> Result<Option<BoardSnapshot>> {
         let found = self
-            .tree
+            .boards
             .range(snapshot_key(0)..=snapshot_key(seq))
             .next_back()
             .transpose()
@@ -98,13 +105,13 @@ impl Store {
     /// The newest snapshot whose record is at or before `at`.
     pub fn board_snapshot_before(&self, at: Timestamp) -> Result<Option<BoardSnapshot>> {
         let candidates = self
-            .tree
+            .boards
             .range(time_key(Timestamp::UNIX_EPOCH, 0)..=time_key(at, u64::MAX))
             .rev();
         for found in candidates {
             let (key, _) = found.map_err(storage)?;
             let seq = key_seq(&key)?;
-            let value = self.tree.get(snapshot_key(seq)).map_err(storage)?;
+            let value = self.boards.get(snapshot_key(seq)).map_err(storage)?;
             match self.current_snapshot(value)? {
                 // The key keeps milliseconds: a record later in the same
                 // millisecond is after the instant; the one before is not.
@@ -123,8 +130,8 @@ impl Store {
 
     /// The newest snapshot's key and value, whatever its identity.
     fn last_snapshot_entry(&self) -> Result<Option<(sled::IVec, sled::IVec)>> {
-        self.tree
-            .scan_prefix(TreeId::Index.key(&[SNAPSHOT]))
+        self.boards
+            .scan_prefix([SNAPSHOT])
             .next_back()
             .transpose()
             .map_err(storage)
@@ -215,7 +222,7 @@ impl Store {
         let mut batch = sled::Batch::default();
         batch.insert(snapshot_key(board.seq), encode(&board)?);
         batch.insert(time_key(board.at, board.seq), Vec::new());
-        self.tree
+        self.boards
             .apply_batch(batch)
             .map_err(|e| Error::Storage(format!("writing a board snapshot: {e}")))?;
         Ok(true)
@@ -223,15 +230,29 @@ impl Store {
 
     /// Removes every board snapshot (they belong to another identity).
     fn drop_board_snapshots(&self) -> Result<()> {
+        self.boards
+            .clear()
+            .map_err(|e| Error::Storage(format!("dropping old board snapshots: {e}")))
+    }
+
+    /// Stores before board snapshots had a tree of their own kept them
+    /// among the indexes: dropped there on open (they are rebuilt from the
+    /// journal in the new tree).
+    pub(super) fn drop_snapshots_among_indexes(&self) -> Result<()> {
         let mut batch = sled::Batch::default();
+        let mut found = false;
         for tag in [SNAPSHOT, SNAPSHOT_TIME] {
             for key in self.tree.scan_prefix(TreeId::Index.key(&[tag])).keys() {
                 batch.remove(key.map_err(storage)?);
+                found = true;
             }
         }
-        self.tree
-            .apply_batch(batch)
-            .map_err(|e| Error::Storage(format!("dropping old board snapshots: {e}")))
+        if found {
+            self.tree
+                .apply_batch(batch)
+                .map_err(|e| Error::Storage(format!("dropping old board snapshots: {e}")))?;
+        }
+        Ok(())
     }
 }
 
